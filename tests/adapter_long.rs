@@ -824,3 +824,25 @@ async fn a_long_texts_lost_part_is_resubmitted_only_with_its_own_request() {
     assert!(matches!(again, Resubmitted::Accepted(_)), "{again:?}");
     assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), billed + 1);
 }
+
+#[tokio::test]
+async fn a_synchronous_long_text_is_refused_before_anything_is_sent() {
+    // A VMEG synchronous answer may carry its audio and no taskId: a part's audio would be
+    // in an answer the run then waits past, and every part would share one id that names
+    // no task. The plan refuses it, so the run, a plan and its estimate all do.
+    let sim = sim(SimConfig::default()).await;
+    let c = client(Provider::Vmeg, &sim);
+    let req = SpeechRequest::new(VOICE, text()).synchronous(true);
+    let is_synchronous = |e: &voiceclone::Error| matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "synchronous");
+    let e = c
+        .synthesize_long(&req, &wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    assert!(is_synchronous(&e), "{e:?}");
+    let e = LongSpeechPlan::new(Provider::Vmeg, &req).unwrap_err();
+    assert!(is_synchronous(&e), "{e:?}");
+    assert_eq!(sim.stats().requests_total, 0);
+    // Asynchronous, said out loud, is what a long text does anyway.
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &req.clone().synchronous(false)).unwrap();
+    assert!(plan.parts().len() > 1);
+}

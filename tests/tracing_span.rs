@@ -1204,3 +1204,58 @@ async fn listings_of_bad_records_log_a_few_warnings_not_one_per_record() {
         assert!(warned.iter().any(|l| l.contains("1000")), "{warned:?}");
     }
 }
+
+/// JimmyAI's `<#x#>` pause markers mean nothing to VMEG, which speaks them and bills them as
+/// text: a VMEG speech with a well-formed marker is sent with one warning (and its estimate
+/// says so), one without is not, and JimmyAI does not warn (review 30-c #5).
+#[tokio::test]
+async fn pause_markers_sent_to_vmeg_are_warned_about() {
+    for (provider, text, warned) in [
+        (Provider::Vmeg, "Hello <#0.5#> there.", true),
+        (Provider::Vmeg, "Hello there. <# not one #>", false),
+        (Provider::Vmeg, "Hello there.", false),
+        (Provider::JimmyAi, "Hello <#0.5#> there.", false),
+    ] {
+        let voice = if provider == Provider::Vmeg {
+            "cv_1"
+        } else {
+            "m-1"
+        };
+        let req = voiceclone::SpeechRequest::new(voice, text);
+        let (out, guard) = capture(tracing::Level::WARN);
+        voiceclone::estimate::DryRun::speech(provider, std::slice::from_ref(&req)).unwrap();
+        let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        drop(guard);
+        let said = lines_with(&log, " WARN ", "pause marker");
+        assert_eq!(
+            said.len(),
+            usize::from(warned),
+            "{provider} {text:?}: {log}"
+        );
+        let estimate =
+            voiceclone::estimate::Estimate::speech(provider, std::slice::from_ref(&req)).unwrap();
+        assert_eq!(
+            estimate.notes.iter().any(|n| n.contains("pause marker")),
+            warned,
+            "{provider} {text:?}: {:?}",
+            estimate.notes
+        );
+        if provider == Provider::Vmeg {
+            let (out, _guard) = capture(tracing::Level::WARN);
+            let server = Scripted::start(vec![running()]).await;
+            let c = Client::builder(Provider::Vmeg)
+                .api_key(SECRET_KEY)
+                .base_url(server.base_url.as_str())
+                .build()
+                .unwrap();
+            c.synthesize(&req).await.unwrap();
+            let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+            let said = lines_with(&log, " WARN ", "pause marker");
+            assert_eq!(said.len(), usize::from(warned), "{text:?}: {log}");
+            assert!(
+                said.iter().all(|l| !l.contains("Hello")),
+                "the text was logged: {log}"
+            );
+        }
+    }
+}

@@ -19,7 +19,11 @@
 //!
 //! Concatenating the parts' texts gives back the request's text exactly; every part has
 //! something to speak (a pause marker, blanks or invisible characters stay with the speech
-//! before them).
+//! before them), and a letter or a digit when the text has one (a `* * *` scene break joins
+//! a neighbouring line). A JimmyAI part ends straight after a `<#x#>` pause marker only
+//! when no other cut keeps the count: the cut moves past the next word, so the marker
+//! keeps speech on both sides. A VMEG long text is submitted asynchronously:
+//! `synchronous(true)` is refused.
 //! Every part is checked by the provider's rules when the plan is made, so a text that would
 //! be refused is refused before anything is sent.
 //!
@@ -48,7 +52,7 @@ mod split;
 
 pub use outcome::PartOutcome;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::estimate::Estimate;
 use crate::model::{Provider, SpeechLine, SpeechRequest};
 use crate::provider::{jimmyai, vmeg};
@@ -189,8 +193,8 @@ impl LongSpeechPlan {
     /// Splits `req`'s one line to `provider`'s limits ([`SplitLimits::for_provider`]) and
     /// checks every part by the provider's rules. `InvalidInput` naming the field when the
     /// request has other than one line, sets a VMEG idempotency key (one key cannot serve
-    /// several tasks), has a text that cannot be cut to the limits, or has a part the
-    /// provider would refuse.
+    /// several tasks) or asks VMEG for `synchronous` answers (a part's audio would be lost),
+    /// has a text that cannot be cut to the limits, or has a part the provider would refuse.
     pub fn new(provider: Provider, req: &SpeechRequest) -> Result<Self, Error> {
         Self::with_limits(provider, req, SplitLimits::for_provider(provider))
     }
@@ -228,6 +232,16 @@ impl LongSpeechPlan {
             return Err(Error::invalid_input(
                 "idempotency_key",
                 "one key cannot serve the several tasks of a long text; leave it unset (each part gets its own)",
+            )
+            .with_provider(provider));
+        }
+        if provider == Provider::Vmeg && req.synchronous == Some(true) {
+            // A synchronous answer may carry a part's audio and no taskId: the run would
+            // wait past that audio, and every such part would share one id naming no task,
+            // so paid parts would be lost. The CLI refuses `--sync` with `--text-file` alike.
+            return Err(Error::invalid_input(
+                "synchronous",
+                "a long text's parts are submitted asynchronously and waited for; leave it unset (or false)",
             )
             .with_provider(provider));
         }
@@ -276,16 +290,63 @@ impl LongSpeechPlan {
                 Provider::Vmeg => vmeg::rules::speech_request(&r),
                 Provider::JimmyAi => jimmyai::rules::speech_request(&r),
             };
-            checked.map_err(|e| {
-                e.with_provider(provider).with_note(format!(
-                    "in part {} of {} (characters {}..)",
-                    part.index + 1,
-                    plan.parts.len(),
-                    plan.chars_before(part.index)
-                ))
-            })?;
+            checked.map_err(|e| plan.locate(e, part))?;
         }
         Ok(plan)
+    }
+
+    /// A part's refusal in the caller's terms: VMEG's rules name a line of the part
+    /// (`lines[11].text`), the caller passed one text (the field `text`, as for JimmyAI
+    /// and the plan's own refusals); the note says which part and, for a control character,
+    /// at which character of the caller's text it is.
+    fn locate(&self, e: Error, part: &LongPart) -> Error {
+        let mut start = self.chars_before(part.index);
+        let mut lines = part.lines.as_slice();
+        let mut control = false;
+        let e = match e.kind() {
+            ErrorKind::InvalidInput { field, reason } => {
+                control = reason.contains("control character");
+                let line = field
+                    .strip_prefix("lines[")
+                    .and_then(|f| f.strip_suffix("].text"))
+                    .and_then(|k| k.parse::<usize>().ok());
+                match line {
+                    Some(k) => {
+                        let before = part.lines.get(..k).unwrap_or_default();
+                        start =
+                            start.saturating_add(before.iter().map(|l| l.chars().count()).sum());
+                        lines = part
+                            .lines
+                            .get(k..)
+                            .and_then(|l| l.get(..1))
+                            .unwrap_or_default();
+                        Error::invalid_input("text", reason.clone())
+                    }
+                    None => e,
+                }
+            }
+            _ => e,
+        };
+        let control = lines
+            .iter()
+            .filter(|_| control)
+            .flat_map(|l| l.chars())
+            .enumerate()
+            .find(|&(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            .map(|(at, c)| {
+                format!(
+                    "; the control character at character {} (U+{:04X})",
+                    start.saturating_add(at),
+                    u32::from(c)
+                )
+            });
+        e.with_provider(self.provider).with_note(format!(
+            "in part {} of {} (characters {}..){}",
+            part.index.saturating_add(1),
+            self.parts.len(),
+            self.chars_before(part.index),
+            control.unwrap_or_default()
+        ))
     }
 
     fn chars_before(&self, index: usize) -> usize {

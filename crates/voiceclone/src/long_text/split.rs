@@ -6,7 +6,9 @@
 //! with an atom that has something to speak: whitespace, pause markers and invisible
 //! characters stay at the end of the part before, so no part holds only them (the provider
 //! would refuse it, and with it the whole plan), and concatenating the parts gives back the
-//! text, byte for byte.
+//! text, byte for byte. A JimmyAI piece ends straight after a pause marker only as a last
+//! resort ([`Boundary::AfterPause`]), and a piece of punctuation only (a `* * *` scene
+//! break) joins a neighbour ([`partition`]).
 //!
 //! The cuts are read from the text as they are needed ([`Cuts`]), never all stored: a text
 //! has about one per character, and a table of them took tens of times the text's memory.
@@ -19,9 +21,14 @@ use crate::validate;
 /// between words, which beats any other grapheme boundary (the last resort).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Boundary {
+    /// Straight after a JimmyAI pause marker: the piece would end on the marker, which
+    /// then sits between no words (api-facts B5: they go between words), so it is taken
+    /// only when nothing else is in reach; the cut after the next word gets the level this
+    /// one would have had.
+    AfterPause,
     /// Between two grapheme clusters, e.g. inside a word or a run of CJK characters.
     Grapheme,
-    /// After whitespace, clause punctuation (`,` `;` `，` `、` ...) or a pause marker.
+    /// After whitespace, clause punctuation (`,` `;` `，` `、` ...) or a marker VMEG speaks.
     Word,
     /// After a sentence end (`.` `!` `?` followed by whitespace; `。` `！` `？` directly) or a
     /// single line break.
@@ -92,26 +99,47 @@ struct State {
     sentence_end: bool,
     cjk_end: bool,
     clause_end: bool,
+    // Whether a pause marker (JimmyAI) came after the last speech that is not one: a cut
+    // here would end a part on the marker. The level that cut would have had waits in
+    // `carried` for the cut after the next word.
+    after_pause: bool,
+    carried: Option<Boundary>,
 }
 
 impl State {
     /// The next atom: the level of the cut before it, if one is allowed; and what it ends.
     /// `speaks`: the atom has something to speak (a marker's own text does not count).
-    fn atom(&mut self, atom: &str, speaks: bool, marker: bool) -> Option<Boundary> {
+    /// `pause`: the atom holds a marker that is a pause (JimmyAI).
+    fn atom(&mut self, atom: &str, speaks: bool, marker: bool, pause: bool) -> Option<Boundary> {
         let cut = if !(speaks && self.seen_speech) {
             None
-        } else if self.run_newlines >= 2 {
-            Some(Boundary::Paragraph)
-        } else if self.cjk_end
-            || (self.sentence_end && self.run_atoms > 0)
-            || self.run_newlines == 1
-        {
-            Some(Boundary::Sentence)
-        } else if self.run_atoms > 0 || self.clause_end || marker {
-            Some(Boundary::Word)
         } else {
-            Some(Boundary::Grapheme)
+            let level = if self.run_newlines >= 2 {
+                Boundary::Paragraph
+            } else if self.cjk_end
+                || (self.sentence_end && self.run_atoms > 0)
+                || self.run_newlines == 1
+            {
+                Boundary::Sentence
+            } else if self.run_atoms > 0 || self.clause_end || marker {
+                Boundary::Word
+            } else {
+                Boundary::Grapheme
+            };
+            if self.after_pause {
+                self.carried = self.carried.max(Some(level));
+                Some(Boundary::AfterPause)
+            } else if level >= Boundary::Word {
+                Some(self.carried.take().map_or(level, |c| c.max(level)))
+            } else {
+                Some(level)
+            }
         };
+        if pause {
+            self.after_pause = true;
+        } else if speaks {
+            self.after_pause = false;
+        }
         self.chars = self.chars.saturating_add(atom.chars().count());
         if !speaks {
             // Silent: it joins the part before the next speech. A pause or a blank is a gap
@@ -177,10 +205,26 @@ impl<'t> Cuts<'t> {
                 sentence_end: false,
                 cjk_end: false,
                 clause_end: false,
+                after_pause: false,
+                carried: None,
             },
             started: false,
             ended: false,
         }
+    }
+}
+
+impl<'t> Cuts<'t> {
+    /// The cuts after `at`, a cut [`Cuts::new`] gave for the same text: how it reads on from
+    /// there, but for the levels, which may differ (what came before is not known).
+    fn reading_on(text: &'t str, pauses: bool, at: Cut) -> Self {
+        let mut cuts = Self::new(text, pauses);
+        cuts.started = true;
+        cuts.pos = at.byte;
+        cuts.state.chars = at.chars;
+        // A cut past the start has speech before it.
+        cuts.state.seen_speech = at.byte > 0;
+        cuts
     }
 }
 
@@ -222,7 +266,12 @@ impl Iterator for Cuts<'_> {
                 None => (g, validate::has_speakable(g)),
             };
             let before = self.state.chars;
-            let level = self.state.atom(atom, speaks, marker.is_some());
+            let level = self.state.atom(
+                atom,
+                speaks,
+                marker.is_some(),
+                marker.is_some() && self.pauses,
+            );
             // The next atom starts at the first grapheme boundary at or after this one's end:
             // the rest of a grapheme a marker ended inside (a combining mark after `#>`, say)
             // belongs to the marker, and still counts.
@@ -284,7 +333,97 @@ pub(crate) fn partition(
     max: usize,
     fewest: bool,
 ) -> Result<Vec<Cut>, TooLong> {
-    partition_resuming_every(text, pauses, max, fewest, RESUME_EVERY)
+    let chosen = partition_resuming_every(text, pauses, max, fewest, RESUME_EVERY)?;
+    Ok(give_each_piece_a_word(text, pauses, max, chosen))
+}
+
+/// Byte offsets of the letters and digits of `text` outside its pause markers (when
+/// `pauses`: a marker's value is digits, and says nothing).
+fn word_bytes(text: &str, pauses: bool) -> impl Iterator<Item = usize> + '_ {
+    let mut skip_to = 0usize;
+    text.char_indices().filter_map(move |(at, c)| {
+        if at < skip_to {
+            return None;
+        }
+        if pauses && let Some(len) = text.get(at..).and_then(marker_len) {
+            skip_to = at.saturating_add(len);
+            return None;
+        }
+        c.is_alphanumeric().then_some(at)
+    })
+}
+
+/// Moves the chosen cuts so that no piece is only punctuation and blanks (a `* * *` scene
+/// break between paragraphs made a line of its own, with nothing to say, which VMEG may
+/// fail, and with it the whole part each rerun), when the text has a letter or a digit.
+/// Such a piece joins the piece before or, else, the one after when that fits `max`; else
+/// the cut between them moves into that piece, to its best allowed cut that leaves a word
+/// on both sides (the count of pieces never grows, so `fewest` still holds); else it stays.
+fn give_each_piece_a_word(text: &str, pauses: bool, max: usize, chosen: Vec<Cut>) -> Vec<Cut> {
+    if chosen.len() < 3 || word_bytes(text, pauses).next().is_none() {
+        return chosen;
+    }
+    let words = |a: Cut, b: Cut| {
+        let piece = text.get(a.byte..b.byte).unwrap_or_default();
+        let mut at = word_bytes(piece, pauses).map(|w| a.byte.saturating_add(w));
+        let first = at.next();
+        first.map(|f| (f, at.last().unwrap_or(f)))
+    };
+    // The best allowed cut strictly inside `[a, b)` after its first word and no later than
+    // its last one (a word on both sides) that `fits`; `late` prefers the latest of equals.
+    let inside = |a: Cut, b: Cut, fits: &dyn Fn(Cut) -> bool, late: bool| {
+        let (first, last) = words(a, b)?;
+        Cuts::reading_on(text, pauses, a)
+            .skip_while(|c| c.byte <= first)
+            .take_while(|c| c.byte <= last && c.byte < b.byte)
+            .filter(|&c| fits(c))
+            .max_by_key(|c| {
+                let order = if late {
+                    c.chars
+                } else {
+                    usize::MAX.saturating_sub(c.chars)
+                };
+                (c.level, order)
+            })
+    };
+    let mut out: Vec<Cut> = Vec::with_capacity(chosen.len());
+    let mut rest = chosen.into_iter().peekable();
+    while let Some(end) = rest.next() {
+        let Some(&start) = out.last() else {
+            out.push(end);
+            continue;
+        };
+        if words(start, end).is_some() {
+            out.push(end);
+            continue;
+        }
+        let before = out.len().checked_sub(2).and_then(|i| out.get(i)).copied();
+        let after = rest.peek().copied();
+        let fits = |from: Cut, to: Cut| to.chars.saturating_sub(from.chars) <= max;
+        if before.is_some_and(|b| fits(b, end)) {
+            // Into the piece before: its end moves to this one's.
+            if let Some(last) = out.last_mut() {
+                *last = end;
+            }
+            continue;
+        }
+        if after.is_some_and(|n| fits(start, n)) {
+            // Into the piece after: the next piece starts where this one does.
+            continue;
+        }
+        if let Some(c) = before.and_then(|b| inside(b, start, &|c| fits(c, end), true)) {
+            if let Some(last) = out.last_mut() {
+                *last = c;
+            }
+            out.push(end);
+            continue;
+        }
+        match after.and_then(|n| inside(end, n, &|c| fits(start, c), false)) {
+            Some(c) => out.push(c),
+            None => out.push(end),
+        }
+    }
+    out
 }
 
 /// [`partition`], keeping a place to resume reading every `every` scalar values (a test
@@ -552,7 +691,7 @@ mod tests {
         let bytes: Vec<usize> = cuts.iter().map(|c| c.byte).collect();
         // No cut before the marker: it stays with the speech before it.
         assert_eq!(bytes, [0, 1, 9, 10, 11]);
-        assert_eq!(level_at(t, 9), Some(Boundary::Word));
+        assert_eq!(level_at(t, 9), Some(Boundary::AfterPause));
         // e + combining acute is one grapheme; so is a family emoji.
         let g = "ae\u{301}b👨‍👩‍👧c";
         let bytes: Vec<usize> = cut_points(g, true).iter().map(|c| c.byte).collect();
@@ -592,15 +731,90 @@ mod tests {
         // Silent text before the first speech stays with it too.
         let t = "<#1#>\u{FEFF} Aa bb";
         assert_eq!(split(t, 10, true), ["<#1#>\u{FEFF} Aa ", "bb"]);
-        // A sentence end before a pause is still a sentence end.
-        let t = "Aa. <#1#> Bb";
-        assert_eq!(level_at(t, t.find("Bb").unwrap()), Some(Boundary::Sentence));
+        // A sentence end before a pause is still a sentence end, but the cut moves past the
+        // next word so the marker keeps speech on both sides in its part.
+        let t = "Aa. <#1#> Bb cc";
+        assert_eq!(
+            level_at(t, t.find("Bb").unwrap()),
+            Some(Boundary::AfterPause)
+        );
+        assert_eq!(level_at(t, t.find("cc").unwrap()), Some(Boundary::Sentence));
         // A soft hyphen inside a word is no word gap.
         let t = "ab\u{AD}cd";
         assert_eq!(level_at(t, t.find('c').unwrap()), Some(Boundary::Grapheme));
         // Silence longer than a piece leaves no place to cut.
         let t = format!("a{}", "<#1#>".repeat(5));
         assert!(partition(&t, true, 10, true).is_err());
+    }
+
+    #[test]
+    fn no_piece_ends_straight_after_a_pause_marker() {
+        // A script with a pause after every sentence (as JimmyAI's docs suggest): each piece
+        // ends after the first word past a marker, never on the marker (review 30-c #3).
+        let t = "First one. <#1.5#> Second one. <#1.5#> Third one. <#1.5#> Fourth one.";
+        for fewest in [true, false] {
+            for max in 20..40 {
+                let p = split(t, max, fewest);
+                assert_eq!(p.concat(), t);
+                for piece in &p[..p.len() - 1] {
+                    assert!(piece.chars().count() <= max, "{piece:?}");
+                    // At 39 the fewest pieces are 2, and only the cut after the second
+                    // marker makes 2: the last resort is taken rather than pay a third task.
+                    let last_resort = fewest && max == 39;
+                    assert_eq!(
+                        piece.trim_end().ends_with("#>"),
+                        last_resort,
+                        "{max} {fewest}: {p:?}"
+                    );
+                }
+            }
+        }
+        // A marker glued to its words, and one in a cluster after a Prepend character.
+        for t in [
+            "aa bb<#1#>cc dd<#1#>ee ff",
+            "aa bb \u{600}<#1#> cc dd \u{600}<#1#> ee",
+        ] {
+            // At least a word, its marker and the next word's first letter, so a piece can
+            // end inside the next word instead (the fewest pieces may still need the cut).
+            for max in 9..16 {
+                let p = split(t, max, false);
+                for piece in &p[..p.len() - 1] {
+                    assert!(!piece.trim_end().ends_with("#>"), "{max}: {p:?}");
+                }
+            }
+        }
+        // Only markers between the words: a cut after one is the last resort, still taken.
+        let t = "aa <#1#> bb <#1#> cc <#1#> dd";
+        assert!(partition(t, true, 10, true).is_ok());
+    }
+
+    #[test]
+    fn a_piece_of_punctuation_takes_words_from_a_neighbour() {
+        // Neither neighbour has room for the break: the cut before it moves back a word.
+        let t = "aaaa bbbbb\n\n*\n\ncccc dddd eeee ffff";
+        assert_eq!(
+            split(t, 12, false),
+            ["aaaa ", "bbbbb\n\n*\n\n", "cccc dddd ", "eeee ffff"]
+        );
+        // Nothing before it: the cut after it moves on a word.
+        let t = "* * *\n\naaaa bbbb cccc dddd eeee";
+        assert_eq!(
+            split(t, 12, false),
+            ["* * *\n\naaaa ", "bbbb ", "cccc dddd ", "eeee"]
+        );
+        // Room in the piece after: the break starts it.
+        let t = "aaaa bbbbb\n\n*\n\ncccc";
+        assert_eq!(split(t, 12, false), ["aaaa bbbbb\n\n", "*\n\ncccc"]);
+        // Room in the piece before: the break ends it.
+        let t = "aaaa\n\n*\n\ncccc dddd eeee";
+        assert_eq!(split(t, 12, false), ["aaaa\n\n*\n\n", "cccc dddd ", "eeee"]);
+        // A pause marker's digits are no word.
+        let t = "aaaa bbbbb\n\n<#1#> *\n\ncccc dddd eeee ffff";
+        assert!(
+            split(t, 14, false)
+                .iter()
+                .all(|p| word_bytes(p, true).next().is_some())
+        );
     }
 
     #[test]

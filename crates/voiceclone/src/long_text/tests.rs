@@ -129,6 +129,8 @@ fn token() -> impl Strategy<Value = String> {
         1 => Just("\u{600}<#1#>".to_owned()),
         1 => Just("\u{600}a".to_owned()),
         1 => Just("<#1#>\u{301}".to_owned()),
+        // A scene break: a paragraph with no letter or digit (review 30-c #2).
+        1 => Just("\n\n* * *\n\n".to_owned()),
     ]
 }
 
@@ -189,6 +191,13 @@ proptest! {
                 return Ok(());
             }
         };
+        // Pieces of punctuation only moved into their neighbours: still the text, within
+        // the limit, at allowed cuts, and never more pieces (so the fewest stay fewest).
+        let moved = super::split::partition(&text, pauses, max, fewest).unwrap();
+        prop_assert!(moved.len() <= chosen.len());
+        prop_assert!(moved.windows(2).all(|w| w[1].chars - w[0].chars <= max));
+        prop_assert!(moved.iter().all(|c| cuts.iter().any(|k| k.byte == c.byte)));
+        prop_assert_eq!(pieces(&text, &moved).concat(), text.clone());
         if !pauses {
             // The rest checks pieces as JimmyAI sees them (markers are pauses).
             return Ok(());
@@ -567,4 +576,129 @@ fn vmeg_speaks_pause_markers_so_a_run_of_them_is_cut() {
         matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "text"),
         "{e}"
     );
+}
+
+/// Whether `line` holds a letter or a digit outside its pause markers.
+fn has_word(line: &str) -> bool {
+    let mut rest = line.to_owned();
+    for (s, e) in marker_spans(line).into_iter().rev() {
+        rest.replace_range(s..e, " ");
+    }
+    rest.chars().any(char::is_alphanumeric)
+}
+
+#[test]
+fn a_scene_break_is_never_a_line_of_its_own() {
+    // Review 30-c #2: a paragraph of 493 characters, a scene break, then a paragraph longer
+    // than a line. The first line ended before the break and the second was the break alone,
+    // a VMEG line with nothing to say (rerun, it billed its whole part again).
+    let p1 = format!("{}end.", "Word ".repeat(97).trim_end().to_owned() + " ");
+    let p1 = format!("{p1}{}", "x".repeat(493 - p1.chars().count()));
+    assert_eq!(p1.chars().count(), 493);
+    let p2 = "A sentence of the second scene goes here. ".repeat(20);
+    let text = format!("{p1}\n\n* * *\n\n{p2}");
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &text)).unwrap();
+    let lines: Vec<&String> = plan.parts().iter().flat_map(|p| &p.lines).collect();
+    assert_eq!(lines.iter().map(|l| l.as_str()).collect::<String>(), text);
+    for l in &lines {
+        assert!(has_word(l), "{l:?} in {lines:?}");
+        assert!(l.chars().count() <= VMEG_LINE_MAX_CHARS);
+    }
+}
+
+#[test]
+fn no_line_lacks_a_letter_or_digit_when_the_text_has_one() {
+    let breaks = [
+        "* * *",
+        "***",
+        "---",
+        "……",
+        "—",
+        "...",
+        "* * *\n\n* * *",
+        "~",
+        "「」",
+        "<#1#>",
+    ];
+    let para = |n: usize, len: usize| {
+        let mut p = String::new();
+        let mut k = 0;
+        while p.chars().count() < len {
+            p.push_str(&format!("Sentence {n}.{k} of it. "));
+            k += 1;
+        }
+        p.trim_end().to_owned()
+    };
+    let mut checked = 0;
+    for brk in breaks {
+        for first in (20..120).step_by(7) {
+            let text = format!(
+                "{}\n\n{brk}\n\n{}\n\n{brk}\n{}\n{brk} {}",
+                para(1, first),
+                para(2, 150),
+                para(3, first / 2),
+                para(4, 60)
+            );
+            for provider in [Provider::Vmeg, Provider::JimmyAi] {
+                for max in [40, 60, 80, 100, 130] {
+                    for fewest in [false, true] {
+                        let limits = SplitLimits {
+                            max_line_chars: max,
+                            max_lines: 3,
+                            fewest,
+                        };
+                        let req = SpeechRequest::new("cv_1", &text);
+                        let plan = LongSpeechPlan::with_limits(provider, &req, limits).unwrap();
+                        let lines: Vec<&String> =
+                            plan.parts().iter().flat_map(|p| &p.lines).collect();
+                        assert_eq!(lines.iter().map(|l| l.as_str()).collect::<String>(), text);
+                        for l in &lines {
+                            assert!(has_word(l), "{provider} {max} {fewest}: {l:?} in {lines:?}");
+                            assert!(l.chars().count() <= max, "{l:?} over {max}");
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 1000);
+    // A text with no letter or digit at all is left as it was cut (nothing to merge into).
+    let plan = LongSpeechPlan::with_limits(
+        Provider::Vmeg,
+        &SpeechRequest::new("cv_1", "* * * ... --- !!!"),
+        SplitLimits::for_provider(Provider::Vmeg).with_max_line_chars(6),
+    )
+    .unwrap();
+    assert!(plan.parts()[0].lines.len() > 1);
+}
+
+#[test]
+fn a_bad_character_deep_in_a_vmeg_text_is_refused_as_text_at_its_offset() {
+    // Review 30-c #4: refused as `lines[11].text` (a line of the part, not of the request)
+    // with only the part's first character; now the caller's field and the character.
+    let mut text: String = (0..60).map(|n| format!("Sentence {n} is here. ")).collect();
+    let at = text.find("Sentence 41").unwrap();
+    text.insert(at, '\u{c}');
+    let offset = text.chars().position(|c| c == '\u{c}').unwrap();
+    let limits = SplitLimits {
+        max_line_chars: 50,
+        max_lines: 4,
+        fewest: false,
+    };
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        let limits = SplitLimits {
+            max_line_chars: if provider == Provider::Vmeg { 50 } else { 200 },
+            ..limits
+        };
+        let req = SpeechRequest::new("cv_1", text.as_str());
+        let e = LongSpeechPlan::with_limits(provider, &req, limits).unwrap_err();
+        assert_eq!(field_of(&e), "text", "{provider}: {e}");
+        let said = e.to_string();
+        assert!(said.contains("in part "), "{provider}: {said}");
+        assert!(
+            said.contains(&format!("at character {offset} (U+000C)")),
+            "{provider}: {said}"
+        );
+    }
 }

@@ -348,6 +348,30 @@ fn outside_pauses(text: &str, mut f: impl FnMut(&str)) -> Result<(), String> {
     Ok(())
 }
 
+/// How many well-formed `<#x#>` pause markers `text` holds (a malformed one is not one).
+pub(crate) fn pause_markers(text: &str) -> usize {
+    let mut n = 0usize;
+    let mut rest = text;
+    while let Some(start) = rest.find("<#") {
+        let after = rest.get(start.saturating_add(2)..).unwrap_or_default();
+        // A marker's value is at most 5 bytes: only those are searched for its end, so a
+        // text of unclosed `<#` stays linear.
+        let head = after
+            .as_bytes()
+            .get(..after.len().min(8))
+            .unwrap_or_default();
+        let end = head.windows(2).position(|w| w == b"#>");
+        match end.and_then(|e| Some((e, after.get(..e)?))) {
+            Some((e, inner)) if pause_value(inner).is_ok() => {
+                n = n.saturating_add(1);
+                rest = after.get(e.saturating_add(2)..).unwrap_or_default();
+            }
+            _ => rest = after,
+        }
+    }
+    n
+}
+
 fn pause_value(inner: &str) -> Result<(), &'static str> {
     let (int, frac) = match inner.split_once('.') {
         Some((i, f)) => (i, Some(f)),
@@ -375,6 +399,18 @@ fn pause_value(inner: &str) -> Result<(), &'static str> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn only_well_formed_pause_markers_are_counted() {
+        assert_eq!(super::pause_markers("a <#0.5#> b<#12.25#>c"), 2);
+        assert_eq!(
+            super::pause_markers("<#<#1#> <#0#> <#abc#> <#1.234#> <#"),
+            1
+        );
+        assert_eq!(super::pause_markers("no markers, a < # and a #>"), 0);
+        // Linear for a run of unclosed markers.
+        assert_eq!(super::pause_markers(&"<#".repeat(200_000)), 0);
+    }
 
     /// The spec's `maxLength` (which the generated request types enforce) and the rules here
     /// are one limit: a text the rules let through is never refused by the generated type

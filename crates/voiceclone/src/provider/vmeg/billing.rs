@@ -34,8 +34,10 @@ pub(crate) fn estimate_clone(req: &CloneRequest) -> Result<Estimate, Error> {
 
 pub(crate) fn estimate_speech(reqs: &[SpeechRequest]) -> Result<Estimate, Error> {
     let mut characters: u64 = 0;
+    let mut markers = false;
     for (i, req) in reqs.iter().enumerate() {
         rules::speech_request(req).map_err(|e| in_request(e, i, reqs.len()))?;
+        markers = markers || rules::pause_markers(req) > 0;
         for line in &req.lines {
             let n = u64::try_from(line.text.chars().count()).unwrap_or(u64::MAX);
             characters = characters.saturating_add(n);
@@ -52,12 +54,13 @@ pub(crate) fn estimate_speech(reqs: &[SpeechRequest]) -> Result<Estimate, Error>
         approximate: true,
         rule: "about 2 credits per 200 characters (VMEG's own \"about\"; how it counts characters and rounds is not published: this counts Unicode scalar values of every line)",
     };
-    Ok(Estimate::from_fees(
-        Provider::Vmeg,
-        tasks,
-        vec![fee],
-        vec!["credits are taken when the task is accepted and processed"],
-    ))
+    let mut notes = vec!["credits are taken when the task is accepted and processed"];
+    if markers {
+        notes.push(
+            "the text holds `<#x#>` pause markers (JimmyAI's syntax): VMEG has none, so it speaks them and they are counted and billed as text",
+        );
+    }
+    Ok(Estimate::from_fees(Provider::Vmeg, tasks, vec![fee], notes))
 }
 
 #[cfg(test)]

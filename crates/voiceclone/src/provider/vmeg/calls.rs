@@ -306,6 +306,7 @@ pub(crate) async fn synthesize(
     req: &SpeechRequest,
 ) -> Result<SpeechJob, Error> {
     rules::speech_request(req)?;
+    rules::warn_pause_markers(req);
     let fresh = req.idempotency_key.is_none();
     let key = submit_key(t, req.idempotency_key.as_ref())?;
     let language = match &req.language {

@@ -89,6 +89,7 @@ pub(crate) fn plan_clone(
 
 pub(crate) fn plan_speech(req: &SpeechRequest) -> Result<PlannedRequest, Error> {
     rules::speech_request(req)?;
+    rules::warn_pause_markers(req);
     let key = req
         .idempotency_key
         .clone()

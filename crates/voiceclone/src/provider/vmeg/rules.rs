@@ -170,6 +170,27 @@ pub(crate) fn language_value(field: &str, value: &str) -> Result<String, Error> 
     }
 }
 
+/// How many JimmyAI `<#x#>` pause markers the lines of `req` hold: VMEG has none, so it
+/// speaks them and bills them as text (a script written for JimmyAI, sent to VMEG).
+pub(crate) fn pause_markers(req: &SpeechRequest) -> usize {
+    req.lines
+        .iter()
+        .map(|l| crate::provider::jimmyai::rules::pause_markers(&l.text))
+        .fold(0, usize::saturating_add)
+}
+
+/// One warning for a speech about to be sent (or planned) with [`pause_markers`]; the
+/// text itself is not logged.
+pub(crate) fn warn_pause_markers(req: &SpeechRequest) {
+    let markers = pause_markers(req);
+    if markers > 0 {
+        tracing::warn!(
+            markers,
+            "VMEG has no pause markers: the text's `<#x#>` pause markers (JimmyAI's syntax) are spoken and billed as text"
+        );
+    }
+}
+
 /// [`language_value`] for a TTS `language.target`: a tag VMEG documents only as a source
 /// (`auto`, `ar-IL`, ...) passes with a warning too. Whether VMEG takes it as a target is
 /// UNKNOWN, so it is not refused.
