@@ -110,17 +110,70 @@ async fn no_second_create_after_a_timeout() {
     assert_eq!(server.seen().len(), 1, "never resent");
 }
 
+/// Free text as a request summary gives it: its length and the first 8 hex digits of its
+/// SHA-256, never the text.
+fn fingerprint(text: &str) -> String {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    format!("<{} chars, sha256:{}>", text.chars().count(), &hash[..8])
+}
+
+/// Both creates, clone (a preview) and speech (production audio): long texts repeat the
+/// speech create, and whether a call creates a task is decided by its operation's name.
+async fn create(c: &voiceclone::Client, speech: bool) -> Result<String, voiceclone::Error> {
+    if speech {
+        c.synthesize(&SpeechRequest::new("m-1", "Hi"))
+            .await
+            .map(|j| j.id.to_string())
+    } else {
+        c.clone_voice(&clone_req()).await.map(|j| j.id.to_string())
+    }
+}
+
+/// A dropped connection on either create is an unknown outcome, sent once, carrying what finds
+/// the task by hand (JimmyAI lists no tasks): the request's fields (the clone's `fileUrl`, the
+/// speech's `modelId` and its text as length and hash) and when it was sent.
 #[tokio::test]
 async fn no_second_create_after_a_broken_connection() {
-    let server = Scripted::start(vec![
-        Step::Drop,
-        ok(task("dup", "soundCloningClone", "queued", json!({}))),
-    ])
-    .await;
-    let (c, _) = client(Provider::JimmyAi, &server.base_url);
-    let e = c.clone_voice(&clone_req()).await.unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
-    assert_eq!(server.seen().len(), 1);
+    for speech in [false, true] {
+        let server = Scripted::start(vec![
+            Step::Drop,
+            ok(task("dup", "soundCloningClone", "queued", json!({}))),
+        ])
+        .await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let before = SystemTime::now();
+        let e = create(&c, speech).await.unwrap_err();
+        let after = SystemTime::now();
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                submitted_at,
+                request,
+                ..
+            } => {
+                assert!(
+                    *submitted_at >= before - Duration::from_secs(1) && *submitted_at <= after,
+                    "speech={speech}: {submitted_at:?}"
+                );
+                if speech {
+                    assert_eq!(request.field("modelId"), Some("m-1"), "{request}");
+                    assert_eq!(
+                        request.field("contentText"),
+                        Some(fingerprint("Hi").as_str()),
+                        "{request}"
+                    );
+                } else {
+                    assert_eq!(
+                        request.field("fileUrl"),
+                        Some("https://cdn.example.com/sample.mp3"),
+                        "{request}"
+                    );
+                }
+            }
+            other => panic!("speech={speech}: expected OutcomeUnknown, got {other:?}: {e}"),
+        }
+        assert_eq!(server.seen().len(), 1, "speech={speech}: resent");
+    }
 }
 
 #[tokio::test]
@@ -343,11 +396,11 @@ async fn rate_limited_create_is_retried_because_it_was_not_processed() {
     assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(3)]);
 }
 
-/// An answer to a create whose `data` names a task is never read as a refusal, whatever its
-/// status and code: JimmyAI's statuses and rate limits are UNKNOWN (api-facts B2, B10), and a
-/// 429 (or a 503, a 20002 in a 200) that names a queued task may have made it. Before: the
-/// 429 was retried (two paid tasks) and the others were plain refusals, the id lost and
-/// `may_resubmit()` true.
+/// An answer to a create (clone or speech) whose `data` names a task is never read as a
+/// refusal, whatever its status and code: JimmyAI's statuses and rate limits are UNKNOWN
+/// (api-facts B2, B10), and a 429 (or a 503, a 20002 in a 200) that names a queued task may
+/// have made it. Before: the 429 was retried (two paid tasks) and the others were plain
+/// refusals, the id lost and `may_resubmit()` true.
 #[tokio::test]
 async fn a_refusal_that_names_a_task_on_a_create_is_an_unknown_outcome_sent_once() {
     let named = json!({"id": "audio_1", "status": "queued"});
@@ -359,26 +412,30 @@ async fn a_refusal_that_names_a_task_on_a_create_is_an_unknown_outcome_sent_once
         (400, json!(20002)),
     ];
     for (status, code_) in cases {
-        let what = format!("HTTP {status} code {code_}");
-        let server = Scripted::start(vec![
-            Step::Json(
-                status,
-                vec![("retry-after", "1".into())],
-                json!({"code": code_, "msg": "busy", "data": named}),
-            ),
-            ok(task("audio_2", "soundCloningClone", "queued", json!({}))),
-        ])
-        .await;
-        let (c, _) = client(Provider::JimmyAi, &server.base_url);
-        let e = c.clone_voice(&clone_req()).await.unwrap_err();
-        match e.kind() {
-            ErrorKind::OutcomeUnknown {
-                task_id: Some(id), ..
-            } => assert_eq!(id.as_str(), "audio_1", "{what}: {e}"),
-            other => panic!("{what}: expected OutcomeUnknown naming audio_1, got {other:?}: {e}"),
+        for speech in [false, true] {
+            let what = format!("HTTP {status} code {code_} speech={speech}");
+            let server = Scripted::start(vec![
+                Step::Json(
+                    status,
+                    vec![("retry-after", "1".into())],
+                    json!({"code": code_, "msg": "busy", "data": named}),
+                ),
+                ok(task("audio_2", "soundCloningClone", "queued", json!({}))),
+            ])
+            .await;
+            let (c, _) = client(Provider::JimmyAi, &server.base_url);
+            let e = create(&c, speech).await.unwrap_err();
+            match e.kind() {
+                ErrorKind::OutcomeUnknown {
+                    task_id: Some(id), ..
+                } => assert_eq!(id.as_str(), "audio_1", "{what}: {e}"),
+                other => {
+                    panic!("{what}: expected OutcomeUnknown naming audio_1, got {other:?}: {e}")
+                }
+            }
+            assert!(!e.may_resubmit(), "{what}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
         }
-        assert!(!e.may_resubmit(), "{what}");
-        assert_eq!(server.seen().len(), 1, "{what}: resent");
     }
 }
 
@@ -410,33 +467,50 @@ async fn a_create_answer_naming_an_unusable_id_quotes_it_in_the_unknown_outcome(
 }
 
 /// JimmyAI's 20001 and 20002 are UNCONFIRMED (api-facts B2: a third-party summary). On a
-/// create, such a code in an HTTP 2xx does not prove nothing was made: the kind stands (a
-/// wrong key is still told as one) but `may_resubmit()` is false, a note says why, and it is
-/// sent once. Behind an HTTP 4xx the status refuses too: resubmittable. Reads keep the kind.
-/// Before: a 200 `{"code":20002}` on a create had `may_resubmit()` true.
+/// create (clone or speech), such a code in an HTTP 2xx, 3xx or 5xx does not prove nothing
+/// was made: the kind stands (a wrong key is still told as one) but `may_resubmit()` is
+/// false, and it is sent once; in a 2xx a note says why. Behind an HTTP 4xx the status
+/// refuses too: resubmittable. Reads keep the kind. Before: a 200 `{"code":20002}` on a
+/// create had `may_resubmit()` true.
 #[tokio::test]
 async fn an_unconfirmed_refusal_code_in_a_2xx_on_a_create_is_not_resubmittable() {
-    for (c_, kind) in [
-        (json!(20002), ErrorKind::InvalidRequest),
-        (json!(20001), ErrorKind::Unauthorized),
-        (json!("20002"), ErrorKind::InvalidRequest),
-    ] {
-        let server = Scripted::start(vec![code(200, c_.clone(), "nope")]).await;
+    for speech in [false, true] {
+        for (c_, kind) in [
+            (json!(20002), ErrorKind::InvalidRequest),
+            (json!(20001), ErrorKind::Unauthorized),
+            (json!("20002"), ErrorKind::InvalidRequest),
+        ] {
+            let what = format!("{c_} speech={speech}");
+            let server = Scripted::start(vec![code(200, c_.clone(), "nope")]).await;
+            let (c, _) = client(Provider::JimmyAi, &server.base_url);
+            let e = create(&c, speech).await.unwrap_err();
+            assert_eq!(*e.kind(), kind, "{what}: {e}");
+            assert!(!e.may_resubmit(), "{what}: {e}");
+            assert!(
+                e.note().unwrap_or_default().contains("UNCONFIRMED"),
+                "{what}: {e}"
+            );
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+        }
+        // Not behind a 4xx: a redirect or a server fault does not refuse the request either.
+        for status in [302, 500] {
+            let what = format!("HTTP {status} code 20002 speech={speech}");
+            let server = Scripted::start(vec![
+                code(status, json!(20002), "nope"),
+                ok(task("audio_2", "soundCloningClone", "queued", json!({}))),
+            ])
+            .await;
+            let (c, _) = client(Provider::JimmyAi, &server.base_url);
+            let e = create(&c, speech).await.unwrap_err();
+            assert!(!e.may_resubmit(), "{what}: {e}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+        }
+        let server = Scripted::start(vec![code(400, json!(20002), "bad fileUrl")]).await;
         let (c, _) = client(Provider::JimmyAi, &server.base_url);
-        let e = c.clone_voice(&clone_req()).await.unwrap_err();
-        assert_eq!(*e.kind(), kind, "{c_}: {e}");
-        assert!(!e.may_resubmit(), "{c_}: {e}");
-        assert!(
-            e.note().unwrap_or_default().contains("UNCONFIRMED"),
-            "{c_}: {e}"
-        );
-        assert_eq!(server.seen().len(), 1, "{c_}: resent");
+        let e = create(&c, speech).await.unwrap_err();
+        assert_eq!(*e.kind(), ErrorKind::InvalidRequest, "speech={speech}: {e}");
+        assert!(e.may_resubmit(), "speech={speech}: {e}");
     }
-    let server = Scripted::start(vec![code(400, json!(20002), "bad fileUrl")]).await;
-    let (c, _) = client(Provider::JimmyAi, &server.base_url);
-    let e = c.clone_voice(&clone_req()).await.unwrap_err();
-    assert_eq!(*e.kind(), ErrorKind::InvalidRequest, "{e}");
-    assert!(e.may_resubmit(), "{e}");
     // A read keeps the kind the code stands for.
     let server = Scripted::start(vec![code(200, json!(20002), "nope")]).await;
     let (c, _) = client(Provider::JimmyAi, &server.base_url);

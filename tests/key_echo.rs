@@ -1,6 +1,8 @@
 //! Property: a random API key echoed by the server into every field of every response shape
 //! never shows up, as any 8-character piece (ASCII case-insensitive), in an error's `Display`
-//! or `Debug`, in a value a call returns, or in a log line captured at `trace`.
+//! or `Debug`, in a value a call returns (its `Debug` and its JSON), or in a log line captured
+//! at `trace`. Half the cases answer success with valid ids and the key everywhere else, so that
+//! calls return values to check.
 //!
 //! A binary of its own: it installs a process-wide `tracing` subscriber at `trace`.
 //! `PROPTEST_CASES` sets the number of cases (default 32; each runs every call of one
@@ -15,7 +17,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use voiceclone::{
     CallOptions, Client, CloneRequest, JobId, Provider, RecordingSleeper, RetryPolicy,
-    SpeechRequest, WaitPolicy,
+    SpeechRequest, TaskFilter, WaitPolicy,
 };
 use workspace_tests::captured::Captured;
 use workspace_tests::scripted::{Scripted, Step};
@@ -76,25 +78,51 @@ fn echo(key: &str, how: Echo) -> String {
     }
 }
 
-/// Every field of every answer shape of `provider`, each holding the key.
-fn echoing_body(provider: Provider, key: &str, how: Echo, code: Value) -> Value {
+/// Every field of every answer shape of `provider`, each holding the key; with `keep_ids`,
+/// every field but the ids (`t-1`, `cv_1`, `m-1`) and the status (`word`: 0 the success
+/// word, 1 the failure word, else the echo). A scrubbed id is no id, so without `keep_ids`
+/// no call can return a value: only those cases check the values a call returns.
+fn echoing_body(
+    provider: Provider,
+    key: &str,
+    how: Echo,
+    code: Value,
+    keep_ids: bool,
+    word: u8,
+) -> Value {
     let k = echo(key, how);
+    let id = |valid: &str| {
+        if keep_ids {
+            valid.to_owned()
+        } else {
+            k.clone()
+        }
+    };
+    let status = |done: &str, failed: &str| match (keep_ids, word) {
+        (true, 0) => done.to_owned(),
+        (true, 1) => failed.to_owned(),
+        _ => k.clone(),
+    };
     match provider {
         Provider::Vmeg => json!({
             "code": code, "message": k,
             "data": {
-                "taskId": k, "status": k, "voiceId": k, "voiceName": k, "createdAt": k,
+                "taskId": id("t-1"), "status": status("finished", "failed"),
+                "voiceId": id("cv_1"), "voiceName": k, "createdAt": k,
                 "results": [{"uri": k, "errorMessage": k, "duration": k}],
-                "result": {"taskId": k, "voiceId": k, "voiceName": k, "errorMessage": k,
-                    "error": k, "message": k, "reason": k, "results": [{"uri": k, "errorMessage": k}]},
-                "records": [{"voiceId": k, "taskId": k, "name": k, "audio": k, "createTime": k}],
+                "result": {"taskId": id("t-1"), "voiceId": id("cv_1"), "voiceName": k,
+                    "errorMessage": k, "error": k, "message": k, "reason": k,
+                    "results": [{"uri": k, "errorMessage": k}]},
+                "records": [{"voiceId": id("cv_1"), "taskId": id("t-1"), "name": k,
+                    "audio": k, "createTime": k, "status": status("finished", "failed")}],
                 "total": k
             }
         }),
         _ => json!({
             "code": code, "msg": k, "message": k,
-            "data": {"id": k, "status": k, "modelId": k, "audioUrl": k, "subtitleFile": k,
-                "error": k, "url": k, "created": k}
+            "data": {"id": id("t-1"), "status": status("completed", "failed"),
+                "modelId": id("m-1"), "audioUrl": k, "subtitleFile": k, "error": k, "url": k,
+                "created": k}
         }),
     }
 }
@@ -109,7 +137,14 @@ fn leaked(text: &str, key: &str) -> Option<String> {
     pieces(key).into_iter().find(|p| lower.contains(p.as_str()))
 }
 
-async fn every_call(c: &Client) -> Vec<String> {
+/// A returned value as a caller may show or store it: its `Debug` and its JSON.
+fn shown<T: std::fmt::Debug + serde::Serialize>(v: &T) -> String {
+    format!("{v:?} | {}", serde_json::to_string(v).unwrap())
+}
+
+/// What each call printed: a returned value (`true`) or an error (`false`).
+async fn every_call(c: &Client) -> Vec<(bool, String)> {
+    use futures::TryStreamExt as _;
     let wait = WaitPolicy::for_provider(c.provider())
         .with_max_polls(Some(2))
         .with_jitter(0.0);
@@ -122,27 +157,37 @@ async fn every_call(c: &Client) -> Vec<String> {
     let mut out = Vec::new();
     let mut keep = |r: Result<String, voiceclone::Error>| {
         out.push(match r {
-            Ok(v) => v,
-            Err(e) => format!("{e} | {e:?} | {:?}", e.kind()),
+            Ok(v) => (true, v),
+            Err(e) => (false, format!("{e} | {e:?} | {:?}", e.kind())),
         })
     };
-    keep(c.clone_voice(&clone).await.map(|v| format!("{v:?}")));
-    keep(c.clone_status(&id).await.map(|v| format!("{v:?}")));
-    keep(c.wait_for_clone(&id, &wait).await.map(|v| format!("{v:?}")));
+    keep(c.clone_voice(&clone).await.map(|v| shown(&v)));
+    keep(c.clone_status(&id).await.map(|v| shown(&v)));
+    keep(c.wait_for_clone(&id, &wait).await.map(|v| shown(&v)));
     keep(
         c.synthesize(&SpeechRequest::new("voice-1", "Hello there."))
             .await
-            .map(|v| format!("{v:?}")),
+            .map(|v| shown(&v)),
     );
-    keep(c.speech_status(&id).await.map(|v| format!("{v:?}")));
+    keep(c.speech_status(&id).await.map(|v| shown(&v)));
+    keep(c.wait_for_speech(&id, &wait).await.map(|v| shown(&v)));
+    keep(c.task(&id).await.map(|v| shown(&v)));
     keep(
-        c.wait_for_speech(&id, &wait)
+        c.tasks(TaskFilter::all())
+            .try_collect::<Vec<_>>()
             .await
-            .map(|v| format!("{v:?}")),
+            .map(|v| shown(&v)),
+    );
+    keep(c.voices().try_collect::<Vec<_>>().await.map(|v| shown(&v)));
+    keep(
+        c.system_voices()
+            .try_collect::<Vec<_>>()
+            .await
+            .map(|v| shown(&v)),
     );
     if c.provider() == Provider::Vmeg {
-        keep(c.list_voices().await.map(|v| format!("{v:?}")));
-        keep(c.delete_voice("voice-1").await.map(|v| format!("{v:?}")));
+        keep(c.list_voices().await.map(|v| shown(&v)));
+        keep(c.delete_voice("voice-1").await.map(|v| shown(&v)));
     }
     out
 }
@@ -171,6 +216,8 @@ proptest! {
         status in prop::sample::select(vec![200u16, 200, 200, 400, 429, 500, 502]),
         code_kind in 0u8..3,
         html in prop::bool::weighted(0.15),
+        keep_ids in any::<bool>(),
+        word in 0u8..3,
     ) {
         let _serial = serial();
         let logs = logs();
@@ -179,15 +226,19 @@ proptest! {
             _ => json!("20000"),
         };
         let code = match code_kind {
+            _ if keep_ids => success,
             0 => success,
             1 => json!(400),
             _ => json!(echo(&key, how)),
         };
-        let step = if html {
+        // With valid ids, a success answer (HTTP 200, the success code): calls return values.
+        let step = if keep_ids {
+            Step::Json(200, Vec::new(), echoing_body(provider, &key, how, code, true, word))
+        } else if html {
             let page = format!("<html><body>{}</body></html>", echo(&key, how));
             Step::Raw(status, Box::leak(page.into_boxed_str()))
         } else {
-            Step::Json(status, vec![("Retry-After", "0".into())], echoing_body(provider, &key, how, code))
+            Step::Json(status, vec![("Retry-After", "0".into())], echoing_body(provider, &key, how, code, false, word))
         };
         let printed = runtime().block_on(async {
             let server = Scripted::start(vec![step; 64]).await;
@@ -201,7 +252,15 @@ proptest! {
                 .unwrap();
             every_call(&c).await
         });
-        for text in &printed {
+        // Valid ids in a success answer: the calls return values, which this case checks
+        // (were every call to fail, the values' half of the property would check nothing).
+        if keep_ids {
+            prop_assert!(
+                printed.iter().any(|(ok, _)| *ok),
+                "{provider} {how:?}: no call returned a value: {printed:#?}"
+            );
+        }
+        for (_, text) in &printed {
             prop_assert!(leaked(text, &key).is_none(), "{provider} {how:?}: piece {:?} in {text}", leaked(text, &key));
         }
         let captured = logs.take();

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 
-use support::{Run, command};
+use support::{MANIFEST, Run, command};
 
 const KEY: &str = "sk-cli-echo-4f9a1c7e22b0d5";
 
@@ -84,11 +84,12 @@ fn run(base: &str, json: bool, args: &[&str]) -> String {
     text
 }
 
-#[test]
-fn a_key_echoed_by_the_server_never_reaches_stdout_or_stderr() {
+/// The answers of the echo server: every field echoing the key (ids included), a failed task
+/// whose reason holds the key upper-cased, a refusal quoting it, an HTML page holding it.
+fn echoing_bodies() -> [(u16, String); 4] {
     let k = KEY;
     let upper = KEY.to_ascii_uppercase();
-    let bodies = [
+    [
         (
             200,
             format!(
@@ -106,8 +107,17 @@ fn a_key_echoed_by_the_server_never_reaches_stdout_or_stderr() {
             format!(r#"{{"code":400,"message":"key {k} refused"}}"#),
         ),
         (502, format!("<html>{k}</html>")),
-    ];
-    for (status, body) in bodies {
+    ]
+}
+
+fn leaked(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    pieces().into_iter().find(|p| lower.contains(p.as_str()))
+}
+
+#[test]
+fn a_key_echoed_by_the_server_never_reaches_stdout_or_stderr() {
+    for (status, body) in echoing_bodies() {
         let base = echo_server(status, body.clone());
         for json in [false, true] {
             for args in [
@@ -124,6 +134,61 @@ fn a_key_echoed_by_the_server_never_reaches_stdout_or_stderr() {
                         "piece {p:?} of the key printed by {args:?} (json={json}, body {body}): {text}"
                     );
                 }
+            }
+        }
+    }
+}
+
+/// `speak --text-file F --out DIR` against the echoing server: neither its output nor the
+/// manifest it writes (which keeps each part's error text for a later run to show) holds a
+/// piece of the key. The failed task's reason, the key upper-cased, reaches the manifest
+/// scrubbed (so the file's error texts are checked, not only its ids).
+#[test]
+fn a_key_echoed_by_the_server_never_reaches_the_long_text_manifest() {
+    for (n, (status, body)) in echoing_bodies().into_iter().enumerate() {
+        let base = echo_server(status, body.clone());
+        for json in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let file = tmp.path().join("script.txt");
+            std::fs::write(
+                &file,
+                "First sentence of the script.\n\nSecond paragraph here.",
+            )
+            .unwrap();
+            let out = tmp.path().join("out");
+            let args = [
+                "speak",
+                "--voice",
+                "cv_1",
+                "--text-file",
+                file.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--poll-interval",
+                "0.01",
+                "--timeout",
+                "10",
+            ];
+            let text = run(&base, json, &args);
+            let what = format!("json={json}, body {body}");
+            assert!(
+                leaked(&text).is_none(),
+                "{:?} printed ({what}): {text}",
+                leaked(&text)
+            );
+            let kept = std::fs::read(out.join(MANIFEST))
+                .unwrap_or_else(|e| panic!("no manifest ({what}): {e}: {text}"));
+            let kept = String::from_utf8_lossy(&kept);
+            assert!(
+                leaked(&kept).is_none(),
+                "{:?} in the manifest ({what}): {kept}",
+                leaked(&kept)
+            );
+            if n == 1 {
+                assert!(
+                    kept.contains("[redacted]"),
+                    "no error text kept ({what}): {kept}"
+                );
             }
         }
     }

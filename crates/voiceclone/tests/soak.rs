@@ -55,8 +55,32 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 #[derive(Debug)]
 enum End {
     Succeeded,
-    /// The error's kind name, the step that failed, and the error.
-    Failed(&'static str, voiceclone::Error),
+    /// The step that failed, the error, and what the flow sent.
+    Failed(&'static str, voiceclone::Error, Sent),
+}
+
+/// What a flow sent, to check an `OutcomeUnknown` against: when the flow started (no submit
+/// time can be earlier) and the speech create's voice id (JimmyAI's `modelId`).
+#[derive(Debug)]
+struct Sent {
+    started: SystemTime,
+    voice: Option<String>,
+}
+
+/// Free text as a request summary gives it: its length and the first 8 hex digits of its
+/// SHA-256, never the text.
+fn fingerprint(text: &str) -> String {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    format!("<{} chars, sha256:{}>", text.chars().count(), &hash[..8])
+}
+
+fn clone_url(i: usize) -> String {
+    format!("https://cdn.example.com/soak-{i}.wav")
+}
+
+fn speech_text(i: usize) -> String {
+    format!("Soak flow {i} says hello.")
 }
 
 fn kind_name(kind: &ErrorKind) -> String {
@@ -69,6 +93,10 @@ fn kind_name(kind: &ErrorKind) -> String {
 }
 
 async fn flow(client: Client, provider: Provider, i: usize) -> End {
+    let mut sent = Sent {
+        started: SystemTime::now(),
+        voice: None,
+    };
     let wait = WaitPolicy::for_provider(provider);
     let clone = match provider {
         // VMEG: keys of our own, so that each task names its flow (`Stats::creates`).
@@ -77,36 +105,43 @@ async fn flow(client: Client, provider: Provider, i: usize) -> End {
             .language("en-US")
             .vmeg_engine(VmegEngine::V1)
             .idempotency_key(format!("soak-clone-{i}")),
-        _ => CloneRequest::new(format!("https://cdn.example.com/soak-{i}.wav"))
+        _ => CloneRequest::new(clone_url(i))
             .sample_text(format!("Soak flow {i} preview sentence."))
             .language("English")
             .sound_version(SoundVersion::V1),
     };
     let job = match client.clone_voice(&clone).await {
         Ok(j) => j,
-        Err(e) => return End::Failed("clone_voice", e),
+        Err(e) => return End::Failed("clone_voice", e, sent),
     };
     let voice = match client.wait_for_clone(&job.id, &wait).await {
         Ok(v) => v,
-        Err(e) => return End::Failed("wait_for_clone", e),
+        Err(e) => return End::Failed("wait_for_clone", e, sent),
     };
-    let mut speech = SpeechRequest::new(voice.id.clone(), format!("Soak flow {i} says hello."));
+    sent.voice = Some(voice.id.as_str().to_owned());
+    let mut speech = SpeechRequest::new(voice.id.clone(), speech_text(i));
     if provider == Provider::Vmeg {
         speech = speech.idempotency_key(format!("soak-tts-{i}"));
     }
     let job = match client.synthesize(&speech).await {
         Ok(j) => j,
-        Err(e) => return End::Failed("synthesize", e),
+        Err(e) => return End::Failed("synthesize", e, sent),
     };
     match client.wait_for_speech(&job.id, &wait).await {
         Ok(s) if !s.audio_urls.is_empty() => End::Succeeded,
         Ok(s) => panic!("flow {i}: speech without audio: {s:?}"),
-        Err(e) => End::Failed("wait_for_speech", e),
+        Err(e) => End::Failed("wait_for_speech", e, sent),
     }
 }
 
 /// Checks that an error tells the caller what to do, and returns its kind name.
-fn check_error(provider: Provider, i: usize, step: &str, e: &voiceclone::Error) -> String {
+fn check_error(
+    provider: Provider,
+    i: usize,
+    step: &str,
+    e: &voiceclone::Error,
+    sent: &Sent,
+) -> String {
     let text = e.to_string();
     assert!(!text.contains("sim-key"), "the API key leaked: {text}");
     assert_eq!(e.provider(), Some(provider), "{text}");
@@ -124,8 +159,9 @@ fn check_error(provider: Provider, i: usize, step: &str, e: &voiceclone::Error) 
                 "flow {i}: OutcomeUnknown on {step}: {text}"
             );
             assert!(
-                *submitted_at <= SystemTime::now(),
-                "flow {i}: submit time in the future"
+                *submitted_at >= sent.started && *submitted_at <= SystemTime::now(),
+                "flow {i}: submit time {submitted_at:?} not between the flow's start {:?} and now",
+                sent.started
             );
             match provider {
                 // VMEG: the key finds the task (tasks/list, or the webhook's extraData).
@@ -134,16 +170,34 @@ fn check_error(provider: Provider, i: usize, step: &str, e: &voiceclone::Error) 
                     "flow {i}: VMEG OutcomeUnknown without its idempotency key: {text}"
                 ),
                 // JimmyAI: no key; the request's identifying fields must be there to
-                // reconcile by hand, and the caller's free text only as length and hash.
-                _ => assert!(
-                    idempotency_key.is_none()
-                        && request.route.contains("/soundCloning/")
-                        && !text.contains("Soak flow")
-                        && request
-                            .field("contentText")
-                            .is_none_or(|t| t.contains("sha256:")),
-                    "flow {i}: JimmyAI OutcomeUnknown without the request's fields: {text}"
-                ),
+                // reconcile by hand (the clone's sample URL; the speech's voice and its
+                // text), and the caller's free text only as length and hash.
+                _ => {
+                    assert!(
+                        idempotency_key.is_none()
+                            && request.route.contains("/soundCloning/")
+                            && !text.contains("Soak flow"),
+                        "flow {i}: JimmyAI OutcomeUnknown without the request's fields: {text}"
+                    );
+                    if step == "clone_voice" {
+                        assert_eq!(
+                            request.field("fileUrl"),
+                            Some(clone_url(i).as_str()),
+                            "flow {i}: {text}"
+                        );
+                    } else {
+                        assert_eq!(
+                            request.field("modelId"),
+                            sent.voice.as_deref(),
+                            "flow {i}: {text}"
+                        );
+                        assert_eq!(
+                            request.field("contentText"),
+                            Some(fingerprint(&speech_text(i)).as_str()),
+                            "flow {i}: {text}"
+                        );
+                    }
+                }
             }
             assert!(text.contains("do not resend"), "{text}");
         }
@@ -201,11 +255,11 @@ async fn soak(provider: Provider, flows: usize) {
                 succeeded += 1;
                 "succeeded".to_string()
             }
-            End::Failed(step, e) => {
+            End::Failed(step, e, sent) => {
                 if std::env::var_os("VOICECLONE_SOAK_VERBOSE").is_some() {
                     println!("  flow {i} {step}: {e}");
                 }
-                let kind = check_error(provider, i, step, &e);
+                let kind = check_error(provider, i, step, &e, &sent);
                 if matches!(step, "clone_voice" | "wait_for_clone") {
                     not_reached_speech += 1;
                 }
