@@ -592,6 +592,72 @@ async fn a_long_voice_name_cut_in_the_summary_still_ties_its_task_on_resubmit() 
     }
 }
 
+/// Review 30-a #2: whether a refused first attempt uses up its key is UNKNOWN (api-facts
+/// A4), and the simulator can model one that does (a 500 that made no task): the resend
+/// then meets 409 with no task anywhere. The answer says VMEG says the key was used and that
+/// a task exists unless the first attempt was refused, never that the submit was accepted.
+/// Searched before the span and its 5 min of skew ended: empty `Candidates` saying when to
+/// look again. Once they ended with nothing listed: `KeyUsedNothingListed`, no time to look
+/// again, the console to check; never `None` (which says "submit again": a second bill when
+/// the task exists). Before: "the first submit ... was accepted", and `look_again_after` was
+/// documented not to apply, so a caller waited or searched for ever or for nothing.
+#[tokio::test]
+async fn a_409_on_a_key_a_refused_attempt_used_up_is_no_proof_of_a_task_and_never_none() {
+    let sim = sim(|c| c.with_vmeg_fault_consumes_idempotency_key(true)).await;
+    let c = client(&sim, Provider::Vmeg);
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.");
+    sim.fail_next("vmeg.ttsCreateAsync", FaultKind::Http500, 1)
+        .unwrap();
+    let e = c.synthesize(&req).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    assert_eq!(sim.task_count(), 0, "the refused attempt made no task");
+    let Resubmitted::AlreadyAccepted(a) = c.resubmit_speech(&e, &req).await.unwrap() else {
+        panic!("the key the 500 used up was taken again");
+    };
+    assert!(
+        matches!(&a.reconciled, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.is_empty()),
+        "{a}"
+    );
+    let Reconciled::Candidates { to, .. } = &a.reconciled else {
+        unreachable!()
+    };
+    assert!(
+        a.reconciled
+            .look_again_after()
+            .is_some_and(|at| at >= *to + Duration::from_secs(300)),
+        "{a}"
+    );
+    for text in [a.to_string(), format!("{a:?}")] {
+        assert!(!text.contains("was accepted"), "{text}");
+    }
+    let text = a.to_string();
+    assert!(text.contains("VMEG says the key was used"), "{text}");
+    assert!(
+        text.contains("unless the first attempt was refused"),
+        "{text}"
+    );
+    assert!(text.contains("do not submit it again"), "{text}");
+
+    // The same resend once the span and its skew have ended, still nothing listed.
+    let settled = crate::adapter_support::backdated(&e, Duration::from_secs(900));
+    let Resubmitted::AlreadyAccepted(a) = c.resubmit_speech(&settled, &req).await.unwrap() else {
+        panic!("the key the 500 used up was taken again");
+    };
+    assert!(
+        matches!(a.reconciled, Reconciled::KeyUsedNothingListed { .. }),
+        "{a}"
+    );
+    assert_eq!(a.reconciled.as_str(), "key_used_nothing_listed");
+    assert_eq!(a.reconciled.look_again_after(), None, "{a}");
+    assert_eq!(a.reconciled.found(), None);
+    let text = a.to_string();
+    assert!(text.contains("console"), "{text}");
+    assert!(text.contains("does not document"), "{text}");
+    assert!(!text.contains("was accepted"), "{text}");
+    assert_eq!(sim.task_count(), 0);
+    assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 0);
+}
+
 #[tokio::test]
 async fn a_resubmit_whose_first_submit_never_landed_is_accepted() {
     let sim = sim(|c| c).await;

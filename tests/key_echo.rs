@@ -341,6 +341,118 @@ proptest! {
     }
 }
 
+/// Review 30-a #8: `reconcile` reads the completion hub for the submit's key as
+/// `Client::job_for_idempotency_key` does, under the API key's text filter, and never sends a
+/// task id holding the key. A delivery for the key that echoes the API key (whole, a piece, or
+/// upper-cased) as its `pipelineKey` and its `data.taskId`: no request carries a piece of the
+/// key (a task id goes in the `tasks/detail` URL, which reaches access logs), neither the
+/// answer nor the log shows one, and no task is made up from the scrubbed id (the delivery
+/// still proves a task was made: an error saying so). Before: the event was decoded
+/// unfiltered, its `pipelineKey` logged at WARN and its task id looked up in the URL.
+#[test]
+fn reconcile_reads_the_hubs_delivery_under_the_keys_filter_and_never_sends_the_key() {
+    const KEY: &str = "sk-Echoed0By1The2Webhook3Delivery";
+    const SECRET: &str = "whsec-key-echo-reconcile";
+    let _serial = serial();
+    let logs = logs();
+    let (printed, seen, captured) = runtime().block_on(async {
+        let mut printed = Vec::new();
+        let mut seen = Vec::new();
+        let mut captured = String::new();
+        for (n, how) in [Echo::Whole, Echo::Prefix, Echo::Upper]
+            .into_iter()
+            .enumerate()
+        {
+            let k = echo(KEY, how);
+            let idem = format!("idem-reconcile-{n}");
+            let hub = voiceclone::webhook::CompletionHub::in_memory(
+                voiceclone::WebhookSecret::new(SECRET),
+            );
+            let body = json!({
+                "code": 200, "event": "openapi-tts", "pipelineKey": k,
+                "extraData": {"voiceclone": {"idempotencyKey": idem}},
+                "data": {"taskId": k, "results": [{"uri": "https://cdn.example.com/a.m4a"}]},
+            })
+            .to_string();
+            let ts = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                .to_string();
+            let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
+            let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+            assert_eq!(d.http_status(), 200, "{d:?}");
+            // The hub alone has no API key to scrub with: what it logs on receiving is not
+            // reconcile's.
+            let _ = logs.take();
+            let empty = json!({"code": 200, "message": "", "data": {"records": [], "total": 0}});
+            let server = Scripted::start(vec![Step::ok(empty); 4]).await;
+            let c = Client::builder(Provider::Vmeg)
+                .api_key(KEY)
+                .base_url(server.base_url.as_str())
+                .timeout(Duration::from_secs(5))
+                .retry(RetryPolicy::default().with_max_attempts(1))
+                .sleeper(Arc::new(RecordingSleeper::new()))
+                .completion_hub(hub)
+                .build()
+                .unwrap();
+            let mut q = voiceclone::ReconcileQuery::new(
+                std::time::SystemTime::now() - Duration::from_secs(3600),
+            );
+            q.kind = Some(voiceclone::JobKind::Speech);
+            q.idempotency_key = Some(idem);
+            let answer = match c.reconcile(&q).await {
+                Ok(r) => {
+                    assert!(
+                        !matches!(r, voiceclone::Reconciled::Found { .. }),
+                        "{how:?}: a task made up from the scrubbed id: {r:?}"
+                    );
+                    format!("{r} | {r:?}")
+                }
+                Err(e) => {
+                    assert!(e.to_string().contains("made a task"), "{how:?}: {e}");
+                    format!("{e} | {e:?}")
+                }
+            };
+            printed.push(answer);
+            captured.push_str(&logs.take());
+            for r in server.seen() {
+                seen.push(format!(
+                    "{} {}?{} {}",
+                    r.method,
+                    r.path,
+                    r.query,
+                    String::from_utf8_lossy(&r.body)
+                ));
+            }
+        }
+        (printed, seen, captured)
+    });
+    for text in &seen {
+        assert!(
+            leaked(text, KEY).is_none(),
+            "a request carried piece {:?}: {text}",
+            leaked(text, KEY)
+        );
+    }
+    for text in &printed {
+        assert!(
+            leaked(text, KEY).is_none(),
+            "piece {:?} in {text}",
+            leaked(text, KEY)
+        );
+    }
+    assert!(
+        captured.contains("reconcile"),
+        "nothing of reconcile was logged: {captured}"
+    );
+    let bad: Vec<&str> = captured
+        .lines()
+        .filter(|l| leaked(l, KEY).is_some())
+        .collect();
+    assert!(bad.is_empty(), "pieces of the key in the logs: {bad:#?}");
+}
+
 /// A key pasted into the wrong argument: a task id (a status read, a wait, a task lookup or
 /// deletion, reconcile's task id), a voice id (speech, deletion) and a language, given to a
 /// client whose key is that text. Every id-taking call refuses such an id before sending

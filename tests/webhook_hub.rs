@@ -959,3 +959,55 @@ async fn reconcile_goes_on_by_the_task_list_when_the_hubs_store_fails() {
     let r = client.reconcile(&later).await.unwrap();
     assert!(matches!(r, voiceclone::Reconciled::None { .. }), "{r}");
 }
+
+/// Review 30-a #5: a verified delivery for the key names the task, the task list does not
+/// show it (a list lagging, a clock far off, the task deleted since), and its lookup fails
+/// (here 404: the simulator has no such task; then a 500 on every attempt). The delivery
+/// alone ties the task to the submit: `Found` by webhook, its id and kind from the event.
+/// Before: the lookup's bare error, which named neither the task nor the delivery, on every
+/// later reconcile too.
+#[tokio::test]
+async fn a_keys_delivery_whose_task_cannot_be_looked_up_still_names_it() {
+    for (n, fault) in [None, Some(voiceclone_sim::FaultKind::Http500)]
+        .into_iter()
+        .enumerate()
+    {
+        let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+        let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
+        let client = Client::builder(Provider::Vmeg)
+            .api_key(sim.api_key())
+            .base_url(sim.base_url())
+            .retry(voiceclone::RetryPolicy::none())
+            .completion_hub(hub.clone())
+            .build()
+            .unwrap();
+        if let Some(fault) = fault {
+            sim.fail_next(DETAIL, fault, 5).unwrap();
+        }
+        let key = format!("gone-task-key-{n}");
+        let body = json!({
+            "code": 200, "event": "openapi-tts", "pipelineKey": format!("pk-gone-{n}"),
+            "extraData": {"voiceclone": {"idempotencyKey": key}},
+            "data": {"taskId": "t-gone", "results": [{"uri": "https://cdn.example/a.m4a"}]},
+        })
+        .to_string();
+        assert!(matches!(deliver(&hub, &body).await, Delivery::Fresh(_)));
+        let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(3600));
+        q.kind = Some(voiceclone::JobKind::Speech);
+        q.idempotency_key = Some(key.clone());
+        let r = client
+            .reconcile(&q)
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: the delivery's task was dropped: {e}"));
+        let voiceclone::Reconciled::Found { task, evidence } = &r else {
+            panic!("{fault:?}: expected found, got {r}");
+        };
+        assert_eq!(*evidence, voiceclone::Evidence::Webhook, "{r}");
+        assert_eq!(task.id.as_str(), "t-gone", "{r}");
+        assert_eq!(task.kind, Some(voiceclone::JobKind::Speech), "{r}");
+        assert!(
+            sim.stats().requests(DETAIL) >= 1,
+            "{fault:?}: the task was not looked up"
+        );
+    }
+}

@@ -22,7 +22,9 @@ Exit codes:
      ready-to-paste reconcile command); this includes a clone or speak create answered
      with an error that does not prove nothing was made (a server error after retries, a
      404, a 409, an unreadable answer, a code the vendor's table lacks, JimmyAI's 20001
-     or 20002), its kind kept; a reconcile that saw no candidate yet (reconcile_not_yet);
+     or 20002), its kind kept; a reconcile that saw no candidate yet, or listed some before
+     the submit's own task could be (reconcile_not_yet), or whose candidates are incomplete
+     (reconcile_incomplete);
      also a
      result naming a job that stdout could not take: it is written to stderr instead
   130, 143  a second SIGINT (130) or SIGTERM (143) after the first: the process ends as
@@ -221,9 +223,10 @@ pub enum Command {
     Tasks(TasksArgs),
     /// Find the task a submit whose outcome is unknown left behind (VMEG: by type, creation
     /// time, webhook and voice name; JimmyAI cannot: exit 2). Exit 0 when found, 1 when
-    /// there are only candidates or none, 3 when the search ended in no answer or saw no
-    /// candidate yet: before its span (and 5 min of clock skew) ended, or on a task list
-    /// whose pages disagreed twice (`reconcile_not_yet`: look again after the time it gives)
+    /// there are only candidates or none, 3 when the search ended in no answer, saw no
+    /// candidate yet or listed some before its span (and 5 min of clock skew) ended, or on a
+    /// task list whose pages disagreed twice (`reconcile_not_yet`: look again after the time
+    /// it gives), or when its candidates are incomplete (`reconcile_incomplete`)
     #[command(after_help = EXIT_CODES)]
     Reconcile(ReconcileArgs),
     /// Upload a local audio file and print its URL, usable with `clone` (JimmyAI: files/upload;

@@ -252,7 +252,8 @@ fn a_failure_assumed_from_an_undocumented_word_is_marked_in_the_task_list_and_re
     );
     assert!(!line("t-failed").contains("assumed"), "{}", r.stdout);
 
-    // A submit at the same time: both tasks are candidates (nothing ties one).
+    // A submit at the same time: both tasks are candidates (nothing ties one), of a search
+    // run before the span settled, so exit 3 (review 30-a #3).
     let j = run_binary(
         Some(&fake.url),
         KEY,
@@ -268,7 +269,7 @@ fn a_failure_assumed_from_an_undocumented_word_is_marked_in_the_task_list_and_re
             "k",
         ]),
     )
-    .expect(1)
+    .expect(3)
     .json();
     assert_eq!(j["result"], "candidates", "{j}");
     assert_eq!(
@@ -494,6 +495,52 @@ fn reconcile_with_nothing_seen_yet_is_not_yet_known_and_says_when_to_look_again(
     assert!(e["message"].as_str().unwrap().contains(again), "{j}");
 }
 
+/// Review 30-a #3: `reconcile` right after a submit whose own task is not listed yet, while
+/// another job's task made a minute before it is: the candidate may well not be the
+/// submit's, and the submit's own may still appear, so exit 3, `reconcile_not_yet`, with
+/// `look_again_after`, never exit 1 (a script checks the one candidate, finds it is not its
+/// own, and submits again: a second bill once its task is listed). The same listing an hour
+/// after the submit is a plain list of candidates to check (exit 1).
+#[test]
+fn reconcile_listing_only_another_task_before_the_span_settled_is_not_yet_known() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    let now = jiff::Timestamp::now();
+    let minute_ago = (now - jiff::SignedDuration::from_secs(60)).to_string();
+    fake.list_tasks_with(vec![serde_json::json!({
+        "taskId": "t-teammate", "taskType": "cloneVoice", "status": "finished",
+        "createdAt": minute_ago,
+    })]);
+    let submitted = now.to_string();
+    let args = vmeg(&["reconcile", "--submitted-at", &submitted, "--kind", "clone"]);
+    let j = run_binary(Some(&fake.url), KEY, &[], &[], &args)
+        .expect(3)
+        .json();
+    assert_eq!(j["result"], "candidates", "{j}");
+    assert_eq!(j["candidates"].as_array().map(Vec::len), Some(1), "{j}");
+    assert_eq!(j["incomplete"], true, "{j}");
+    assert_eq!(j["error"]["kind"], "reconcile_not_yet", "{j}");
+    let again: jiff::Timestamp = j["error"]["look_again_after"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let to: jiff::Timestamp = j["searched"]["to"].as_str().unwrap().parse().unwrap();
+    assert!(again > to, "{j}");
+
+    let hour_ago = now - jiff::SignedDuration::from_hours(1);
+    fake.list_tasks_with(vec![serde_json::json!({
+        "taskId": "t-teammate", "taskType": "cloneVoice", "status": "finished",
+        "createdAt": (hour_ago - jiff::SignedDuration::from_secs(60)).to_string(),
+    })]);
+    let submitted = hour_ago.to_string();
+    let args = vmeg(&["reconcile", "--submitted-at", &submitted, "--kind", "clone"]);
+    let j = run_binary(Some(&fake.url), KEY, &[], &[], &args)
+        .expect(1)
+        .json();
+    assert_eq!(j["incomplete"], false, "{j}");
+    assert_eq!(j["error"]["kind"], "reconcile_candidates", "{j}");
+}
+
 /// Review 28-c #2: a task list whose pages disagree on both reads leaves `reconcile` with
 /// nothing to answer at any time, also an hour after the submit: exit 3, `reconcile_not_yet`,
 /// and a `look_again_after` of the 30 s pause (the span and its skew are long past).
@@ -592,18 +639,20 @@ fn reconcile_found_none_and_jimmyai() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(r.json()["result"], "found", "{}", r.stdout);
 
-    // Without the voice name, one clone fits but nothing ties it: candidates, exit 1.
+    // Without the voice name, one clone fits but nothing ties it: candidates, and run before
+    // the span settled, exit 3, look again (review 30-a #3; exit 1 before).
     let r = reconcile_clone(&[]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.code, 3, "{}", r.stdout);
     let j = r.json();
     assert_eq!(j["result"], "candidates", "{j}");
     assert_eq!(j["candidates"].as_array().map(Vec::len), Some(1), "{j}");
+    assert_eq!(j["error"]["kind"], "reconcile_not_yet", "{j}");
     // --key ties a task only through a webhook receiver: without it, the same search.
     let r = run(
         &sim,
         &vmeg(&["reconcile", "--submitted-at", &at, "--kind", "clone"]),
     );
-    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.code, 3, "{}", r.stdout);
     assert_eq!(r.json()["candidates"], j["candidates"], "{}", r.stdout);
 
     let r = run(

@@ -1,9 +1,11 @@
 //! `reconcile --submitted-at RFC3339 [--key K] [--last-attempt-at RFC3339] [--kind clone|speech] [--window SECS]`: prints
 //! `{"result": "found" | "candidates" | "none", ...}`; exit 0 when found, 1 for `none` or
-//! candidates listed, 2 where the provider cannot reconcile (JimmyAI: the error says what
-//! cannot be recovered) or the query could only mislead (nothing sent), 3 when the search
-//! ended in no answer or saw no candidate yet while one may still appear (kind
-//! `reconcile_not_yet`, with `look_again_after`).
+//! candidates of a search that saw everything, 2 where the provider cannot reconcile
+//! (JimmyAI: the error says what cannot be recovered) or the query could only mislead
+//! (nothing sent), 3 when the search ended in no answer, saw no candidate yet while one may
+//! still appear, or listed candidates while the submit's own task may not be among them yet
+//! (kind `reconcile_not_yet`, with `look_again_after`), or whatever it listed is incomplete
+//! (`reconcile_incomplete`).
 
 use std::time::{Duration, SystemTime};
 
@@ -117,14 +119,31 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
                 "searched",
                 json!({"from": rfc3339(*from), "to": rfc3339(*to)}),
             );
-            o.failure = Some(if let Some(again) = r.look_again_after() {
-                not_yet(again)
-            } else {
-                Failure::other(
+            o.failure = Some(match r.look_again_after() {
+                Some(again) if tasks.is_empty() => not_yet(again),
+                // Review 30-a #3: candidates of a search run before the span settled, or that
+                // could not see everything, may all be other jobs'. Exit 1 would read as
+                // "check these, else nothing was made" to a script: a second bill when the
+                // submit's own task shows up later.
+                Some(again) => Failure::other(
+                    Exit::Unreachable,
+                    "reconcile_not_yet",
+                    format!(
+                        "the search ran before the submit's own task could be listed, so it may be none of the candidates: whether the submit created a task is still unknown; do not submit it again, run reconcile again after {}",
+                        rfc3339(again)
+                    ),
+                )
+                .with("look_again_after", crate::output::time_json(again)),
+                None if *incomplete => Failure::other(
+                    Exit::Unreachable,
+                    "reconcile_incomplete",
+                    "the search could not see everything (records it could not read, a list that changed while it was read, or a named task not found), so the submit's task may be none of the candidates: whether it created a task is still unknown; check them, and do not submit it again unless you are sure none is its task",
+                ),
+                None => Failure::other(
                     Exit::Failure,
                     "reconcile_candidates",
                     "no task is tied to the submit; check the candidates before submitting again",
-                )
+                ),
             });
         }
         Reconciled::None { from, to, .. } => {

@@ -336,9 +336,11 @@ impl Client {
     /// the VMEG idempotency key it was first sent with (`req.idempotency_key`, required),
     /// e.g. one part of a long text recorded before it was sent. VMEG accepts a key once
     /// per 24 hours: [`Resubmitted::Accepted`] when the first send had created nothing;
-    /// [`Resubmitted::AlreadyAccepted`] when it had (nothing new is created), with what
-    /// [`Client::reconcile`] found around `submitted_at`. Past VMEG's 24-hour key lifetime a
-    /// resend could create a second task: more than 23 hours after `submitted_at` it is
+    /// [`Resubmitted::AlreadyAccepted`] when VMEG says the key was used (nothing new is
+    /// created; a task exists unless the first send was refused, which VMEG does not
+    /// document), with what [`Client::reconcile`] found around `submitted_at`. Past VMEG's
+    /// 24-hour key lifetime a resend could create a second task: more than 23 hours after
+    /// `submitted_at` it is
     /// refused (`InvalidInput` naming `submitted_at`, nothing sent); use `reconcile`. An
     /// `OutcomeUnknown` of the resend carries `submitted_at` as its own (the first submit's
     /// time), so that guard and a search from it still cover the first submit. A synchronous

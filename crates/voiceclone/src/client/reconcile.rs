@@ -18,7 +18,7 @@ use crate::model::{
 use crate::provider::paging::walk_unbounded_text;
 use crate::transport::{differing_field, scrubbed_fields};
 #[cfg(feature = "webhook")]
-use crate::webhook::{WebhookEvent, WebhookEventKind};
+use crate::webhook::{WebhookEvent, WebhookEventKind, WebhookPayload};
 use tracing::Instrument as _;
 
 /// How a long text's part of unknown outcome is resent: with its own request, never the
@@ -65,7 +65,10 @@ impl Client {
     /// beside no unfinished or failed clone task, in searches of the task and voice lists that
     /// read every record, each voice of the name with its task).
     /// [`Reconciled::Found`] only when one of these ties a task to the submit;
-    /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
+    /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them (incomplete,
+    /// with a time to look again, when the search ran before the window and the 5 minutes
+    /// after it ended: the submit's own task may not be listed yet); a delivery naming a task
+    /// whose lookup then fails is `Found` as the delivery tells it;
     /// [`Reconciled::None`] only once the window and the 5 minutes after it have ended
     /// (before, a task may still be created or dated in it: an empty, incomplete
     /// [`Reconciled::Candidates`]), when every listed task
@@ -222,7 +225,9 @@ impl Client {
         #[cfg(feature = "webhook")]
         if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
             && let Some(event) = hub
-                .job_for_idempotency_key(key)
+                // Under the API key's filter, as `Client::job_for_idempotency_key` reads it:
+                // a delivery may echo the key (review 30-a #8).
+                .job_for_idempotency_key_decoded_with(key, Some(&self.t().text_filter))
                 .await
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "the completion hub's store cannot be searched for the submit's webhook; reconciling by the task list alone");
@@ -231,9 +236,24 @@ impl Client {
                 })
                 .filter(|e| answers_for(e, q.kind, from))
         {
-            match event.task_id() {
+            // An id holding the API key, or what the filter left of one, is never sent in a
+            // URL nor taken as the task: the delivery proves a task, but not which.
+            let named = event.task_id().filter(|id| {
+                !id.as_str().contains(crate::scrub::REDACTED)
+                    && self.refuse_api_key_in("task_id", id.as_str()).is_ok()
+            });
+            match named {
                 Some(id) => {
-                    let task = self.summary_of(&id, q.kind).await?;
+                    // The signed delivery ties the task to the submit whatever its lookup
+                    // meets (deleted since, a 5xx): its id must not be lost with the lookup's
+                    // error (review 30-a #5).
+                    let task = match self.summary_of(&id, q.kind).await {
+                        Ok(task) => task,
+                        Err(e) => {
+                            tracing::warn!(task = %id, error = e.kind().as_str(), "the task the submit's webhook names could not be looked up; found as the delivery tells it");
+                            event_summary(&event, &id, q.kind, self.provider())
+                        }
+                    };
                     return Ok(Reconciled::Found {
                         task,
                         evidence: Evidence::Webhook,
@@ -351,13 +371,19 @@ impl Client {
         let inconsistent = unread.inconsistent();
         // (A record the first read could not read may be one the second did not meet.)
         let unread = unread.count().max(first_unread);
+        // Run before the span and its skew ended, the search may not list the submit's task
+        // yet: another job's task listed alone is no answer (review 30-a #3). Not after a
+        // resend's 409: that search always reaches past the resend, and the CLI's long text
+        // takes a sole candidate there, a documented trade-off.
+        let early = q.key_used_settles.is_none() && SystemTime::now() < skewed_to;
         // What the search could not see: any candidate list is then incomplete.
         let incomplete = unread > 0
             || unlisted
             || inconsistent
             || named_missing.is_some()
             || hub_unsearched.is_some()
-            || delivered_unnamed;
+            || delivered_unnamed
+            || early;
         if listed.is_empty() {
             // What the search could not see comes first: a named task the vendor does not
             // find settles nothing while another task may hide there.
@@ -405,8 +431,9 @@ impl Client {
             }
             // Before the window and its skew end, a task may still be created or dated in it
             // (a request cut short here may still be processed by the vendor, up to 180 s on
-            // a synchronous create): nothing seen yet is no answer, as its text says.
-            if SystemTime::now() < skewed_to {
+            // a synchronous create): nothing seen yet is no answer, as its text says. After a
+            // resend's 409, until the attempts that may have used the key have settled.
+            if SystemTime::now() < q.key_used_settles.unwrap_or(skewed_to) {
                 return Ok(Reconciled::Candidates {
                     tasks: Vec::new(),
                     from,
@@ -601,8 +628,12 @@ impl Client {
     /// answers a used key with the same 409 whether or not the payload matches, so only the
     /// caller can say so. [`Resubmitted::Accepted`] when the first submit had created
     /// nothing; [`Resubmitted::AlreadyAccepted`] (key, submit time, [`Client::reconcile`]'s
-    /// result) when it had. `req` is the request first sent (its own key, if set, must be
-    /// the error's; it must go to the route the first submit went to, so `synchronous` as
+    /// result) when VMEG says the key was used: a task exists unless the first attempt was
+    /// refused and still used the key up, which VMEG does not document, so never
+    /// [`Reconciled::None`]; once the span settled with nothing listed,
+    /// [`Reconciled::KeyUsedNothingListed`] (check the console). `req` is the request first
+    /// sent (its own key, if set, must be the error's; it must go to the route the first
+    /// submit went to, so `synchronous` as
     /// then: VMEG's keys are per path, and a resend elsewhere would bill a second task). A
     /// request whose body's summary (texts by length and hash, ids, URLs, names: the fields
     /// the error's [`crate::RequestSummary`] keeps) is not the error's is refused
@@ -687,7 +718,7 @@ impl Client {
     ///         Reconciled::Found { task, evidence } => println!("it is {} ({evidence})", task.id),
     ///         other => {
     ///             println!("{other}");
-    ///             // Or resend as the same logical call: VMEG's 409 then means "already accepted".
+    ///             // Or resend as the same logical call: VMEG's 409 then says the key was used.
     ///             // A synchronous create is not resent within 180 s of its last attempt (it may
     ///             // still be running): `err` itself comes back, `retry_after` the time left.
     ///             let resent = match client.resubmit_clone(&err, req).await {
@@ -986,7 +1017,18 @@ impl Client {
                 // made before its retry met the 409: the search spans both, and a task the
                 // resend's answers named is taken as named.
                 let mut query = query;
+                let (_, first_to) = query.bounds();
                 query.last_attempt_at = Some(SystemTime::now());
+                // When an empty search becomes an answer: the span of the attempts that may
+                // have used the key, and its skew. A 409 on the resend's first attempt
+                // (`Conflict`) means the resend made nothing, so the first submit's span; after
+                // its own retry, the resend's too.
+                let used_by = if *e.kind() == ErrorKind::Conflict {
+                    first_to
+                } else {
+                    query.bounds().1
+                };
+                query.key_used_settles = Some(used_by.checked_add(FUTURE_SKEW).unwrap_or(used_by));
                 if query.task_id.is_none()
                     && let ErrorKind::OutcomeUnknown { task_id, .. } = e.kind()
                 {
@@ -994,17 +1036,16 @@ impl Client {
                 }
                 let reconciled = match self.reconcile(&query).await.map_err(|r| {
                     r.with_note(
-                        "the vendor said the key was already used (the first submit was accepted), but looking its task up failed",
+                        "VMEG says the key was already used (a task exists unless the first attempt was refused, which VMEG does not document), but looking its task up failed",
                     )
                 })? {
-                    // The 409 proves a task was accepted: a search that saw none of it was
-                    // incomplete (a list lagging behind, a clock far apart), never "none".
-                    Reconciled::None { from, to, .. } => Reconciled::Candidates {
-                        tasks: Vec::new(),
-                        from,
-                        to,
-                        incomplete: true,
-                    },
+                    // VMEG says the key was used: a task exists unless the first attempt was
+                    // refused and still used the key up (undocumented, api-facts A4), so an
+                    // empty search once the attempts settled is never "none" (a new submit
+                    // would bill twice), but says it plainly: only the console can tell now.
+                    Reconciled::None { kind, from, to } => {
+                        Reconciled::KeyUsedNothingListed { kind, from, to }
+                    }
                     other => other,
                 };
                 Ok(Resubmitted::AlreadyAccepted(Box::new(AlreadyAccepted {
@@ -1169,6 +1210,30 @@ fn job_summary<J: Job>(j: &J) -> TaskSummary {
         s = s.with_created_at(at);
     }
     s
+}
+
+/// The task a verified delivery names, as the delivery tells it: for a task whose lookup
+/// failed, so that the signed evidence of it is not lost with the lookup's error.
+#[cfg(feature = "webhook")]
+fn event_summary(
+    event: &WebhookEvent,
+    id: &JobId,
+    kind: Option<JobKind>,
+    provider: Provider,
+) -> TaskSummary {
+    match &event.payload {
+        WebhookPayload::Clone(j) => job_summary(j),
+        WebhookPayload::Speech(j) => job_summary(j),
+        // VMEG delivers when a task ends: `code` 200 is its success.
+        _ => {
+            let status = if event.succeeded() {
+                crate::model::TaskStatus::Succeeded
+            } else {
+                crate::model::TaskStatus::Failed
+            };
+            TaskSummary::new(provider, id.clone(), kind, event.kind.as_str(), status)
+        }
+    }
 }
 
 /// Whether a delivery carrying the query's key answers for it: an event of the kind asked

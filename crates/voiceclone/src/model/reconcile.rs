@@ -67,6 +67,12 @@ pub struct ReconcileQuery {
     /// under, which `reconcile` must search under. Not part of what the query says: left out
     /// of `==` and `Debug` (a query rebuilt from kept fields equals the error's).
     pub(crate) sent_under: Option<crate::sent_under::SentUnder>,
+    /// Set by a resend VMEG answered 409 "key already used": when the attempts that may have
+    /// used the key have settled (their span's end and its skew). Until then an empty search
+    /// is no answer; after it, `None` means "the key was used, yet nothing is listed", which
+    /// the resend reports as [`Reconciled::KeyUsedNothingListed`]. Not part of what the
+    /// query says: left out of `==` and `Debug`, as `sent_under` is.
+    pub(crate) key_used_settles: Option<SystemTime>,
 }
 
 impl fmt::Debug for ReconcileQuery {
@@ -80,6 +86,7 @@ impl fmt::Debug for ReconcileQuery {
             voice_name,
             task_id,
             sent_under: _,
+            key_used_settles: _,
         } = self;
         f.debug_struct("ReconcileQuery")
             .field("submitted_at", submitted_at)
@@ -104,6 +111,7 @@ impl PartialEq for ReconcileQuery {
             voice_name,
             task_id,
             sent_under: _,
+            key_used_settles: _,
         } = self;
         *submitted_at == other.submitted_at
             && *last_attempt_at == other.last_attempt_at
@@ -129,6 +137,7 @@ impl ReconcileQuery {
             voice_name: None,
             task_id: None,
             sent_under: None,
+            key_used_settles: None,
         }
     }
 
@@ -344,9 +353,9 @@ pub enum Reconciled {
     /// the task an answer named when it exists but is dated outside the window. Empty (and
     /// `incomplete`) when no task was seen but one may still appear: the search ran before 5
     /// minutes after the window's end (`to`; a request cut short may still be processed by
-    /// the vendor, and its clock may be ahead), a resend met VMEG's 409 (the first
-    /// submit's task exists), or the task list's pages disagreed while it was read (a task
-    /// may have shifted onto a page already read: search again).
+    /// the vendor, and its clock may be ahead; after a resend met VMEG's 409, the span of the
+    /// attempts that may have used the key), or the task list's pages disagreed while it was
+    /// read (a task may have shifted onto a page already read: search again).
     Candidates {
         /// The tasks that fit.
         tasks: Vec<TaskSummary>,
@@ -354,11 +363,13 @@ pub enum Reconciled {
         from: SystemTime,
         /// The creation times searched.
         to: SystemTime,
-        /// The search could not see everything: the listing held records it could not
-        /// read or whose pages disagreed, the task an answer named was not found, there is no
-        /// task list (JimmyAI) to place a named task by, or a resend met a 409 and no task
-        /// was seen. The submit's task may then be none of `tasks`, so not even a sole
-        /// candidate should be taken.
+        /// The search could not see everything: it ran before the span and the 5 minutes
+        /// after it ended (the submit's own task may not be listed yet; not set for this
+        /// alone after a resend's 409, whose search always reaches past the resend), the
+        /// listing held records it could not read or whose pages disagreed, the task an
+        /// answer named was not found, there is no task list (JimmyAI) to place a named task
+        /// by, or a resend met a 409 and no task was seen. The submit's task may then be none
+        /// of `tasks`, so not even a sole candidate should be taken.
         incomplete: bool,
     },
     /// No task of the kind was created in the window or the 5 minutes either side (the
@@ -374,15 +385,34 @@ pub enum Reconciled {
         /// The creation times searched.
         to: SystemTime,
     },
+    /// Only in a [`Resubmitted::AlreadyAccepted`]: VMEG answered the resend with 409 "key
+    /// already used", but once the span of the attempts that may have used the key and the 5
+    /// minutes after it had ended, no task of the kind created between `from` and `to` (or
+    /// the 5 minutes either side) is listed. VMEG says the key was used, so a task exists
+    /// unless the first attempt was refused and still used the key up, which VMEG does not
+    /// document (api-facts A4; nor how it treats a duplicate still in flight); or the list
+    /// lags, or a clock is far off. Never [`Reconciled::None`]: a new submit bills a second
+    /// task if one exists. Searching again tells no more
+    /// ([`look_again_after`](Reconciled::look_again_after) is `None`): check the vendor's
+    /// console (or support) for a task created then before sending it under a new key.
+    KeyUsedNothingListed {
+        /// The kind looked for.
+        kind: Option<JobKind>,
+        /// The creation times searched.
+        from: SystemTime,
+        /// The creation times searched.
+        to: SystemTime,
+    },
 }
 
 impl Reconciled {
-    /// `found`, `candidates` or `none`.
+    /// `found`, `candidates`, `none` or `key_used_nothing_listed`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Reconciled::Found { .. } => "found",
             Reconciled::Candidates { .. } => "candidates",
             Reconciled::None { .. } => "none",
+            Reconciled::KeyUsedNothingListed { .. } => "key_used_nothing_listed",
         }
     }
 
@@ -398,12 +428,18 @@ impl Reconciled {
     /// searched and 5 minutes of the vendor's clock running ahead, after which a search that
     /// still sees nothing can answer [`Reconciled::None`]; never sooner than
     /// [`LOOK_AGAIN_PAUSE`] from now (a search that could not rule a task out long after the
-    /// span, say a list that changed while it was read, is paced, not repeated at once). Until then the submit's outcome is
-    /// still unknown: do not submit it again. `None` for every other answer.
+    /// span, say a list that changed while it was read, is paced, not repeated at once). Until
+    /// then the submit's outcome is still unknown: do not submit it again. For incomplete
+    /// `Candidates` with tasks, the same time while it is still ahead (a search run before the
+    /// span settled: the submit's own task may not be listed yet), else `None`: check them.
+    /// `None` for every other answer.
     ///
-    /// Not for the `Candidates` of [`Resubmitted::AlreadyAccepted`](crate::Resubmitted):
-    /// there VMEG said the key was used, so a task exists whatever a later search sees; a
-    /// `None` from searching again (a list still behind) would not mean nothing was made.
+    /// For the `Candidates` of [`Resubmitted::AlreadyAccepted`](crate::Resubmitted) too, but
+    /// look again by resending the same call (`resubmit_*` with the same error and request,
+    /// or `resend_speech`): VMEG answers 409 again while the key is used, billing nothing, and
+    /// once the span settled with nothing listed the answer is
+    /// [`Reconciled::KeyUsedNothingListed`]. A bare `reconcile` would answer `None` there,
+    /// which knows nothing of the 409.
     ///
     /// ```
     /// # async fn f(client: &voiceclone::Client, query: &voiceclone::ReconcileQuery)
@@ -421,17 +457,27 @@ impl Reconciled {
 
     /// [`Reconciled::look_again_after`], asked at `now`.
     fn look_again_after_at(&self, now: SystemTime) -> Option<SystemTime> {
-        match self {
-            Reconciled::Candidates { tasks, to, .. } if tasks.is_empty() => {
-                let after_span = to.checked_add(FUTURE_SKEW).unwrap_or(*to);
-                // Never a time already past (a list that changed while read, a key the vendor
-                // says was used, long after the span ended): a loop that sleeps until it would
-                // search again at once, for ever.
-                let soonest = now.checked_add(LOOK_AGAIN_PAUSE).unwrap_or(now);
-                Some(after_span.max(soonest))
-            }
-            _ => None,
+        let Reconciled::Candidates {
+            tasks,
+            to,
+            incomplete,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let after_span = to.checked_add(FUTURE_SKEW).unwrap_or(*to);
+        // Tasks an incomplete search listed after the span settled (records it could not
+        // read, a named task not found): searching again soon tells no more, check them.
+        let unsettled = *incomplete && after_span > now;
+        if !tasks.is_empty() && !unsettled {
+            return None;
         }
+        // Never a time already past (a list that changed while read, a key the vendor says
+        // was used, long after the span ended): a loop that sleeps until it would search
+        // again at once, for ever.
+        let soonest = now.checked_add(LOOK_AGAIN_PAUSE).unwrap_or(now);
+        Some(after_span.max(soonest))
     }
 }
 
@@ -467,7 +513,7 @@ impl fmt::Display for Reconciled {
                 if *incomplete {
                     write!(
                         f,
-                        "(the search was incomplete: the list held records that could not be read, or the task an answer named was not found, so the submit's task may be none of these) "
+                        "(the search was incomplete: it ran before that span and the 5 minutes after it ended, so the submit's own task may not be listed yet; or the list held records that could not be read, or changed while it was read; or the task an answer named was not found: the submit's task may be none of these) "
                     )?;
                 }
                 let loose = tasks
@@ -494,7 +540,15 @@ impl fmt::Display for Reconciled {
                     )?;
                 }
                 let list: Vec<String> = tasks.iter().map(ToString::to_string).collect();
-                write!(f, "{}; check them before submitting again", list.join("; "))
+                match self.look_again_after() {
+                    Some(again) => write!(
+                        f,
+                        "{}; the submit's own task may not be listed yet: do not submit it again, look again after {}",
+                        list.join("; "),
+                        at(again)
+                    ),
+                    None => write!(f, "{}; check them before submitting again", list.join("; ")),
+                }
             }
             Reconciled::None { kind, from, to } => write!(
                 f,
@@ -503,13 +557,22 @@ impl fmt::Display for Reconciled {
                 at(*from),
                 at(*to)
             ),
+            Reconciled::KeyUsedNothingListed { kind, from, to } => write!(
+                f,
+                "key used, nothing listed: VMEG says the submit's idempotency key was used, but no {}task created between {} and {} (or the 5 minutes either side) is listed now that that span has ended. A task exists unless the first attempt was refused and still used the key up, which VMEG does not document (nor how it handles a duplicate still in flight); or the task list lags, or a clock is far off. Searching again tells no more: check the vendor's console (or support) for a task created then before sending it under a new key, which bills a second task if one exists",
+                kind.map(|k| format!("{k} ")).unwrap_or_default(),
+                at(*from),
+                at(*to)
+            ),
         }
     }
 }
 
-/// The vendor had already accepted the first submit of a call that was resent with the same
-/// idempotency key ([`crate::Client::resubmit_clone`], [`crate::Client::resubmit_speech`]):
-/// nothing new was created; here is what finds the first one.
+/// VMEG answered a call resent with the same idempotency key
+/// ([`crate::Client::resubmit_clone`], [`crate::Client::resubmit_speech`],
+/// [`crate::Client::resend_speech`]) with 409 "key already used": nothing new was created. VMEG
+/// says the key was used; a task exists unless the first attempt was refused and still used
+/// the key up, which VMEG does not document (api-facts A4). Here is what the search for it saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AlreadyAccepted {
@@ -517,7 +580,8 @@ pub struct AlreadyAccepted {
     pub idempotency_key: String,
     /// When the first submit was sent.
     pub submitted_at: SystemTime,
-    /// What a reconcile found for the first submit.
+    /// What a reconcile found for the first submit: never [`Reconciled::None`]; once the span
+    /// settled with nothing listed, [`Reconciled::KeyUsedNothingListed`].
     pub reconciled: Reconciled,
 }
 
@@ -525,7 +589,7 @@ impl fmt::Display for AlreadyAccepted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "already accepted: the first submit with idempotency key {:?} (sent {}) was accepted, so the resend created nothing new; {}",
+            "already accepted: VMEG says the key was used: idempotency key {:?} (first sent {}) was already used, so the resend created nothing new; a task exists unless the first attempt was refused, which VMEG does not document (whether a refused attempt uses up its key); {}",
             self.idempotency_key,
             crate::time::format_rfc3339(self.submitted_at),
             self.reconciled
@@ -539,7 +603,9 @@ impl fmt::Display for AlreadyAccepted {
 pub enum Resubmitted<J> {
     /// The resend was accepted: the first submit had created nothing.
     Accepted(J),
-    /// The first submit had been accepted: nothing new was created.
+    /// VMEG said the key was already used: nothing new was created. A task exists unless the
+    /// first attempt was refused and still used the key up, which VMEG does not document;
+    /// see [`AlreadyAccepted::reconciled`].
     AlreadyAccepted(Box<AlreadyAccepted>),
 }
 
@@ -548,10 +614,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    /// Only `Candidates` with no task seen says when to look again: 5 minutes after the span
-    /// searched, the time its message gives (the CLI's `look_again_after` is this).
+    /// Only `Candidates` with no task seen, or of an incomplete search while the span has
+    /// not settled, says when to look again: 5 minutes after the span searched, the time its
+    /// message gives (the CLI's `look_again_after` is this).
     #[test]
-    fn only_an_empty_candidates_answer_says_when_to_look_again() {
+    fn only_an_empty_or_unsettled_candidates_answer_says_when_to_look_again() {
         // A span ahead of the clock (as a search right after a submit sees it), whenever the test
         // runs: the span's end and skew win over the pause from now.
         let from = SystemTime::now() + Duration::from_secs(86_400);
@@ -587,6 +654,40 @@ mod tests {
             incomplete: false,
         };
         assert_eq!(some.look_again_after(), None);
+        // The same task from a search that ran before the span settled (review 30-a #3):
+        // look again once it has, and the message says so; after it, check them.
+        let Reconciled::Candidates { tasks, .. } = &some else {
+            unreachable!()
+        };
+        let early = Reconciled::Candidates {
+            tasks: tasks.clone(),
+            from,
+            to,
+            incomplete: true,
+        };
+        assert_eq!(
+            early.look_again_after_at(from),
+            Some(to + Duration::from_secs(300))
+        );
+        let text = early.to_string();
+        assert!(text.contains("may not be listed yet"), "{text}");
+        assert!(
+            text.ends_with(&format!(
+                "look again after {}",
+                crate::time::format_rfc3339(early.look_again_after().unwrap())
+            )),
+            "{text}"
+        );
+        assert_eq!(
+            early.look_again_after_at(to + Duration::from_secs(301)),
+            None
+        );
+        let key_used = Reconciled::KeyUsedNothingListed {
+            kind: None,
+            from,
+            to,
+        };
+        assert_eq!(key_used.look_again_after_at(from), None);
         let none = Reconciled::None {
             kind: None,
             from,

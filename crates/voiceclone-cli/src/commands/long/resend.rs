@@ -423,7 +423,7 @@ impl Run<'_> {
                     // named task not found) may be another job's: never taken.
                     [one] if !*incomplete && fits(one) => {
                         self.printer.progress(&format!(
-                            "{}: its earlier submit was accepted (VMEG said its key was used); {} is the only speech task created around it that no other part claims",
+                            "{}: VMEG said its key was used; {} is the only speech task created around it that no other part claims",
                             self.name(i),
                             one.id
                         ));
@@ -431,7 +431,7 @@ impl Run<'_> {
                         self.accepted(i, &id).await
                     }
                     [one] if *incomplete => Ready::Unknown(format!(
-                        "{}: VMEG says its submit was accepted, and one unclaimed task fits, {}, but the search was incomplete (the task list held records that could not be read, or the task an answer named was not found), so its task may be another: it was not taken. Rerun to look again; --resubmit-unknown does not apply while the key is fresh",
+                        "{}: VMEG says its key was used, and one unclaimed task fits, {}, but the search was incomplete (the task list held records that could not be read, or the task an answer named was not found), so its task may be another: it was not taken. Rerun to look again; --resubmit-unknown does not apply while the key is fresh",
                         self.name(i),
                         candidate(one)
                     )),
@@ -440,13 +440,13 @@ impl Run<'_> {
                     // Dated with its offset, but far from every attempt of this part.
                     [one] if one.created_at.is_some() && !one.created_at_offset_unknown => {
                         Ready::Unknown(format!(
-                            "{}: VMEG says its submit was accepted, and one unclaimed task is listed, {}, but it was created far from every time this part was sent (its submit and each resend recorded, give or take their retries and the vendor's clock), so nothing ties it to this submit (it may be another job's): it was not taken. Check it; --resubmit-unknown does not apply while the key is fresh",
+                            "{}: VMEG says its key was used, and one unclaimed task is listed, {}, but it was created far from every time this part was sent (its submit and each resend recorded, give or take their retries and the vendor's clock), so nothing ties it to this submit (it may be another job's): it was not taken. Check it; --resubmit-unknown does not apply while the key is fresh",
                             self.name(i),
                             candidate(one),
                         ))
                     }
                     [one] => Ready::Unknown(format!(
-                        "{}: VMEG says its submit was accepted, and one unclaimed task fits, {}, but its creation time is not known (with a UTC offset) to be between {} and {}, so nothing ties it to this submit (it may be another job's): it was not taken. Check it; --resubmit-unknown does not apply while the key is fresh",
+                        "{}: VMEG says its key was used, and one unclaimed task fits, {}, but its creation time is not known (with a UTC offset) to be between {} and {}, so nothing ties it to this submit (it may be another job's): it was not taken. Check it; --resubmit-unknown does not apply while the key is fresh",
                         self.name(i),
                         candidate(one),
                         rfc3339(*from),
@@ -456,7 +456,7 @@ impl Run<'_> {
                     // earlier one (`rivals` keeps every unclaimed task when none is dated
                     // inside the window): its own may not be listed yet.
                     [] => Ready::Unknown(format!(
-                        "{}: VMEG says its submit was accepted, but no unclaimed speech task created around it is listed ({}; the list may lag); rerun the same command to look again (nothing is sent under a new key)",
+                        "{}: VMEG says its key was used, but no unclaimed speech task created around it is listed ({}; the list may lag); rerun the same command to look again (nothing is sent under a new key)",
                         self.name(i),
                         if tasks.is_empty() {
                             "no readable task was listed"
@@ -465,7 +465,7 @@ impl Run<'_> {
                         },
                     )),
                     _ => Ready::Unknown(format!(
-                        "{}: VMEG says its submit was accepted, but {} unclaimed tasks fit and nothing ties one to it: {}. Check them; --resubmit-unknown does not apply while the key is fresh",
+                        "{}: VMEG says its key was used, but {} unclaimed tasks fit and nothing ties one to it: {}. Check them; --resubmit-unknown does not apply while the key is fresh",
                         self.name(i),
                         free.len(),
                         free.iter()
