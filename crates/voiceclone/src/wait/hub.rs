@@ -11,7 +11,8 @@ use crate::scrub::Scrubber;
 use crate::sleep::Sleeper;
 use crate::webhook::{CompletionHub, WebhookEvent, WebhookEventKind, WebhookPayload};
 
-/// Waits for `job_id` to end: its first verified webhook event (through `hub`, decoded
+/// Waits for `job_id` to end: its verified webhook event as the hub keeps it (a failure
+/// never in place of a success delivered before it; through `hub`, decoded
 /// under the client's `filter`, so a key it echoes is scrubbed as in a polled answer), or
 /// polling.
 ///
