@@ -27,7 +27,8 @@
 //! also listens for the task's webhook: a verified event ends it, with no further request
 //! (a failure delivered after a success for the task never ends it as failed). Polling goes on meanwhile as a fallback, every
 //! [`WaitPolicy::webhook_poll_interval`] (30 s by default, the first poll 30 s in), and on the
-//! normal schedule above once the hub's store is unreachable.
+//! normal schedule above once the hub's store is unreachable (listening again whenever the
+//! store's subscription comes back).
 
 #[cfg(feature = "webhook")]
 mod hub;

@@ -31,7 +31,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -65,6 +65,10 @@ struct Inner {
     /// [`StoreSignal::Restored`]): a wait that starts meanwhile falls back to polling at once,
     /// as the waits already running did. Written and read under `slots`' lock.
     lost: AtomicBool,
+    /// How many times the subscription has come back ([`StoreSignal::Restored`]): a wait
+    /// that fell back to polling listens again after the next one. Written under `slots`'
+    /// lock.
+    restores: AtomicU64,
 }
 
 /// What a local wait learns through its slot.
@@ -220,6 +224,7 @@ impl CompletionHub {
                 slots: Mutex::new(HashMap::new()),
                 subscription: Mutex::new(None),
                 lost: AtomicBool::new(false),
+                restores: AtomicU64::new(0),
             }),
         }
     }
@@ -724,6 +729,37 @@ impl CompletionHub {
         }
     }
 
+    /// How many times the store's subscription has come back so far; see
+    /// [`restored_since`](Self::restored_since).
+    pub(crate) fn restores(&self) -> u64 {
+        let _slots = self.slots();
+        self.inner.restores.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the store's subscription has come back since `seen` (a count from
+    /// [`restores`](Self::restores)) and is not lost again: a wait that fell back to polling
+    /// listens again then. Never, for a store that never says `Restored` (one unreachable
+    /// while its subscription holds: its commands fail, and the wait goes on polling). Holds
+    /// a slot for `task_id` meanwhile: the task is still awaited here.
+    pub(crate) async fn restored_since(&self, task_id: &JobId, seen: u64) {
+        self.ensure_subscribed();
+        let mut waiter = self.register(task_id.as_str());
+        loop {
+            // Registered first: a `Restored` after this check wakes the slot.
+            let back = {
+                let _slots = self.slots();
+                self.inner.restores.load(Ordering::Relaxed) != seen
+                    && !self.inner.lost.load(Ordering::Relaxed)
+            };
+            if back {
+                return;
+            }
+            if waiter.rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
     fn register(&self, task_id: &str) -> Waiter {
         let mut slots = self.slots();
         let rx = match slots.get(task_id) {
@@ -825,8 +861,12 @@ fn dispatch(inner: &Inner, signal: StoreSignal) {
         }
         StoreSignal::Restored => {
             inner.lost.store(false, Ordering::Relaxed);
+            inner.restores.fetch_add(1, Ordering::Relaxed);
             for tx in slots.values() {
-                tx.send_modify(|s| s.restored = s.restored.wrapping_add(1));
+                tx.send_modify(|s| {
+                    s.restored = s.restored.wrapping_add(1);
+                    s.lost = false;
+                });
             }
         }
     }
