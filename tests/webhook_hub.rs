@@ -691,6 +691,49 @@ async fn a_key_echoed_by_a_failure_webhook_never_reaches_the_error() {
     assert!(!shown.contains(KEY), "the API key leaked: {shown}");
 }
 
+/// README: a failure delivered after a success for the same task never replaces it. A wait
+/// that starts after both ends on the success, never `TaskFailed` (the job is finished and
+/// paid for: a caller that resubmits on `TaskFailed` would pay twice), and the submit's
+/// idempotency key resolves to the success. A success delivered after a failure is taken:
+/// it carries the result. Before: the latest delivery won.
+#[tokio::test]
+async fn a_failure_delivered_after_a_success_never_fails_the_wait() {
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let client = offline_client(&hub, "key");
+    let body = |pk: &str, task: &str, code: u16| {
+        json!({
+            "code": code, "event": "openapi-clone-voice", "pipelineKey": pk,
+            "message": if code == 200 { "" } else { "failed late" },
+            "extraData": {"voiceclone": {"idempotencyKey": format!("key-{task}")}},
+            "data": {"taskId": task, "voiceId": format!("cv_{task}")},
+        })
+        .to_string()
+    };
+    for (first, then) in [
+        (body("pk-ok", "t-late", 200), body("pk-fail", "t-late", 500)),
+        (
+            body("pk-fail2", "t-retry", 500),
+            body("pk-ok2", "t-retry", 200),
+        ),
+    ] {
+        assert!(matches!(deliver(&hub, &first).await, Delivery::Fresh(_)));
+        assert!(matches!(deliver(&hub, &then).await, Delivery::Fresh(_)));
+    }
+    for task in ["t-late", "t-retry"] {
+        let voice = client
+            .wait_for_clone(&voiceclone::JobId::new(task), &policy())
+            .await
+            .unwrap_or_else(|e| panic!("{task}: {e}"));
+        assert_eq!(voice.id.as_str(), format!("cv_{task}"));
+        let event = client
+            .job_for_idempotency_key(&format!("key-{task}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(event.succeeded(), "{task}: {event:?}");
+    }
+}
+
 /// A failure delivery of another product for the id a clone wait was given says the id is
 /// of another kind (as polling, which reads the task's type, and a readable speech event
 /// do), never that the clone failed. An unknown product's event is left to polling.

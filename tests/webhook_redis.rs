@@ -561,6 +561,112 @@ async fn redis_records_once_and_finds_the_delivery_by_task_and_by_key() {
     );
 }
 
+/// A delivery for `task` carrying the idempotency key `key`, whose `code` is `code`.
+fn stored_coded(task: &str, key: &str, code: serde_json::Value) -> StoredEvent {
+    let pipeline_key = new_pipeline_key();
+    let mut body: serde_json::Value =
+        serde_json::from_str(&clone_body(&pipeline_key, task, "cv_coded", Some(key))).unwrap();
+    body["code"] = code;
+    let body = body.to_string();
+    let (timestamp, signature) = sign_now(&body);
+    StoredEvent {
+        pipeline_key,
+        task_id: Some(task.to_owned()),
+        idempotency_key: Some(key.to_owned()),
+        timestamp,
+        signature,
+        body,
+        received_at_ms: now_ms(),
+    }
+}
+
+/// README: a failure recorded after a success for the same task (or idempotency key) never
+/// replaces it, on any instance; a success after a failure does (it carries the result). A
+/// value the record script cannot read as a stored delivery is replaced as before, never a
+/// failed script (a 503 on every redelivery). Before: `SET` without a condition, the latest
+/// delivery won, and a late failure turned a finished, paid job into `TaskFailed`.
+#[tokio::test]
+async fn redis_a_failure_never_replaces_a_success_for_a_task_or_key() {
+    let ctx = ctx_or_skip!();
+    let store = ctx.store();
+    let ok = stored_coded("task-late", "key-late", json!(200));
+    assert_eq!(store.record(&ok).await.unwrap(), Recorded::Fresh);
+    let late = stored_coded("task-late", "key-late", json!(500));
+    assert_eq!(store.record(&late).await.unwrap(), Recorded::Fresh);
+    let other = ctx.store();
+    for s in [&store, &other] {
+        assert_eq!(s.by_task("task-late").await.unwrap(), Some(ok.clone()));
+        assert_eq!(
+            s.by_idempotency_key("key-late").await.unwrap(),
+            Some(ok.clone())
+        );
+    }
+    let hub = ctx.hub(ctx.store());
+    let seen = hub
+        .completion(&voiceclone::JobId::new("task-late"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seen.succeeded(), "{seen:?}");
+    // Another success is taken (a code sent as a string reads as the verifier reads it).
+    let again = stored_coded("task-late", "key-late", json!("200"));
+    store.record(&again).await.unwrap();
+    assert_eq!(
+        store.by_task("task-late").await.unwrap(),
+        Some(again.clone())
+    );
+    let late = stored_coded("task-late", "key-late", json!(502));
+    store.record(&late).await.unwrap();
+    assert_eq!(store.by_task("task-late").await.unwrap(), Some(again));
+
+    let failed = stored_coded("task-retry", "key-retry", json!(500));
+    store.record(&failed).await.unwrap();
+    assert_eq!(store.by_task("task-retry").await.unwrap(), Some(failed));
+    let retried = stored_coded("task-retry", "key-retry", json!(200));
+    store.record(&retried).await.unwrap();
+    assert_eq!(
+        store.by_task("task-retry").await.unwrap(),
+        Some(retried.clone())
+    );
+    assert_eq!(
+        store.by_idempotency_key("key-retry").await.unwrap(),
+        Some(retried)
+    );
+
+    // What the script cannot read as a success is replaced: not JSON, a body that is not
+    // JSON, another type.
+    let odd_body = serde_json::to_string(&StoredEvent {
+        body: "{not json".into(),
+        ..stored_coded("task-odd-body", "key-odd", json!(200))
+    })
+    .unwrap();
+    for (task, value) in [
+        ("task-garbage", "{not json"),
+        ("task-odd-body", odd_body.as_str()),
+    ] {
+        let _: () = ctx
+            .query(redis::cmd("SET").arg(ctx.key("task", task)).arg(value))
+            .await;
+    }
+    let _: () = ctx
+        .query(
+            redis::cmd("HSET")
+                .arg(ctx.key("task", "task-hash"))
+                .arg("f")
+                .arg("v"),
+        )
+        .await;
+    for task in ["task-garbage", "task-odd-body", "task-hash"] {
+        let failed = stored_coded(task, &format!("key-{task}"), json!(500));
+        assert_eq!(
+            store.record(&failed).await.unwrap(),
+            Recorded::Fresh,
+            "{task}"
+        );
+        assert_eq!(store.by_task(task).await.unwrap(), Some(failed), "{task}");
+    }
+}
+
 #[tokio::test]
 async fn redis_a_forgotten_delivery_is_fresh_again_on_every_instance() {
     let ctx = ctx_or_skip!();
@@ -2393,8 +2499,9 @@ async fn acl_user(ctx: &Ctx, rules: &[&str]) -> Option<(AclUser, String, String)
 /// run it; one whose keys are another prefix's cannot touch the marks. `connect` says which
 /// permission is missing, never the password. A user allowed what a record needs is
 /// accepted even when it may not run `ROLE` or `INFO`; one allowed another prefix only
-/// passes `check` with that prefix. Before: `connect` accepted all of them, and every
-/// delivery was answered 503.
+/// passes `check` with that prefix. One who may not SUBSCRIBE is refused too: its records
+/// work, but no hub would hear a delivery another received. Before: `connect` accepted all
+/// of them, and every delivery was answered 503 (or, without SUBSCRIBE, every wait polled).
 #[tokio::test]
 async fn redis_connect_refuses_a_user_who_may_not_publish_run_scripts_or_use_the_keys() {
     let ctx = ctx_or_skip!();
@@ -2410,6 +2517,16 @@ async fn redis_connect_refuses_a_user_who_may_not_publish_run_scripts_or_use_the
         (
             &["~voiceclone:seen:*", "&*", "+@all"],
             "keys under voiceclone:",
+        ),
+        // Records work, but no hub hears another's deliveries (review 30-b #3: not probed,
+        // and every subscription failed NOPERM for ever while waits only polled).
+        (
+            &["~*", "&*", "+@all", "-subscribe"],
+            "SUBSCRIBE to the channel voiceclone:events",
+        ),
+        (
+            &["~*", "&*", "+@all", "-@pubsub", "+publish"],
+            "SUBSCRIBE to the channel voiceclone:events",
         ),
     ] {
         let Some((_user, url, password)) = acl_user(&ctx, rules).await else {

@@ -238,7 +238,8 @@ impl ClientBuilder {
     }
 
     /// Completes waits by webhook (VMEG only; feature `webhook`): `wait_for_clone` and `wait_for_speech` end on
-    /// the task's first verified event in `hub`, with polling as a slower fallback (see
+    /// the task's verified event in `hub` (a failure never replacing a success delivered
+    /// before it: see [`CompletionHub`]), with polling as a slower fallback (see
     /// [`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)). Feed
     /// the hub from your webhook endpoint with [`CompletionHub::receive`]. [`build`](Self::build)
     /// refuses a hub that would refuse every delivery (an empty secret, a verifier tolerance

@@ -11,14 +11,16 @@ use crate::scrub::Scrubber;
 use crate::sleep::Sleeper;
 use crate::webhook::{CompletionHub, WebhookEvent, WebhookEventKind, WebhookPayload};
 
-/// Waits for `job_id` to end: its first verified webhook event (through `hub`, decoded
+/// Waits for `job_id` to end: its verified webhook event as the hub keeps it (a failure
+/// never in place of a success delivered before it; through `hub`, decoded
 /// under the client's `filter`, so a key it echoes is scrubbed as in a polled answer), or
 /// polling.
 ///
 /// While the hub is healthy, polling runs on the slow fallback schedule
 /// ([`WaitPolicy::webhook_fallback`]); when the hub's store is or becomes unreachable, a
 /// warning is logged and polling continues on the normal schedule, within the same deadline
-/// and poll bound. Returns the terminal job (the caller turns `Failed` into `TaskFailed`).
+/// and poll bound, while the wait listens again each time the store's subscription comes
+/// back. Returns the terminal job (the caller turns `Failed` into `TaskFailed`).
 pub(crate) async fn wait_with_hub<J, F, Fut>(
     hub: &CompletionHub,
     filter: &client_glue::TextFilter,
@@ -37,6 +39,9 @@ where
     let shown = waiting.shown_id();
     let progress = &waiting.progress;
     let fallback = policy.webhook_fallback();
+    // Read before the hub is first asked: a `Restored` after this brings a wait that fell
+    // back to polling back to the hub.
+    let restores = hub.restores();
     {
         let polled = async {
             let mut jitter = match policy.seed {
@@ -64,13 +69,45 @@ where
                     return outcome;
                 }
                 Err(e) => {
-                    tracing::warn!(job_id = %shown, error = %e, "the completion hub is unavailable; polling on the normal schedule");
+                    tracing::warn!(job_id = %shown, error = %e, "the completion hub is unavailable; polling on the normal schedule until its store's subscription is back");
                 }
             },
             polled = polled => return polled,
         }
     }
-    poll_from(&waiting, policy, &mut poll).await
+    // Polling goes on, on the normal schedule, to the wait's deadline whatever the hub does
+    // (one schedule, never restarted: a subscription that comes and goes cannot hold the
+    // polls back). Meanwhile, each time the subscription comes back, the wait listens again,
+    // the store read first: a subscription dropped by one oversized message on the Redis
+    // channel would otherwise leave every wait then running to polling for good.
+    let listen_again = async {
+        let mut seen = restores;
+        loop {
+            hub.restored_since(job_id, seen).await;
+            seen = hub.restores();
+            tracing::info!(job_id = %shown, "the completion store's subscription is back; listening for the task's webhook again");
+            match hub.wait_for_decoded_with(job_id, Some(filter)).await {
+                Ok(event) => match job_from_event::<J>(event, job_id) {
+                    Some(outcome) => return outcome,
+                    None => {
+                        tracing::warn!(job_id = %shown, "the task's webhook carries no usable result; waiting for polling");
+                        return std::future::pending().await;
+                    }
+                },
+                Err(e) => {
+                    tracing::debug!(job_id = %shown, error = %e, "the completion hub is unavailable again; polling goes on");
+                }
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        heard = listen_again => {
+            tracing::debug!(job_id = %shown, polls = progress.polls(), "completed by webhook, after polling while the hub was unavailable");
+            heard
+        }
+        polled = poll_from(&waiting, policy, &mut poll) => polled,
+    }
 }
 
 /// The terminal job an event says the task reached; `None` when it cannot say (a success
@@ -301,6 +338,106 @@ mod tests {
             let secs: Vec<f64> = sleeps.iter().map(Duration::as_secs_f64).collect();
             assert_eq!(secs, vec![2.0], "the VMEG schedule, first poll at once");
         }
+    }
+
+    /// A memory store whose subscription signals are sent by hand.
+    #[derive(Default)]
+    struct Signalled {
+        inner: crate::webhook::MemoryStore,
+        listener: Mutex<Option<Listener>>,
+    }
+
+    impl std::fmt::Debug for Signalled {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Signalled")
+        }
+    }
+
+    impl Signalled {
+        fn signal(&self, s: crate::webhook::store::StoreSignal) {
+            let l = self.listener.lock().unwrap().clone().unwrap();
+            l(s);
+        }
+    }
+
+    impl CompletionStore for Signalled {
+        fn record<'a>(&'a self, e: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+            self.inner.record(e)
+        }
+        fn by_task<'a>(
+            &'a self,
+            t: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            self.inner.by_task(t)
+        }
+        fn by_idempotency_key<'a>(
+            &'a self,
+            k: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            self.inner.by_idempotency_key(k)
+        }
+        fn subscribe(&self, listener: Listener) -> Subscription {
+            let memory = self.inner.subscribe(listener.clone());
+            *self.listener.lock().unwrap() = Some(listener);
+            memory
+        }
+    }
+
+    /// Review 30-b #2: a wait whose hub lost its store's subscription (one oversized PUBLISH
+    /// on the Redis channel does it to every instance) polls on the normal schedule, and
+    /// listens again once the subscription is back: the webhook recorded meanwhile ends it
+    /// (the store is read again). Here no poll ever answers, so only the webhook can end the
+    /// wait. Before: after the loss the wait only polled, for the rest of its wait.
+    #[tokio::test]
+    async fn a_wait_listens_again_once_a_lost_subscription_is_restored() {
+        use crate::webhook::store::StoreSignal;
+        const SECRET: &str = "whsec-restored";
+        let store = Arc::new(Signalled::default());
+        let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        let h = hub.clone();
+        let waiting = tokio::spawn(async move {
+            let sleeper = RecordingSleeper::new();
+            let policy = WaitPolicy::for_provider(Provider::Vmeg)
+                .with_deadline(None)
+                .with_max_polls(None);
+            let filter: client_glue::TextFilter = Arc::new(|t| t);
+            wait_with_hub::<CloneJob, _, _>(
+                &h,
+                &filter,
+                crate::scrub::no_secret(),
+                &policy,
+                &sleeper,
+                &JobId::new("t-back"),
+                std::future::pending,
+            )
+            .await
+        });
+        while hub.waiting_tasks() == 0 {
+            tokio::task::yield_now().await;
+        }
+        store.signal(StoreSignal::Lost);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let body = r#"{"code":200,"event":"openapi-clone-voice","pipelineKey":"p-back","data":{"taskId":"t-back","voiceId":"v-back"}}"#;
+        let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
+        assert!(matches!(
+            hub.receive(&ts, &sig, body.as_bytes()).await,
+            crate::webhook::Delivery::Fresh(_)
+        ));
+        store.signal(StoreSignal::Restored);
+        let job = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("the wait did not listen again once restored"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.status, TaskStatus::Succeeded);
+        assert_eq!(job.voice.unwrap().id.as_str(), "v-back");
     }
 
     #[tokio::test]

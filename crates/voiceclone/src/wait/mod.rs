@@ -24,10 +24,11 @@
 //! Both cap the number of polls at 200 as a backstop.
 //!
 //! With a `CompletionHub` (feature `webhook`) on the client (VMEG only), a wait
-//! also listens for the task's webhook: the first verified event ends it, with no further
-//! request. Polling goes on meanwhile as a fallback, every
+//! also listens for the task's webhook: a verified event ends it, with no further request
+//! (a failure delivered after a success for the task never ends it as failed). Polling goes on meanwhile as a fallback, every
 //! [`WaitPolicy::webhook_poll_interval`] (30 s by default, the first poll 30 s in), and on the
-//! normal schedule above once the hub's store is unreachable.
+//! normal schedule above once the hub's store is unreachable (listening again whenever the
+//! store's subscription comes back).
 
 #[cfg(feature = "webhook")]
 mod hub;

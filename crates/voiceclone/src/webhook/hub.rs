@@ -5,9 +5,17 @@
 //! the hub's [`CompletionStore`] (deduplicated by `pipelineKey`) and fanned out to every hub
 //! sharing that store. A [`Client`](crate::Client) built with
 //! [`ClientBuilder::completion_hub`](crate::ClientBuilder::completion_hub) consults the hub
-//! in `wait_for_clone` / `wait_for_speech`: the first verified event for the task completes
-//! every wait on it at once, whichever instance received it. A delivery that arrives before
-//! its wait starts is found in the store (kept for a bounded time). Polling continues as a
+//! in `wait_for_clone` / `wait_for_speech`: a verified event for the task completes every
+//! wait on it at once, whichever instance received it. A delivery that arrives before its
+//! wait starts is found in the store (kept for a bounded time).
+//!
+//! Should VMEG send more than one event for a task (a late failure callback, a re-run on its
+//! side), the store, and each wait's slot until the wait looks, keep one: the latest, except
+//! that a failure never takes the place of a success
+//! ([`replaces`](super::store::replaces)). A wait that starts, or looks, after both ends on
+//! the success, never `TaskFailed` for a finished, paid job; a success after a failure is
+//! taken (it carries the result). A wait that had already ended on the failure has
+//! returned `TaskFailed`: what was delivered then. Polling continues as a
 //! fallback on a slower schedule ([`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)), and on the
 //! normal schedule when the store becomes unreachable.
 //!
@@ -23,7 +31,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -31,7 +39,7 @@ use tokio::sync::watch;
 
 use super::store::{
     CompletionStore, Confirmation, MarkToken, MemoryStore, Recorded, StoreError, StoreSignal,
-    StoredEvent, Subscription, unix_millis,
+    StoredEvent, Subscription, replaces, unix_millis,
 };
 use super::{Verifier, WebhookEvent};
 use crate::error::{Error, ErrorKind, WebhookFailure};
@@ -57,6 +65,10 @@ struct Inner {
     /// [`StoreSignal::Restored`]): a wait that starts meanwhile falls back to polling at once,
     /// as the waits already running did. Written and read under `slots`' lock.
     lost: AtomicBool,
+    /// How many times the subscription has come back ([`StoreSignal::Restored`]): a wait
+    /// that fell back to polling listens again after the next one. Written under `slots`'
+    /// lock.
+    restores: AtomicU64,
 }
 
 /// What a local wait learns through its slot.
@@ -212,6 +224,7 @@ impl CompletionHub {
                 slots: Mutex::new(HashMap::new()),
                 subscription: Mutex::new(None),
                 lost: AtomicBool::new(false),
+                restores: AtomicU64::new(0),
             }),
         }
     }
@@ -568,8 +581,9 @@ impl CompletionHub {
             .map_err(unavailable)
     }
 
-    /// The delivery recorded for a task, if the store still keeps it: as VMEG sent it, an
-    /// echoed API key included (see [`receive`](Self::receive)).
+    /// The delivery recorded for a task, if the store still keeps it (the latest, but a
+    /// failure never in place of a success: see the module docs): as VMEG sent it, an echoed
+    /// API key included (see [`receive`](Self::receive)).
     pub async fn completion(&self, task_id: &JobId) -> Result<Option<WebhookEvent>, Error> {
         let found = self
             .inner
@@ -661,8 +675,8 @@ impl CompletionHub {
         }
     }
 
-    /// Resolves with the first verified event for `task_id`: one already stored, or the next
-    /// one fanned out. Fails when the store is, or becomes, unavailable (the caller polls).
+    /// Resolves with a verified event for `task_id`: the one stored (see the module docs
+    /// for which is kept), or the next one fanned out. Fails when the store is, or becomes, unavailable (the caller polls).
     #[cfg(test)]
     pub(crate) async fn wait_for(&self, task_id: &JobId) -> Result<WebhookEvent, StoreError> {
         self.wait_for_decoded_with(task_id, None).await
@@ -711,6 +725,37 @@ impl CompletionHub {
                 if waiter.rx.changed().await.is_err() {
                     return Err(StoreError::new("the hub was dropped"));
                 }
+            }
+        }
+    }
+
+    /// How many times the store's subscription has come back so far; see
+    /// [`restored_since`](Self::restored_since).
+    pub(crate) fn restores(&self) -> u64 {
+        let _slots = self.slots();
+        self.inner.restores.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the store's subscription has come back since `seen` (a count from
+    /// [`restores`](Self::restores)) and is not lost again: a wait that fell back to polling
+    /// listens again then. Never, for a store that never says `Restored` (one unreachable
+    /// while its subscription holds: its commands fail, and the wait goes on polling). Holds
+    /// a slot for `task_id` meanwhile: the task is still awaited here.
+    pub(crate) async fn restored_since(&self, task_id: &JobId, seen: u64) {
+        self.ensure_subscribed();
+        let mut waiter = self.register(task_id.as_str());
+        loop {
+            // Registered first: a `Restored` after this check wakes the slot.
+            let back = {
+                let _slots = self.slots();
+                self.inner.restores.load(Ordering::Relaxed) != seen
+                    && !self.inner.lost.load(Ordering::Relaxed)
+            };
+            if back {
+                return;
+            }
+            if waiter.rx.changed().await.is_err() {
+                return std::future::pending().await;
             }
         }
     }
@@ -792,7 +837,17 @@ fn dispatch(inner: &Inner, signal: StoreSignal) {
     match signal {
         StoreSignal::Event(event) => {
             if let Some(tx) = event.task_id.as_deref().and_then(|t| slots.get(t)) {
-                tx.send_modify(|s| s.event = Some(event.clone()));
+                // The store's rule: a failure never takes a success's place (a wait that has
+                // not looked yet would end `TaskFailed` on a finished, paid job). A success
+                // kept here that does not verify is refused by the wait, which then reads
+                // the store, where a genuine failure was kept.
+                tx.send_if_modified(|s| match &s.event {
+                    Some(old) if !replaces(old, &event) => false,
+                    _ => {
+                        s.event = Some(event.clone());
+                        true
+                    }
+                });
             }
         }
         StoreSignal::Lost => {
@@ -806,8 +861,12 @@ fn dispatch(inner: &Inner, signal: StoreSignal) {
         }
         StoreSignal::Restored => {
             inner.lost.store(false, Ordering::Relaxed);
+            inner.restores.fetch_add(1, Ordering::Relaxed);
             for tx in slots.values() {
-                tx.send_modify(|s| s.restored = s.restored.wrapping_add(1));
+                tx.send_modify(|s| {
+                    s.restored = s.restored.wrapping_add(1);
+                    s.lost = false;
+                });
             }
         }
     }
@@ -994,9 +1053,13 @@ mod tests {
     }
 
     fn signed_at(task: &str, pk: &str, at: SystemTime) -> (String, String, String) {
+        signed_coded(task, pk, 200, at)
+    }
+
+    fn signed_coded(task: &str, pk: &str, code: i64, at: SystemTime) -> (String, String, String) {
         let ts = unix_millis(at).to_string();
         let body = format!(
-            r#"{{"code":200,"event":"openapi-clone-voice","pipelineKey":"{pk}","data":{{"taskId":"{task}","voiceId":"v-{task}"}}}}"#
+            r#"{{"code":{code},"event":"openapi-clone-voice","pipelineKey":"{pk}","data":{{"taskId":"{task}","voiceId":"v-{task}"}}}}"#
         );
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(ts.as_bytes());
@@ -1484,6 +1547,47 @@ mod tests {
         assert!(kept.is_some_and(|e| Arc::ptr_eq(&e, &genuine)));
         waiter.clear_event(&genuine);
         assert!(waiter.rx.borrow_and_update().event.is_none());
+    }
+
+    /// README: a failure published after a success for the same task never takes its place
+    /// in a wait's slot (a wait that had not looked yet ended `TaskFailed` on a finished,
+    /// paid job); a success takes the place of a failure, or of an earlier success.
+    #[test]
+    fn a_failure_never_replaces_a_success_in_a_waits_slot() {
+        let (hub, _) = hub();
+        let event = |task: &str, pk: &str, code: i64| {
+            let (ts, sig, body) = signed_coded(task, pk, code, SystemTime::now());
+            Arc::new(StoredEvent {
+                pipeline_key: pk.into(),
+                task_id: Some(task.into()),
+                idempotency_key: None,
+                timestamp: ts,
+                signature: sig,
+                body,
+                received_at_ms: 0,
+            })
+        };
+        let slot = |waiter: &mut Waiter| waiter.rx.borrow_and_update().event.clone().unwrap();
+        let mut waiter = hub.register("t13");
+        let (ok, late, again) = (
+            event("t13", "p13-ok", 200),
+            event("t13", "p13-late", 500),
+            event("t13", "p13-again", 200),
+        );
+        dispatch(&hub.inner, StoreSignal::Event(ok.clone()));
+        dispatch(&hub.inner, StoreSignal::Event(late));
+        assert!(
+            Arc::ptr_eq(&slot(&mut waiter), &ok),
+            "the failure replaced the success"
+        );
+        dispatch(&hub.inner, StoreSignal::Event(again.clone()));
+        assert!(Arc::ptr_eq(&slot(&mut waiter), &again));
+
+        let mut waiter = hub.register("t14");
+        let (failed, retried) = (event("t14", "p14-failed", 500), event("t14", "p14-ok", 200));
+        dispatch(&hub.inner, StoreSignal::Event(failed));
+        dispatch(&hub.inner, StoreSignal::Event(retried.clone()));
+        assert!(Arc::ptr_eq(&slot(&mut waiter), &retried));
     }
 
     /// A forged event published right after the genuine one for the same task (before the

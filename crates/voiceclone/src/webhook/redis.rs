@@ -9,8 +9,8 @@
 //! | key / channel | holds | kept for |
 //! | --- | --- | --- |
 //! | `{prefix}:seen:{pipelineKey}` | the dedupe mark: `c:<token>` (confirmed) or `p:<token>` (pending), the token being the [`MarkToken`] of the record call that set it (a mark of an older version, `1`, reads as confirmed and is owned by nobody) | confirmed: the dedupe TTL, [`DEFAULT_DEDUPE_TTL`] (72 h), never less than [`MIN_DEDUPE_TTL`]; pending: the lease the receiver asked for |
-//! | `{prefix}:task:{taskId}` | the latest delivery for the task ([`StoredEvent`] as JSON) | the event TTL: [`DEFAULT_EVENT_TTL`] (24 h) |
-//! | `{prefix}:idem:{idempotencyKey}` | the latest delivery carrying the key | the event TTL |
+//! | `{prefix}:task:{taskId}` | the latest delivery for the task ([`StoredEvent`] as JSON), except that a failure never replaces a success ([`replaces`](super::store::replaces)) | the event TTL: [`DEFAULT_EVENT_TTL`] (24 h) |
+//! | `{prefix}:idem:{idempotencyKey}` | the delivery carrying the key, chosen the same way | the event TTL |
 //! | channel `{prefix}:events` | every delivery recorded, as JSON | (pub/sub) |
 //!
 //! An id longer than 256 bytes is named by its SHA-256 (`sha256:<hex>`) in a key. Use one
@@ -44,7 +44,8 @@
 //!   a command answered `READONLY` or `MASTERDOWN` fails (503), and its connection is
 //!   dropped, so the next command connects afresh and reaches the new primary.
 //!   [`RedisStore::connect`] (and [`RedisStore::check`]) refuse a URL naming a replica,
-//!   Redis Cluster, and a Redis user who may not do what a record does.
+//!   Redis Cluster, and a Redis user who may not do what a record does or `SUBSCRIBE` to the
+//!   channel.
 //! - **A connection closed while idle** (the server's `timeout` setting, a balancer's idle
 //!   timer that resets the connection, a restart): a command that finds the shared connection
 //!   closed is sent once more on a new one, within its timeout, so the first delivery or
@@ -127,7 +128,8 @@ use crate::sleep::BoxFuture;
 /// KEYS[1] is the pipelineKey's mark; KEYS[2..] are where the event is stored (its task id,
 /// its idempotency key). ARGV: the event's JSON, the event TTL in ms (0: not stored), the
 /// channel, the mark's TTL in ms (the dedupe TTL, or the lease), the mark's value (`c:` or
-/// `p:` and the token). Returns 1 when this call set the mark (first seen), 0 for a
+/// `p:` and the token), `1` when the event is a success (`0` otherwise; see
+/// [`StoredEvent::succeeded`]). Returns 1 when this call set the mark (first seen), 0 for a
 /// duplicate, 3 when a pending mark (another call's lease) holds the key, 4 when the key
 /// holds no mark of ours. (2 is not used: an answer that is not one of these, as an integer,
 /// is taken for a failure, never a duplicate.)
@@ -148,6 +150,14 @@ use crate::sleep::BoxFuture;
 /// set it on an earlier run whose answer was lost with its connection (`exec` sends a command
 /// once more on a new connection then), and everything before the mark was written by that
 /// run. Without it, that second run would answer 3 or 0 for the caller's own delivery.
+///
+/// A failure does not take the place of a success stored under the task id or the key
+/// ([`super::store::replaces`]): the script reads the stored value's body (`cjson`, in every
+/// Redis since 2.6) for its `code`. A value it cannot read so (not JSON, another type,
+/// written by an older version in another shape) is no success and is replaced, as before:
+/// never a script error, which would answer every redelivery 503. This decodes a stored
+/// value (at most [`RedisStore::max_event_bytes`]) only when a failure follows another
+/// delivery for the same task or key, which is rare.
 const RECORD_SCRIPT: &str = r"
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'none' then
@@ -166,10 +176,27 @@ if kind ~= 'none' then
   end
   return 4
 end
+local function succeeded(key)
+  if redis.call('TYPE', key)['ok'] ~= 'string' then
+    return false
+  end
+  local read, stored = pcall(cjson.decode, redis.call('GET', key))
+  if not read or type(stored) ~= 'table' or type(stored['body']) ~= 'string' then
+    return false
+  end
+  local parsed, body = pcall(cjson.decode, stored['body'])
+  if not parsed or type(body) ~= 'table' then
+    return false
+  end
+  local code = body['code']
+  return (type(code) == 'number' or type(code) == 'string') and tonumber(code) == 200
+end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then
   for i = 2, #KEYS do
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', ttl)
+    if ARGV[6] == '1' or not succeeded(KEYS[i]) then
+      redis.call('SET', KEYS[i], ARGV[1], 'PX', ttl)
+    end
   end
 end
 redis.call('PUBLISH', ARGV[3], ARGV[1])
@@ -210,6 +237,9 @@ return 0
 /// What [`RedisStore::check`] publishes on the channel to learn whether it may: every
 /// subscriber of this crate ignores it quietly (it is no stored delivery).
 const PROBE_PAYLOAD: &str = "voiceclone:probe";
+
+/// Why a refused probe of [`RedisStore::cannot_record`] matters.
+const RECORD_NEEDS: &str = "a record needs it";
 
 /// The longest TTL sent to Redis (100 years, in ms): far below what overflows its clock.
 const MAX_TTL_MILLIS: u64 = 100 * 365 * 24 * 3600 * 1000;
@@ -352,7 +382,8 @@ impl RedisStore {
     /// [`RedisStore::open`], then [`RedisStore::check`] (with the default prefix): fails
     /// early on a wrong address, password or database, and on a Redis where no delivery could
     /// be recorded (a replica, a Sentinel, Redis Cluster, a user without the permissions a
-    /// record needs). Later failures reconnect by themselves.
+    /// record needs) or heard by other instances (a user who may not `SUBSCRIBE`). Later
+    /// failures reconnect by themselves.
     ///
     /// The channel permission is checked on the default prefix's channel. A Redis user
     /// allowed only the channels of another prefix should use
@@ -372,10 +403,13 @@ impl RedisStore {
     /// - a Redis user who may not `PUBLISH` on the store's channel, run its scripts (`EVALSHA`,
     ///   `SCRIPT LOAD`) or use its keys (`NOPERM`): all three families, `<prefix>:seen:*`,
     ///   `<prefix>:task:*` and `<prefix>:idem:*`, as a record may write each (a probe declares
-    ///   one key of each, in three hash slots, so a one-shard cluster is refused too).
+    ///   one key of each, in three hash slots, so a one-shard cluster is refused too);
+    /// - a Redis user who may not `SUBSCRIBE` to the channel (`NOPERM`): records would work,
+    ///   but no hub would hear a delivery another instance received.
     ///
     /// The probes change nothing another client sees but one `PUBLISH` of a payload every
-    /// subscriber of this crate ignores, and the release script run on a key nobody uses.
+    /// subscriber of this crate ignores, the release script run on a key nobody uses, and a
+    /// `SUBSCRIBE` on a connection of its own, closed at once.
     /// What a probe cannot tell (a user who may not run `ROLE` or `INFO`, a proxy answering
     /// otherwise) is not refused for that: the records then say what is wrong.
     pub async fn check(&self) -> Result<(), Error> {
@@ -403,7 +437,34 @@ impl RedisStore {
         if let Some(why) = self.cannot_record().await {
             return Err(unavailable(why));
         }
+        if let Some(why) = self.cannot_subscribe().await {
+            return Err(unavailable(why));
+        }
         Ok(())
+    }
+
+    /// Why no hub could hear the deliveries others record: a `SUBSCRIBE` to the channel, on
+    /// a pub/sub connection of its own (closed at once), refused for a permission. Records
+    /// work without it, so nothing else would tell: every hub's subscription would fail
+    /// `NOPERM` for ever, and every wait poll. `None` when it was confirmed, or failed
+    /// otherwise (the subscription will say).
+    async fn cannot_subscribe(&self) -> Option<String> {
+        let channel = self.channel();
+        let attempt = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await
+        };
+        let subscribed = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(())) => Ok(redis::Value::Okay),
+            Ok(Err(e)) => Err(Failure::Redis(e)),
+            Err(_) => Err(Failure::TimedOut),
+        };
+        self.refusal(
+            "SUBSCRIBE",
+            &format!("SUBSCRIBE to the channel {channel}"),
+            "every hub listens there for the deliveries other instances receive",
+            subscribed,
+        )
     }
 
     fn cluster_refusal(&self, seen: &str) -> String {
@@ -459,6 +520,7 @@ impl RedisStore {
         if let Some(why) = self.refusal(
             "PUBLISH",
             &format!("PUBLISH on the channel {channel}"),
+            RECORD_NEEDS,
             published,
         ) {
             return Some(why);
@@ -487,6 +549,7 @@ impl RedisStore {
                 "run the store's scripts (EVALSHA, SCRIPT LOAD) or use the keys under {}:",
                 self.prefix
             ),
+            RECORD_NEEDS,
             released,
         )
     }
@@ -497,6 +560,7 @@ impl RedisStore {
         &self,
         what: &str,
         needed: &str,
+        why: &str,
         probe: Result<redis::Value, Failure>,
     ) -> Option<String> {
         let e = match probe {
@@ -513,8 +577,8 @@ impl RedisStore {
         // cluster's redirections only ever come as they are.
         if e.code() == Some("NOPERM") || e.detail().is_some_and(|d| d.contains("NOPERM")) {
             return Some(format!(
-                "the Redis user of {} may not {needed} (a record needs it; Redis said: \
-                 {said}); grant it with ACL SETUSER",
+                "the Redis user of {} may not {needed} ({why}; Redis said: {said}); grant it \
+                 with ACL SETUSER",
                 self.shown_url
             ));
         }
@@ -892,7 +956,8 @@ impl RedisStore {
             .arg(ttl_millis(self.event_ttl))
             .arg(self.channel())
             .arg(mark_ttl)
-            .arg(mark);
+            .arg(mark)
+            .arg(if event.succeeded() { "1" } else { "0" });
         let won = self
             .exec(|mut c| {
                 let call = &call;

@@ -112,6 +112,22 @@ impl StoredEvent {
             .unwrap_or(UNIX_EPOCH)
     }
 
+    /// Whether the delivery says its task succeeded: the body's `code` is 200, read as the
+    /// verifier reads it (a number, or a string holding one). `false` for a body that does
+    /// not parse. A store keeps a success over a later failure for the same task or key
+    /// ([`replaces`]).
+    pub fn succeeded(&self) -> bool {
+        #[derive(Deserialize)]
+        struct Code {
+            #[serde(default, deserialize_with = "crate::wire::lenient_i64")]
+            code: Option<i64>,
+        }
+        serde_json::from_str::<Code>(&self.body)
+            .ok()
+            .and_then(|c| c.code)
+            == Some(200)
+    }
+
     /// Roughly what keeping it costs, in bytes.
     pub fn size(&self) -> usize {
         [
@@ -125,6 +141,16 @@ impl StoredEvent {
         .iter()
         .fold(std::mem::size_of::<Self>(), |a, b| a.saturating_add(*b))
     }
+}
+
+/// Whether `new`, a later delivery for the same task (or idempotency key), takes the place
+/// of `old` where a store keeps one delivery per task: always, except a failure in place of
+/// a success. The task succeeded and was paid for; a failure delivered after that (a late
+/// callback, a re-run on VMEG's side) must not end a wait with `TaskFailed`, which a caller
+/// may answer with a new, paid submit. A success after a failure is taken: it carries the
+/// result, and keeping the failure could lose a finished job.
+pub fn replaces(old: &StoredEvent, new: &StoredEvent) -> bool {
+    new.succeeded() || !old.succeeded()
 }
 
 /// What [`CompletionStore::record`] (or [`CompletionStore::record_marked`]) did with a
@@ -306,13 +332,16 @@ pub trait CompletionStore: Send + Sync + fmt::Debug {
     /// confirmed at once (kept for the dedupe TTL).
     fn record<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>>;
 
-    /// The latest stored delivery for a task id, if still kept.
+    /// The stored delivery for a task id, if still kept: the latest, except that a failure
+    /// never takes the place of a success ([`replaces`]; this crate's stores keep that rule,
+    /// and a store of your own should too: a wait ends on what this returns).
     fn by_task<'a>(
         &'a self,
         task_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>>;
 
-    /// The latest stored delivery whose `extraData` carried this idempotency key.
+    /// The stored delivery whose `extraData` carried this idempotency key, chosen as
+    /// [`CompletionStore::by_task`]'s is.
     fn by_idempotency_key<'a>(
         &'a self,
         key: &'a str,
@@ -488,10 +517,14 @@ impl MemoryStore {
     pub(crate) fn store(&self, event: Arc<StoredEvent>, now: Instant) {
         let mut st = self.lock();
         st.bytes = st.bytes.saturating_add(event.size());
-        if let Some(t) = &event.task_id {
+        if let Some(t) = &event.task_id
+            && st.by_task.get(t).is_none_or(|old| replaces(old, &event))
+        {
             st.by_task.insert(t.clone(), event.clone());
         }
-        if let Some(k) = &event.idempotency_key {
+        if let Some(k) = &event.idempotency_key
+            && st.by_key.get(k).is_none_or(|old| replaces(old, &event))
+        {
             st.by_key.insert(k.clone(), event.clone());
         }
         st.order.push_back((now, event));
@@ -1048,6 +1081,44 @@ mod tests {
             Recorded::Duplicate,
             "the dedupe memory outlives the event"
         );
+    }
+
+    /// A delivery for `task` and `key` whose body's `code` is `code` (JSON text: `200` or
+    /// `"200"`).
+    fn coded(pk: &str, task: &str, key: &str, code: &str) -> StoredEvent {
+        StoredEvent {
+            body: format!(
+                r#"{{"code":{code},"event":"openapi-clone-voice","pipelineKey":"{pk}","data":{{"taskId":"{task}"}}}}"#
+            ),
+            ..event(pk, task, Some(key), 0)
+        }
+    }
+
+    /// README: a failure delivered after a success for the same task (or idempotency key)
+    /// never replaces it, and a success after a failure does (it carries the result). Before:
+    /// the latest won, and a late failure turned a finished, paid job into `TaskFailed`.
+    #[tokio::test]
+    async fn a_failure_never_replaces_a_success_but_a_success_replaces_a_failure() {
+        let store = MemoryStore::new();
+        let ok = coded("p1", "t1", "k1", "200");
+        assert_eq!(store.record(&ok).await.unwrap(), Recorded::Fresh);
+        let late = coded("p2", "t1", "k1", "500");
+        assert_eq!(store.record(&late).await.unwrap(), Recorded::Fresh);
+        assert_eq!(store.by_task("t1").await.unwrap(), Some(ok.clone()));
+        assert_eq!(store.by_idempotency_key("k1").await.unwrap(), Some(ok));
+        // Another success is taken: it carries a result too.
+        let again = coded("p3", "t1", "k1", r#""200""#);
+        store.record(&again).await.unwrap();
+        assert_eq!(store.by_task("t1").await.unwrap(), Some(again.clone()));
+        assert_eq!(store.by_idempotency_key("k1").await.unwrap(), Some(again));
+
+        let failed = coded("p4", "t2", "k2", "500");
+        store.record(&failed).await.unwrap();
+        assert_eq!(store.by_task("t2").await.unwrap(), Some(failed));
+        let retried = coded("p5", "t2", "k2", "200");
+        store.record(&retried).await.unwrap();
+        assert_eq!(store.by_task("t2").await.unwrap(), Some(retried.clone()));
+        assert_eq!(store.by_idempotency_key("k2").await.unwrap(), Some(retried));
     }
 
     #[tokio::test]
