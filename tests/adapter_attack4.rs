@@ -495,3 +495,44 @@ async fn the_task_read_refuses_a_result_about_another_task() {
         assert_eq!(server.seen().len(), 1, "{task_type}");
     }
 }
+
+/// Review 30-d #4: `Client::task` reads VMEG's `taskType` as the status calls and waits do,
+/// in any case and with blanks around it: `TTS` is a speech task (with its audio, its
+/// result's task id checked), `CloneVoice` a clone. Before: `TaskDetail::Other`, "a task of
+/// another product", with no result, and the result's task id went unchecked.
+#[tokio::test]
+async fn the_task_read_types_a_task_in_any_case_as_the_status_calls_do() {
+    for task_type in ["TTS", " tts ", "Tts"] {
+        let answer = |result_task: &str| {
+            Step::ok(json!({"code": 200, "message": "", "data": {
+                "taskId": "t-mine", "taskType": task_type, "status": "finished",
+                "result": {"taskId": result_task,
+                    "results": [{"uri": "https://cdn.example.com/a.m4a"}]}}}))
+        };
+        let server = Scripted::start(vec![answer("t-mine"), answer("t-other")]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let id = voiceclone::JobId::new("t-mine");
+        match c.task(&id).await.unwrap() {
+            voiceclone::TaskDetail::Speech(job) => {
+                let speech = job.speech.expect("the audio");
+                assert_eq!(speech.audio_urls.len(), 1, "{task_type:?}");
+            }
+            other => panic!("{task_type:?}: {other:?}"),
+        }
+        let e = c.task(&id).await.unwrap_err();
+        assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{task_type:?}: {e}");
+    }
+    for task_type in ["CloneVoice", " CLONEVOICE"] {
+        let answer = Step::ok(json!({"code": 200, "message": "", "data": {
+            "taskId": "t-mine", "taskType": task_type, "status": "finished",
+            "result": {"taskId": "t-mine", "voiceId": "cv_1"}}}));
+        let server = Scripted::start(vec![answer]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        match c.task(&voiceclone::JobId::new("t-mine")).await.unwrap() {
+            voiceclone::TaskDetail::Clone(job) => {
+                assert_eq!(job.voice.expect("the voice").id, "cv_1", "{task_type:?}");
+            }
+            other => panic!("{task_type:?}: {other:?}"),
+        }
+    }
+}

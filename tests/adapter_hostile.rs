@@ -99,6 +99,9 @@ async fn a_2xx_without_a_usable_id_is_outcome_unknown_never_resent() {
             ("control", success(provider, json!({ idf: "t\u{1b}[2J" }))),
             ("data null", success(provider, Value::Null)),
             ("data string", success(provider, json!("t-1"))),
+            ("data empty string", success(provider, json!(""))),
+            ("data empty list", success(provider, json!([]))),
+            ("data number", success(provider, json!(5))),
             ("the key", success(provider, json!({ idf: SECRET_KEY }))),
         ];
         for (case, body) in bodies {

@@ -1609,3 +1609,66 @@ async fn a_reconcile_under_a_call_timeout_ends_in_a_timeout_that_may_not_resubmi
     assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
     assert!(!e.may_resubmit(), "{e}");
 }
+
+/// Review 30-d #2: the error's request summary keeps only a body's first 32 fields (a VMEG
+/// batch's first 16 lines: text and voice each); a resubmit of a 20-line batch that differs
+/// past them (a later line, `language`, `outputFormat`, `trim`) is refused naming `req`,
+/// nothing sent, as README promises; the very request first sent is still sent. Before, the
+/// body was compared only as far as the summary kept it, and each change went out under the
+/// first submit's key.
+#[tokio::test]
+async fn a_resubmit_differing_past_the_summarys_fields_is_refused() {
+    let lost = || {
+        Step::Json(
+            502,
+            vec![],
+            json!({"code": 502, "message": "upstream failed", "data": null}),
+        )
+    };
+    let accepted = Step::ok(
+        json!({"code": 200, "message": "", "data": {"taskId": "t-1", "createdAt": "2026-01-01T00:00:00Z"}}),
+    );
+    let batch = |last: &str| {
+        let mut req = SpeechRequest::new("sv_en_us_female_01", "Line 1.");
+        for i in 2..20 {
+            req = req.add_line("sv_en_us_female_01", format!("Line {i}."));
+        }
+        req.add_line("sv_en_us_female_01", last)
+            .language("en")
+            .output_format(voiceclone::OutputFormat::Wav)
+            .trim(true)
+    };
+    let server = Scripted::start(vec![lost(), accepted]).await;
+    let c = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key("sk-test-0123456789")
+        .base_url(&server.base_url)
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let sent = batch("Line 20.");
+    let e = c.synthesize(&sent).await.unwrap_err();
+    let ErrorKind::OutcomeUnknown { request, .. } = e.kind() else {
+        panic!("{e}");
+    };
+    assert_eq!(request.fields.len(), 32, "the summary is cut: {request:?}");
+    for (what, other) in [
+        ("a later line", batch("Line twenty.")),
+        (
+            "outputFormat",
+            sent.clone().output_format(voiceclone::OutputFormat::Mp3),
+        ),
+        ("language", sent.clone().language("de")),
+        ("trim", sent.clone().trim(false)),
+    ] {
+        let refused = c.resubmit_speech(&e, &other).await.unwrap_err();
+        assert!(
+            matches!(refused.kind(), ErrorKind::InvalidInput { field, .. } if field == "req"),
+            "{what}: {refused}"
+        );
+        assert!(!refused.may_resubmit(), "{what}: {refused}");
+        assert_eq!(server.seen().len(), 1, "{what}: the resend was sent");
+    }
+    let r = c.resubmit_speech(&e, &sent).await;
+    assert!(matches!(r, Ok(Resubmitted::Accepted(_))), "{r:?}");
+    assert_eq!(server.seen().len(), 2, "the same request was not sent");
+}

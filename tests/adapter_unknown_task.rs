@@ -105,6 +105,9 @@ async fn a_jimmyai_wait_polls_past_a_few_undocumented_codes_or_task_less_answers
     let busy = || Step::ok(json!({"code": 50000, "msg": "system busy", "data": null}));
     let empty = || Step::ok(json!({"code": 20000, "msg": "ok", "data": null}));
     let absent = || Step::ok(json!({"code": 20000, "msg": "ok"}));
+    // Review 30-d #1: PHP's empty object (`[]`) and an empty string hold no task either.
+    let list = || Step::ok(json!({"code": 20000, "msg": "ok", "data": []}));
+    let blank = || Step::ok(json!({"code": 20000, "msg": "ok", "data": ""}));
     for (what, answer, kind) in [
         (
             "undocumented code",
@@ -113,6 +116,8 @@ async fn a_jimmyai_wait_polls_past_a_few_undocumented_codes_or_task_less_answers
         ),
         ("data: null", &empty, ErrorKind::InvalidResponse),
         ("no data", &absent, ErrorKind::InvalidResponse),
+        ("data: []", &list, ErrorKind::InvalidResponse),
+        ("data: \"\"", &blank, ErrorKind::InvalidResponse),
     ] {
         // Twice (one fewer than the bound), then the task: the wait reads on.
         let mut steps = vec![jimmyai_task("processing")];
@@ -149,12 +154,14 @@ async fn a_jimmyai_wait_polls_past_a_few_undocumented_codes_or_task_less_answers
         );
     }
 
-    // A status read answered `data: null` names the id too.
-    let server = Scripted::start(vec![empty()]).await;
-    let c = client(&server.base_url, "k-123456");
-    let e = c.speech_status(&id).await.unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
-    assert!(e.note().unwrap_or_default().contains("\"audio_1\""), "{e}");
+    // A status read answered `data: null` (or `[]`, or `""`) names the id too.
+    for answer in [empty(), list(), blank()] {
+        let server = Scripted::start(vec![answer]).await;
+        let c = client(&server.base_url, "k-123456");
+        let e = c.speech_status(&id).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+        assert!(e.note().unwrap_or_default().contains("\"audio_1\""), "{e}");
+    }
 
     // The fake's wait (the client's own loop) polls past a scripted undocumented code the
     // same way, and ends on as many in a row.
@@ -202,7 +209,8 @@ async fn a_jimmyai_wait_polls_past_a_few_undocumented_codes_or_task_less_answers
 }
 
 /// [`a_jimmyai_wait_polls_past_a_few_undocumented_codes_or_task_less_answers`] for VMEG's
-/// `tasks/detail`: a code VMEG does not document inside an HTTP 200, or `data: null`.
+/// `tasks/detail`: a code VMEG does not document inside an HTTP 200, or `data: null` (or `[]`,
+/// or `""`: review 30-d #1).
 #[tokio::test]
 async fn a_vmeg_wait_polls_past_a_few_undocumented_codes_or_task_less_answers() {
     let tolerated = voiceclone::wait::UNREADABLE_POLLS_TOLERATED as usize;
@@ -216,6 +224,8 @@ async fn a_vmeg_wait_polls_past_a_few_undocumented_codes_or_task_less_answers() 
     };
     let odd = || Step::ok(json!({"code": 7777, "message": "busy", "data": null}));
     let empty = || Step::ok(json!({"code": 200, "message": "", "data": null}));
+    let list = || Step::ok(json!({"code": 200, "message": "", "data": []}));
+    let blank = || Step::ok(json!({"code": 200, "message": "", "data": ""}));
     for (what, answer, kind) in [
         (
             "undocumented code",
@@ -223,6 +233,8 @@ async fn a_vmeg_wait_polls_past_a_few_undocumented_codes_or_task_less_answers() 
             ErrorKind::Vendor,
         ),
         ("data: null", &empty, ErrorKind::InvalidResponse),
+        ("data: []", &list, ErrorKind::InvalidResponse),
+        ("data: \"\"", &blank, ErrorKind::InvalidResponse),
     ] {
         let mut steps = vec![detail("running")];
         steps.extend((1..tolerated).map(|_| answer()));

@@ -32,6 +32,7 @@ mod docs_named_tests;
 mod generated_alone;
 mod mock_typed;
 mod parking;
+mod spec_bounds;
 mod spec_examples;
 mod typed_ids;
 mod webhook_hub;

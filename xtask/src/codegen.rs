@@ -24,6 +24,11 @@ pub struct Generated {
     pub code: String,
     pub operations: Vec<Operation>,
     pub skipped: Vec<Skipped>,
+    /// The spec's callback operations, not generated ([`crate::spec::Spec::callbacks`]).
+    pub callbacks: Vec<String>,
+    /// The spec's bounds the generated types do not check
+    /// ([`crate::spec::Spec::unchecked_bounds`]).
+    pub unchecked_bounds: Vec<String>,
 }
 
 /// `cargo xtask codegen [--check]`.
@@ -44,6 +49,13 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
                 "skipped {}: {} (left out of generation: {})",
                 target.spec, s.operation, s.reason
             );
+        }
+        // Printed as skipped operations are: nothing is left out silently.
+        for c in &generated.callbacks {
+            println!("not generated {}: callback {c}", target.spec);
+        }
+        for b in &generated.unchecked_bounds {
+            println!("not checked by the generated types {}: {b}", target.spec);
         }
         let mocks = crate::mock::generate_target(root, target)?;
         let what = format!(
@@ -245,6 +257,8 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
          // spec-sha256: {sha}\n\
          // generator: {GENERATOR}\n\
          // Skipped operations: {skipped}\n\
+         // Not generated: callback operations {callbacks}\n\
+         // Not checked by the generated types (typify drops these bounds; voiceclone's rules, crates/voiceclone/src/provider/*/rules.rs, check them, and serde_json sends a non-finite number as `null`): {bounds}\n\
          // What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):\n\
          {notes}\n\n{body}",
         sha = spec.sha256,
@@ -257,6 +271,19 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
                 .collect::<Vec<_>>()
                 .join(", ")
         },
+        callbacks = if spec.callbacks.is_empty() {
+            "none".to_string()
+        } else {
+            format!(
+                "{} (requests the vendor sends; voiceclone's webhook module reads them)",
+                spec.callbacks.join(", ")
+            )
+        },
+        bounds = if spec.unchecked_bounds.is_empty() {
+            "none".to_string()
+        } else {
+            spec.unchecked_bounds.join("; ")
+        },
         notes = notes
             .iter()
             .map(|n| format!("// - {n}"))
@@ -267,6 +294,8 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
         code,
         operations: spec.operations,
         skipped: spec.skipped,
+        callbacks: spec.callbacks,
+        unchecked_bounds: spec.unchecked_bounds,
     })
 }
 

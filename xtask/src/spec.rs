@@ -37,7 +37,27 @@ pub struct Spec {
     pub operations: Vec<Operation>,
     /// Operations left out of generation, with the spec's reason.
     pub skipped: Vec<Skipped>,
+    /// Callback operations (requests the vendor sends): progenitor generates none. Each as
+    /// `id (METHOD url, callback `name` of parentId)`, in document order.
+    pub callbacks: Vec<String>,
+    /// Schema bounds the generated types do not check ([`UNCHECKED_BOUNDS`]), each as
+    /// `Schema.field: keyword value, ...`, in document order.
+    pub unchecked_bounds: Vec<String>,
 }
+
+/// Schema keywords typify (progenitor's type generator) drops: the generated types neither
+/// check nor carry them. It keeps `minLength`, `maxLength` and `pattern` of a string (as
+/// newtypes that check them), so those are not listed.
+pub const UNCHECKED_BOUNDS: &[&str] = &[
+    "minimum",
+    "exclusiveMinimum",
+    "maximum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+];
 
 /// One operation of a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +98,9 @@ pub fn load(name: &str, text: &str) -> Result<Spec> {
         Ok(v) => v,
         Err(e) => return err(format!("{name}: not a valid OpenAPI 3.0 document: {e}")),
     };
+    let callbacks = callback_operations(&json);
+    let mut unchecked_bounds = Vec::new();
+    bounds_in("", &json, &mut unchecked_bounds);
     Ok(Spec {
         name: name.to_string(),
         sha256,
@@ -85,7 +108,87 @@ pub fn load(name: &str, text: &str) -> Result<Spec> {
         json,
         operations,
         skipped,
+        callbacks,
+        unchecked_bounds,
     })
+}
+
+/// The callback operations of every operation kept (`paths.*.*.callbacks.*.*.*`).
+fn callback_operations(json: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(paths) = json.get("paths").and_then(Value::as_object) else {
+        return out;
+    };
+    for item in paths.values() {
+        for method in METHODS {
+            let Some(op) = item.get(*method) else {
+                continue;
+            };
+            let parent = op.get("operationId").and_then(Value::as_str).unwrap_or("?");
+            let Some(callbacks) = op.get("callbacks").and_then(Value::as_object) else {
+                continue;
+            };
+            for (name, callback) in callbacks {
+                let Some(urls) = callback.as_object() else {
+                    out.push(format!("`{name}` of {parent} (a reference, not read)"));
+                    continue;
+                };
+                for (url, cb_item) in urls {
+                    for cb_method in METHODS {
+                        if let Some(cb_op) = cb_item.get(*cb_method) {
+                            let id = cb_op
+                                .get("operationId")
+                                .and_then(Value::as_str)
+                                .unwrap_or("(no operationId)");
+                            out.push(format!(
+                                "{id} ({} {url}, callback `{name}` of {parent})",
+                                cb_method.to_uppercase()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every object under `value` holding one of [`UNCHECKED_BOUNDS`] as a number or boolean (a
+/// schema's bound, never a property of that name, whose value is a schema), named by its
+/// place (`components.schemas.` and `properties.` left out, array items as `[]`), its bounds
+/// in [`UNCHECKED_BOUNDS`]' order.
+fn bounds_in(at: &str, value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            let found: Vec<String> = UNCHECKED_BOUNDS
+                .iter()
+                .filter_map(|k| map.get(*k).map(|v| (k, v)))
+                .filter(|(_, v)| v.is_number() || v.is_boolean())
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            if !found.is_empty() {
+                out.push(format!("{at}: {}", found.join(", ")));
+            }
+            for (k, v) in map {
+                let place = match k.as_str() {
+                    "properties" => at.to_string(),
+                    "items" => format!("{at}[]"),
+                    _ if at.is_empty() => k.clone(),
+                    _ => format!("{at}.{k}"),
+                };
+                let place = place
+                    .strip_prefix("components.schemas.")
+                    .map_or(place.clone(), str::to_string);
+                bounds_in(&place, v, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                bounds_in(&format!("{at}.{i}"), v, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `json` read as an OpenAPI document. The error names where it failed

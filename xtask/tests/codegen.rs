@@ -100,6 +100,43 @@ fn upload_is_skipped_with_its_reason_and_nothing_else_is() {
     assert!(g.code.contains("pub struct UploadFileEnvelope"));
 }
 
+/// Review 30-d #3: what the generated code does not carry is said in its header, as skipped
+/// operations are: the spec's callback operations (progenitor generates none) and the schema
+/// bounds typify drops (`minimum`, `maximum`, `exclusiveMinimum`, `maxItems`; it keeps string
+/// lengths). Before: "Skipped operations: none" and nothing more.
+#[test]
+fn the_header_lists_the_callbacks_and_bounds_it_does_not_generate() {
+    let header = |spec: &str| {
+        let text = std::fs::read_to_string(root().join(spec)).unwrap_or_default();
+        let g = codegen::generate(spec, &text).unwrap_or_else(|e| panic!("{e}"));
+        let end = g.code.find("\n\n").unwrap_or(g.code.len());
+        g.code[..end].to_string()
+    };
+    let vmeg = header("specs/vmeg.yaml");
+    for expected in [
+        "Not generated: callback operations cloneVoiceTaskCompletedWebhook (POST https://{yourWebhookUrl}, callback `taskCompleted` of cloneVoiceCreateAsync), ttsTaskCompletedWebhook (",
+        "TtsLine.emoWeight: minimum 0, maximum 1",
+        "TtsCreateRequest.data: maxItems 50",
+        "TtsCreateAsyncRequest.data: maxItems 50",
+    ] {
+        assert!(vmeg.contains(expected), "{expected:?} not in:\n{vmeg}");
+    }
+    let jimmyai = header("specs/jimmyai.yaml");
+    for expected in [
+        "Not generated: callback operations none",
+        "CreateAudioRequest.speed: minimum 0.5, maximum 2",
+        "CreateAudioRequest.vol: minimum 0, exclusiveMinimum true, maximum 10",
+        "CreateAudioRequest.pitch: minimum -12, maximum 12",
+    ] {
+        assert!(
+            jimmyai.contains(expected),
+            "{expected:?} not in:\n{jimmyai}"
+        );
+    }
+    // String lengths are checked by the generated newtypes: not listed as unchecked.
+    assert!(!jimmyai.contains("maxLength"), "{jimmyai}");
+}
+
 #[test]
 fn every_issue_listed_operation_is_in_the_specs() {
     let vmeg = [

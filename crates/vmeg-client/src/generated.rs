@@ -3,6 +3,8 @@
 // spec-sha256: 34239f0edd84cb29f0f25f72f7e2e8f999a90d0256b807343c76b243faa83488
 // generator: progenitor 0.15.1
 // Skipped operations: none
+// Not generated: callback operations cloneVoiceTaskCompletedWebhook (POST https://{yourWebhookUrl}, callback `taskCompleted` of cloneVoiceCreateAsync), ttsTaskCompletedWebhook (POST https://{yourWebhookUrl}, callback `taskCompleted` of ttsCreateAsync) (requests the vendor sends; voiceclone's webhook module reads them)
+// Not checked by the generated types (typify drops these bounds; voiceclone's rules, crates/voiceclone/src/provider/*/rules.rs, check them, and serde_json sends a non-finite number as `null`): TtsCreateAsyncRequest.data: maxItems 50; TtsCreateRequest.data: maxItems 50; TtsLine.emoWeight: minimum 0, maximum 1
 // What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):
 // - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor

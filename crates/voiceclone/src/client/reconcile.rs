@@ -16,7 +16,7 @@ use crate::model::{
     TaskDetail, TaskFilter, TaskSummary, kind_of_operation,
 };
 use crate::provider::paging::walk_unbounded_text;
-use crate::transport::{differing_field, scrubbed_fields};
+use crate::transport::{body_digest, differing_part, scrubbed_fields};
 #[cfg(feature = "webhook")]
 use crate::webhook::{WebhookEvent, WebhookEventKind, WebhookPayload};
 use tracing::Instrument as _;
@@ -635,8 +635,9 @@ impl Client {
     /// sent (its own key, if set, must be the error's; it must go to the route the first
     /// submit went to, so `synchronous` as
     /// then: VMEG's keys are per path, and a resend elsewhere would bill a second task). A
-    /// request whose body's summary (texts by length and hash, ids, URLs, names: the fields
-    /// the error's [`crate::RequestSummary`] keeps) is not the error's is refused
+    /// request whose body is not the error's (the fields the error's [`crate::RequestSummary`]
+    /// quotes: texts by length and hash, ids, URLs, names; and past them, the whole body's
+    /// digest it keeps) is refused
     /// (`InvalidInput` naming `req`, nothing sent): under the first submit's key it would be
     /// billed as new work. A long text's error is one part's: resend that part's request. A
     /// provider without idempotency keys (JimmyAI) is `Unsupported`: a resend could create
@@ -890,25 +891,24 @@ impl Client {
         }
     }
 
-    /// Refuses a resend of a body other than the one the submit in `err` sent, as far as the
-    /// error's request summary keeps it (its first fields: texts by length and hash, voice
-    /// ids, URLs, names). The resend goes out under that submit's key, and VMEG takes any
-    /// body under a key it never processed: another request (a long text's whole request,
-    /// another part's) would be accepted and billed as new work. An error without a summary
-    /// (built by hand) is not checked.
+    /// Refuses a resend of a body other than the one the submit in `err` sent: the error's
+    /// request summary's fields (its first: texts by length and hash, voice ids, URLs, names),
+    /// then the digest it keeps of the whole body (a batch's later lines). The resend goes
+    /// out under that submit's key, and VMEG takes any body under a key it never processed:
+    /// another request (a long text's whole request, another part's) would be accepted and
+    /// billed as new work. An error without a summary (built by hand) is not checked.
     fn same_body(&self, err: &Error, create: &PlannedRequest) -> Result<(), Error> {
         let ErrorKind::OutcomeUnknown { request, .. } = err.kind() else {
             return Ok(());
         };
         let planned = self.planned_summary(create);
-        let Some(field) = differing_field(&request.fields, &planned.fields, self.free_text())
-        else {
+        let Some(part) = differing_part(request, &planned, self.free_text()) else {
             return Ok(());
         };
         let refusal = Error::invalid_input(
             "req",
             format!(
-                "its `{field}` is not what the submit being resent sent (the error's request \
+                "its {part} is not what the submit being resent sent (the error's request \
                  summary): the resend goes out under that submit's key, and VMEG would take \
                  another body under it as new work and bill it; pass the request first sent"
             ),
@@ -937,6 +937,7 @@ impl Client {
             method: plan.method.to_owned(),
             route: plan.path.clone(),
             fields: scrubbed_fields(&plan.body, self.free_text(), &self.t().scrubber),
+            body: body_digest(&plan.body, self.free_text()),
         }
     }
 

@@ -300,6 +300,7 @@ mod tests {
                 method: "POST".into(),
                 route: "/clone".into(),
                 fields: vec![("voiceName".into(), "x".into())],
+                body: None,
             },
         })
         .with_provider(Provider::Vmeg)

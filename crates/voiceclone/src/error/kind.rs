@@ -206,6 +206,24 @@ pub struct RequestSummary {
     pub route: String,
     /// `(field, value)` pairs in body order; nested fields as `data[0].voiceId`.
     pub fields: Vec<(String, String)>,
+    /// The whole body's digest, past the fields quoted above: what a resubmit's body is held
+    /// to (a batch's later lines, its `outputFormat`). `None` for a summary made otherwise.
+    pub(crate) body: Option<BodyDigest>,
+}
+
+/// A SHA-256 of every field of a request body, each whole (`transport::summary`). Shown by
+/// its first 8 hex digits: only ever compared, never read back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyDigest(pub(crate) [u8; 32]);
+
+impl fmt::Debug for BodyDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sha256:")?;
+        for b in self.0.iter().take(4) {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
 }
 
 impl RequestSummary {

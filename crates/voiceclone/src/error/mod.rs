@@ -13,6 +13,7 @@ mod webhook;
 use std::time::Duration;
 
 pub use download::DownloadFailure;
+pub(crate) use kind::BodyDigest;
 pub use kind::{ErrorKind, RequestSummary};
 pub use step::UploadStep;
 pub use webhook::WebhookFailure;
@@ -873,6 +874,7 @@ mod tests {
                     method: "POST".into(),
                     route: "/x".into(),
                     fields: vec![("voiceId".into(), KEY.into())],
+                    body: None,
                 },
             },
             ErrorKind::Webhook(WebhookFailure::MalformedTimestamp { value: KEY.into() }),
@@ -949,6 +951,7 @@ mod tests {
                 method: "POST".into(),
                 route: "/x".into(),
                 fields: Vec::new(),
+                body: None,
             },
         })
         .scrub(&crate::scrub::Scrubber::new(KEY));

@@ -35,6 +35,7 @@ pub(super) fn of(
         method: planned.method.to_owned(),
         route: planned.path.clone(),
         fields: crate::transport::summary_fields(&body, free_text),
+        body: crate::transport::body_digest(&body, free_text),
     }
 }
 

@@ -138,12 +138,14 @@ impl TaskSummary {
     }
 
     /// Whether the vendor named the task's type as one of its other products (VMEG `vt`,
-    /// `at`, `textTranslation`, the `taskType` values besides `cloneVoice` and `tts`): not a
-    /// clone or speech task, unlike a type that is missing or not known to this crate.
+    /// `at`, `textTranslation`, the `taskType` values besides `cloneVoice` and `tts`, in any
+    /// case): not a clone or speech task, unlike a type that is missing or not known to this
+    /// crate.
     pub(crate) fn is_other_product(&self) -> bool {
         self.kind.is_none()
             && self.provider == Provider::Vmeg
-            && matches!(self.vendor_type.as_str(), "vt" | "at" | "textTranslation")
+            && crate::provider::vmeg::task_type(&self.vendor_type)
+                == crate::provider::vmeg::TaskType::OtherProduct
     }
 
     /// Whether the task may be of `kind` (`None`: a clone or a speech task): its kind is
@@ -415,6 +417,20 @@ mod tests {
         assert!(keeps("on  hold", "On Hold"));
         assert!(!keeps("paused", "running"));
         assert!(!keeps("paused", "halted"));
+    }
+
+    /// Review 30-d #4: a listed VMEG `taskType` of another product is one in any case and
+    /// spacing, as the status calls read it; an unknown type is not.
+    #[test]
+    fn another_products_type_is_read_in_any_case() {
+        let task = |t: &str| TaskSummary::new(Provider::Vmeg, "t-1", None, t, TaskStatus::Queued);
+        for t in ["vt", "VT", " at ", "TextTranslation"] {
+            assert!(task(t).is_other_product(), "{t:?}");
+            assert!(!task(t).may_be_of_kind(Some(JobKind::Speech)), "{t:?}");
+        }
+        for t in ["", "dubbing", "v t"] {
+            assert!(!task(t).is_other_product(), "{t:?}");
+        }
     }
 
     /// A bare id is typed with the summary's provider and kind; one that already says its

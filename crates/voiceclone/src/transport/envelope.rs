@@ -339,7 +339,10 @@ pub(crate) fn decode_data<T: DeserializeOwned>(
         .map_err(|e| data_shape_error(provider, status, data, &e))
 }
 
-/// [`decode_data`]'s error, kept out of its copies (one per wire type).
+/// [`decode_data`]'s error, kept out of its copies (one per wire type). A `data` that is not
+/// an object (`[]`, PHP's empty object; `""`; a number) holds no task, as `null` does: a
+/// status read's wait polls past it a few times (review 30-d #1). A create's answer stays an
+/// unread 200, `OutcomeUnknown` (the retry table), naming no task because none is named.
 #[cold]
 #[inline(never)]
 fn data_shape_error(
@@ -356,6 +359,10 @@ fn data_shape_error(
         )));
     if let Some(id) = named_task_id(provider, data) {
         err = err.with_task_id(id);
+    }
+    let object = data.is_some_and(|d| d.get().trim_start().starts_with('{'));
+    if !object {
+        err = err.answer_without_task();
     }
     err
 }

@@ -25,7 +25,7 @@ pub(crate) use request_id::RequestId;
 pub(crate) use summary::is_cut as summary_is_cut;
 #[cfg(feature = "fake")]
 pub(crate) use summary::summary_fields;
-pub(crate) use summary::{differing_field, scrubbed_fields};
+pub(crate) use summary::{body_digest, differing_part, scrubbed_fields};
 
 use std::future::Future;
 use std::marker::PhantomData;

@@ -4,22 +4,23 @@
 use url::Url;
 
 use super::Call;
-use crate::error::{Error, ErrorKind, RequestSummary};
+use crate::error::{BodyDigest, Error, ErrorKind, RequestSummary};
 use crate::scrub::Scrubber;
 
 impl Call<'_> {
     /// What a person needs to find this request again (the idempotency key and the submit
     /// time travel beside it): method, route and the body's identifying fields, scrubbed.
     pub(super) fn summary(&self, scrubber: &Scrubber) -> RequestSummary {
-        let fields = self
-            .body
-            .and_then(|b| b())
-            .map(|value| scrubbed_fields(&value, self.free_text, scrubber))
+        let value = self.body.and_then(|b| b());
+        let fields = value
+            .as_ref()
+            .map(|value| scrubbed_fields(value, self.free_text, scrubber))
             .unwrap_or_default();
         RequestSummary {
             method: self.route.0.to_owned(),
             route: self.route.1.to_owned(),
             fields,
+            body: value.and_then(|value| body_digest(&value, self.free_text)),
         }
     }
 }
@@ -88,6 +89,104 @@ pub(crate) fn scrubbed_fields(
         .collect()
 }
 
+/// The digest of a whole JSON body, every field whole (none cut, none left out, URLs with
+/// their queries), in the order [`summary_fields`] flattens them: what a resend's body is held
+/// to past the fields a summary quotes. Not scrubbed: both sides are digested from the body
+/// itself, and a scrub is not always the same twice. `None` for a plan's body holding a value
+/// made only when sent (an uploaded recording's URL): it cannot be compared whole.
+pub(crate) fn body_digest(value: &serde_json::Value, free_text: &[&str]) -> Option<BodyDigest> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    if !digest_json("", value, free_text, &mut ctx) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    Some(BodyDigest(out))
+}
+
+/// [`summarize_json`]'s walk, into `ctx`: each leaf as its path and value, both
+/// length-prefixed (so that no two bodies run together alike). False at a made-when-sent
+/// stand-in.
+fn digest_json(
+    path: &str,
+    value: &serde_json::Value,
+    free_text: &[&str],
+    ctx: &mut ring::digest::Context,
+) -> bool {
+    use serde_json::Value;
+    let mut leaf = |tag: u8, text: &str| {
+        for part in [path.as_bytes(), text.as_bytes()] {
+            let len = u64::try_from(part.len()).unwrap_or(u64::MAX);
+            ctx.update(&len.to_be_bytes());
+            ctx.update(part);
+        }
+        ctx.update(&[tag]);
+    };
+    match value {
+        Value::Null => true,
+        Value::Object(map) => map.iter().all(|(k, v)| {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            digest_json(&p, v, free_text, ctx)
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .all(|(i, v)| digest_json(&format!("{path}[{i}]"), v, free_text, ctx)),
+        Value::String(text) if made_when_sent(path, text, free_text) => false,
+        Value::String(text) => {
+            leaf(b's', text);
+            true
+        }
+        Value::Number(n) => {
+            leaf(b'n', &n.to_string());
+            true
+        }
+        Value::Bool(b) => {
+            leaf(b'b', if *b { "true" } else { "false" });
+            true
+        }
+    }
+}
+
+/// Whether a plan's value at `key` is one of its own stand-ins for a value made when sent
+/// (the key, an uploaded recording's URL); a caller's `<Narrator A>` in a free-text field is
+/// a value as any other.
+fn made_when_sent(key: &str, v: &str, free_text: &[&str]) -> bool {
+    let leaf = key.rsplit(['.', ']']).next().unwrap_or(key);
+    !free_text.contains(&leaf)
+        && [
+            crate::estimate::GENERATED,
+            crate::provider::vmeg::UPLOADED_URL,
+            crate::provider::jimmyai::UPLOADED_URL,
+        ]
+        .contains(&v)
+}
+
+/// What differs between `sent` (an `OutcomeUnknown`'s summary) and `planned` (another body's,
+/// made alike), as a refusal names it: the first field that differs ([`differing_field`]),
+/// else the body past the fields a summary quotes, when both have its digest. `None` when
+/// they agree as far as can be told.
+pub(crate) fn differing_part(
+    sent: &RequestSummary,
+    planned: &RequestSummary,
+    free_text: &[&str],
+) -> Option<String> {
+    if let Some(field) = differing_field(&sent.fields, &planned.fields, free_text) {
+        return Some(format!("`{field}`"));
+    }
+    match (sent.body, planned.body) {
+        (Some(s), Some(p)) if s != p => Some(format!(
+            "body past the {SUMMARY_MAX_FIELDS} fields its summary quotes (a later line, \
+             `language`, `outputFormat`, ...)"
+        )),
+        _ => None,
+    }
+}
+
 /// The first field whose summary differs between `sent` (an `OutcomeUnknown`'s, as sent)
 /// and `planned` (another body's, summarized as `summary_fields` does, scrubbed alike): a
 /// value that differs, or a field only one of them has. `None` when they agree, and when
@@ -103,17 +202,6 @@ pub(crate) fn differing_field<'a>(
     if sent.is_empty() {
         return None;
     }
-    // Only the plan's own stand-ins; a caller's `<Narrator A>` is compared as any value.
-    let made_when_sent = |key: &str, v: &str| {
-        let leaf = key.rsplit(['.', ']']).next().unwrap_or(key);
-        !free_text.contains(&leaf)
-            && [
-                crate::estimate::GENERATED,
-                crate::provider::vmeg::UPLOADED_URL,
-                crate::provider::jimmyai::UPLOADED_URL,
-            ]
-            .contains(&v)
-    };
     // Field by field, in order: both summaries come from the same flattening of a body. A
     // sent field whose name or value holds a piece of the API key was scrubbed (maybe more
     // than once, and a scrub is not always the same twice): it cannot be compared, so it is
@@ -128,7 +216,7 @@ pub(crate) fn differing_field<'a>(
         if redacted(sk) || redacted(sv) {
             continue;
         }
-        if sk != pk || (!made_when_sent(pk, pv) && sv != pv) {
+        if sk != pk || (!made_when_sent(pk, pv, free_text) && sv != pv) {
             return Some(pk.as_str());
         }
     }
@@ -258,6 +346,59 @@ mod tests {
             differing_field(&[], &sent, &[]),
             None,
             "no summary: not checked"
+        );
+    }
+
+    /// Review 30-d #2: past the fields a summary quotes, the body's digest tells two bodies
+    /// apart: a later line, a value cut in the summary, a URL's query. A plan holding a
+    /// stand-in has none (not compared); a summary without one is compared by its fields.
+    #[test]
+    fn differing_part_compares_the_whole_body_past_the_summary() {
+        let lines = |last: &str, format: &str| {
+            let mut data: Vec<serde_json::Value> = (0..19)
+                .map(|i| serde_json::json!({"text": format!("Line {i}."), "voiceId": "v-1"}))
+                .collect();
+            data.push(serde_json::json!({"text": last, "voiceId": "v-1"}));
+            serde_json::json!({"data": data, "outputFormat": format})
+        };
+        let summary = |body: &serde_json::Value| RequestSummary {
+            method: "POST".into(),
+            route: "/tts".into(),
+            fields: summary_fields(body, &["text"]),
+            body: body_digest(body, &["text"]),
+        };
+        let sent = summary(&lines("Last.", "wav"));
+        assert_eq!(sent.fields.len(), SUMMARY_MAX_FIELDS);
+        assert_eq!(differing_part(&sent, &sent, &["text"]), None);
+        for other in [lines("Other.", "wav"), lines("Last.", "mp3")] {
+            let other = summary(&other);
+            assert_eq!(sent.fields, other.fields, "both cut alike");
+            assert!(differing_part(&sent, &other, &["text"]).is_some());
+        }
+        let long = "x".repeat(SUMMARY_MAX_CHARS + 10);
+        let a = summary(&serde_json::json!({"voiceName": format!("{long}a")}));
+        let b = summary(&serde_json::json!({"voiceName": format!("{long}b")}));
+        assert_eq!(a.fields, b.fields, "both cut alike");
+        assert!(differing_part(&a, &b, &[]).is_some());
+        let q = |query: &str| {
+            summary(
+                &serde_json::json!({"refAudio": format!("https://cdn.example.com/a.wav?{query}")}),
+            )
+        };
+        assert!(differing_part(&q("v=1"), &q("v=2"), &[]).is_some());
+        let uploaded = serde_json::json!({"refAudio": crate::provider::vmeg::UPLOADED_URL});
+        assert_eq!(body_digest(&uploaded, &[]), None);
+        assert!(
+            body_digest(&uploaded, &["refAudio"]).is_some(),
+            "a caller's text is a value"
+        );
+        let unsummed = RequestSummary {
+            body: None,
+            ..sent.clone()
+        };
+        assert_eq!(
+            differing_part(&unsummed, &summary(&lines("Other.", "wav")), &["text"]),
+            None
         );
     }
 

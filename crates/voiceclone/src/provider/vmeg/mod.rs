@@ -32,6 +32,7 @@ pub(crate) use plan::UPLOADED_URL;
 /// vendor word (`TaskFilter::status(TaskStatus::Unknown("finished"))`).
 pub(crate) use results::map_status;
 pub(crate) use results::status_is_assumed;
+pub(crate) use results::{TaskType, task_type};
 #[cfg(feature = "webhook")]
 pub(crate) use results::{clone_job, speech_job};
 #[cfg(feature = "fake")]

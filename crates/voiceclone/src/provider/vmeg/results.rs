@@ -57,6 +57,32 @@ pub(crate) fn map_status(raw: &str) -> TaskStatus {
     }
 }
 
+/// What a VMEG `taskType` names (api-facts A10), read alike by every reader (the status
+/// calls and waits, `Client::task`, task lists, reconcile): trimmed, in any case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskType {
+    /// `cloneVoice` or `tts`.
+    Job(JobKind),
+    /// `vt`, `at`, `textTranslation`: a task of another product (translation, dubbing).
+    OtherProduct,
+    /// A type VMEG does not document (it "may add types"), or none.
+    Unknown,
+}
+
+pub(crate) fn task_type(raw: &str) -> TaskType {
+    let raw = raw.trim();
+    let is = |documented: &str| raw.eq_ignore_ascii_case(documented);
+    if is("cloneVoice") {
+        TaskType::Job(JobKind::Clone)
+    } else if is("tts") {
+        TaskType::Job(JobKind::Speech)
+    } else if ["vt", "at", "textTranslation"].into_iter().any(is) {
+        TaskType::OtherProduct
+    } else {
+        TaskType::Unknown
+    }
+}
+
 pub(super) fn no_task_id() -> Error {
     Error::new(ErrorKind::InvalidResponse)
         .with_provider(Provider::Vmeg)

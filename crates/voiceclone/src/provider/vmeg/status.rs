@@ -118,28 +118,18 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
     })
 }
 
-/// VMEG's `taskType` for each kind of job.
-fn task_type_of(kind: JobKind) -> &'static str {
-    match kind {
-        JobKind::Speech => "tts",
-        _ => "cloneVoice",
-    }
-}
-
-/// The `taskType` values VMEG documents (api-facts A10).
-const DOCUMENTED_TYPES: [&str; 5] = ["cloneVoice", "tts", "vt", "at", "textTranslation"];
-
 /// `InvalidInput` when `tasks/detail` says the task is of another documented type than the
 /// caller stated (a TTS task asked about as a clone, ...), in any case. An answer without
 /// `taskType`, or with a spelling VMEG does not document ("may add types"), is taken as the
 /// caller says: refusing it would fail every read and wait of a paid task as "your input".
 fn check_type<T>(d: &Detail<T>, id: &JobId, kind: JobKind) -> Result<(), Error> {
-    let is = |t: &str, documented: &str| t.eq_ignore_ascii_case(documented);
-    match d.task_type.as_deref() {
-        Some(t) if !is(t, task_type_of(kind)) && DOCUMENTED_TYPES.iter().any(|doc| is(t, doc)) => {
-            Err(wrong_kind(id, kind, t))
-        }
-        _ => Ok(()),
+    let Some(t) = d.task_type.as_deref() else {
+        return Ok(());
+    };
+    match super::task_type(t) {
+        super::TaskType::Job(said) if said != kind => Err(wrong_kind(id, kind, t)),
+        super::TaskType::OtherProduct => Err(wrong_kind(id, kind, t)),
+        super::TaskType::Job(_) | super::TaskType::Unknown => Ok(()),
     }
 }
 

@@ -29,12 +29,12 @@ fn vendor_type(kind: JobKind) -> &'static str {
     }
 }
 
-/// The kind a VMEG `taskType` names (`None`: translation, dubbing, or unknown).
+/// The kind a VMEG `taskType` names (`None`: translation, dubbing, or unknown), read as the
+/// status calls read it ([`super::task_type`]).
 fn kind_of(vendor_type: &str) -> Option<JobKind> {
-    match vendor_type {
-        "cloneVoice" => Some(JobKind::Clone),
-        "tts" => Some(JobKind::Speech),
-        _ => None,
+    match super::task_type(vendor_type) {
+        super::TaskType::Job(kind) => Some(kind),
+        super::TaskType::OtherProduct | super::TaskType::Unknown => None,
     }
 }
 
