@@ -667,6 +667,79 @@ async fn redis_a_failure_never_replaces_a_success_for_a_task_or_key() {
     }
 }
 
+/// `stored_coded`'s delivery with its body changed by `edit` (and signed again).
+fn stored_edited(
+    task: &str,
+    key: &str,
+    code: serde_json::Value,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> StoredEvent {
+    let e = stored_coded(task, key, code);
+    let mut body: serde_json::Value = serde_json::from_str(&e.body).unwrap();
+    edit(&mut body);
+    let body = body.to_string();
+    let (timestamp, signature) = sign_now(&body);
+    StoredEvent {
+        timestamp,
+        signature,
+        body,
+        ..e
+    }
+}
+
+/// Review 30 pass 2-b #1: one idempotency key can name several tasks (VMEG scopes a key by
+/// API key and route: a clone and a TTS submit, two tenants on one hub). A failure of another
+/// task takes the key's place: it is the latest submit's own outcome, which
+/// `job_for_idempotency_key` resolves. #5: a code-200 delivery without its result (a clone
+/// without a voice) keeps no failure out. Before: the script kept any stored code 200, so
+/// the key gave another task's success for 24 h, and a result-less "success" hid the failure.
+#[tokio::test]
+async fn redis_a_failure_of_another_task_or_after_a_success_without_result_is_kept() {
+    let ctx = ctx_or_skip!();
+    let store = ctx.store();
+    let a = stored_coded("task-a7", "order-7", json!(200));
+    store.record(&a).await.unwrap();
+    let b = stored_coded("task-b7", "order-7", json!(500));
+    store.record(&b).await.unwrap();
+    assert_eq!(
+        store.by_idempotency_key("order-7").await.unwrap(),
+        Some(b.clone())
+    );
+    assert_eq!(store.by_task("task-a7").await.unwrap(), Some(a.clone()));
+    // The same task under the key still keeps its success.
+    let late = stored_coded("task-a7", "order-7", json!(500));
+    let a2 = stored_coded("task-a7", "order-7", json!(200));
+    store.record(&a2).await.unwrap();
+    store.record(&late).await.unwrap();
+    assert_eq!(
+        store.by_idempotency_key("order-7").await.unwrap(),
+        Some(a2.clone())
+    );
+    assert_eq!(store.by_task("task-a7").await.unwrap(), Some(a2));
+
+    let hollow = stored_edited("task-hollow", "key-hollow", json!(200), |b| {
+        b["data"]["voiceId"] = json!("");
+    });
+    store.record(&hollow).await.unwrap();
+    let failed = stored_coded("task-hollow", "key-hollow", json!(500));
+    store.record(&failed).await.unwrap();
+    assert_eq!(
+        store.by_task("task-hollow").await.unwrap(),
+        Some(failed.clone())
+    );
+    assert_eq!(
+        store.by_idempotency_key("key-hollow").await.unwrap(),
+        Some(failed)
+    );
+    let hub = ctx.hub(ctx.store());
+    let seen = hub
+        .completion(&voiceclone::JobId::new("task-hollow"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!seen.succeeded(), "{seen:?}");
+}
+
 #[tokio::test]
 async fn redis_a_forgotten_delivery_is_fresh_again_on_every_instance() {
     let ctx = ctx_or_skip!();

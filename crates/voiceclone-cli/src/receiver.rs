@@ -38,9 +38,11 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 
 /// The most connections served at once (well under the usual 1024 open files): more wait in
 /// the kernel's backlog until one ends, which the two bounds above make happen in time.
-/// A request that does not verify costs at most its read buffer and one body (1 MiB; the
-/// signature is checked on the body as read, with no copy): memory stays bounded however
-/// many connections a sender opens, about 136 MiB for all of them. A verified delivery
+/// A request that does not verify costs at most its read buffer and two bodies (1 MiB each:
+/// axum's `Bytes` extractor gathers a body that came in several frames, as any body over
+/// the 64 KiB read buffer does, into a new buffer before it frees the frames; the signature
+/// is then checked on that buffer with no further copy): memory stays bounded however many
+/// connections a sender opens, about 264 MiB for all of them. A verified delivery
 /// costs a few bodies more while it is handled (the stored event, its JSON for Redis, the
 /// printed line), but only whoever holds the secret can send one.
 pub const MAX_CONNECTIONS: usize = 128;

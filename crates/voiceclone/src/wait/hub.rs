@@ -20,7 +20,8 @@ use crate::webhook::{CompletionHub, WebhookEvent, WebhookEventKind, WebhookPaylo
 /// ([`WaitPolicy::webhook_fallback`]); when the hub's store is or becomes unreachable, a
 /// warning is logged and polling continues on the normal schedule, within the same deadline
 /// and poll bound, while the wait listens again each time the store's subscription comes
-/// back. Returns the terminal job (the caller turns `Failed` into `TaskFailed`).
+/// back or the task's event reaches the hub. Returns the terminal job (the caller turns
+/// `Failed` into `TaskFailed`).
 pub(crate) async fn wait_with_hub<J, F, Fut>(
     hub: &CompletionHub,
     filter: &client_glue::TextFilter,
@@ -77,15 +78,16 @@ where
     }
     // Polling goes on, on the normal schedule, to the wait's deadline whatever the hub does
     // (one schedule, never restarted: a subscription that comes and goes cannot hold the
-    // polls back). Meanwhile, each time the subscription comes back, the wait listens again,
-    // the store read first: a subscription dropped by one oversized message on the Redis
-    // channel would otherwise leave every wait then running to polling for good.
+    // polls back). Meanwhile, each time the subscription comes back, or the task's event
+    // reaches the hub (a store read failed while the subscription held), the wait listens
+    // again, the store read first: a subscription dropped by one oversized message on the
+    // Redis channel would otherwise leave every wait then running to polling for good.
     let listen_again = async {
         let mut seen = restores;
         loop {
             hub.restored_since(job_id, seen).await;
             seen = hub.restores();
-            tracing::info!(job_id = %shown, "the completion store's subscription is back; listening for the task's webhook again");
+            tracing::info!(job_id = %shown, "the completion store's subscription is back, or the task's webhook arrived; listening for it again");
             match hub.wait_for_decoded_with(job_id, Some(filter)).await {
                 Ok(event) => match job_from_event::<J>(event, job_id) {
                     Some(outcome) => return outcome,
@@ -438,6 +440,103 @@ mod tests {
             .unwrap();
         assert_eq!(job.status, TaskStatus::Succeeded);
         assert_eq!(job.voice.unwrap().id.as_str(), "v-back");
+    }
+
+    /// A memory store whose next `failures` task reads fail (a Redis stall that times out
+    /// a command while its subscription holds: no `Lost`, no `Restored`).
+    #[derive(Debug, Default)]
+    struct ReadsFail {
+        inner: crate::webhook::MemoryStore,
+        failures: std::sync::atomic::AtomicUsize,
+    }
+
+    impl CompletionStore for ReadsFail {
+        fn record<'a>(&'a self, e: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+            self.inner.record(e)
+        }
+        fn by_task<'a>(
+            &'a self,
+            t: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            use std::sync::atomic::Ordering;
+            if self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Box::pin(async { Err(StoreError::new("timed out")) });
+            }
+            self.inner.by_task(t)
+        }
+        fn by_idempotency_key<'a>(
+            &'a self,
+            k: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            self.inner.by_idempotency_key(k)
+        }
+        fn subscribe(&self, listener: Listener) -> Subscription {
+            self.inner.subscribe(listener)
+        }
+    }
+
+    /// Review 30 pass 2-b #3: a wait that fell back to polling because one store read
+    /// failed (its subscription held: nothing is lost, nothing restored) listens again when
+    /// its task's webhook reaches its slot, and ends on it. No poll ever answers here, so
+    /// only the webhook can end the wait. Before: only a `Restored` brought it back, and it
+    /// waited for polling whatever was delivered.
+    #[tokio::test]
+    async fn a_wait_whose_store_read_failed_ends_on_its_webhook_without_a_restore() {
+        const SECRET: &str = "whsec-read-failed";
+        let store = Arc::new(ReadsFail {
+            failures: 1.into(),
+            ..ReadsFail::default()
+        });
+        let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        let h = hub.clone();
+        let waiting = tokio::spawn(async move {
+            let sleeper = RecordingSleeper::new();
+            let policy = WaitPolicy::for_provider(Provider::Vmeg)
+                .with_deadline(None)
+                .with_max_polls(None);
+            let filter: client_glue::TextFilter = Arc::new(|t| t);
+            wait_with_hub::<CloneJob, _, _>(
+                &h,
+                &filter,
+                crate::scrub::no_secret(),
+                &policy,
+                &sleeper,
+                &JobId::new("t-read"),
+                std::future::pending,
+            )
+            .await
+        });
+        // The failed read is spent: the wait is in its second phase.
+        while store.failures.load(std::sync::atomic::Ordering::SeqCst) > 0
+            || hub.waiting_tasks() == 0
+        {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let body = r#"{"code":200,"event":"openapi-clone-voice","pipelineKey":"p-read","data":{"taskId":"t-read","voiceId":"v-read"}}"#;
+        let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
+        assert!(matches!(
+            hub.receive(&ts, &sig, body.as_bytes()).await,
+            crate::webhook::Delivery::Fresh(_)
+        ));
+        let job = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("the wait ignored the webhook in its slot"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.status, TaskStatus::Succeeded);
+        assert_eq!(job.voice.unwrap().id.as_str(), "v-read");
     }
 
     #[tokio::test]

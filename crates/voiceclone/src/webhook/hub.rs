@@ -11,13 +11,15 @@
 //!
 //! Should VMEG send more than one event for a task (a late failure callback, a re-run on its
 //! side), the store, and each wait's slot until the wait looks, keep one: the latest, except
-//! that a failure never takes the place of a success
+//! that a failure never takes the place of a success that carries the task's result
 //! ([`replaces`](super::store::replaces)). A wait that starts, or looks, after both ends on
-//! the success, never `TaskFailed` for a finished, paid job; a success after a failure is
-//! taken (it carries the result). A wait that had already ended on the failure has
-//! returned `TaskFailed`: what was delivered then. Polling continues as a
-//! fallback on a slower schedule ([`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)), and on the
-//! normal schedule when the store becomes unreachable.
+//! the success, never `TaskFailed` for a finished, paid job, and a wait about to end on a
+//! failure from its slot reads the store first (a store may publish what it keeps in
+//! another order); a success after a failure is taken (it carries the result). A wait that
+//! had already ended on the failure has returned `TaskFailed`: what was delivered then.
+//! Polling continues as a fallback on a slower schedule
+//! ([`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)), and on
+//! the normal schedule when the store becomes unreachable.
 //!
 //! A receiver that acts on a delivery before answering VMEG (prints it, queues it) uses
 //! [`CompletionHub::receive_pending`]: the delivery's mark stays pending under a lease until
@@ -705,7 +707,17 @@ impl CompletionHub {
                 let state = waiter.rx.borrow_and_update().clone();
                 if let Some(stored) = state.event {
                     if let Some(event) = self.reverify_decoded_with(&stored, filter) {
-                        return Ok(event);
+                        if stored.carries_result() {
+                            return Ok(event);
+                        }
+                        // A store may keep and publish in two steps (the in-process one
+                        // does): a success kept just before this failure can be published
+                        // after it, too late for the slot. Ending on the failure would be
+                        // `TaskFailed` for a finished, paid job: the store has the last word.
+                        return Ok(self
+                            .kept_over(task_id, &stored, filter)
+                            .await?
+                            .unwrap_or(event));
                     }
                     waiter.clear_event(&stored);
                     // The slot holds only the last event published: a forged one sent right
@@ -729,6 +741,25 @@ impl CompletionHub {
         }
     }
 
+    /// The verified event the store keeps for `task_id` in place of `slot` (an event
+    /// without its task's result, taken from a wait's slot), when it keeps one.
+    async fn kept_over(
+        &self,
+        task_id: &JobId,
+        slot: &StoredEvent,
+        filter: Option<&client_glue::TextFilter>,
+    ) -> Result<Option<WebhookEvent>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .by_task(task_id.as_str())
+            .await?
+            .filter(|kept| {
+                kept.task_id.as_deref() == Some(task_id.as_str()) && !replaces(kept, slot)
+            })
+            .and_then(|kept| self.reverify_decoded_with(&kept, filter)))
+    }
+
     /// How many times the store's subscription has come back so far; see
     /// [`restored_since`](Self::restored_since).
     pub(crate) fn restores(&self) -> u64 {
@@ -737,21 +768,32 @@ impl CompletionHub {
     }
 
     /// Resolves once the store's subscription has come back since `seen` (a count from
-    /// [`restores`](Self::restores)) and is not lost again: a wait that fell back to polling
-    /// listens again then. Never, for a store that never says `Restored` (one unreachable
-    /// while its subscription holds: its commands fail, and the wait goes on polling). Holds
-    /// a slot for `task_id` meanwhile: the task is still awaited here.
+    /// [`restores`](Self::restores)) and is not lost again, or once an event for `task_id`
+    /// reaches the slot this holds: a wait that fell back to polling listens again then.
+    /// The second covers a store whose subscription held while one of its reads failed (a
+    /// command timing out in a stall shorter than the subscription's health check): it
+    /// never says `Restored`, yet delivers the task's event. Holds a slot for `task_id`
+    /// meanwhile: the task is still awaited here. An event already in the slot when this
+    /// is called does not count (the caller has looked at it), so a store that keeps failing
+    /// is not read in a loop.
     pub(crate) async fn restored_since(&self, task_id: &JobId, seen: u64) {
         self.ensure_subscribed();
         let mut waiter = self.register(task_id.as_str());
+        let held = waiter.rx.borrow_and_update().event.clone();
         loop {
-            // Registered first: a `Restored` after this check wakes the slot.
+            // Registered first: a `Restored` or an event after this check wakes the slot.
             let back = {
                 let _slots = self.slots();
                 self.inner.restores.load(Ordering::Relaxed) != seen
                     && !self.inner.lost.load(Ordering::Relaxed)
             };
-            if back {
+            let delivered = waiter
+                .rx
+                .borrow_and_update()
+                .event
+                .as_ref()
+                .is_some_and(|e| held.as_ref().is_none_or(|h| !Arc::ptr_eq(e, h)));
+            if back || delivered {
                 return;
             }
             if waiter.rx.changed().await.is_err() {
@@ -1629,6 +1671,48 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(e.pipeline_key, "p6");
+    }
+
+    /// Review 30 pass 2-b #2: the in-process store keeps a delivery and publishes it in two
+    /// steps, so a success and a failure received at the same moment can be kept in that
+    /// order (the success stays) and published in the other (the failure reaches the slot
+    /// first, the success later, too late). The wait reads the store before it ends on a
+    /// failure, and ends on the success. Here the interleaving is made by hand. Before: the
+    /// wait returned the failure (`TaskFailed` for a finished, paid job) while the store
+    /// kept the success.
+    #[tokio::test]
+    async fn a_failure_published_before_the_success_kept_before_it_ends_the_wait_on_the_success() {
+        let (hub, store) = hub();
+        let h = hub.clone();
+        let waiting = tokio::spawn(async move { h.wait_for(&JobId::new("t20")).await });
+        while hub.waiting_tasks() == 0 {
+            tokio::task::yield_now().await;
+        }
+        tokio::task::yield_now().await;
+        let event = |pk: &str, code: i64| {
+            let (ts, sig, body) = signed_coded("t20", pk, code, SystemTime::now());
+            Arc::new(StoredEvent {
+                pipeline_key: pk.into(),
+                task_id: Some("t20".into()),
+                idempotency_key: None,
+                timestamp: ts,
+                signature: sig,
+                body,
+                received_at_ms: 0,
+            })
+        };
+        let (ok, failed) = (event("p20-ok", 200), event("p20-failed", 500));
+        let now = std::time::Instant::now();
+        store.inner.store(ok.clone(), now);
+        store.inner.store(failed.clone(), now);
+        dispatch(&hub.inner, StoreSignal::Event(failed));
+        let e = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("the wait did not end"))
+            .unwrap()
+            .unwrap();
+        assert!(e.succeeded(), "{e:?}");
+        assert_eq!(e.pipeline_key, "p20-ok");
     }
 
     /// Waits on one task dropped at the same moment on two threads (a wait's caller gave

@@ -9,8 +9,8 @@
 //! | key / channel | holds | kept for |
 //! | --- | --- | --- |
 //! | `{prefix}:seen:{pipelineKey}` | the dedupe mark: `c:<token>` (confirmed) or `p:<token>` (pending), the token being the [`MarkToken`] of the record call that set it (a mark of an older version, `1`, reads as confirmed and is owned by nobody) | confirmed: the dedupe TTL, [`DEFAULT_DEDUPE_TTL`] (72 h), never less than [`MIN_DEDUPE_TTL`]; pending: the lease the receiver asked for |
-//! | `{prefix}:task:{taskId}` | the latest delivery for the task ([`StoredEvent`] as JSON), except that a failure never replaces a success ([`replaces`](super::store::replaces)) | the event TTL: [`DEFAULT_EVENT_TTL`] (24 h) |
-//! | `{prefix}:idem:{idempotencyKey}` | the delivery carrying the key, chosen the same way | the event TTL |
+//! | `{prefix}:task:{taskId}` | the latest delivery for the task ([`StoredEvent`] as JSON, with `carriesResult`), except that a delivery without the task's result never replaces a success with it ([`replaces`](super::store::replaces)) | the event TTL: [`DEFAULT_EVENT_TTL`] (24 h) |
+//! | `{prefix}:idem:{idempotencyKey}` | the delivery carrying the key, chosen the same way (a delivery of another task always replaces it) | the event TTL |
 //! | channel `{prefix}:events` | every delivery recorded, as JSON | (pub/sub) |
 //!
 //! An id longer than 256 bytes is named by its SHA-256 (`sha256:<hex>`) in a key. Use one
@@ -151,13 +151,18 @@ use crate::sleep::BoxFuture;
 /// once more on a new connection then), and everything before the mark was written by that
 /// run. Without it, that second run would answer 3 or 0 for the caller's own delivery.
 ///
-/// A failure does not take the place of a success stored under the task id or the key
-/// ([`super::store::replaces`]): the script reads the stored value's body (`cjson`, in every
-/// Redis since 2.6) for its `code`. A value it cannot read so (not JSON, another type,
-/// written by an older version in another shape) is no success and is replaced, as before:
-/// never a script error, which would answer every redelivery 503. This decodes a stored
-/// value (at most [`RedisStore::max_event_bytes`]) only when a failure follows another
-/// delivery for the same task or key, which is rare.
+/// A delivery without its task's result does not take the place of a success with it
+/// stored under the task id or the key for the same task ([`super::store::replaces`]):
+/// ARGV[6] is `1` when the new delivery carries its result, ARGV[7] its task id (`t:` and
+/// the id; empty when it names none). The stored value (`cjson`, in every Redis since 2.6)
+/// says whether it carries its result in `carriesResult`, a field this store adds to the
+/// [`StoredEvent`] JSON (judged in Rust, where a wait judges it; ignored by readers), and
+/// names its task in `taskId`; a stored success of another task is replaced (one key can
+/// name several tasks). A value it cannot read so (not JSON, another type, written by an
+/// older version without the field) keeps nothing out and is replaced: never a script error,
+/// which would answer every redelivery 503. This decodes a stored value (at most
+/// [`RedisStore::max_event_bytes`]) only when a delivery without a result follows another
+/// for the same task or key, which is rare.
 const RECORD_SCRIPT: &str = r"
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'none' then
@@ -176,25 +181,24 @@ if kind ~= 'none' then
   end
   return 4
 end
-local function succeeded(key)
+local function keeps(key)
   if redis.call('TYPE', key)['ok'] ~= 'string' then
     return false
   end
   local read, stored = pcall(cjson.decode, redis.call('GET', key))
-  if not read or type(stored) ~= 'table' or type(stored['body']) ~= 'string' then
+  if not read or type(stored) ~= 'table' or stored['carriesResult'] ~= true then
     return false
   end
-  local parsed, body = pcall(cjson.decode, stored['body'])
-  if not parsed or type(body) ~= 'table' then
+  local theirs = stored['taskId']
+  if ARGV[7] ~= '' and type(theirs) == 'string' and 't:' .. theirs ~= ARGV[7] then
     return false
   end
-  local code = body['code']
-  return (type(code) == 'number' or type(code) == 'string') and tonumber(code) == 200
+  return true
 end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then
   for i = 2, #KEYS do
-    if ARGV[6] == '1' or not succeeded(KEYS[i]) then
+    if ARGV[6] == '1' or not keeps(KEYS[i]) then
       redis.call('SET', KEYS[i], ARGV[1], 'PX', ttl)
     end
   end
@@ -233,6 +237,18 @@ if redis.call('TYPE', KEYS[1])['ok'] == 'string'
 end
 return 0
 ";
+
+/// A [`StoredEvent`] as this store writes it: the event's own fields, and whether it
+/// carries its result ([`StoredEvent::carries_result`]), which the record script reads from
+/// a stored value (Lua cannot judge a result as a wait does). Read back as a plain
+/// [`StoredEvent`], which ignores the extra field.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Filed<'a> {
+    #[serde(flatten)]
+    event: &'a StoredEvent,
+    carries_result: bool,
+}
 
 /// What [`RedisStore::check`] publishes on the channel to learn whether it may: every
 /// subscriber of this crate ignores it quietly (it is no stored delivery).
@@ -920,8 +936,12 @@ impl RedisStore {
         token: &MarkToken,
         lease: Option<Duration>,
     ) -> Result<Recorded, StoreError> {
-        let json = serde_json::to_string(event)
-            .map_err(|e| StoreError::new(format!("the delivery could not be encoded: {e}")))?;
+        let carries_result = event.carries_result();
+        let json = serde_json::to_string(&Filed {
+            event,
+            carries_result,
+        })
+        .map_err(|e| StoreError::new(format!("the delivery could not be encoded: {e}")))?;
         if json.len() > self.max_event_bytes {
             tracing::error!(
                 bytes = json.len(),
@@ -957,7 +977,13 @@ impl RedisStore {
             .arg(self.channel())
             .arg(mark_ttl)
             .arg(mark)
-            .arg(if event.succeeded() { "1" } else { "0" });
+            .arg(if carries_result { "1" } else { "0" })
+            .arg(
+                event
+                    .task_id
+                    .as_ref()
+                    .map_or_else(String::new, |t| format!("t:{t}")),
+            );
         let won = self
             .exec(|mut c| {
                 let call = &call;

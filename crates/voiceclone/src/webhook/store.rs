@@ -114,8 +114,8 @@ impl StoredEvent {
 
     /// Whether the delivery says its task succeeded: the body's `code` is 200, read as the
     /// verifier reads it (a number, or a string holding one). `false` for a body that does
-    /// not parse. A store keeps a success over a later failure for the same task or key
-    /// ([`replaces`]).
+    /// not parse. Only a success that [carries its result](Self::carries_result) is kept over
+    /// a later failure for the same task ([`replaces`]).
     pub fn succeeded(&self) -> bool {
         #[derive(Deserialize)]
         struct Code {
@@ -126,6 +126,33 @@ impl StoredEvent {
             .ok()
             .and_then(|c| c.code)
             == Some(200)
+    }
+
+    /// Whether the delivery is a success that carries its result, as a wait reads it: a
+    /// clone's usable `voiceId`, a TTS task's audio (at least one line's http(s) `uri`). A
+    /// success of another product counts by its `code` alone (this crate does not read its
+    /// result). `false` for a failure, and for a code-200 delivery of a clone or TTS task
+    /// whose `data` holds no result (every line failed, no voice): a wait cannot end on it,
+    /// so it must not keep out a failure that can (see [`replaces`]).
+    pub fn carries_result(&self) -> bool {
+        use super::event::{WebhookEventKind, WebhookPayload};
+        let Ok(event) = super::event::decode_event(self.body.as_bytes(), UNIX_EPOCH) else {
+            return false;
+        };
+        if !event.succeeded() {
+            return false;
+        }
+        match &event.payload {
+            WebhookPayload::Clone(job) => job.voice.is_some(),
+            WebhookPayload::Speech(job) => job
+                .speech
+                .as_ref()
+                .is_some_and(|s| !s.audio_urls.is_empty()),
+            WebhookPayload::Other(_) => !matches!(
+                event.kind,
+                WebhookEventKind::CloneVoice | WebhookEventKind::Tts
+            ),
+        }
     }
 
     /// Roughly what keeping it costs, in bytes.
@@ -144,13 +171,23 @@ impl StoredEvent {
 }
 
 /// Whether `new`, a later delivery for the same task (or idempotency key), takes the place
-/// of `old` where a store keeps one delivery per task: always, except a failure in place of
-/// a success. The task succeeded and was paid for; a failure delivered after that (a late
-/// callback, a re-run on VMEG's side) must not end a wait with `TaskFailed`, which a caller
-/// may answer with a new, paid submit. A success after a failure is taken: it carries the
-/// result, and keeping the failure could lose a finished job.
+/// of `old` where a store keeps one delivery per task: always, except a delivery without
+/// the task's result (a failure) in place of a success with it
+/// ([`StoredEvent::carries_result`]), both naming the same task. The task succeeded and was
+/// paid for; a failure delivered after that (a late callback, a re-run on VMEG's side) must
+/// not end a wait with `TaskFailed`, which a caller may answer with a new, paid submit. A
+/// success after a failure is taken: it carries the result, and keeping the failure could
+/// lose a finished job.
+///
+/// The exception holds per task, never across tasks: one idempotency key can name several
+/// (VMEG scopes a key by API key and route, and forgets it after 24 h: a clone and a TTS
+/// submit, or two tenants on one hub, may share one), and the failure of the key's latest
+/// task is that submit's own outcome. Task ids are compared when both events name one.
+/// A code-200 delivery with no result (no voice, no line's audio) keeps nothing out: a wait
+/// cannot end on it, and the failure after it can end the wait.
 pub fn replaces(old: &StoredEvent, new: &StoredEvent) -> bool {
-    new.succeeded() || !old.succeeded()
+    let other_task = matches!((&old.task_id, &new.task_id), (Some(a), Some(b)) if a != b);
+    other_task || !old.carries_result() || new.carries_result()
 }
 
 /// What [`CompletionStore::record`] (or [`CompletionStore::record_marked`]) did with a
@@ -1083,15 +1120,135 @@ mod tests {
         );
     }
 
-    /// A delivery for `task` and `key` whose body's `code` is `code` (JSON text: `200` or
-    /// `"200"`).
+    /// A clone delivery for `task` and `key` whose body's `code` is `code` (JSON text: `200`
+    /// or `"200"`), with its voice.
     fn coded(pk: &str, task: &str, key: &str, code: &str) -> StoredEvent {
-        StoredEvent {
-            body: format!(
-                r#"{{"code":{code},"event":"openapi-clone-voice","pipelineKey":"{pk}","data":{{"taskId":"{task}"}}}}"#
+        with_data(
+            pk,
+            task,
+            key,
+            code,
+            &format!(r#"{{"taskId":"{task}","voiceId":"v-{task}"}}"#),
+        )
+    }
+
+    /// A clone delivery for `task` and `key` whose `code` is `code` and `data` is `data`.
+    fn with_data(pk: &str, task: &str, key: &str, code: &str, data: &str) -> StoredEvent {
+        with_body(
+            pk,
+            task,
+            key,
+            format!(
+                r#"{{"code":{code},"event":"openapi-clone-voice","pipelineKey":"{pk}","data":{data}}}"#
             ),
+        )
+    }
+
+    fn with_body(pk: &str, task: &str, key: &str, body: String) -> StoredEvent {
+        StoredEvent {
+            body,
             ..event(pk, task, Some(key), 0)
         }
+    }
+
+    /// Review 30 pass 2-b #1: one idempotency key can name several tasks (VMEG scopes a key
+    /// by API key and route: a clone and a TTS submit, or two tenants on one hub). A failure
+    /// of another task takes the key's place: it is the outcome of the key's latest submit,
+    /// which `job_for_idempotency_key` resolves. Before: the other task's success stayed under
+    /// the key for the event TTL.
+    #[tokio::test]
+    async fn a_failure_of_another_task_replaces_a_success_under_a_shared_key() {
+        let store = MemoryStore::new();
+        let a = coded("p1", "t-a", "order-7", "200");
+        let b = coded("p2", "t-b", "order-7", "500");
+        store.record(&a).await.unwrap();
+        store.record(&b).await.unwrap();
+        assert_eq!(
+            store.by_idempotency_key("order-7").await.unwrap(),
+            Some(b.clone())
+        );
+        assert_eq!(store.by_task("t-a").await.unwrap(), Some(a.clone()));
+        assert_eq!(store.by_task("t-b").await.unwrap(), Some(b.clone()));
+        assert!(replaces(&a, &b));
+        // The same task under the same key still keeps its success.
+        let late = coded("p3", "t-a", "order-7", "500");
+        assert!(!replaces(&a, &late));
+        // An event that names no task is compared as before.
+        let unnamed = StoredEvent {
+            task_id: None,
+            ..late.clone()
+        };
+        assert!(!replaces(&a, &unnamed));
+    }
+
+    /// Review 30 pass 2-b #5: a code-200 delivery that carries no result (a clone without a
+    /// voice, a TTS task whose every line failed) ends no wait, so it keeps no failure out:
+    /// the failure after it is kept under the task and the key. Before: the result-less
+    /// "success" stayed, and `completion()`, `job_for_idempotency_key()` and reconcile said
+    /// the task succeeded. A success with its result is kept over it.
+    #[tokio::test]
+    async fn a_success_without_its_result_keeps_no_failure_out() {
+        let tts = |pk: &str, code: &str, results: &str| {
+            with_body(
+                pk,
+                "t-s",
+                "k-s",
+                format!(
+                    r#"{{"code":{code},"event":"openapi-tts","pipelineKey":"{pk}","data":{{"taskId":"t-s","results":{results}}}}}"#
+                ),
+            )
+        };
+        let lines_failed = tts(
+            "p1",
+            "200",
+            r#"[{"errorMessage":"bad line"},{"uri":"ftp://x/a"}]"#,
+        );
+        let no_results = tts("p2", "200", "[]");
+        let no_voice = with_data(
+            "p3",
+            "t-c",
+            "k-c",
+            "200",
+            r#"{"taskId":"t-c","voiceId":" "}"#,
+        );
+        let with_audio = tts("p4", "200", r#"[{"uri":"https://cdn.example/a.mp3"}]"#);
+        for hollow in [&lines_failed, &no_results, &no_voice] {
+            assert!(
+                hollow.succeeded() && !hollow.carries_result(),
+                "{}",
+                hollow.body
+            );
+        }
+        assert!(with_audio.carries_result());
+        assert!(coded("p", "t", "k", r#""200""#).carries_result());
+        assert!(!coded("p", "t", "k", "500").carries_result());
+        // Another product's success counts by its code: its result is not read here.
+        assert!(
+            with_body(
+                "p",
+                "t",
+                "k",
+                r#"{"code":200,"event":"openapi-translate","pipelineKey":"p","data":{}}"#.into()
+            )
+            .carries_result()
+        );
+
+        let store = MemoryStore::new();
+        store.record(&lines_failed).await.unwrap();
+        let failed = tts("p5", "500", "null");
+        store.record(&failed).await.unwrap();
+        assert_eq!(store.by_task("t-s").await.unwrap(), Some(failed.clone()));
+        assert_eq!(store.by_idempotency_key("k-s").await.unwrap(), Some(failed));
+        store.record(&with_audio).await.unwrap();
+        // Neither a failure nor a result-less success takes the place of the audio.
+        store.record(&tts("p6", "500", "null")).await.unwrap();
+        store.record(&no_results).await.unwrap();
+        assert_eq!(store.by_task("t-s").await.unwrap(), Some(with_audio));
+
+        store.record(&no_voice).await.unwrap();
+        let failed = with_data("p7", "t-c", "k-c", "500", r#"{"taskId":"t-c"}"#);
+        store.record(&failed).await.unwrap();
+        assert_eq!(store.by_task("t-c").await.unwrap(), Some(failed));
     }
 
     /// README: a failure delivered after a success for the same task (or idempotency key)
