@@ -546,3 +546,155 @@ async fn the_seam_example_works_for_both_providers() {
     let squeeze = |s: &str| s.split_whitespace().collect::<String>();
     assert_eq!(squeeze(&code), squeeze(SEAM_EXAMPLE));
 }
+
+/// A user's delivery step, as the crate's docs advise: synthesize again only the lines the
+/// vendor said failed, keep the task to read again for lines that could not be read.
+#[derive(Debug, Default, PartialEq)]
+struct Delivery {
+    /// Lines (from 1) with audio.
+    delivered: Vec<usize>,
+    /// Lines (from 1) sent again in a new task.
+    resynthesized: Vec<usize>,
+    /// Lines (from 1) to read again from the same task later.
+    reread: Vec<usize>,
+    /// The whole task is to be read again later (no line readable).
+    reread_task: bool,
+}
+
+async fn deliver(api: &dyn VoiceCloning, lines: &[&str]) -> Delivery {
+    let voice = "cv_1";
+    let mut req = SpeechRequest::new(voice, lines[0]);
+    for line in &lines[1..] {
+        req = req.add_line(voice, *line);
+    }
+    let job = api.synthesize(&req).await.unwrap();
+    let policy = WaitPolicy::for_provider(api.provider());
+    let mut out = Delivery::default();
+    let speech = match api.wait_for_speech(&job.id, &policy).await {
+        Ok(speech) => speech,
+        Err(e) if e.audio_unreadable().is_some() => {
+            // Not a failure the vendor stated: keep the task, never submit it again.
+            assert!(!e.may_resubmit());
+            out.reread_task = true;
+            return out;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        speech.segments.len(),
+        lines.len(),
+        "pairing needs one result per line"
+    );
+    let mut again: Vec<&str> = Vec::new();
+    for (i, segment) in speech.segments.iter().enumerate() {
+        if segment.url.is_some() {
+            out.delivered.push(i + 1);
+        } else if segment.failed() {
+            again.push(lines[i]);
+            out.resynthesized.push(i + 1);
+        } else {
+            out.reread.push(i + 1);
+        }
+    }
+    if let Some((first, rest)) = again.split_first() {
+        let mut req = SpeechRequest::new(voice, *first);
+        for line in rest {
+            req = req.add_line(voice, *line);
+        }
+        api.synthesize(&req).await.unwrap();
+    }
+    out
+}
+
+/// Review 30-f #1: the fake scripts a line the client cannot read (no `uri`, no
+/// `errorMessage`), as VMEG may answer it: code following the docs reads it again and
+/// pays for no second task for it; only the line VMEG said failed is synthesized again.
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreadable_line_is_read_again_and_only_a_failed_line_is_synthesized_again() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_speech(
+        Script::succeeds()
+            .with_failed_line(1, "unsupported characters")
+            .with_unreadable_line(2),
+    );
+    let got = deliver(&fake, &["One.", "Two.", "Three."]).await;
+    assert_eq!(
+        got,
+        Delivery {
+            delivered: vec![1],
+            resynthesized: vec![2],
+            reread: vec![3],
+            reread_task: false,
+        }
+    );
+    // The first task, and a second one with line 2 only: line 3 was not billed again.
+    assert_eq!(fake.billable_submits(), 2);
+    let Some(FakeCall::Synthesize(again)) = fake.calls().last().cloned() else {
+        panic!("{:?}", fake.calls());
+    };
+    let texts: Vec<&str> = again.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["Two."]);
+
+    // No line readable: the wait's error says so (as the client's), and nothing is resent.
+    fake.script_speech(
+        Script::succeeds()
+            .with_unreadable_line(0)
+            .with_unreadable_line(1),
+    );
+    let got = deliver(&fake, &["One.", "Two."]).await;
+    assert!(got.reread_task, "{got:?}");
+    assert_eq!(fake.billable_submits(), 3);
+
+    // The scripts that once were refused as "the client drops it" now point here.
+    fake.script_speech(Script::succeeds().with_failed_line(0, " "));
+    let err = fake
+        .synthesize(&SpeechRequest::new("cv_1", "One."))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("with_unreadable_line"), "{err}");
+}
+
+/// Review 30-f #3: a fake VMEG answer may list fewer results than lines, as VMEG may; read
+/// by id `lines_sent` is unknown (the caller compares), and a synchronous answer carries it
+/// as the client's does, so `is_complete` is false.
+#[tokio::test(flavor = "current_thread")]
+async fn a_fake_answer_may_list_fewer_results_than_lines_and_a_sync_answer_knows_lines_sent() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    let req = SpeechRequest::new("cv_1", "One.")
+        .add_line("cv_1", "Two.")
+        .add_line("cv_1", "Three.");
+    fake.script_speech(Script::succeeds().without_result_for_line(1));
+    let job = fake.synthesize(&req).await.unwrap();
+    let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    let speech = fake.wait_for_speech(&job.id, &policy).await.unwrap();
+    // Every listed line has audio and the count is unknown by id: "complete" says only that.
+    assert_eq!((speech.segments.len(), speech.lines_sent), (2, None));
+    assert!(speech.is_complete());
+    assert_ne!(
+        speech.segments.len(),
+        req.lines.len(),
+        "the caller's own check"
+    );
+    // Line 3's audio is the second result: pairing by index would give it to line 2.
+    assert!(
+        speech.segments[1]
+            .url
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .ends_with("-3.wav")
+    );
+
+    // A synchronous answer: the lines sent are known, and the short list is not complete.
+    let sync = req.clone().synchronous(true);
+    fake.script_speech(Script::succeeds().without_result_for_line(0));
+    let job = fake.synthesize(&sync).await.unwrap();
+    let speech = job.speech.unwrap();
+    assert_eq!((speech.segments.len(), speech.lines_sent), (2, Some(3)));
+    assert!(!speech.is_complete());
+    // And with every line listed, as the client's: `Some(3)` and complete.
+    fake.script_speech(Script::succeeds());
+    let speech = fake.synthesize(&sync).await.unwrap().speech.unwrap();
+    assert_eq!(speech.lines_sent, Some(3));
+    assert!(speech.is_complete());
+}

@@ -581,8 +581,10 @@ impl Client {
     /// is logged when a line has none). A wait by id does not know how many lines were sent
     /// ([`Speech::lines_sent`] is `None`, and `is_complete` covers every line the answer
     /// lists): compare `segments.len()` with the lines you sent. Synthesize again only the
-    /// lines without audio: resubmitting the whole batch pays again for the lines that
-    /// have it.
+    /// lines the vendor said failed ([`SpeechSegment::failed`](crate::SpeechSegment::failed)):
+    /// resubmitting the whole batch pays again for the lines that have audio, and a line
+    /// this crate could not read ([`SpeechSegment::unreadable`](crate::SpeechSegment::unreadable))
+    /// may have audio at the vendor: read the task again for it.
     ///
     /// ```
     /// use std::time::Duration;

@@ -60,8 +60,10 @@
 //! A finished speech job is shaped as the client reads the provider's answer: VMEG gives
 //! one audio URL and one segment per line of the request, JimmyAI one audio URL, no
 //! segments, and a subtitle file when the request asked for subtitles (see
-//! [`Script::with_audio_urls`]; [`Script::with_failed_line`] and [`Script::without_audio`]
-//! script the answers the client reads as a failed line and a success with no audio).
+//! [`Script::with_audio_urls`]; [`Script::with_failed_line`], [`Script::without_audio`],
+//! [`Script::with_unreadable_line`] and [`Script::without_result_for_line`] script the
+//! answers the client reads as a failed line, a success with no audio, a line it cannot
+//! read, and an answer that lists fewer results than lines).
 //!
 //! What the client logs at WARN for a submit after which a task may exist (an unknown
 //! outcome; JimmyAI's refusal by a code it does not document) the fake logs too, with the
@@ -166,6 +168,10 @@ pub struct FakeClient {
     allow_private: bool,
     sleeper: VirtualSleeper,
     state: Mutex<State>,
+    /// Held through a submit, which releases `state` while the retry table ends its failure
+    /// (it logs, and a tracing layer may read the fake): no other submit numbers a job or
+    /// takes a key in between.
+    submits: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -403,6 +409,7 @@ impl FakeClient {
             allow_private: false,
             sleeper: VirtualSleeper::default(),
             state: Mutex::new(State::default()),
+            submits: Mutex::new(()),
         }
     }
 
@@ -534,6 +541,7 @@ impl FakeClient {
         planned: Option<&PlannedRequest>,
         asked: Asked,
     ) -> Result<Submitted, Error> {
+        let _one_submit = self.submits.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.lock();
         // VMEG accepts a (route, key) pair once in 24 h and answers 409 after (api-facts A4):
         // nothing is created, so no script is used.
@@ -644,15 +652,17 @@ impl FakeClient {
         .map(|e| match script.names_task {
             true => e.with_task_id(vendor_id(&self.instance, kind, state.created)),
             false => e,
-        })
-        .map(|e| self.ended(e, operation, key.clone(), fresh_key));
+        });
+        // The retry table logs (a DEBUG line when a retryable refusal ends the one attempt):
+        // not under the lock, as a tracing layer may read the fake (review 30-f #7).
+        drop(state);
+        let failure = failure.map(|e| self.ended(e, operation, key.clone(), fresh_key));
         let lost = match failure {
             Some(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => Some(e),
             Some(e) => {
                 // A refusal that does not prove nothing was made (JimmyAI's undocumented
                 // codes) is logged with what finds its task, as the client's transport logs
-                // it (review 28-c #3). Not under the lock: a tracing layer may read the fake.
-                drop(state);
+                // it (review 28-c #3).
                 let call = self.call_info(operation, key.clone(), fresh_key);
                 if crate::retry::task_may_exist_after(&call, &e) {
                     let request = planned
@@ -671,6 +681,7 @@ impl FakeClient {
             }
             None => None,
         };
+        let mut state = self.lock();
         let vendor_id = vendor_id(&self.instance, kind, state.created);
         state.created = state.created.saturating_add(1);
         let number = state.created;
@@ -927,11 +938,17 @@ impl FakeClient {
         match self.provider {
             Provider::Vmeg => {
                 let segments: Vec<SpeechSegment> = (0..job.asked.lines)
+                    .filter(|i| !script.dropped_lines.contains(i))
                     .map(|i| {
                         if let Some((_, reason)) =
                             script.failed_lines.iter().rev().find(|(l, _)| *l == i)
                         {
                             return SpeechSegment::new(None, None, Some(reason.clone()));
+                        }
+                        // As the client reads a result with no `uri` and no `errorMessage`.
+                        if script.unreadable_lines.contains(&i) {
+                            return SpeechSegment::new(None, Some(FAKE_LINE_DURATION), None)
+                                .with_unreadable("it has no uri and no errorMessage");
                         }
                         let url = script.audio_urls.get(i).cloned().or_else(|| {
                             let line = i.saturating_add(1);
@@ -1556,6 +1573,12 @@ impl VoiceCloning for FakeClient {
                     job.id = JobId::no_task(self.provider, JobKind::Speech);
                 }
                 job.vendor_status = None;
+                // As the client notes it on a synchronous answer: the lines sent are known.
+                if job.status == TaskStatus::Succeeded
+                    && let Some(speech) = job.speech.as_mut()
+                {
+                    speech.lines_sent = Some(req.lines.len());
+                }
                 return Ok(job);
             }
             let mut job =
