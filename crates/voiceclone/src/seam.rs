@@ -63,7 +63,9 @@ pub trait VoiceCloning: Send + Sync + std::fmt::Debug {
     /// See [`Client::clone_voice`].
     fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>>;
 
-    /// See [`Client::clone_status`].
+    /// See [`Client::clone_status`]. A succeeded VMEG clone's status may have `voice: None`:
+    /// [`wait_for_clone`](Self::wait_for_clone) or [`list_voices`](Self::list_voices) finds
+    /// it (script it with `Script::without_voice_in_status`).
     fn clone_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<CloneJob, Error>>;
 
     /// See [`Client::wait_for_clone`].

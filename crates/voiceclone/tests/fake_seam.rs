@@ -698,3 +698,76 @@ async fn a_fake_answer_may_list_fewer_results_than_lines_and_a_sync_answer_knows
     assert_eq!(speech.lines_sent, Some(3));
     assert!(speech.is_complete());
 }
+
+/// A user's job queue that resends a stored request under its key and reads `Conflict` as
+/// "already done".
+async fn resend(api: &dyn VoiceCloning, req: &CloneRequest) -> &'static str {
+    match api.clone_voice(req).await {
+        Ok(_) => "made",
+        Err(e) if e.kind() == &ErrorKind::Conflict => "already done",
+        Err(e) => e.kind().as_str(),
+    }
+}
+
+/// Review 30-f #4: VMEG's key lasts 24 h, and a refusal may use it up (UNKNOWN); both are
+/// scriptable, so a test shows the queue billing twice after a day and losing a job after a
+/// refusal that took its key.
+#[tokio::test(flavor = "current_thread")]
+async fn a_key_reused_after_a_day_or_after_a_refusal_that_used_it_is_scripted() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    let req = CloneRequest::new("https://cdn.example.com/a.wav").idempotency_key("job-1");
+    assert_eq!(resend(&fake, &req).await, "made");
+    assert_eq!(resend(&fake, &req).await, "already done");
+    assert_eq!(fake.billable_submits(), 1);
+    // A day later, VMEG takes the key as new work: billed twice.
+    fake.expire_idempotency_keys();
+    assert_eq!(resend(&fake, &req).await, "made");
+    assert_eq!(fake.billable_submits(), 2);
+
+    // A refusal that used up its key: the resend is "already done", and nothing exists.
+    let req = CloneRequest::new("https://cdn.example.com/b.wav").idempotency_key("job-2");
+    fake.script_clone(Script::rejected(ErrorKind::RateLimited).using_up_its_key());
+    assert_eq!(resend(&fake, &req).await, "rate_limited");
+    assert_eq!(resend(&fake, &req).await, "already done");
+    assert_eq!(fake.billable_submits(), 2, "job-2 was never made");
+    // Without the setter a refusal leaves the key free, as before.
+    let req = CloneRequest::new("https://cdn.example.com/c.wav").idempotency_key("job-3");
+    fake.script_clone(Script::rejected(ErrorKind::RateLimited));
+    assert_eq!(resend(&fake, &req).await, "rate_limited");
+    assert_eq!(resend(&fake, &req).await, "made");
+}
+
+/// Review 30-f #5: a succeeded VMEG clone whose task answer names no voice, as VMEG's may:
+/// a service polling `clone_status` itself must not read it as a failure and clone again.
+#[tokio::test(flavor = "current_thread")]
+async fn a_succeeded_clone_status_without_its_voice_is_scripted_and_the_wait_finds_it() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::succeeds().without_voice_in_status());
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").name("narrator"))
+        .await
+        .unwrap();
+    let mut read = fake.clone_status(&job.id).await.unwrap();
+    while read.status != TaskStatus::Succeeded {
+        read = fake.clone_status(&job.id).await.unwrap();
+    }
+    assert_eq!(read.voice, None);
+    let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    let voice = fake.wait_for_clone(&job.id, &policy).await.unwrap();
+    assert!(
+        fake.list_voices()
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.id == voice.id)
+    );
+    assert_eq!(fake.billable_submits(), 1);
+    // Only a VMEG clone's answer may lack its voice: a JimmyAI script saying so is refused.
+    let jimmy = FakeClient::new(Provider::JimmyAi);
+    jimmy.script_clone(Script::succeeds().without_voice_in_status());
+    let err = jimmy
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("without_voice_in_status"), "{err}");
+}

@@ -408,7 +408,9 @@ impl Client {
     /// The current state of a clone task. `id` is a typed clone id (from
     /// [`Client::clone_voice`] or parsed from its stored form) or a bare vendor id; an id of
     /// the other provider or kind is `InvalidInput` before sending, and a task the vendor
-    /// says is not a clone is `InvalidInput` from the answer.
+    /// says is not a clone is `InvalidInput` from the answer. A succeeded VMEG clone's status
+    /// may have `voice: None` (the task's answer need not name it): that is no failure, and
+    /// [`Client::wait_for_clone`] or [`Client::list_voices`] finds the voice.
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, SpeechRequest};

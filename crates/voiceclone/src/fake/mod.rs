@@ -36,7 +36,10 @@
 //!
 //! Like VMEG, a VMEG fake refuses a second submit to the same route (the same kind, and
 //! synchronous or not: a key is reserved per route) under an idempotency key already used
-//! (`ErrorKind::Conflict`; nothing is created and no script is used). A
+//! (`ErrorKind::Conflict`; nothing is created and no script is used). Unlike VMEG's, whose
+//! reservation lasts 24 h, the fake's never expires until
+//! [`FakeClient::expire_idempotency_keys`]; and a refused submit takes no key unless
+//! scripted [`Script::using_up_its_key`] (whether VMEG's does is UNKNOWN). A
 //! `synchronous(true)` VMEG submit comes back finished, as the real one does: its script is
 //! played at once. Its one answer is its script's first step that is a terminal status or
 //! an error. A success is the finished job. A failure is never `TaskFailed` from a submit,
@@ -444,6 +447,15 @@ impl FakeClient {
         self.lock().calls.clone()
     }
 
+    /// Forgets every idempotency key used so far, as VMEG does 24 h after a key's first use
+    /// (it accepts a (route, key) pair once within a 24 h TTL, api-facts A4): a later submit
+    /// under a used key is accepted as new work, and billed again. The fake's keys never
+    /// expire by themselves; call this to stand for the day passing, in a test of code that
+    /// resends a stored request under its key and reads `Conflict` as "already done".
+    pub fn expire_idempotency_keys(&self) {
+        self.lock().keys.clear();
+    }
+
     /// Calls received after the log was full (not in [`FakeClient::calls`]).
     pub fn unrecorded_calls(&self) -> u64 {
         self.lock().unrecorded
@@ -660,6 +672,13 @@ impl FakeClient {
         let lost = match failure {
             Some(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => Some(e),
             Some(e) => {
+                // A refusal that uses up its key, as VMEG may (api-facts A4: UNKNOWN).
+                if script.uses_up_key
+                    && self.provider == Provider::Vmeg
+                    && let Some(k) = &key
+                {
+                    self.lock().keys.insert((kind, sync, k.clone()));
+                }
                 // A refusal that does not prove nothing was made (JimmyAI's undocumented
                 // codes) is logged with what finds its task, as the client's transport logs
                 // it (review 28-c #3).
@@ -990,7 +1009,7 @@ impl FakeClient {
             // client looks it up): its reads have none, as the client's have none.
             if let Some(j) = state
                 .job(id.as_str())
-                .filter(|j| j.script.failed_lookup.is_none())
+                .filter(|j| j.script.failed_lookup.is_none() && !j.script.no_status_voice)
             {
                 job.voice = Some(self.voice_of(j));
             }

@@ -59,6 +59,10 @@ pub struct Script {
     pub(super) names_task: bool,
     /// VMEG clone: the first wait's lookup of the voice fails with this.
     pub(super) failed_lookup: Option<ErrorKind>,
+    /// VMEG clone: the task's answer names no voice (status reads have none).
+    pub(super) no_status_voice: bool,
+    /// VMEG: a refused submit still takes its idempotency key.
+    pub(super) uses_up_key: bool,
 }
 
 /// How a submit ends.
@@ -138,6 +142,8 @@ impl Script {
             no_task_id: false,
             names_task: false,
             failed_lookup: None,
+            no_status_voice: false,
+            uses_up_key: false,
         }
     }
 
@@ -328,6 +334,67 @@ impl Script {
     /// ```
     pub fn with_failed_lookup(mut self, kind: ErrorKind) -> Self {
         self.failed_lookup = Some(kind);
+        self
+    }
+
+    /// VMEG clone: the task's answer names no voice, which VMEG may do (the shape of a clone
+    /// task's `result` is UNKNOWN, which is why the client's wait looks the voice up in the
+    /// clone list): a status read ([`clone_status`](crate::VoiceCloning::clone_status)) of
+    /// the succeeded job has `voice: None`, and a wait (or `list_voices`) finds the voice.
+    /// Code that polls `clone_status` itself and reads "succeeded without a voice" as a
+    /// failure clones again and pays twice. Only on a VMEG clone (JimmyAI's answer carries its
+    /// voice): a submit that uses it otherwise is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, Provider, TaskStatus, VoiceCloning, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// fake.script_clone(Script::succeeds().without_voice_in_status());
+    /// let job = fake.clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav")).await?;
+    /// let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    /// // The wait looks the voice up, as the client's does.
+    /// assert!(fake.wait_for_clone(&job.id, &policy).await.is_ok());
+    /// let read = fake.clone_status(&job.id).await?;
+    /// assert_eq!((read.status, read.voice), (TaskStatus::Succeeded, None));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn without_voice_in_status(mut self) -> Self {
+        self.no_status_voice = true;
+        self
+    }
+
+    /// VMEG: a refused submit (one that creates nothing: [`Script::rejected`] with a refusal,
+    /// [`Script::rejected_with_status`] with a status that says nothing was done) still uses
+    /// up its idempotency key, as VMEG may: whether a refused first attempt takes the key is
+    /// UNKNOWN (api-facts A4). A later submit under that key is then answered `Conflict`,
+    /// although nothing was ever made: code that resends a refused request under its key and
+    /// reads `Conflict` as "it exists" loses the job. Without this, a refusal leaves the key
+    /// free. JimmyAI documents no key (not used there).
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, ErrorKind, Provider, VoiceCloning};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// fake.script_clone(Script::rejected(ErrorKind::RateLimited).using_up_its_key());
+    /// let req = CloneRequest::new("https://cdn.example.com/a.wav").idempotency_key("job-7");
+    /// let err = fake.clone_voice(&req).await.unwrap_err();
+    /// assert_eq!(err.kind(), &ErrorKind::RateLimited);
+    /// let again = fake.clone_voice(&req).await.unwrap_err();
+    /// assert_eq!(again.kind(), &ErrorKind::Conflict);
+    /// assert_eq!(fake.billable_submits(), 0, "nothing was ever made");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn using_up_its_key(mut self) -> Self {
+        self.uses_up_key = true;
         self
     }
 
@@ -590,6 +657,11 @@ impl Script {
         {
             return refuse(
                 "Script::with_failed_lookup(..): only a VMEG clone's wait looks its voice up, and a lookup fails only with the kinds a read fails with (see Script::then_error)",
+            );
+        }
+        if self.no_status_voice && (provider != Provider::Vmeg || kind != JobKind::Clone) {
+            return refuse(
+                "Script::without_voice_in_status(): only a VMEG clone's answer may name no voice (JimmyAI's carries its voice)",
             );
         }
         let succeeds_at_once = sync
