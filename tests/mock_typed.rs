@@ -2,11 +2,12 @@
 //! would use them: a mock set up with the clients' own types answers the generated client and
 //! the `voiceclone` adapter, and matches only the request it describes.
 
-use httpmock::MockServer;
+// The mock crates' re-export, as the README advises (one type for both crates' mocks).
 use jimmyai_client::types as jimmy;
 use jimmyai_client_mock::MockServerExt as _;
 use vmeg_client::types as vmeg;
 use vmeg_client_mock::MockServerExt as _;
+use vmeg_client_mock::httpmock::MockServer;
 use voiceclone::{Client, CloneRequest, ErrorKind, JobId, Provider, SoundVersion, TaskStatus};
 
 const KEY: &str = "mock-test-key";

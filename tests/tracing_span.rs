@@ -826,15 +826,73 @@ async fn the_fake_logs_a_submit_after_which_a_task_may_exist_as_the_client_does(
     }
 }
 
-/// A tracing layer that reads the fake on every WARN line (a service's test that checks its
-/// calls as they are logged).
+/// A tracing layer that reads the fake on every line it logs, at any level (a service's test
+/// that checks its calls as they are logged).
 struct ReadsTheFake(Arc<voiceclone::fake::FakeClient>);
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ReadsTheFake {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let _ = self.0.calls();
+    }
+}
+
+/// Counts DEBUG lines.
+struct CountsDebugs(Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountsDebugs {
     fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if *e.metadata().level() == tracing::Level::WARN {
-            let _ = self.0.calls();
+        if *e.metadata().level() == tracing::Level::DEBUG {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
+    }
+}
+
+/// Review 30-f #7: a retryable refusal ends the fake's one attempt with the retry table's DEBUG
+/// line ("retries exhausted"), which was written under the fake's state lock: a layer that
+/// reads the fake on it hung the submit. Each provider, a clone and a speech submit.
+#[test]
+fn a_layer_that_reads_the_fake_on_its_debug_line_does_not_hang() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use voiceclone::VoiceCloning;
+    use voiceclone::fake::{FakeClient, Script};
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        let fake = Arc::new(FakeClient::new(provider));
+        fake.script_clone(Script::rejected(voiceclone::ErrorKind::RateLimited));
+        fake.script_speech(Script::rejected(voiceclone::ErrorKind::Server));
+        let (done, finished) = std::sync::mpsc::channel();
+        let in_thread = fake.clone();
+        let debugs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = debugs.clone();
+        // Its own thread: a deadlock there is seen here as a timeout, not a hung test binary.
+        std::thread::spawn(move || {
+            let subscriber = tracing_subscriber::registry()
+                .with(ReadsTheFake(in_thread.clone()))
+                .with(CountsDebugs(counted));
+            let _guard = tracing::subscriber::set_default(subscriber);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let clone = rt.block_on(in_thread.clone_voice(&voiceclone::CloneRequest::new(
+                "https://cdn.example.com/a.wav",
+            )));
+            let speech =
+                rt.block_on(in_thread.synthesize(&voiceclone::SpeechRequest::new("v-1", "Hello.")));
+            let _ = done.send((clone.unwrap_err(), speech.unwrap_err()));
+        });
+        let (clone, _speech) = finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the fake's submit hung while a layer read the fake on its DEBUG line");
+        assert_eq!(
+            clone.kind(),
+            &voiceclone::ErrorKind::RateLimited,
+            "{provider}"
+        );
+        assert!(
+            debugs.load(std::sync::atomic::Ordering::SeqCst) > 0,
+            "{provider}: no DEBUG line was logged, so nothing was tested"
+        );
+        assert_eq!(fake.calls().len(), 2, "{provider}");
     }
 }
 

@@ -6,7 +6,12 @@
 // - a path is matched by a pattern given to `When::path_matches` as a string, not a `regex::Regex` built and unwrapped here
 // - a path parameter's value is percent-encoded as the client sends it (`client_glue::hooks::encode_segment`) and regex-escaped (`regex::escape`): an id with `.` or `+` matches only itself
 // - each operation's `When`/`Then` wrapper and `MockServerExt` method is documented with its operation id, method and path
+// - `httpmock` is re-exported: a `MockServer` of another httpmock version is another type, without these methods
 
+/// The httpmock these mocks are built on. Start the server from it
+/// (`httpmock::MockServer` here): a `MockServer` of another httpmock version is another
+/// type, and the mocks' methods are not found on it.
+pub use ::httpmock;
 pub mod operations {
     //! [`When`](::httpmock::When) and [`Then`](::httpmock::Then)
     //! wrappers for each operation. Each can be converted to

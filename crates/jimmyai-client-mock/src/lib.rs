@@ -11,11 +11,16 @@
 //! `uploadFile`, which progenitor cannot generate, has no mock: use
 //! [`httpmock::MockServer::mock`] for it.
 //!
+//! The crate re-exports the [`httpmock`] it is built on: start the server as
+//! `jimmyai_client_mock::httpmock::MockServer` (or depend on the same httpmock version, 0.9). A
+//! `MockServer` of another version is another type, and `server.<operation>(..)` on it fails
+//! to compile with "no method named ...", which does not name the version.
+//!
 //! `into_inner()` on either side gives the plain [`httpmock::When`] / [`httpmock::Then`], for
 //! what the spec does not declare (a 429, an HTML 502, a slow answer).
 //!
 //! ```
-//! use httpmock::MockServer;
+//! use jimmyai_client_mock::httpmock::MockServer;
 //! use jimmyai_client::types;
 //! use jimmyai_client_mock::MockServerExt;
 //!

@@ -44,6 +44,18 @@ use crate::wait::WaitPolicy;
 /// included) implement it too, so generic code (`C: VoiceCloning + Clone`, tasks spawned
 /// with a clone of `C`) can take an `Arc<FakeClient>` and the test still holds the fake to
 /// inspect afterwards.
+///
+/// The trait has no per-call timeout. To bound calls, give the service a bounded
+/// handle: a [`Client::with_timeout`] or [`Client::with_options`] handle is a `Client`,
+/// and so a `VoiceCloning`. Its timeout ends a submit as `OutcomeUnknown` carrying the
+/// idempotency key and submit time. Do not wrap a submit ([`clone_voice`](Self::clone_voice),
+/// [`synthesize`](Self::synthesize)) in `tokio::time::timeout` or a `select!`, and do not run
+/// it in a future that may be dropped (a web handler whose caller hangs up). Dropped after its
+/// request went out, the submit leaves a task you hold no key or id for (only a WARN,
+/// "write dropped mid-call"), and submitting again bills the work twice. The fake cannot
+/// catch this: its submits end on their first poll, so a timer around them never fires.
+/// Where a request must not outlive its caller, `tokio::spawn` the submit so that it ends by
+/// itself, and keep its result.
 pub trait VoiceCloning: Send + Sync + std::fmt::Debug {
     /// The provider the calls go to.
     fn provider(&self) -> Provider;
@@ -51,7 +63,9 @@ pub trait VoiceCloning: Send + Sync + std::fmt::Debug {
     /// See [`Client::clone_voice`].
     fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>>;
 
-    /// See [`Client::clone_status`].
+    /// See [`Client::clone_status`]. A succeeded VMEG clone's status may have `voice: None`:
+    /// [`wait_for_clone`](Self::wait_for_clone) or [`list_voices`](Self::list_voices) finds
+    /// it (script it with `Script::without_voice_in_status`).
     fn clone_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<CloneJob, Error>>;
 
     /// See [`Client::wait_for_clone`].

@@ -761,9 +761,17 @@ async fn the_fake_fills_the_fields_the_client_fills() {
 }
 
 /// A finished speech result as a test compares it: how many audio URLs, whether a subtitle
-/// file, each segment (has a URL, says a duration, its error), and whether the URLs are the
-/// segments' in line order (when there are segments).
-type SpeechShape = (usize, bool, Vec<(bool, bool, Option<String>)>, bool);
+/// file, each segment (has a URL, says a duration, its error, whether it is unreadable),
+/// whether the URLs are the segments' in line order (when there are segments), the lines
+/// sent when known, and whether it is complete.
+type SpeechShape = (
+    usize,
+    bool,
+    Vec<(bool, bool, Option<String>, bool)>,
+    bool,
+    Option<usize>,
+    bool,
+);
 
 fn speech_shape(s: &voiceclone::Speech) -> SpeechShape {
     let segment_urls: Vec<_> = s.segments.iter().filter_map(|g| g.url.clone()).collect();
@@ -772,9 +780,19 @@ fn speech_shape(s: &voiceclone::Speech) -> SpeechShape {
         s.subtitle_url.is_some(),
         s.segments
             .iter()
-            .map(|g| (g.url.is_some(), g.duration.is_some(), g.error.clone()))
+            .map(|g| {
+                let unreadable = g.unreadable.is_some();
+                (
+                    g.url.is_some(),
+                    g.duration.is_some(),
+                    g.error.clone(),
+                    unreadable,
+                )
+            })
             .collect(),
         s.segments.is_empty() || segment_urls == s.audio_urls,
+        s.lines_sent,
+        s.is_complete(),
     )
 }
 
@@ -892,9 +910,10 @@ async fn speech_results_are_shaped_as_the_clients() {
         // What the comparison stands on, said outright.
         let expected = match provider {
             Provider::Vmeg => {
-                "(3, false, [(true, true, None), (true, true, None), (true, true, None)], true)"
+                "(3, false, [(true, true, None, false), (true, true, None, false), \
+                 (true, true, None, false)], true, None, true)"
             }
-            _ => "(1, true, [], true)",
+            _ => "(1, true, [], true, None, true)",
         };
         assert_eq!(
             seen[1][5],

@@ -546,3 +546,228 @@ async fn the_seam_example_works_for_both_providers() {
     let squeeze = |s: &str| s.split_whitespace().collect::<String>();
     assert_eq!(squeeze(&code), squeeze(SEAM_EXAMPLE));
 }
+
+/// A user's delivery step, as the crate's docs advise: synthesize again only the lines the
+/// vendor said failed, keep the task to read again for lines that could not be read.
+#[derive(Debug, Default, PartialEq)]
+struct Delivery {
+    /// Lines (from 1) with audio.
+    delivered: Vec<usize>,
+    /// Lines (from 1) sent again in a new task.
+    resynthesized: Vec<usize>,
+    /// Lines (from 1) to read again from the same task later.
+    reread: Vec<usize>,
+    /// The whole task is to be read again later (no line readable).
+    reread_task: bool,
+}
+
+async fn deliver(api: &dyn VoiceCloning, lines: &[&str]) -> Delivery {
+    let voice = "cv_1";
+    let mut req = SpeechRequest::new(voice, lines[0]);
+    for line in &lines[1..] {
+        req = req.add_line(voice, *line);
+    }
+    let job = api.synthesize(&req).await.unwrap();
+    let policy = WaitPolicy::for_provider(api.provider());
+    let mut out = Delivery::default();
+    let speech = match api.wait_for_speech(&job.id, &policy).await {
+        Ok(speech) => speech,
+        Err(e) if e.audio_unreadable().is_some() => {
+            // Not a failure the vendor stated: keep the task, never submit it again.
+            assert!(!e.may_resubmit());
+            out.reread_task = true;
+            return out;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        speech.segments.len(),
+        lines.len(),
+        "pairing needs one result per line"
+    );
+    let mut again: Vec<&str> = Vec::new();
+    for (i, segment) in speech.segments.iter().enumerate() {
+        if segment.url.is_some() {
+            out.delivered.push(i + 1);
+        } else if segment.failed() {
+            again.push(lines[i]);
+            out.resynthesized.push(i + 1);
+        } else {
+            out.reread.push(i + 1);
+        }
+    }
+    if let Some((first, rest)) = again.split_first() {
+        let mut req = SpeechRequest::new(voice, *first);
+        for line in rest {
+            req = req.add_line(voice, *line);
+        }
+        api.synthesize(&req).await.unwrap();
+    }
+    out
+}
+
+/// Review 30-f #1: the fake scripts a line the client cannot read (no `uri`, no
+/// `errorMessage`), as VMEG may answer it: code following the docs reads it again and
+/// pays for no second task for it; only the line VMEG said failed is synthesized again.
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreadable_line_is_read_again_and_only_a_failed_line_is_synthesized_again() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_speech(
+        Script::succeeds()
+            .with_failed_line(1, "unsupported characters")
+            .with_unreadable_line(2),
+    );
+    let got = deliver(&fake, &["One.", "Two.", "Three."]).await;
+    assert_eq!(
+        got,
+        Delivery {
+            delivered: vec![1],
+            resynthesized: vec![2],
+            reread: vec![3],
+            reread_task: false,
+        }
+    );
+    // The first task, and a second one with line 2 only: line 3 was not billed again.
+    assert_eq!(fake.billable_submits(), 2);
+    let Some(FakeCall::Synthesize(again)) = fake.calls().last().cloned() else {
+        panic!("{:?}", fake.calls());
+    };
+    let texts: Vec<&str> = again.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["Two."]);
+
+    // No line readable: the wait's error says so (as the client's), and nothing is resent.
+    fake.script_speech(
+        Script::succeeds()
+            .with_unreadable_line(0)
+            .with_unreadable_line(1),
+    );
+    let got = deliver(&fake, &["One.", "Two."]).await;
+    assert!(got.reread_task, "{got:?}");
+    assert_eq!(fake.billable_submits(), 3);
+
+    // The scripts that once were refused as "the client drops it" now point here.
+    fake.script_speech(Script::succeeds().with_failed_line(0, " "));
+    let err = fake
+        .synthesize(&SpeechRequest::new("cv_1", "One."))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("with_unreadable_line"), "{err}");
+}
+
+/// Review 30-f #3: a fake VMEG answer may list fewer results than lines, as VMEG may; read
+/// by id `lines_sent` is unknown (the caller compares), and a synchronous answer carries it
+/// as the client's does, so `is_complete` is false.
+#[tokio::test(flavor = "current_thread")]
+async fn a_fake_answer_may_list_fewer_results_than_lines_and_a_sync_answer_knows_lines_sent() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    let req = SpeechRequest::new("cv_1", "One.")
+        .add_line("cv_1", "Two.")
+        .add_line("cv_1", "Three.");
+    fake.script_speech(Script::succeeds().without_result_for_line(1));
+    let job = fake.synthesize(&req).await.unwrap();
+    let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    let speech = fake.wait_for_speech(&job.id, &policy).await.unwrap();
+    // Every listed line has audio and the count is unknown by id: "complete" says only that.
+    assert_eq!((speech.segments.len(), speech.lines_sent), (2, None));
+    assert!(speech.is_complete());
+    assert_ne!(
+        speech.segments.len(),
+        req.lines.len(),
+        "the caller's own check"
+    );
+    // Line 3's audio is the second result: pairing by index would give it to line 2.
+    assert!(
+        speech.segments[1]
+            .url
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .ends_with("-3.wav")
+    );
+
+    // A synchronous answer: the lines sent are known, and the short list is not complete.
+    let sync = req.clone().synchronous(true);
+    fake.script_speech(Script::succeeds().without_result_for_line(0));
+    let job = fake.synthesize(&sync).await.unwrap();
+    let speech = job.speech.unwrap();
+    assert_eq!((speech.segments.len(), speech.lines_sent), (2, Some(3)));
+    assert!(!speech.is_complete());
+    // And with every line listed, as the client's: `Some(3)` and complete.
+    fake.script_speech(Script::succeeds());
+    let speech = fake.synthesize(&sync).await.unwrap().speech.unwrap();
+    assert_eq!(speech.lines_sent, Some(3));
+    assert!(speech.is_complete());
+}
+
+/// A user's job queue that resends a stored request under its key and reads `Conflict` as
+/// "already done".
+async fn resend(api: &dyn VoiceCloning, req: &CloneRequest) -> &'static str {
+    match api.clone_voice(req).await {
+        Ok(_) => "made",
+        Err(e) if e.kind() == &ErrorKind::Conflict => "already done",
+        Err(e) => e.kind().as_str(),
+    }
+}
+
+/// Review 30-f #4: VMEG's key lasts 24 h, and a refusal may use it up (UNKNOWN); both are
+/// scriptable, so a test shows the queue billing twice after a day and losing a job after a
+/// refusal that took its key.
+#[tokio::test(flavor = "current_thread")]
+async fn a_key_reused_after_a_day_or_after_a_refusal_that_used_it_is_scripted() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    let req = CloneRequest::new("https://cdn.example.com/a.wav").idempotency_key("job-1");
+    assert_eq!(resend(&fake, &req).await, "made");
+    assert_eq!(resend(&fake, &req).await, "already done");
+    assert_eq!(fake.billable_submits(), 1);
+    // A day later, VMEG takes the key as new work: billed twice.
+    fake.expire_idempotency_keys();
+    assert_eq!(resend(&fake, &req).await, "made");
+    assert_eq!(fake.billable_submits(), 2);
+
+    // A refusal that used up its key: the resend is "already done", and nothing exists.
+    let req = CloneRequest::new("https://cdn.example.com/b.wav").idempotency_key("job-2");
+    fake.script_clone(Script::rejected(ErrorKind::RateLimited).using_up_its_key());
+    assert_eq!(resend(&fake, &req).await, "rate_limited");
+    assert_eq!(resend(&fake, &req).await, "already done");
+    assert_eq!(fake.billable_submits(), 2, "job-2 was never made");
+    // Without the setter a refusal leaves the key free, as before.
+    let req = CloneRequest::new("https://cdn.example.com/c.wav").idempotency_key("job-3");
+    fake.script_clone(Script::rejected(ErrorKind::RateLimited));
+    assert_eq!(resend(&fake, &req).await, "rate_limited");
+    assert_eq!(resend(&fake, &req).await, "made");
+}
+
+/// Review 30-f #5: a succeeded VMEG clone whose task answer names no voice, as VMEG's may:
+/// a service polling `clone_status` itself must not read it as a failure and clone again.
+#[tokio::test(flavor = "current_thread")]
+async fn a_succeeded_clone_status_without_its_voice_is_scripted_and_the_wait_finds_it() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::succeeds().without_voice_in_status());
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").name("narrator"))
+        .await
+        .unwrap();
+    let mut read = fake.clone_status(&job.id).await.unwrap();
+    while read.status != TaskStatus::Succeeded {
+        read = fake.clone_status(&job.id).await.unwrap();
+    }
+    assert_eq!(read.voice, None);
+    let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    let voice = fake.wait_for_clone(&job.id, &policy).await.unwrap();
+    assert!(
+        fake.list_voices()
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.id == voice.id)
+    );
+    assert_eq!(fake.billable_submits(), 1);
+    // Only a VMEG clone's answer may lack its voice: a JimmyAI script saying so is refused.
+    let jimmy = FakeClient::new(Provider::JimmyAi);
+    jimmy.script_clone(Script::succeeds().without_voice_in_status());
+    let err = jimmy
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("without_voice_in_status"), "{err}");
+}

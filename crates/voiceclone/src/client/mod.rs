@@ -408,7 +408,9 @@ impl Client {
     /// The current state of a clone task. `id` is a typed clone id (from
     /// [`Client::clone_voice`] or parsed from its stored form) or a bare vendor id; an id of
     /// the other provider or kind is `InvalidInput` before sending, and a task the vendor
-    /// says is not a clone is `InvalidInput` from the answer.
+    /// says is not a clone is `InvalidInput` from the answer. A succeeded VMEG clone's status
+    /// may have `voice: None` (the task's answer need not name it): that is no failure, and
+    /// [`Client::wait_for_clone`] or [`Client::list_voices`] finds the voice.
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, SpeechRequest};
@@ -581,8 +583,10 @@ impl Client {
     /// is logged when a line has none). A wait by id does not know how many lines were sent
     /// ([`Speech::lines_sent`] is `None`, and `is_complete` covers every line the answer
     /// lists): compare `segments.len()` with the lines you sent. Synthesize again only the
-    /// lines without audio: resubmitting the whole batch pays again for the lines that
-    /// have it.
+    /// lines the vendor said failed ([`SpeechSegment::failed`](crate::SpeechSegment::failed)):
+    /// resubmitting the whole batch pays again for the lines that have audio, and a line
+    /// this crate could not read ([`SpeechSegment::unreadable`](crate::SpeechSegment::unreadable))
+    /// may have audio at the vendor: read the task again for it.
     ///
     /// ```
     /// use std::time::Duration;

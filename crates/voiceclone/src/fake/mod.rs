@@ -36,7 +36,10 @@
 //!
 //! Like VMEG, a VMEG fake refuses a second submit to the same route (the same kind, and
 //! synchronous or not: a key is reserved per route) under an idempotency key already used
-//! (`ErrorKind::Conflict`; nothing is created and no script is used). A
+//! (`ErrorKind::Conflict`; nothing is created and no script is used). Unlike VMEG's, whose
+//! reservation lasts 24 h, the fake's never expires until
+//! [`FakeClient::expire_idempotency_keys`]; and a refused submit takes no key unless
+//! scripted [`Script::using_up_its_key`] (whether VMEG's does is UNKNOWN). A
 //! `synchronous(true)` VMEG submit comes back finished, as the real one does: its script is
 //! played at once. Its one answer is its script's first step that is a terminal status or
 //! an error. A success is the finished job. A failure is never `TaskFailed` from a submit,
@@ -60,8 +63,10 @@
 //! A finished speech job is shaped as the client reads the provider's answer: VMEG gives
 //! one audio URL and one segment per line of the request, JimmyAI one audio URL, no
 //! segments, and a subtitle file when the request asked for subtitles (see
-//! [`Script::with_audio_urls`]; [`Script::with_failed_line`] and [`Script::without_audio`]
-//! script the answers the client reads as a failed line and a success with no audio).
+//! [`Script::with_audio_urls`]; [`Script::with_failed_line`], [`Script::without_audio`],
+//! [`Script::with_unreadable_line`] and [`Script::without_result_for_line`] script the
+//! answers the client reads as a failed line, a success with no audio, a line it cannot
+//! read, and an answer that lists fewer results than lines).
 //!
 //! What the client logs at WARN for a submit after which a task may exist (an unknown
 //! outcome; JimmyAI's refusal by a code it does not document) the fake logs too, with the
@@ -166,6 +171,10 @@ pub struct FakeClient {
     allow_private: bool,
     sleeper: VirtualSleeper,
     state: Mutex<State>,
+    /// Held through a submit, which releases `state` while the retry table ends its failure
+    /// (it logs, and a tracing layer may read the fake): no other submit numbers a job or
+    /// takes a key in between.
+    submits: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -403,6 +412,7 @@ impl FakeClient {
             allow_private: false,
             sleeper: VirtualSleeper::default(),
             state: Mutex::new(State::default()),
+            submits: Mutex::new(()),
         }
     }
 
@@ -435,6 +445,15 @@ impl FakeClient {
     /// [`MAX_RECORDED_CALLS`](FakeClient::MAX_RECORDED_CALLS)).
     pub fn calls(&self) -> Vec<FakeCall> {
         self.lock().calls.clone()
+    }
+
+    /// Forgets every idempotency key used so far, as VMEG does 24 h after a key's first use
+    /// (it accepts a (route, key) pair once within a 24 h TTL, api-facts A4): a later submit
+    /// under a used key is accepted as new work, and billed again. The fake's keys never
+    /// expire by themselves; call this to stand for the day passing, in a test of code that
+    /// resends a stored request under its key and reads `Conflict` as "already done".
+    pub fn expire_idempotency_keys(&self) {
+        self.lock().keys.clear();
     }
 
     /// Calls received after the log was full (not in [`FakeClient::calls`]).
@@ -534,6 +553,7 @@ impl FakeClient {
         planned: Option<&PlannedRequest>,
         asked: Asked,
     ) -> Result<Submitted, Error> {
+        let _one_submit = self.submits.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.lock();
         // VMEG accepts a (route, key) pair once in 24 h and answers 409 after (api-facts A4):
         // nothing is created, so no script is used.
@@ -644,15 +664,24 @@ impl FakeClient {
         .map(|e| match script.names_task {
             true => e.with_task_id(vendor_id(&self.instance, kind, state.created)),
             false => e,
-        })
-        .map(|e| self.ended(e, operation, key.clone(), fresh_key));
+        });
+        // The retry table logs (a DEBUG line when a retryable refusal ends the one attempt):
+        // not under the lock, as a tracing layer may read the fake (review 30-f #7).
+        drop(state);
+        let failure = failure.map(|e| self.ended(e, operation, key.clone(), fresh_key));
         let lost = match failure {
             Some(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => Some(e),
             Some(e) => {
+                // A refusal that uses up its key, as VMEG may (api-facts A4: UNKNOWN).
+                if script.uses_up_key
+                    && self.provider == Provider::Vmeg
+                    && let Some(k) = &key
+                {
+                    self.lock().keys.insert((kind, sync, k.clone()));
+                }
                 // A refusal that does not prove nothing was made (JimmyAI's undocumented
                 // codes) is logged with what finds its task, as the client's transport logs
-                // it (review 28-c #3). Not under the lock: a tracing layer may read the fake.
-                drop(state);
+                // it (review 28-c #3).
                 let call = self.call_info(operation, key.clone(), fresh_key);
                 if crate::retry::task_may_exist_after(&call, &e) {
                     let request = planned
@@ -671,6 +700,7 @@ impl FakeClient {
             }
             None => None,
         };
+        let mut state = self.lock();
         let vendor_id = vendor_id(&self.instance, kind, state.created);
         state.created = state.created.saturating_add(1);
         let number = state.created;
@@ -927,11 +957,17 @@ impl FakeClient {
         match self.provider {
             Provider::Vmeg => {
                 let segments: Vec<SpeechSegment> = (0..job.asked.lines)
+                    .filter(|i| !script.dropped_lines.contains(i))
                     .map(|i| {
                         if let Some((_, reason)) =
                             script.failed_lines.iter().rev().find(|(l, _)| *l == i)
                         {
                             return SpeechSegment::new(None, None, Some(reason.clone()));
+                        }
+                        // As the client reads a result with no `uri` and no `errorMessage`.
+                        if script.unreadable_lines.contains(&i) {
+                            return SpeechSegment::new(None, Some(FAKE_LINE_DURATION), None)
+                                .with_unreadable("it has no uri and no errorMessage");
                         }
                         let url = script.audio_urls.get(i).cloned().or_else(|| {
                             let line = i.saturating_add(1);
@@ -973,7 +1009,7 @@ impl FakeClient {
             // client looks it up): its reads have none, as the client's have none.
             if let Some(j) = state
                 .job(id.as_str())
-                .filter(|j| j.script.failed_lookup.is_none())
+                .filter(|j| j.script.failed_lookup.is_none() && !j.script.no_status_voice)
             {
                 job.voice = Some(self.voice_of(j));
             }
@@ -1556,6 +1592,12 @@ impl VoiceCloning for FakeClient {
                     job.id = JobId::no_task(self.provider, JobKind::Speech);
                 }
                 job.vendor_status = None;
+                // As the client notes it on a synchronous answer: the lines sent are known.
+                if job.status == TaskStatus::Succeeded
+                    && let Some(speech) = job.speech.as_mut()
+                {
+                    speech.lines_sent = Some(req.lines.len());
+                }
                 return Ok(job);
             }
             let mut job =

@@ -46,6 +46,11 @@ pub struct Script {
     pub(super) preview_url: Option<Url>,
     /// VMEG: lines (by index) that fail, with their reasons.
     pub(super) failed_lines: Vec<(usize, String)>,
+    /// VMEG: lines (by index) whose result the client cannot read (no `uri`, no
+    /// `errorMessage`).
+    pub(super) unreadable_lines: Vec<usize>,
+    /// VMEG: lines (by index) the answer does not list at all.
+    pub(super) dropped_lines: Vec<usize>,
     /// The success carries no audio.
     pub(super) no_audio: bool,
     /// VMEG synchronous: the answer carries its result but no `taskId`.
@@ -54,6 +59,10 @@ pub struct Script {
     pub(super) names_task: bool,
     /// VMEG clone: the first wait's lookup of the voice fails with this.
     pub(super) failed_lookup: Option<ErrorKind>,
+    /// VMEG clone: the task's answer names no voice (status reads have none).
+    pub(super) no_status_voice: bool,
+    /// VMEG: a refused submit still takes its idempotency key.
+    pub(super) uses_up_key: bool,
 }
 
 /// How a submit ends.
@@ -127,10 +136,14 @@ impl Script {
             audio_urls: Vec::new(),
             preview_url: None,
             failed_lines: Vec::new(),
+            unreadable_lines: Vec::new(),
+            dropped_lines: Vec::new(),
             no_audio: false,
             no_task_id: false,
             names_task: false,
             failed_lookup: None,
+            no_status_voice: false,
+            uses_up_key: false,
         }
     }
 
@@ -321,6 +334,67 @@ impl Script {
     /// ```
     pub fn with_failed_lookup(mut self, kind: ErrorKind) -> Self {
         self.failed_lookup = Some(kind);
+        self
+    }
+
+    /// VMEG clone: the task's answer names no voice, which VMEG may do (the shape of a clone
+    /// task's `result` is UNKNOWN, which is why the client's wait looks the voice up in the
+    /// clone list): a status read ([`clone_status`](crate::VoiceCloning::clone_status)) of
+    /// the succeeded job has `voice: None`, and a wait (or `list_voices`) finds the voice.
+    /// Code that polls `clone_status` itself and reads "succeeded without a voice" as a
+    /// failure clones again and pays twice. Only on a VMEG clone (JimmyAI's answer carries its
+    /// voice): a submit that uses it otherwise is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, Provider, TaskStatus, VoiceCloning, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// fake.script_clone(Script::succeeds().without_voice_in_status());
+    /// let job = fake.clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav")).await?;
+    /// let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    /// // The wait looks the voice up, as the client's does.
+    /// assert!(fake.wait_for_clone(&job.id, &policy).await.is_ok());
+    /// let read = fake.clone_status(&job.id).await?;
+    /// assert_eq!((read.status, read.voice), (TaskStatus::Succeeded, None));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn without_voice_in_status(mut self) -> Self {
+        self.no_status_voice = true;
+        self
+    }
+
+    /// VMEG: a refused submit (one that creates nothing: [`Script::rejected`] with a refusal,
+    /// [`Script::rejected_with_status`] with a status that says nothing was done) still uses
+    /// up its idempotency key, as VMEG may: whether a refused first attempt takes the key is
+    /// UNKNOWN (api-facts A4). A later submit under that key is then answered `Conflict`,
+    /// although nothing was ever made: code that resends a refused request under its key and
+    /// reads `Conflict` as "it exists" loses the job. Without this, a refusal leaves the key
+    /// free. JimmyAI documents no key (not used there).
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, ErrorKind, Provider, VoiceCloning};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// fake.script_clone(Script::rejected(ErrorKind::RateLimited).using_up_its_key());
+    /// let req = CloneRequest::new("https://cdn.example.com/a.wav").idempotency_key("job-7");
+    /// let err = fake.clone_voice(&req).await.unwrap_err();
+    /// assert_eq!(err.kind(), &ErrorKind::RateLimited);
+    /// let again = fake.clone_voice(&req).await.unwrap_err();
+    /// assert_eq!(again.kind(), &ErrorKind::Conflict);
+    /// assert_eq!(fake.billable_submits(), 0, "nothing was ever made");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn using_up_its_key(mut self) -> Self {
+        self.uses_up_key = true;
         self
     }
 
@@ -515,13 +589,13 @@ impl Script {
         }
         if let Some(url) = self.audio_urls.iter().find(|u| not_http(u)) {
             return Err(refuse(format!(
-                "Script::with_audio_urls([.., {:?}, ..]): the client drops an audio URL that is not http or https",
+                "Script::with_audio_urls([.., {:?}, ..]): the client takes no audio URL that is not http or https; a line whose URL it cannot read is Script::with_unreadable_line",
                 url.as_str()
             )));
         }
         if let Some((line, reason)) = self.failed_lines.iter().find(|(_, r)| r.trim().is_empty()) {
             return Err(refuse(format!(
-                "Script::with_failed_line({line}, {reason:?}): the client keeps no blank reason (a line without audio or reason is what it reads); give the reason"
+                "Script::with_failed_line({line}, {reason:?}): the client keeps no blank reason; give the reason, or script a line with neither audio nor reason (one the client cannot read, which VMEG did not say failed) with Script::with_unreadable_line"
             )));
         }
         if let Some(reason) = self.failure_reason.as_ref().filter(|r| r.trim().is_empty()) {
@@ -565,8 +639,12 @@ impl Script {
                 "Script::without_task_id(): only a VMEG synchronous(true) submit's answer can carry its result without a taskId (an asynchronous answer without one is Script::rejected(ErrorKind::InvalidResponse))",
             );
         }
-        let every_line_failed =
-            lines > 0 && (0..lines).all(|i| self.failed_lines.iter().any(|(l, _)| *l == i));
+        let every_line_failed = lines > 0
+            && (0..lines).all(|i| {
+                self.failed_lines.iter().any(|(l, _)| *l == i)
+                    || self.unreadable_lines.contains(&i)
+                    || self.dropped_lines.contains(&i)
+            });
         if self.no_task_id && (self.no_audio || every_line_failed) {
             return refuse(
                 "Script::without_task_id() with no audio: an answer that names no task and carries no result is one the client cannot use, and ends OutcomeUnknown (script that with Script::rejected(ErrorKind::InvalidResponse))",
@@ -579,6 +657,11 @@ impl Script {
         {
             return refuse(
                 "Script::with_failed_lookup(..): only a VMEG clone's wait looks its voice up, and a lookup fails only with the kinds a read fails with (see Script::then_error)",
+            );
+        }
+        if self.no_status_voice && (provider != Provider::Vmeg || kind != JobKind::Clone) {
+            return refuse(
+                "Script::without_voice_in_status(): only a VMEG clone's answer may name no voice (JimmyAI's carries its voice)",
             );
         }
         let succeeds_at_once = sync
@@ -702,6 +785,84 @@ impl Script {
     /// ```
     pub fn with_failed_line(mut self, index: usize, reason: impl Into<String>) -> Self {
         self.failed_lines.push((index, reason.into()));
+        self
+    }
+
+    /// VMEG: line `index` (from 0) of a succeeded speech job comes back as the client reads
+    /// a result it cannot use: no `uri` (or one that is relative or not http(s)) and no
+    /// `errorMessage`. Its segment has no URL, no [`error`](crate::SpeechSegment::error) and
+    /// the [`unreadable`](crate::SpeechSegment::unreadable) reason, and
+    /// [`SpeechSegment::failed`](crate::SpeechSegment::failed) is false: VMEG did not say the
+    /// line failed, and the task may hold its audio, so such a line is to be read again, not
+    /// synthesized again (that bills it twice). When no line has audio and none failed by
+    /// the vendor's word, a wait ends as the client's does: `InvalidResponse`, with
+    /// [`Error::audio_unreadable`](crate::Error::audio_unreadable) naming the lines, never
+    /// [`may_resubmit`](crate::Error::may_resubmit). An index past the request's lines is not
+    /// used; JimmyAI reports no line apart (this setter is not used there).
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{ErrorKind, Provider, SpeechRequest, VoiceCloning, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    /// fake.script_speech(Script::succeeds().with_unreadable_line(1));
+    /// let req = SpeechRequest::new("cv_1", "One.").add_line("cv_1", "Two.");
+    /// let job = fake.synthesize(&req).await?;
+    /// let speech = fake.wait_for_speech(&job.id, &policy).await?;
+    /// assert!(!speech.is_complete());
+    /// let line = &speech.segments[1];
+    /// assert!(line.url.is_none() && !line.failed() && line.unreadable.is_some());
+    ///
+    /// // No line readable: the client's `InvalidResponse`, marked `audio_unreadable`.
+    /// fake.script_speech(Script::succeeds().with_unreadable_line(0));
+    /// let job = fake.synthesize(&SpeechRequest::new("cv_1", "One.")).await?;
+    /// let err = fake.wait_for_speech(&job.id, &policy).await.unwrap_err();
+    /// assert_eq!(err.kind(), &ErrorKind::InvalidResponse);
+    /// assert!(err.audio_unreadable().is_some());
+    /// assert!(!err.may_resubmit());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_unreadable_line(mut self, index: usize) -> Self {
+        self.unreadable_lines.push(index);
+        self
+    }
+
+    /// VMEG: the answer of a succeeded speech job lists no result for line `index` (from
+    /// 0), as VMEG may (one result per line is not documented): its
+    /// [`segments`](crate::Speech::segments) are one fewer than the lines sent, so
+    /// `segments[i]` need not be line `i`. Read by a task id,
+    /// [`lines_sent`](crate::Speech::lines_sent) is `None` and
+    /// [`Speech::is_complete`](crate::Speech::is_complete) can be true: compare
+    /// `segments.len()` with the lines you sent. A synchronous answer has `lines_sent`, as the
+    /// client's does, and is not complete. An index past the request's lines is not used;
+    /// JimmyAI reports no line apart (this setter is not used there).
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{Provider, SpeechRequest, VoiceCloning, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// fake.script_speech(Script::succeeds().without_result_for_line(1));
+    /// let req = SpeechRequest::new("cv_1", "One.")
+    ///     .add_line("cv_1", "Two.")
+    ///     .add_line("cv_1", "Three.");
+    /// let job = fake.synthesize(&req).await?;
+    /// let speech = fake
+    ///     .wait_for_speech(&job.id, &WaitPolicy::for_provider(Provider::Vmeg))
+    ///     .await?;
+    /// assert_eq!((speech.segments.len(), speech.lines_sent), (2, None));
+    /// assert_ne!(speech.segments.len(), req.lines.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn without_result_for_line(mut self, index: usize) -> Self {
+        self.dropped_lines.push(index);
         self
     }
 

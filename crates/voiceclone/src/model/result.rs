@@ -215,9 +215,12 @@ impl Speech {
     /// (one result per line is not documented: a shorter list may have dropped a failed
     /// line, so `segments[i]` need not be line `i`). When not, [`audio_urls`](Self::audio_urls)
     /// is not to be paired with the lines: read `segments` (`segments[i]` is line `i` when
-    /// the answer lists every line) to find which lines have audio, and wait for or
-    /// synthesize again only the lines that have none. Read by a task id, `lines_sent` is
-    /// not known: compare `segments.len()` with the number of lines you sent.
+    /// the answer lists every line) to find which lines have audio. Synthesize again only
+    /// the lines the vendor said failed ([`SpeechSegment::failed`]). A line with neither
+    /// audio nor the vendor's error ([`SpeechSegment::unreadable`]) may have audio at the
+    /// vendor: read the task again (or later) rather than synthesizing it again, which bills
+    /// it twice. Read by a task id, `lines_sent` is not known: compare `segments.len()` with
+    /// the number of lines you sent.
     ///
     /// ```
     /// use voiceclone::{Speech, SpeechSegment};
@@ -229,18 +232,20 @@ impl Speech {
     ///     SpeechSegment::new(Some(a.clone()), None, None),
     ///     SpeechSegment::new(None, None, Some("bad text".into())),
     ///     SpeechSegment::new(Some(c.clone()), None, None),
+    ///     SpeechSegment::new(None, None, None).with_unreadable("its uri is relative"),
     /// ]);
     /// assert!(!speech.is_complete());
     /// // Line 3's audio is `audio_urls[1]`: go by `segments`.
     /// assert_eq!(speech.segments[2].url.as_ref(), Some(&c));
-    /// let missing: Vec<usize> = speech
-    ///     .segments
-    ///     .iter()
-    ///     .enumerate()
-    ///     .filter(|(_, s)| s.url.is_none())
-    ///     .map(|(i, _)| i + 1)
-    ///     .collect();
-    /// assert_eq!(missing, [2]);
+    /// let lines = |keep: fn(&SpeechSegment) -> bool| -> Vec<usize> {
+    ///     let segments = speech.segments.iter().enumerate();
+    ///     segments.filter(|(_, s)| keep(s)).map(|(i, _)| i + 1).collect()
+    /// };
+    /// // The vendor said line 2 failed: synthesize it again.
+    /// assert_eq!(lines(SpeechSegment::failed), [2]);
+    /// // Line 4 could not be read, and the vendor may have made its audio: read the task
+    /// // again later, do not synthesize it again (that bills it twice).
+    /// assert_eq!(lines(|s| s.unreadable.is_some()), [4]);
     /// // Two results, both with audio, for three lines sent: not complete either.
     /// let short = Speech::new(vec![a.clone(), c.clone()])
     ///     .with_segments(vec![
