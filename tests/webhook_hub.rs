@@ -1054,3 +1054,78 @@ async fn a_keys_delivery_whose_task_cannot_be_looked_up_still_names_it() {
         );
     }
 }
+
+/// Review 30 pass 2 #3: the hub is read before the task list, and the walk may take minutes.
+/// A delivery for the key that reaches the hub while the list is read (here: recorded by the
+/// server before it answers the page, an empty one) is still the answer, once the window has
+/// ended: `Found` by webhook when it names the task, an error saying the submit made a task
+/// when it names none. Before: `None` ("most likely created nothing"), and a caller that
+/// resubmitted paid twice.
+#[tokio::test]
+async fn a_delivery_that_arrives_while_the_task_list_is_read_is_not_missed() {
+    use axum::routing::get;
+    for (n, task) in ["t-late", " "].into_iter().enumerate() {
+        let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+        let key = format!("late-delivery-key-{n}");
+        let body = json!({
+            "code": 200, "event": "openapi-tts", "pipelineKey": format!("pk-late-{n}"),
+            "extraData": {"voiceclone": {"idempotencyKey": key}},
+            "data": {"taskId": task, "results": [{"uri": "https://cdn.example/a.m4a"}]},
+        })
+        .to_string();
+        let pages = Arc::new(Mutex::new(0usize));
+        let (h, b, p) = (hub.clone(), body.clone(), pages.clone());
+        let app = axum::Router::new().route(
+            "/openapi/v1/tasks/list",
+            get(move || {
+                let (hub, body, pages) = (h.clone(), b.clone(), p.clone());
+                async move {
+                    *pages.lock().unwrap() += 1;
+                    // The delivery lands while this page is on its way.
+                    assert!(matches!(
+                        deliver(&hub, &body).await,
+                        Delivery::Fresh(_) | Delivery::Duplicate(_)
+                    ));
+                    axum::Json(
+                        json!({"code": 200, "message": "", "data": {"records": [], "total": 0}}),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let client = Client::builder(Provider::Vmeg)
+            .api_key("sk-late-delivery-0123456789")
+            .base_url(&url)
+            .retry(voiceclone::RetryPolicy::none())
+            .completion_hub(hub.clone())
+            .build()
+            .unwrap();
+        let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(3600));
+        q.kind = Some(voiceclone::JobKind::Speech);
+        q.idempotency_key = Some(key.clone());
+        let r = client.reconcile(&q).await;
+        assert!(
+            *pages.lock().unwrap() >= 1,
+            "{task:?}: the task list was not read"
+        );
+        match (task, r) {
+            ("t-late", Ok(voiceclone::Reconciled::Found { task, evidence })) => {
+                assert_eq!(evidence, voiceclone::Evidence::Webhook);
+                assert_eq!(task.id.as_str(), "t-late");
+            }
+            (" ", Err(e)) => {
+                assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{e}");
+                assert!(e.to_string().contains("made a task"), "{e}");
+                assert!(!e.may_resubmit(), "{e}");
+            }
+            (task, r) => {
+                panic!("{task:?}: the delivery that came during the walk was missed: {r:?}")
+            }
+        }
+        server.abort();
+    }
+}

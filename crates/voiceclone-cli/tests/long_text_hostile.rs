@@ -1210,6 +1210,76 @@ fn a_task_dated_only_in_the_skew_margin_is_no_rival_to_one_in_the_window() {
     assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-mine");
 }
 
+/// Review 30 pass 2 #1: after VMEG's 409 the resend's search may list a great many tasks (a
+/// hostile server: up to 500,000 a read), and a text of many parts has many ids to check them
+/// against; this check looked up every candidate in every part (no `.await`: the current-thread
+/// runtime could not see `--timeout` or a signal meanwhile). Now the claimed ids are one set.
+/// The answer is the same: 30,000 tasks dated only in the skew margin, each part's own task
+/// (claimed: no rival) dated inside the window, and the last part's task: it is taken (exit 0).
+#[test]
+fn a_long_candidate_list_against_many_parts_still_takes_the_one_unclaimed_task() {
+    const PARTS: usize = 100;
+    let fake = FakeVmeg::start(1, 100, false);
+    // The last create of the first run is answered 502 naming no task: that part stays
+    // `submitting`; every other is done.
+    let state = fake.state.clone();
+    let mut seen = 0;
+    fake.on_request(move |path| {
+        if path.ends_with("/create-async") {
+            seen += 1;
+            if seen == PARTS {
+                *state.create_answer.lock().unwrap() = Some((
+                    502,
+                    serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
+                ));
+            }
+        }
+    });
+    let c = case(&text(PARTS));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(3);
+    let m = manifest(dir);
+    let parts = m["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), PARTS);
+    let open: Vec<usize> = (0..PARTS)
+        .filter(|&k| parts[k]["state"] == "submitting")
+        .collect();
+    let [open] = open[..] else {
+        panic!("{open:?} submitting: {m}");
+    };
+    let ms = parts[open]["submitted_at_ms"].as_i64().unwrap();
+    let submitted = jiff::Timestamp::from_millisecond(ms).unwrap();
+    let at = |secs: i64| (submitted + jiff::SignedDuration::from_secs(secs)).to_string();
+    let (mine, margin) = (at(5), at(-200));
+    let mut records: Vec<Value> = (0..30_000)
+        .map(|k| listed(&format!("m{k}"), Some(&margin)))
+        .collect();
+    // Every other part's task, dated inside the window as the part's own would be.
+    for (k, p) in parts.iter().enumerate().filter(|(k, _)| *k != open) {
+        let id = p["job_id"].as_str().unwrap();
+        let id = id
+            .strip_prefix("vmeg:speech:")
+            .unwrap_or_else(|| panic!("{k}: {id}"));
+        records.push(listed(id, Some(&mine)));
+    }
+    records.push(listed("t-mine", Some(&mine)));
+    assert_eq!(records.len(), 30_000 + PARTS);
+    fake.list_tasks_paged(records, 5_000);
+    fake.answer_creates_with(409, key_used());
+    fake_run(&fake, &args).expect(0);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][open]["job_id"], "vmeg:speech:t-mine", "{m}");
+    assert!(
+        m["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["state"] == "done"),
+        "{m}"
+    );
+}
+
 /// On a rerun VMEG says the part's key was used (its first submit was accepted), but the
 /// task list that would find the task cannot be read (here a 404): the part stays unknown
 /// (exit 3) and the next rerun resends under the same key, instead of the part going back

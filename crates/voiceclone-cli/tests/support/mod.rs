@@ -278,6 +278,9 @@ pub struct FakeState {
     pub create_keys: std::sync::Mutex<Vec<String>>,
     /// When set, `tasks/list` answers these records (one page); otherwise it is a 404.
     pub list_records: std::sync::Mutex<Option<Vec<Value>>>,
+    /// When not 0, `tasks/list` answers `list_records` in pages of this many (by
+    /// `currentPage`, from 1) instead of all on every page.
+    pub list_page_size: std::sync::atomic::AtomicUsize,
     /// When set, `tasks/list` and the voice lists answer this `data`, whatever it is.
     pub list_data: std::sync::Mutex<Option<Value>>,
     /// When set, `tasks/list` and the voice lists answer this status and body instead.
@@ -314,6 +317,7 @@ impl FakeVmeg {
             create_answer: std::sync::Mutex::new(None),
             create_keys: std::sync::Mutex::new(Vec::new()),
             list_records: std::sync::Mutex::new(None),
+            list_page_size: Default::default(),
             list_data: std::sync::Mutex::new(None),
             list_answer: std::sync::Mutex::new(None),
             empty_files: Default::default(),
@@ -361,6 +365,15 @@ impl FakeVmeg {
     /// `createdAt`, ...) as the account's tasks from now on, whatever the page asked.
     pub fn list_tasks_with(&self, records: Vec<Value>) {
         *self.state.list_records.lock().unwrap() = Some(records);
+    }
+
+    /// Lists `records` as [`FakeVmeg::list_tasks_with`] does, in pages of `size` read by
+    /// `currentPage` (a client reads at most 10,000 records from one answer).
+    pub fn list_tasks_paged(&self, records: Vec<Value>, size: usize) {
+        self.state
+            .list_page_size
+            .store(size, std::sync::atomic::Ordering::SeqCst);
+        self.list_tasks_with(records);
     }
 
     /// Answers `tasks/list` and the cloned- and system-voice lists with `data` (`null`, `{}`,
@@ -470,7 +483,10 @@ async fn fake_create(
 /// `tasks/list` (and the voice lists): the `data` set by [`FakeVmeg::answer_lists_with`], else
 /// the records set by [`FakeVmeg::list_tasks_with`] as one page whose `total` is their number
 /// (so the client reads no further page), or a 404.
-async fn fake_list(axum::extract::State(st): FakeShared) -> axum::response::Response {
+async fn fake_list(
+    axum::extract::State(st): FakeShared,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     if let Some((status, body)) = st.list_answer.lock().unwrap().clone() {
         return (
@@ -485,8 +501,20 @@ async fn fake_list(axum::extract::State(st): FakeShared) -> axum::response::Resp
     }
     let records = st.list_records.lock().unwrap().clone();
     match records {
-        Some(records) => {
+        Some(mut records) => {
             let total = records.len();
+            let size = st.list_page_size.load(std::sync::atomic::Ordering::SeqCst);
+            if size > 0 {
+                let page: usize = q
+                    .get("currentPage")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(1);
+                records = records
+                    .into_iter()
+                    .skip(page.saturating_sub(1) * size)
+                    .take(size)
+                    .collect();
+            }
             axum::Json(serde_json::json!({
                 "code": 200, "message": "",
                 "data": {"records": records, "total": total},

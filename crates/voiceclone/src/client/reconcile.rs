@@ -45,6 +45,19 @@ fn sent_elsewhere(provider: Provider) -> &'static str {
 /// What a provider without a task list (JimmyAI) can and cannot recover.
 const NO_TASK_LIST: &str = "this provider documents no task list and no idempotency key, so a task created by a submit whose answer was lost cannot be found through its API. What can be recovered: a task id the answer named (OutcomeUnknown's task_id; pass it as ReconcileQuery::task_id, or check it with clone_status / speech_status). What cannot: a task whose id never reached you; it may still run and be billed, and only the vendor's console or support can find it (give them the submit time)";
 
+/// What the completion hub says of a submit ([`Client::hub_answer`]).
+#[cfg(feature = "webhook")]
+enum HubAnswer {
+    /// A delivery for its key names its task.
+    Found(Reconciled),
+    /// A delivery for its key names no usable task: the submit made one, which is not known.
+    Unnamed,
+    /// The hub's store could not be searched.
+    Unsearched(Error),
+    /// No hub, no key, or no delivery for it.
+    Nothing,
+}
+
 /// One read of the task list by [`Client::reconcile`] (see `Client::walk_window`).
 struct Walk {
     listed: Result<Vec<TaskSummary>, Error>,
@@ -223,47 +236,11 @@ impl Client {
         #[cfg(not(feature = "webhook"))]
         let delivered_unnamed = false;
         #[cfg(feature = "webhook")]
-        if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
-            && let Some(event) = hub
-                // Under the API key's filter, as `Client::job_for_idempotency_key` reads it:
-                // a delivery may echo the key (review 30-a #8).
-                .job_for_idempotency_key_decoded_with(key, Some(&self.t().text_filter))
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "the completion hub's store cannot be searched for the submit's webhook; reconciling by the task list alone");
-                    hub_unsearched = Some(e);
-                    None
-                })
-                .filter(|e| answers_for(e, q.kind, from))
-        {
-            // An id holding the API key, or what the filter left of one, is never sent in a
-            // URL nor taken as the task: the delivery proves a task, but not which.
-            let named = event.task_id().filter(|id| {
-                !id.as_str().contains(crate::scrub::REDACTED)
-                    && self.refuse_api_key_in("task_id", id.as_str()).is_ok()
-            });
-            match named {
-                Some(id) => {
-                    // The signed delivery ties the task to the submit whatever its lookup
-                    // meets (deleted since, a 5xx): its id must not be lost with the lookup's
-                    // error (review 30-a #5).
-                    let task = match self.summary_of(&id, q.kind).await {
-                        Ok(task) => task,
-                        Err(e) => {
-                            tracing::warn!(task = %id, error = e.kind().as_str(), "the task the submit's webhook names could not be looked up; found as the delivery tells it");
-                            event_summary(&event, &id, q.kind, self.provider())
-                        }
-                    };
-                    return Ok(Reconciled::Found {
-                        task,
-                        evidence: Evidence::Webhook,
-                    });
-                }
-                None => {
-                    tracing::warn!(pipeline_key = %event.pipeline_key, "the submit's webhook names no task id; reconciling by the task list, and the submit made a task");
-                    delivered_unnamed = true;
-                }
-            }
+        match self.hub_answer(q, from).await {
+            HubAnswer::Found(found) => return Ok(found),
+            HubAnswer::Unnamed => delivered_unnamed = true,
+            HubAnswer::Unsearched(e) => hub_unsearched = Some(e),
+            HubAnswer::Nothing => {}
         }
         // FUTURE_SKEW either side of the window: the vendor's clock may be that far ahead of
         // this one or behind it, and a task it dates there may be the submit's.
@@ -385,6 +362,18 @@ impl Client {
             || delivered_unnamed
             || early;
         if listed.is_empty() {
+            // The walk may have taken minutes: a delivery that reached the hub meanwhile is
+            // the one evidence of a task the list does not show, so the hub is read again
+            // before the answer can be `None` or no candidate (review 30 pass 2 #3).
+            #[cfg(feature = "webhook")]
+            if !delivered_unnamed && hub_unsearched.is_none() {
+                match self.hub_answer(q, from).await {
+                    HubAnswer::Found(found) => return Ok(found),
+                    HubAnswer::Unnamed => delivered_unnamed = true,
+                    HubAnswer::Unsearched(e) => hub_unsearched = Some(e),
+                    HubAnswer::Nothing => {}
+                }
+            }
             // What the search could not see comes first: a named task the vendor does not
             // find settles nothing while another task may hide there.
             if delivered_unnamed {
@@ -505,6 +494,53 @@ impl Client {
             from,
             to,
             incomplete,
+        })
+    }
+
+    /// The completion hub's word on the submit of `q`: the delivery for its key (under the API
+    /// key's text filter, as `Client::job_for_idempotency_key` reads it: a delivery may echo
+    /// the key, review 30-a #8), of its kind and sent since `from`. Local and cheap, so
+    /// [`Client::reconcile`] reads it before the task list and again before an empty answer.
+    #[cfg(feature = "webhook")]
+    async fn hub_answer(&self, q: &ReconcileQuery, from: SystemTime) -> HubAnswer {
+        let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key) else {
+            return HubAnswer::Nothing;
+        };
+        let event = match hub
+            .job_for_idempotency_key_decoded_with(key, Some(&self.t().text_filter))
+            .await
+        {
+            Ok(event) => event.filter(|e| answers_for(e, q.kind, from)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the completion hub's store cannot be searched for the submit's webhook; reconciling by the task list alone");
+                return HubAnswer::Unsearched(e);
+            }
+        };
+        let Some(event) = event else {
+            return HubAnswer::Nothing;
+        };
+        // An id holding the API key, or what the filter left of one, is never sent in a URL
+        // nor taken as the task: the delivery proves a task, but not which.
+        let named = event.task_id().filter(|id| {
+            !id.as_str().contains(crate::scrub::REDACTED)
+                && self.refuse_api_key_in("task_id", id.as_str()).is_ok()
+        });
+        let Some(id) = named else {
+            tracing::warn!(pipeline_key = %event.pipeline_key, "the submit's webhook names no task id; reconciling by the task list, and the submit made a task");
+            return HubAnswer::Unnamed;
+        };
+        // The signed delivery ties the task to the submit whatever its lookup meets (deleted
+        // since, a 5xx): its id must not be lost with the lookup's error (review 30-a #5).
+        let task = match self.summary_of(&id, q.kind).await {
+            Ok(task) => task,
+            Err(e) => {
+                tracing::warn!(task = %id, error = e.kind().as_str(), "the task the submit's webhook names could not be looked up; found as the delivery tells it");
+                event_summary(&event, &id, q.kind, self.provider())
+            }
+        };
+        HubAnswer::Found(Reconciled::Found {
+            task,
+            evidence: Evidence::Webhook,
         })
     }
 

@@ -19,11 +19,15 @@
 //!
 //! Concatenating the parts' texts gives back the request's text exactly; every part has
 //! something to speak (a pause marker, blanks or invisible characters stay with the speech
-//! before them), and a letter or a digit when the text has one (a `* * *` scene break joins
-//! a neighbouring line). A JimmyAI part ends straight after a `<#x#>` pause marker only
-//! when no other cut keeps the count: the cut moves past the next word, so the marker
-//! keeps speech on both sides. A VMEG long text is submitted asynchronously:
-//! `synchronous(true)` is refused.
+//! before them). A line (a JimmyAI part, a VMEG line) of punctuation only, such as a `* * *`
+//! scene break, joins a neighbouring line or takes a letter or a digit from one. It is left
+//! without one only when it fits beside neither neighbouring line and no allowed cut inside
+//! a neighbour that leaves a letter or digit on both sides brings one within the limit: a
+//! run with no letter or digit about a line long or longer (600 `=` between one-word
+//! paragraphs at VMEG's 500-character lines). A JimmyAI part ends straight after a `<#x#>`
+//! pause marker only when no other cut keeps the count: a sentence end, or else the cut past
+//! the next word, is taken instead, so the marker keeps speech on both sides. A VMEG long
+//! text is submitted asynchronously: `synchronous(true)` is refused.
 //! Every part is checked by the provider's rules when the plan is made, so a text that would
 //! be refused is refused before anything is sent.
 //!

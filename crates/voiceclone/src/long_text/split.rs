@@ -8,7 +8,7 @@
 //! would refuse it, and with it the whole plan), and concatenating the parts gives back the
 //! text, byte for byte. A JimmyAI piece ends straight after a pause marker only as a last
 //! resort ([`Boundary::AfterPause`]), and a piece of punctuation only (a `* * *` scene
-//! break) joins a neighbour ([`partition`]).
+//! break) joins a neighbour or takes a word from one, when one has the room ([`partition`]).
 //!
 //! The cuts are read from the text as they are needed ([`Cuts`]), never all stored: a text
 //! has about one per character, and a table of them took tens of times the text's memory.
@@ -23,13 +23,19 @@ use crate::validate;
 pub(crate) enum Boundary {
     /// Straight after a JimmyAI pause marker: the piece would end on the marker, which
     /// then sits between no words (api-facts B5: they go between words), so it is taken
-    /// only when nothing else is in reach; the cut after the next word gets the level this
-    /// one would have had.
+    /// only when nothing else is in reach. When this cut would have been a sentence end or
+    /// better, the cut after the next word is [`Boundary::PastPause`].
     AfterPause,
     /// Between two grapheme clusters, e.g. inside a word or a run of CJK characters.
     Grapheme,
     /// After whitespace, clause punctuation (`,` `;` `，` `、` ...) or a marker VMEG speaks.
     Word,
+    /// The first word gap past a JimmyAI pause marker that follows a sentence end or a
+    /// paragraph: as near that lost cut as a cut with speech on both sides of the marker
+    /// gets, so it beats other word gaps; but it lies inside a sentence, so any real
+    /// sentence end beats it (review 30 pass 2 #2: given the lost cut's level, a cut one word
+    /// into a paragraph beat every clean sentence end in reach).
+    PastPause,
     /// After a sentence end (`.` `!` `?` followed by whitespace; `。` `！` `？` directly) or a
     /// single line break.
     Sentence,
@@ -101,7 +107,8 @@ struct State {
     clause_end: bool,
     // Whether a pause marker (JimmyAI) came after the last speech that is not one: a cut
     // here would end a part on the marker. The level that cut would have had waits in
-    // `carried` for the cut after the next word.
+    // `carried` for the cut after the next word, which it makes `PastPause` when it was a
+    // sentence end or better.
     after_pause: bool,
     carried: Option<Boundary>,
 }
@@ -130,7 +137,14 @@ impl State {
                 self.carried = self.carried.max(Some(level));
                 Some(Boundary::AfterPause)
             } else if level >= Boundary::Word {
-                Some(self.carried.take().map_or(level, |c| c.max(level)))
+                // Only a word gap is raised, and only to `PastPause`: the lost cut's own level
+                // would rank a cut inside a sentence as a sentence end or a paragraph break.
+                match self.carried.take() {
+                    Some(lost) if lost >= Boundary::Sentence && level < Boundary::Sentence => {
+                        Some(Boundary::PastPause)
+                    }
+                    _ => Some(level),
+                }
             } else {
                 Some(level)
             }
@@ -358,7 +372,8 @@ fn word_bytes(text: &str, pauses: bool) -> impl Iterator<Item = usize> + '_ {
 /// fail, and with it the whole part each rerun), when the text has a letter or a digit.
 /// Such a piece joins the piece before or, else, the one after when that fits `max`; else
 /// the cut between them moves into that piece, to its best allowed cut that leaves a word
-/// on both sides (the count of pieces never grows, so `fewest` still holds); else it stays.
+/// on both sides (the count of pieces never grows, so `fewest` still holds); else it stays
+/// (a run of punctuation about `max` long or longer: the crate's docs say so).
 fn give_each_piece_a_word(text: &str, pauses: bool, max: usize, chosen: Vec<Cut>) -> Vec<Cut> {
     if chosen.len() < 3 || word_bytes(text, pauses).next().is_none() {
         return chosen;
@@ -731,14 +746,29 @@ mod tests {
         // Silent text before the first speech stays with it too.
         let t = "<#1#>\u{FEFF} Aa bb";
         assert_eq!(split(t, 10, true), ["<#1#>\u{FEFF} Aa ", "bb"]);
-        // A sentence end before a pause is still a sentence end, but the cut moves past the
-        // next word so the marker keeps speech on both sides in its part.
+        // A sentence end before a pause is still a sentence end, but a cut there would end
+        // the piece on the marker: the last resort. The cut after the next word beats other
+        // word gaps but no sentence end (review 30 pass 2 #2: it took the lost cut's level,
+        // so a cut one word into a sentence beat every clean sentence end).
         let t = "Aa. <#1#> Bb cc";
         assert_eq!(
             level_at(t, t.find("Bb").unwrap()),
             Some(Boundary::AfterPause)
         );
-        assert_eq!(level_at(t, t.find("cc").unwrap()), Some(Boundary::Sentence));
+        assert_eq!(
+            level_at(t, t.find("cc").unwrap()),
+            Some(Boundary::PastPause)
+        );
+        let t = "Aa.\n\n<#1#>Bb cc. Dd ee. Ff";
+        assert_eq!(
+            level_at(t, t.find("cc").unwrap()),
+            Some(Boundary::PastPause)
+        );
+        assert_eq!(level_at(t, t.find("Dd").unwrap()), Some(Boundary::Sentence));
+        assert_eq!(level_at(t, t.find("ee").unwrap()), Some(Boundary::Word));
+        // A pause between words: the cut past it is a word gap like the others.
+        let t = "Aa <#1#> bb cc";
+        assert_eq!(level_at(t, t.find("cc").unwrap()), Some(Boundary::Word));
         // A soft hyphen inside a word is no word gap.
         let t = "ab\u{AD}cd";
         assert_eq!(level_at(t, t.find('c').unwrap()), Some(Boundary::Grapheme));
@@ -783,6 +813,14 @@ mod tests {
                 }
             }
         }
+        // A pause at a paragraph's start (a breath): the cut falls on a clean sentence end,
+        // not one word into the paragraph (review 30 pass 2 #2: the cut before `ff` was
+        // rated a paragraph break and won).
+        let t = "Aa bb. Cc dd.\n\n<#1#>Ee ff. Gg hh.";
+        assert_eq!(
+            split(t, 26, true),
+            ["Aa bb. ", "Cc dd.\n\n<#1#>Ee ff. Gg hh."]
+        );
         // Only markers between the words: a cut after one is the last resort, still taken.
         let t = "aa <#1#> bb <#1#> cc <#1#> dd";
         assert!(partition(t, true, 10, true).is_ok());

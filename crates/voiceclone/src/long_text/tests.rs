@@ -198,6 +198,37 @@ proptest! {
         prop_assert!(moved.windows(2).all(|w| w[1].chars - w[0].chars <= max));
         prop_assert!(moved.iter().all(|c| cuts.iter().any(|k| k.byte == c.byte)));
         prop_assert_eq!(pieces(&text, &moved).concat(), text.clone());
+        // A piece with no letter or digit, in a text with one, only where the docs allow it
+        // (review 30 pass 2 #4): it fits beside neither neighbouring piece, and no allowed cut
+        // inside a neighbour that leaves a letter or digit on both sides of it brings one
+        // within the limit.
+        let word = |a: usize, b: usize| has_word_as(&text[a..b], pauses);
+        let span = |a: &Cut, b: &Cut| b.chars - a.chars;
+        if word(0, text.len()) {
+            for (k, w) in moved.windows(2).enumerate() {
+                let (s, e) = (&w[0], &w[1]);
+                if word(s.byte, e.byte) {
+                    continue;
+                }
+                let piece = &text[s.byte..e.byte];
+                if let Some(b) = k.checked_sub(1).map(|i| &moved[i]) {
+                    prop_assert!(span(b, e) > max, "{piece:?} fits the piece before");
+                    for c in cuts.iter().filter(|c| b.byte < c.byte && c.byte < s.byte) {
+                        if word(b.byte, c.byte) && word(c.byte, s.byte) {
+                            prop_assert!(span(c, e) > max, "{piece:?} could take a word at {c:?}");
+                        }
+                    }
+                }
+                if let Some(n) = moved.get(k + 2) {
+                    prop_assert!(span(s, n) > max, "{piece:?} fits the piece after");
+                    for c in cuts.iter().filter(|c| e.byte < c.byte && c.byte < n.byte) {
+                        if word(e.byte, c.byte) && word(c.byte, n.byte) {
+                            prop_assert!(span(s, c) > max, "{piece:?} could take a word at {c:?}");
+                        }
+                    }
+                }
+            }
+        }
         if !pauses {
             // The rest checks pieces as JimmyAI sees them (markers are pauses).
             return Ok(());
@@ -585,6 +616,37 @@ fn has_word(line: &str) -> bool {
         rest.replace_range(s..e, " ");
     }
     rest.chars().any(char::is_alphanumeric)
+}
+
+/// Whether `piece` holds a letter or a digit: outside its pause markers when they are pauses.
+fn has_word_as(piece: &str, pauses: bool) -> bool {
+    if pauses {
+        has_word(piece)
+    } else {
+        piece.chars().any(char::is_alphanumeric)
+    }
+}
+
+#[test]
+fn a_separator_longer_than_a_line_may_be_a_line_of_its_own() {
+    // Review 30 pass 2 #4: 600 `=` between two one-word paragraphs at VMEG's 500-character
+    // lines. The middle line is 500 `=`: it fits beside neither neighbour, and neither has a
+    // letter to give it within the limit (the docs say so; every line with room got one).
+    let text = format!("Intro.\n\n{}\n\nBody.", "=".repeat(600));
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &text)).unwrap();
+    let lines: Vec<&String> = plan.parts().iter().flat_map(|p| &p.lines).collect();
+    assert_eq!(lines.iter().map(|l| l.as_str()).collect::<String>(), text);
+    let bare: Vec<&&String> = lines.iter().filter(|l| !has_word(l)).collect();
+    assert_eq!(bare, [&&"=".repeat(500)], "{lines:?}");
+    // Shorter than a line, the same run shares a line with a word.
+    let text = format!("Intro.\n\n{}\n\nBody.", "=".repeat(495));
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &text)).unwrap();
+    assert!(
+        plan.parts()
+            .iter()
+            .flat_map(|p| &p.lines)
+            .all(|l| has_word(l))
+    );
 }
 
 #[test]

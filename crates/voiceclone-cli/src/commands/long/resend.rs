@@ -389,8 +389,10 @@ impl Run<'_> {
                 ));
             }
         };
-        // Another part's task, or this part's own earlier one, is no candidate.
-        let is_claimed = |id: &JobId| self.not_ours(i, id).is_some();
+        // Another part's task, or this part's own earlier one, is no candidate. One set for
+        // every candidate (review 30 pass 2 #1); `not_ours` only words the message.
+        let claimed = self.claimed_ids(i);
+        let is_claimed = |id: &JobId| claimed.contains(id.as_str());
         match &already.reconciled {
             Reconciled::Found { task, .. } if is_claimed(&task.id) => Ready::Unknown(format!(
                 "{}: the provider named {} as its task, but {}; check the account's tasks",

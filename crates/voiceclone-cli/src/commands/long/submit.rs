@@ -1,6 +1,7 @@
 //! A part's submit: sending it, taking the task the answer names (never one another part
 //! holds), and what a failed or unknown submit leaves in the manifest.
 
+use std::collections::HashSet;
 use std::time::SystemTime;
 
 use voiceclone::{Error, ErrorKind, JobId, Phase, Provider};
@@ -129,6 +130,22 @@ impl Run<'_> {
                 .chain(p.past_job_ids.iter())
                 .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
         })
+    }
+
+    /// Every task id [`Run::not_ours`] would name for part `i`, as text: the tasks of the other
+    /// parts and part `i`'s own earlier ones, parsed as `holder_of` and `earlier_own` parse
+    /// them. Built once per answer: asking `not_ours` of each candidate read every part for
+    /// each, with no `.await` (a hostile list of 10^6 tasks against 670 parts held the
+    /// current-thread runtime, `--timeout` and signals included, for minutes).
+    pub(super) fn claimed_ids(&self, i: usize) -> HashSet<String> {
+        let manifest = self.manifest.borrow();
+        let others = manifest.parts.iter().filter(|p| p.index != i);
+        others
+            .chain(manifest.parts.get(i))
+            .flat_map(|p| p.job_id.iter().chain(p.past_job_ids.iter()))
+            .filter_map(|c| c.parse::<JobId>().ok())
+            .map(|c| c.as_str().to_owned())
+            .collect()
     }
 
     /// Why part `i` does not take task `id` after its submit, if it does not: another part
