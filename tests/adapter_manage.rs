@@ -658,6 +658,76 @@ async fn a_409_on_a_key_a_refused_attempt_used_up_is_no_proof_of_a_task_and_neve
     assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 0);
 }
 
+/// Review 30 pass 2 #2: an empty search after a 409 is `KeyUsedNothingListed` only once the
+/// attempts that may have used the key have settled, and a resend this client made under the
+/// key, cut short after it went out (here ended in `OutcomeUnknown`, its error dropped as the
+/// docs' example keeps the first one), is such an attempt: its task may not be listed yet.
+/// So is a resend the caller tells `resend_speech_with_last_resend` of (the CLI's manifest
+/// records each). Before: settled by the first submit's span alone, the answer said "search
+/// again tells no more" seconds after the resend that may have made the task.
+#[tokio::test]
+async fn a_409_right_after_an_earlier_resend_under_the_key_is_not_settled() {
+    let sim = sim(|c| c.with_vmeg_fault_consumes_idempotency_key(true)).await;
+    let c = client(&sim, Provider::Vmeg);
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.");
+    sim.fail_next("vmeg.ttsCreateAsync", FaultKind::Http500, 1)
+        .unwrap();
+    let e = c.synthesize(&req).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    let settled = backdated(&e, Duration::from_secs(900));
+    let look_again = |r: &Reconciled| {
+        matches!(r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.is_empty())
+            && r.look_again_after()
+                .is_some_and(|at| at >= SystemTime::now() + Duration::from_secs(240))
+    };
+
+    // A resend under the key that ended unknown (its connection dropped): it may have used
+    // the key just now.
+    sim.fail_next("vmeg.ttsCreateAsync", FaultKind::DropBefore, 1)
+        .unwrap();
+    let cut = c.resubmit_speech(&settled, &req).await.unwrap_err();
+    assert!(
+        matches!(cut.kind(), ErrorKind::OutcomeUnknown { .. }),
+        "{cut}"
+    );
+    let Resubmitted::AlreadyAccepted(a) = c.resubmit_speech(&settled, &req).await.unwrap() else {
+        panic!("the key the 500 used up was taken again");
+    };
+    assert!(look_again(&a.reconciled), "{a}");
+    // Through a clone of the client too (they share the resends).
+    let Resubmitted::AlreadyAccepted(a) = c.clone().resubmit_speech(&settled, &req).await.unwrap()
+    else {
+        panic!("the key the 500 used up was taken again");
+    };
+    assert!(look_again(&a.reconciled), "{a}");
+
+    // Another client knows of no resend: told of one a minute ago, the same.
+    let other = client(&sim, Provider::Vmeg);
+    let key = ReconcileQuery::from_error(&e)
+        .unwrap()
+        .idempotency_key
+        .unwrap();
+    let keyed = req.clone().idempotency_key(key);
+    let first = SystemTime::now() - Duration::from_secs(900);
+    let Resubmitted::AlreadyAccepted(a) = other
+        .resend_speech_with_last_resend(&keyed, first, SystemTime::now() - Duration::from_secs(60))
+        .await
+        .unwrap()
+    else {
+        panic!("the key the 500 used up was taken again");
+    };
+    assert!(look_again(&a.reconciled), "{a}");
+    // Told of none, its span long settled: the answer the settled search gives.
+    let Resubmitted::AlreadyAccepted(a) = other.resend_speech(&keyed, first).await.unwrap() else {
+        panic!("the key the 500 used up was taken again");
+    };
+    assert!(
+        matches!(a.reconciled, Reconciled::KeyUsedNothingListed { .. }),
+        "{a}"
+    );
+    assert_eq!(sim.task_count(), 0);
+}
+
 #[tokio::test]
 async fn a_resubmit_whose_first_submit_never_landed_is_accepted() {
     let sim = sim(|c| c).await;

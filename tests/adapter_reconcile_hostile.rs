@@ -982,6 +982,74 @@ async fn a_voice_name_tie_is_no_evidence_beside_an_unfinished_clone() {
     );
 }
 
+/// Review 30 pass 2 #3: a search run before the span settled may not list the submit's own
+/// task yet, and a voice of the asked-for name ties no task listed alone then: here a
+/// teammate's clone "narrator", finished a minute before the submit, is the only clone task
+/// listed, while the submit's own "narrator" is not listed yet. A candidate of an incomplete
+/// search, to look again for; the same listing once the span settled stays evidence. Before:
+/// `Found` by the voice's name for the teammate's task (its own task, paid for, never tracked).
+#[tokio::test]
+async fn an_early_voice_name_tie_of_a_task_listed_alone_is_no_evidence() {
+    let voice = json!({"voiceId": "cv_1", "name": "narrator", "taskId": "t-teammate"});
+    let q = |at: SystemTime| {
+        ReconcileQuery::new(at)
+            .kind(JobKind::Clone)
+            .voice_name("narrator")
+    };
+    let now = SystemTime::now();
+    let before = now - Duration::from_secs(60);
+    let teammate = json!({"taskId": "t-teammate", "taskType": "cloneVoice", "status": "finished", "createdAt": iso(before)});
+    let server = Scripted::start(vec![list(json!([teammate])), list(json!([voice.clone()]))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q(now)).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.len() == 1),
+        "{r}"
+    );
+    assert!(r.look_again_after().is_some(), "{r}");
+
+    // Asked once the span settled, the same listing: the tie stands.
+    let hour_ago = now - Duration::from_secs(3600);
+    let teammate = json!({"taskId": "t-teammate", "taskType": "cloneVoice", "status": "finished", "createdAt": iso(hour_ago - Duration::from_secs(60))});
+    let server = Scripted::start(vec![list(json!([teammate])), list(json!([voice]))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q(hour_ago)).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Found { task, evidence: voiceclone::Evidence::VoiceName(_) } if task.id.as_str() == "t-teammate"),
+        "{r}"
+    );
+}
+
+/// Review 30 pass 2 #4: whether the span has settled is judged by when the search began,
+/// not when its pages were all read. A search that begins 4 s before the span and its skew
+/// end, its one page answered 8 s later (a slow list), read that page before the submit's
+/// task may have been listed: empty, it is no answer yet (candidates, incomplete), never
+/// `None`. Before: judged after the read, past the span, it said "most likely created
+/// nothing". (The margin is wide: only a setup slower than 4 s could make it settle.)
+#[tokio::test]
+async fn whether_the_span_settled_is_judged_when_the_search_began() {
+    let now = SystemTime::now();
+    // The least window (10 s) and the 5 min of skew end 4 s from now.
+    let submitted = now - Duration::from_secs(10 + 300) + Duration::from_secs(4);
+    let q = ReconcileQuery::new(submitted)
+        .kind(JobKind::Speech)
+        .window(Duration::ZERO);
+    let empty = json!({"code": 200, "message": "", "data": {"records": [], "total": 0}});
+    let server = Scripted::start(vec![Step::Slow(Duration::from_secs(8), empty)]).await;
+    let c = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key(crate::adapter_support::SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .timeout(Duration::from_secs(60))
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.is_empty()),
+        "{r}"
+    );
+}
+
 /// The vendor confirms the task the answer named, but dates it outside the window (its
 /// clock ten minutes ahead): a candidate, never `None`. A task listed three minutes after
 /// the window (within the 5 minutes the clocks may be apart) is a candidate too. JimmyAI,

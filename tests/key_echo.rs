@@ -346,9 +346,11 @@ proptest! {
 /// task id holding the key. A delivery for the key that echoes the API key (whole, a piece, or
 /// upper-cased) as its `pipelineKey` and its `data.taskId`: no request carries a piece of the
 /// key (a task id goes in the `tasks/detail` URL, which reaches access logs), neither the
-/// answer nor the log shows one, and no task is made up from the scrubbed id (the delivery
-/// still proves a task was made: an error saying so). Before: the event was decoded
-/// unfiltered, its `pipelineKey` logged at WARN and its task id looked up in the URL.
+/// answer nor the log shows one, and no task is made up from the scrubbed id; but the delivery
+/// still proves a task was made: an error saying so, never `None` (review 30 pass 2 #1).
+/// Before: the event was decoded unfiltered, its `pipelineKey` logged at WARN and its task id
+/// looked up in the URL; then, decoded under the filter, its scrubbed ids no longer matched
+/// the stored ones, the delivery was dropped, and the answer was `None`.
 #[test]
 fn reconcile_reads_the_hubs_delivery_under_the_keys_filter_and_never_sends_the_key() {
     const KEY: &str = "sk-Echoed0By1The2Webhook3Delivery";
@@ -401,14 +403,12 @@ fn reconcile_reads_the_hubs_delivery_under_the_keys_filter_and_never_sends_the_k
             );
             q.kind = Some(voiceclone::JobKind::Speech);
             q.idempotency_key = Some(idem);
+            // Never `None` (review 30 pass 2 #1): the signed delivery proves the submit made
+            // a task, and "nothing was made" would have the caller pay for it again. Nor
+            // `Found` or candidates: with nothing listed, the answer is the error saying a
+            // task was made, unnamed.
             let answer = match c.reconcile(&q).await {
-                Ok(r) => {
-                    assert!(
-                        !matches!(r, voiceclone::Reconciled::Found { .. }),
-                        "{how:?}: a task made up from the scrubbed id: {r:?}"
-                    );
-                    format!("{r} | {r:?}")
-                }
+                Ok(r) => panic!("{how:?}: the delivery's task was lost: {r:?}"),
                 Err(e) => {
                     assert!(e.to_string().contains("made a task"), "{how:?}: {e}");
                     format!("{e} | {e:?}")

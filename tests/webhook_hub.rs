@@ -960,6 +960,12 @@ async fn reconcile_goes_on_by_the_task_list_when_the_hubs_store_fails() {
     );
     let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
     let client = client(&sim, Some(&hub));
+    // Another clone beside it: a tied task listed alone before the span settled is no
+    // evidence (review 30 pass 2 #3).
+    client
+        .clone_voice(&sample().name("beside").idempotency_key("key-beside"))
+        .await
+        .unwrap();
     let started = SystemTime::now();
     let job = client
         .clone_voice(

@@ -3163,6 +3163,22 @@ fn an_unknown_vmeg_submit_without_json_prints_the_reconcile_command() {
 #[test]
 fn an_unknown_sync_clone_suggests_a_reconcile_with_its_voice_name() {
     let sim = Sim::fast(KEY);
+    // Another clone beside it: a voice-name tie of a task listed alone before the span
+    // settled is no evidence (review 30 pass 2 #3), and the suggested command runs at once.
+    run(
+        &sim,
+        &[
+            "--provider",
+            "vmeg",
+            "clone",
+            SAMPLE,
+            "--language",
+            "en-US",
+            "--name",
+            "beside",
+        ],
+    )
+    .expect(0);
     sim.handle
         .fail_next(
             "vmeg.cloneVoiceCreate",

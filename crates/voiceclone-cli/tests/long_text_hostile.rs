@@ -1161,6 +1161,37 @@ fn an_empty_task_list_after_key_used_is_told_as_such() {
     assert_eq!(fake.creates(), sent + 1, "one resend, under its key");
 }
 
+/// Review 30 pass 2 #2: the part was first sent three hours ago, and an earlier run resent
+/// its key a minute ago (cut short: its task may be made just now). This rerun's resend meets
+/// "key already used" and the list shows nothing yet: the earlier resend's span has not
+/// settled, so the message says to rerun to look again, never "searching again tells no
+/// more" (which sends the user to a console that does not show API jobs, or a new key).
+#[test]
+fn key_used_right_after_an_earlier_resend_is_not_settled_by_the_first_submit_alone() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    let m = manifest(dir);
+    let now_ms = m["parts"][0]["submitted_at_ms"].as_u64().unwrap();
+    let mut edited = m.clone();
+    edited["parts"][0]["submitted_at_ms"] = (now_ms - 3 * 3600 * 1000).into();
+    edited["parts"][0]["resent_at_ms"] = serde_json::json!([now_ms - 60 * 1000]);
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&edited).unwrap()).unwrap();
+    fake.answer_creates_with(409, key_used());
+    fake.list_tasks_with(vec![]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        msg.contains("rerun the same command to look again"),
+        "{msg}"
+    );
+    assert!(!msg.contains("Searching again tells no more"), "{msg}");
+    assert_eq!(manifest(dir)["parts"][0]["state"], "submitting");
+}
+
 /// VMEG says the part's key was used, and the list shows the part's task inside the submit's
 /// window beside another job's task dated (with its offset) minutes before it: that one lies
 /// only in the margin the search keeps for clock skew, so it is no rival and the part's task

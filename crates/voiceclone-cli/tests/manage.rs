@@ -599,6 +599,10 @@ fn voices_system_lists_preset_voices() {
 #[test]
 fn reconcile_found_none_and_jimmyai() {
     let sim = sim();
+    // Another clone beside the lost one: a voice-name tie of a task listed alone before the
+    // span settled is no evidence (review 30 pass 2 #3), and this reconciles at once.
+    let r = run(&sim, &vmeg(&["clone", SAMPLE, "--name", "beside"]));
+    assert_eq!(r.code, 0, "{}", r.stdout);
     sim.handle
         .fail_next("vmeg.cloneVoiceCreateAsync", FaultKind::DropAfter, 1)
         .unwrap();
@@ -639,13 +643,13 @@ fn reconcile_found_none_and_jimmyai() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(r.json()["result"], "found", "{}", r.stdout);
 
-    // Without the voice name, one clone fits but nothing ties it: candidates, and run before
-    // the span settled, exit 3, look again (review 30-a #3; exit 1 before).
+    // Without the voice name, both clones fit but nothing ties either: candidates, and run
+    // before the span settled, exit 3, look again (review 30-a #3; exit 1 before).
     let r = reconcile_clone(&[]);
     assert_eq!(r.code, 3, "{}", r.stdout);
     let j = r.json();
     assert_eq!(j["result"], "candidates", "{j}");
-    assert_eq!(j["candidates"].as_array().map(Vec::len), Some(1), "{j}");
+    assert_eq!(j["candidates"].as_array().map(Vec::len), Some(2), "{j}");
     assert_eq!(j["error"]["kind"], "reconcile_not_yet", "{j}");
     // --key ties a task only through a webhook receiver: without it, the same search.
     let r = run(

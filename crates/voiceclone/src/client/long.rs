@@ -395,7 +395,50 @@ impl Client {
         // One call under this handle's options: the resend and the search after its 409
         // share one deadline, not one each.
         traced!(self, "resend_speech", async {
-            self.resend_speech_inner(req, submitted_at)
+            self.resend_speech_inner(req, submitted_at, None)
+                .await
+                .map_err(|e| e.task_may_exist())
+        })
+    }
+
+    /// [`Client::resend_speech`] of a submit whose key was resent before, the latest such
+    /// resend made at `last_resent_at` (by another process, or cut short: a resend this
+    /// client cut short it remembers itself). That resend may have made the task: the search
+    /// after a 409 reaches it, and an empty one is not
+    /// [`Reconciled::KeyUsedNothingListed`] until the resend's span has settled too (its task
+    /// may not be listed yet). Give the latest attempt that resend may have made (its start
+    /// is not enough when its retries went on later); a time before `submitted_at` counts as
+    /// `submitted_at`, and one ahead of this machine's clock is refused (`InvalidInput`
+    /// naming `last_attempt_at`, nothing sent).
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use voiceclone::{Resubmitted, SpeechRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("part-1");
+    /// let sent_at = SystemTime::now();
+    /// # client.synthesize(&req).await?;
+    /// // An earlier run resent it a moment ago, and was stopped before its answer came.
+    /// let resent_at = SystemTime::now();
+    /// let again = client.resend_speech_with_last_resend(&req, sent_at, resent_at).await?;
+    /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}");
+    /// assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn resend_speech_with_last_resend(
+        &self,
+        req: &SpeechRequest,
+        submitted_at: SystemTime,
+        last_resent_at: SystemTime,
+    ) -> Result<Resubmitted<SpeechJob>, Error> {
+        // As `resend_speech`.
+        traced!(self, "resend_speech", async {
+            self.resend_speech_inner(req, submitted_at, Some(last_resent_at))
                 .await
                 .map_err(|e| e.task_may_exist())
         })
@@ -405,6 +448,7 @@ impl Client {
         &self,
         req: &SpeechRequest,
         submitted_at: SystemTime,
+        last_resent_at: Option<SystemTime>,
     ) -> Result<Resubmitted<SpeechJob>, Error> {
         let Some(key) = req.idempotency_key.clone() else {
             return Err(Error::invalid_input(
@@ -426,9 +470,12 @@ impl Client {
                 .with_provider(self.provider())
                 .with_operation("resend_speech"));
         }
-        let query = ReconcileQuery::new(submitted_at)
+        let mut query = ReconcileQuery::new(submitted_at)
             .kind(JobKind::Speech)
             .idempotency_key(key.clone());
+        if let Some(at) = last_resent_at {
+            query = query.last_attempt_at(at.max(submitted_at));
+        }
         // Checked before the resend goes out (a submit time ahead of the clock): refused
         // afterwards, by the reconcile of a 409, the `InvalidInput` would claim nothing was
         // sent.

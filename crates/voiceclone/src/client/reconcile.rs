@@ -76,10 +76,12 @@ impl Client {
     /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for
     /// name (evidence only for one task with it, dated with its UTC offset in the window,
     /// beside no unfinished or failed clone task, in searches of the task and voice lists that
-    /// read every record, each voice of the name with its task).
+    /// read every record, each voice of the name with its task; and before the window and the
+    /// 5 minutes after it ended, not for a clone task listed alone: the submit's own may not
+    /// be listed yet, and another job's clone may have the name).
     /// [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them (incomplete,
-    /// with a time to look again, when the search ran before the window and the 5 minutes
+    /// with a time to look again, when the search began before the window and the 5 minutes
     /// after it ended: the submit's own task may not be listed yet); a delivery naming a task
     /// whose lookup then fails is `Found` as the delivery tells it;
     /// [`Reconciled::None`] only once the window and the 5 minutes after it have ended
@@ -127,6 +129,8 @@ impl Client {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
     /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).retry(voiceclone::RetryPolicy::none()).build()?;
     /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let other = CloneRequest::new("https://cdn.example.com/other.wav").name("other");
+    /// # client.clone_voice(&other).await?;
     /// # sim.fail_next("vmeg.cloneVoiceCreateAsync", voiceclone_sim::FaultKind::DropAfter, 1)?;
     /// let req = CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator");
     /// // The task was created, but its answer was lost on the way back.
@@ -148,7 +152,11 @@ impl Client {
     }
 
     async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
-        q.check(self.provider(), SystemTime::now())?;
+        // Whether the span has settled is judged by when the search began, before anything
+        // is read: a page read before then may not list the submit's task, however long the
+        // walk then runs (review 30 pass 2 #4).
+        let started = SystemTime::now();
+        q.check(self.provider(), started)?;
         if q.sent_under
             .as_ref()
             .is_some_and(|s| *s != self.t().sent_under)
@@ -352,7 +360,7 @@ impl Client {
         // yet: another job's task listed alone is no answer (review 30-a #3). Not after a
         // resend's 409: that search always reaches past the resend, and the CLI's long text
         // takes a sole candidate there, a documented trade-off.
-        let early = q.key_used_settles.is_none() && SystemTime::now() < skewed_to;
+        let early = q.key_used_settles.is_none() && started < skewed_to;
         // What the search could not see: any candidate list is then incomplete.
         let incomplete = unread > 0
             || unlisted
@@ -422,7 +430,7 @@ impl Client {
             // (a request cut short here may still be processed by the vendor, up to 180 s on
             // a synchronous create): nothing seen yet is no answer, as its text says. After a
             // resend's 409, until the attempts that may have used the key have settled.
-            if SystemTime::now() < q.key_used_settles.unwrap_or(skewed_to) {
+            if started < q.key_used_settles.unwrap_or(skewed_to) {
                 return Ok(Reconciled::Candidates {
                     tasks: Vec::new(),
                     from,
@@ -480,7 +488,15 @@ impl Client {
                     .task_id
                     .as_ref()
                     .is_some_and(|id| id.as_str() != one.id.as_str());
-                if exact && others_resolved && !named_elsewhere && voices_whole {
+                // Before the span settled, the submit's own task may not be listed yet: a
+                // tied clone task listed alone may be another job's of the same name (a
+                // teammate's "narrator" of a minute before), so it stays a candidate of an
+                // incomplete search (review 30 pass 2 #3).
+                let early_alone = early
+                    && !listed.iter().any(|s| {
+                        s.id.as_str() != one.id.as_str() && s.may_be_of_kind(Some(JobKind::Clone))
+                    });
+                if exact && others_resolved && !named_elsewhere && voices_whole && !early_alone {
                     return Ok(Reconciled::Found {
                         task: (*one).clone(),
                         evidence: Evidence::VoiceName(name.clone()),
@@ -1054,12 +1070,19 @@ impl Client {
                 // made before its retry met the 409: the search spans both, and a task the
                 // resend's answers named is taken as named.
                 let mut query = query;
+                // A resend under the key this client cut short earlier may have used it, its
+                // task not listed yet: it is one of the attempts the search waits for
+                // (review 30 pass 2 #2). (A resend the caller was told of came in the query.)
+                if let Some(cut) = self.inner.resends.cut_short_at(&key) {
+                    let last = query.last_attempt_at.map_or(cut, |l| l.max(cut));
+                    query.last_attempt_at = Some(last);
+                }
                 let (_, first_to) = query.bounds();
                 query.last_attempt_at = Some(SystemTime::now());
                 // When an empty search becomes an answer: the span of the attempts that may
                 // have used the key, and its skew. A 409 on the resend's first attempt
-                // (`Conflict`) means the resend made nothing, so the first submit's span; after
-                // its own retry, the resend's too.
+                // (`Conflict`) means the resend made nothing, so the span of the first submit
+                // and of earlier resends; after its own retry, the resend's too.
                 let used_by = if *e.kind() == ErrorKind::Conflict {
                     first_to
                 } else {

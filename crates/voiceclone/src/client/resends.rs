@@ -24,9 +24,18 @@ use crate::error::{Error, ErrorKind};
 /// (and logged), so a flood of cut-short resends cannot grow the map without bound.
 const MAX_HELD: usize = 4096;
 
-/// The keys being resent now, and those of synchronous resends that may still run at VMEG.
+/// The keys being resent now, and those of synchronous resends that may still run at VMEG;
+/// and when a resend under a key (either route) was last cut short, for a later search to
+/// wait for its task (see [`Resends::cut_short_at`]).
 #[derive(Debug, Default)]
-pub(super) struct Resends(Mutex<HashMap<String, Hold>>);
+pub(super) struct Resends(
+    Mutex<HashMap<String, Hold>>,
+    Mutex<HashMap<String, SystemTime>>,
+);
+
+/// How long a cut-short resend's time is remembered: past VMEG's key lifetime no resend
+/// under the key is made, so no search after its 409 needs it.
+const CUT_SHORT_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, Clone, Copy)]
 enum Hold {
@@ -108,7 +117,9 @@ pub(super) struct Taken<'a> {
     resending: Arc<Resending>,
     /// When the resend ended with its outcome unknown; `None` while it runs (a drop then
     /// counts the hold from the drop).
-    ended: Option<Instant>,
+    ended: Option<(Instant, SystemTime)>,
+    /// Its create was started: cut short, it may have used the key.
+    started: bool,
     /// The resend ended with an answer (or with nothing sent): nothing of it runs on.
     answered: bool,
 }
@@ -143,8 +154,46 @@ impl Resends {
                 first_submitted_at,
             }),
             ended: None,
+            started: false,
             answered: false,
         })
+    }
+
+    /// When the latest resend under `key` in this client (and its clones) that may have
+    /// reached the provider was cut short (dropped while running, or ended in
+    /// `OutcomeUnknown`; either route), if within VMEG's key lifetime. A 409 on a later
+    /// resend may be the key that resend used, its task not yet listed: the search after it
+    /// settles only after this too (review 30 pass 2 #2).
+    pub(super) fn cut_short_at(&self, key: &str) -> Option<SystemTime> {
+        let times = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        times.get(key).copied()
+    }
+
+    fn note_cut_short(&self, key: &str, at: SystemTime) {
+        let mut times = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        let now = SystemTime::now();
+        times.retain(|_, t| {
+            now.duration_since(*t)
+                .map_or(true, |age| age < CUT_SHORT_KEPT)
+        });
+        let latest = times.get(key).map_or(at, |t| (*t).max(at));
+        times.insert(key.to_owned(), latest);
+        if times.len() > MAX_HELD {
+            // The oldest goes: its search is the likeliest to have settled already.
+            let oldest = times
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                times.remove(&oldest);
+                tracing::warn!(
+                    idempotency_key = %oldest,
+                    kept = MAX_HELD,
+                    "too many cut-short resends remembered; the oldest is let go: a search \
+                     after a 409 on its key may settle before its task is listed"
+                );
+            }
+        }
     }
 
     fn release(&self, key: &str, may_run_until: Option<Instant>) {
@@ -187,13 +236,14 @@ impl Taken<'_> {
         &mut self,
         fut: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
+        self.started = true;
         let out = RESENDING.scope(Arc::clone(&self.resending), fut).await;
         match &out {
             Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => {
                 // Unknown, so it may have gone out even if no attempt said so. Its last
                 // attempt ended just now (an unknown outcome is never waited on to retry).
                 self.resending.sent.store(true, Ordering::Relaxed);
-                self.ended = Some(Instant::now());
+                self.ended = Some((Instant::now(), SystemTime::now()));
             }
             _ => self.answered = true,
         }
@@ -207,8 +257,14 @@ impl Drop for Taken<'_> {
             self.synchronous && !self.answered && self.resending.sent.load(Ordering::Relaxed);
         // Dropped while running: the request may have reached VMEG only just now.
         let may_run_until = may_run
-            .then(|| self.ended.unwrap_or_else(Instant::now))
+            .then(|| self.ended.map_or_else(Instant::now, |(at, _)| at))
             .and_then(|end| end.checked_add(super::reconcile::SYNC_RUNS));
+        // Either route: an async create cut short may have reached VMEG too (nothing notes
+        // whether it went out, so any started one counts).
+        if self.started && !self.answered {
+            let at = self.ended.map_or_else(SystemTime::now, |(_, at)| at);
+            self.resends.note_cut_short(&self.key, at);
+        }
         self.resends.release(&self.key, may_run_until);
     }
 }
@@ -268,6 +324,38 @@ mod tests {
             assert!(r.take(k, true, SystemTime::now()).is_ok(), "{k}");
         }
         assert_eq!(held(&r), 1);
+    }
+
+    /// Review 30 pass 2 #2: a resend cut short (either route: dropped while running, or
+    /// ended unknown) is remembered for the search after a later 409; one answered, or never
+    /// started, is not; the remembered keys are capped.
+    #[tokio::test]
+    async fn cut_short_resends_are_remembered_and_answered_ones_are_not() {
+        let r = Resends::default();
+        let before = SystemTime::now();
+        let mut t = r.take("async-dropped", false, before).unwrap();
+        let cut = t.send(std::future::pending::<Result<(), Error>>());
+        let _ = tokio::time::timeout(Duration::from_millis(5), cut).await;
+        drop(t);
+        assert!(
+            r.cut_short_at("async-dropped")
+                .is_some_and(|at| at >= before)
+        );
+        let mut t = r.take("answered", false, before).unwrap();
+        t.send(async { Err::<(), _>(Error::new(ErrorKind::Conflict)) })
+            .await
+            .unwrap_err();
+        drop(t);
+        drop(r.take("never-sent", false, before).unwrap());
+        assert_eq!(r.cut_short_at("answered"), None);
+        assert_eq!(r.cut_short_at("never-sent"), None);
+        for i in 0..=MAX_HELD {
+            r.note_cut_short(
+                &format!("k{i}"),
+                before + Duration::from_millis(u64::try_from(i).unwrap()),
+            );
+        }
+        assert_eq!(r.1.lock().unwrap().len(), MAX_HELD);
     }
 
     #[test]

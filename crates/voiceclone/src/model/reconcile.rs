@@ -316,7 +316,8 @@ pub enum Evidence {
     /// A verified webhook delivery for the task carried the submit's idempotency key.
     Webhook,
     /// The only candidate whose cloned voice has the name the clone asked for, dated with its
-    /// UTC offset inside the window, beside no other clone task that is unfinished or failed.
+    /// UTC offset inside the window, beside no other clone task that is unfinished or failed
+    /// (and, in a search begun before the window and its skew ended, not listed alone).
     VoiceName(String),
 }
 

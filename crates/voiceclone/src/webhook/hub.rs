@@ -43,7 +43,7 @@ use super::store::{
     CompletionStore, Confirmation, MarkToken, MemoryStore, Recorded, StoreError, StoreSignal,
     StoredEvent, Subscription, replaces, unix_millis,
 };
-use super::{Verifier, WebhookEvent};
+use super::{Verifier, WebhookEvent, WebhookPayload};
 use crate::error::{Error, ErrorKind, WebhookFailure};
 use crate::model::{JobId, Provider};
 use crate::secret::WebhookSecret;
@@ -635,8 +635,11 @@ impl CompletionHub {
     }
 
     /// [`reverify`](Self::reverify), decoding the body under `filter` when given (and
-    /// scrubbing the parts kept as they came, `extraData` and a raw `data`, once the ids are
-    /// checked against the unscrubbed ones).
+    /// scrubbing the parts kept as they came, `extraData` and a raw `data`). The ids are
+    /// checked on the body as it came: they are filed as they came, and an id echoing the API
+    /// key reads scrubbed under the filter, so a genuine delivery would be dropped as
+    /// mismatched, and reconcile would answer `None` for a task it proves (review 30 pass 2
+    /// #1). What is returned is decoded under the filter: an id left unusable by it is gone.
     fn reverify_decoded_with(
         &self,
         stored: &StoredEvent,
@@ -649,30 +652,36 @@ impl CompletionHub {
                 stored.body.as_bytes(),
             )
         };
-        let verified = match filter {
-            Some(f) => crate::scrub::decoding_with(f, verify),
-            None => verify(),
-        };
-        match verified {
+        let event = match verify() {
             Ok(event)
                 if event.pipeline_key == stored.pipeline_key
                     && task_id_of(&event) == stored.task_id
                     && event.idempotency_key() == stored.idempotency_key.as_deref() =>
             {
-                Some(match filter {
-                    Some(f) => super::redact::scrub_event(event, f),
-                    None => event,
-                })
+                event
             }
             Ok(_) => {
                 tracing::warn!(
                     "an event in the completion store does not match the ids it is filed under; ignored"
                 );
-                None
+                return None;
             }
             Err(failure) => {
                 tracing::warn!(%failure, "an event in the completion store does not verify; ignored");
-                None
+                return None;
+            }
+        };
+        let Some(f) = filter else {
+            return Some(event);
+        };
+        match crate::scrub::decoding_with(f, verify) {
+            Ok(scrubbed) => Some(super::redact::scrub_event(scrubbed, f)),
+            Err(failure) => {
+                // The same bytes verified a moment ago; only what the filter made of a string
+                // can fail here. The delivery is genuine, so it is kept, but naming no task
+                // and holding no data: the event as it came may hold the key.
+                tracing::warn!(%failure, "an event in the completion store does not decode under the API key's filter; kept without its data");
+                Some(super::redact::scrub_event(without_data(event, f), f))
             }
         }
     }
@@ -915,6 +924,18 @@ fn dispatch(inner: &Inner, signal: StoreSignal) {
 }
 
 /// The task id a delivery is about: the normalized job's, else `data.taskId` / `data.id`.
+/// `event` with its texts filtered and its `data` dropped: a genuine delivery that names no
+/// task, for when its filtered decode fails.
+fn without_data(mut event: WebhookEvent, filter: &client_glue::TextFilter) -> WebhookEvent {
+    event.pipeline_key = filter(std::mem::take(&mut event.pipeline_key));
+    event.version = event.version.map(|v| filter(v));
+    event.message = event.message.map(|m| filter(m));
+    event.payload = WebhookPayload::Other(super::event::RawData(
+        serde_json::value::RawValue::NULL.to_owned(),
+    ));
+    event
+}
+
 fn task_id_of(event: &WebhookEvent) -> Option<String> {
     event.task_id().map(|id| id.as_str().to_owned())
 }

@@ -320,8 +320,26 @@ impl Run<'_> {
         // `--timeout 0.01`: the resend failed on every rerun) or let one request take 30 min.
         // Dropping the resend when the bound runs out loses nothing: the key and the submit
         // time are in the manifest, and the part stays `submitting` for the next rerun.
-        let resent =
-            tokio::time::timeout(self.search_timeout, self.client.resend_speech(&req, at)).await;
+        // The latest earlier resend of the key (an earlier run's, cut short by its bound or a
+        // Ctrl-C) may have made the task, not listed yet: an empty search after a 409 must
+        // not settle before its attempts have (review 30 pass 2 #2). It is recorded at its
+        // start; its retries may have gone on for ATTEMPT_REACH, never past this one's start.
+        let earlier = before
+            .as_ref()
+            .and_then(PartRecord::last_resent_at)
+            .and_then(|t| t.checked_add(ATTEMPT_REACH))
+            .map(|t| t.min(started));
+        let resent = tokio::time::timeout(self.search_timeout, async {
+            match earlier {
+                Some(last) => {
+                    self.client
+                        .resend_speech_with_last_resend(&req, at, last)
+                        .await
+                }
+                None => self.client.resend_speech(&req, at).await,
+            }
+        })
+        .await;
         let Ok(resent) = resent else {
             return Ready::Unknown(format!(
                 "{}: its earlier submit may have created a task, and resending it with the same key (its search of the task list included) did not end within {} s; rerun the same command to try again (nothing is sent under a new key)",
