@@ -22,55 +22,7 @@ pub fn generate_target(root: &Path, target: &Target) -> Result<String> {
         Ok(t) => t,
         Err(e) => return err(format!("{}: cannot read: {e}", target.spec)),
     };
-    let generated = generate(target.spec, &text, target.client_crate)?;
-    // The crate the mocks go into must depend on what the rewrites call, or its first path
-    // parameter fails to compile there, far from the cause.
-    let manifest_path = Path::new(target.mock_output)
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("Cargo.toml"));
-    let Some(manifest_path) = manifest_path else {
-        return err(format!("{}: no crate directory", target.mock_output));
-    };
-    let manifest = match std::fs::read_to_string(root.join(&manifest_path)) {
-        Ok(t) => t,
-        Err(e) => return err(format!("{}: cannot read: {e}", manifest_path.display())),
-    };
-    let missing = missing_dependencies(&generated, &manifest);
-    if !missing.is_empty() {
-        return err(format!(
-            "{}: the mocks call {}, which {} does not list under [dependencies]",
-            target.mock_output,
-            missing.join(" and "),
-            manifest_path.display()
-        ));
-    }
-    Ok(generated)
-}
-
-/// The crates the generated mocks call that `manifest` (a `Cargo.toml`) does not list under
-/// `[dependencies]`.
-fn missing_dependencies(generated: &str, manifest: &str) -> Vec<&'static str> {
-    let mut section = "";
-    let mut listed = Vec::new();
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            section = line;
-        } else if section == "[dependencies]"
-            && let Some((name, _)) = line.split_once('=')
-        {
-            listed.push(name.trim());
-        }
-    }
-    [
-        ("::regex::", "regex"),
-        ("::client_glue::", "client-glue"),
-        ("::httpmock", "httpmock"),
-    ]
-    .into_iter()
-    .filter(|(called, dep)| generated.contains(called) && !listed.contains(dep))
-    .map(|(_, dep)| dep)
-    .collect()
+    generate(target.spec, &text, target.client_crate)
 }
 
 /// Generates the httpmock extension for a spec's text, its types taken from `client_crate`.
@@ -266,28 +218,6 @@ fn document(file: &mut syn::File, operations: &[Operation]) {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::missing_dependencies;
-
-    const MANIFEST: &str = "[package]\nname = \"x-mock\"\n\n[dependencies]\nx-client = { workspace = true }\nhttpmock = { workspace = true }\n\n[dev-dependencies]\nregex = \"1\"\n";
-
-    /// Review 30-f: a mock crate without the dependencies a path-parameter matcher calls was
-    /// found only when that crate failed to compile; codegen now names them.
-    #[test]
-    fn a_path_parameter_matcher_needs_regex_and_client_glue_in_the_mock_crate() {
-        let matcher = "pub use ::httpmock;\nfn p() { ::regex::escape(&::client_glue::hooks::encode_segment(&v)) }";
-        // A dev-dependency is not one the library can call.
-        assert_eq!(
-            missing_dependencies(matcher, MANIFEST),
-            ["regex", "client-glue"]
-        );
-        let listed = MANIFEST.replace(
-            "[dev-dependencies]",
-            "regex = { workspace = true }\nclient-glue = { workspace = true }\n\n[dev-dependencies]",
-        );
-        assert!(missing_dependencies(matcher, &listed).is_empty());
-        // Without path parameters, the crate needs neither.
-        assert!(missing_dependencies("pub use ::httpmock;", MANIFEST).is_empty());
-    }
 
     #[test]
     fn the_mocks_re_export_httpmock() {
