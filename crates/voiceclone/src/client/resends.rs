@@ -179,9 +179,7 @@ impl Resends {
     pub(super) fn cut_short_at(&self, key: &str) -> Option<SystemTime> {
         let mut times = self.1.lock().unwrap_or_else(|p| p.into_inner());
         let now = SystemTime::now();
-        let Some(at) = times.get_mut(key) else {
-            return None;
-        };
+        let at = times.get_mut(key)?;
         match aged(*at, now) {
             Some(kept) => {
                 *at = kept;
