@@ -334,6 +334,84 @@ async fn a_resend_of_an_error_naming_its_task_is_refused_with_nothing_sent() {
     assert_eq!(server.seen().len(), 0, "a resend was sent");
 }
 
+/// Review 30 pass 3 (b) #2: a synchronous request first sent an hour ago, resent 10 s ago by
+/// a process since killed: that resend may still be running at VMEG for its 180 s, so
+/// `resend_speech_with_last_resend` refuses to send another (the first submit's
+/// `OutcomeUnknown`, `retry_after` the 170 s left), nothing sent. Told of a resend 200 s ago,
+/// it goes out. Before: only the first submit's time was checked, and a second synchronous
+/// create went out while the first may have been running (a second bill, api-facts A4).
+#[tokio::test]
+async fn a_synchronous_resend_right_after_an_earlier_resend_is_refused_with_nothing_sent() {
+    let bad_voice = || {
+        Step::status(
+            400,
+            json!({"code": 400, "message": "bad voice", "data": null}),
+        )
+    };
+    let sync = SpeechRequest::new("sv_en_us_female_01", "Hello.")
+        .synchronous(true)
+        .idempotency_key("k-cut-again");
+    let first = SystemTime::now() - Duration::from_secs(3600);
+    for (resent_ago, sent) in [(10u64, false), (200, true)] {
+        let server = Scripted::start(vec![bad_voice()]).await;
+        let c = client(Provider::Vmeg, &server.base_url).0;
+        let last = SystemTime::now() - Duration::from_secs(resent_ago);
+        let e = c
+            .resend_speech_with_last_resend(&sync, first, last)
+            .await
+            .unwrap_err();
+        let what = format!("resent {resent_ago} s ago: {e}");
+        assert!(!e.may_resubmit(), "{what}");
+        assert_eq!(server.seen().len(), usize::from(sent), "{what}");
+        if !sent {
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }),
+                "{what}"
+            );
+            assert!(e.to_string().contains("resend after"), "{what}");
+            let left = e.retry_after().unwrap_or_default();
+            assert!(
+                left <= Duration::from_secs(170) && left > Duration::from_secs(160),
+                "{left:?}: {what}"
+            );
+        }
+    }
+}
+
+/// Review 30 pass 3 (b) #5: a `last_resent_at` more than the documented 5 minutes ahead of
+/// this machine's clock is refused naming `last_resent_at` (the parameter the caller gave)
+/// and speaking of a resend, nothing sent; one within the allowance goes out. Before: the
+/// refusal named `last_attempt_at` and spoke of a submit.
+#[tokio::test]
+async fn a_last_resend_in_the_future_is_refused_under_its_own_name() {
+    let bad_voice = || {
+        Step::status(
+            400,
+            json!({"code": 400, "message": "bad voice", "data": null}),
+        )
+    };
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-future");
+    let first = SystemTime::now() - Duration::from_secs(3600);
+    for (ahead, refused) in [(3600u64, true), (400, true), (200, false)] {
+        let server = Scripted::start(vec![bad_voice()]).await;
+        let c = client(Provider::Vmeg, &server.base_url).0;
+        let last = SystemTime::now() + Duration::from_secs(ahead);
+        let e = c
+            .resend_speech_with_last_resend(&req, first, last)
+            .await
+            .unwrap_err();
+        let what = format!("{ahead} s ahead: {e}");
+        let named = matches!(
+            e.kind(),
+            ErrorKind::InvalidInput { field, reason }
+                if field == "last_resent_at" && reason.contains("no resend was made then")
+        );
+        assert_eq!(named, refused, "{what}");
+        assert_eq!(server.seen().len(), usize::from(!refused), "{what}");
+        assert!(!e.to_string().contains("last_attempt_at"), "{what}");
+    }
+}
+
 /// A resend while the first submit's request may still be running at the vendor would reach
 /// VMEG with the key in flight, and how VMEG treats that is UNKNOWN (api-facts A4): a second
 /// bill. A synchronous create runs until its task ends (up to its route's 180 s), so its

@@ -632,3 +632,78 @@ fn an_id_holding_a_piece_of_the_key_or_the_key_upper_cased_is_never_sent() {
     });
     assert_eq!(sent, 0, "a request carrying a piece of the key was sent");
 }
+
+/// Review 30 pass 3 (b) #1: a signed delivery whose `event` holds the key, and whose
+/// `pipelineKey` (255 bytes, holding an 8-character piece of the key) grows past its
+/// 256-byte limit under the key's filter, so its filtered decode fails and the hub keeps
+/// the genuine delivery without its data. Neither `Client::job_for_idempotency_key` nor
+/// `reconcile` (which logs an event of another kind) shows a piece of the key.
+/// Before: the kept event's `kind` was the raw `event` text, the whole key.
+#[test]
+fn a_delivery_failing_its_filtered_decode_never_shows_the_key_in_its_kind() {
+    const KEY: &str = "sk-Kind0Echo1Past2The3Filter4Limit";
+    const SECRET: &str = "whsec-key-echo-kind";
+    let _serial = serial();
+    let logs = logs();
+    let (printed, captured) = runtime().block_on(async {
+        let piece: String = KEY.chars().skip(3).take(8).collect();
+        let pad = "p".repeat(255 - 3 - piece.len());
+        let pipeline_key = format!("pk-{pad}{piece}");
+        assert_eq!(pipeline_key.len(), 255);
+        let body = json!({
+            "code": 200, "event": format!("openapi-tts-{KEY}"), "pipelineKey": pipeline_key,
+            "extraData": {"voiceclone": {"idempotencyKey": "idem-kind"}},
+            "data": {"taskId": "t-kind", "results": [{"uri": "https://cdn.example.com/a.m4a"}]},
+        })
+        .to_string();
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
+        let hub =
+            voiceclone::webhook::CompletionHub::in_memory(voiceclone::WebhookSecret::new(SECRET));
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert_eq!(d.http_status(), 200, "{d:?}");
+        // The hub alone has no API key to scrub with: what it logs on receiving is not the
+        // client's.
+        let _ = logs.take();
+        let empty = json!({"code": 200, "message": "", "data": {"records": [], "total": 0}});
+        let server = Scripted::start(vec![Step::ok(empty); 4]).await;
+        let c = Client::builder(Provider::Vmeg)
+            .api_key(KEY)
+            .base_url(server.base_url.as_str())
+            .timeout(Duration::from_secs(5))
+            .retry(RetryPolicy::default().with_max_attempts(1))
+            .sleeper(Arc::new(RecordingSleeper::new()))
+            .completion_hub(hub)
+            .build()
+            .unwrap();
+        let found = c.job_for_idempotency_key("idem-kind").await.unwrap();
+        let found = found.expect("the genuine delivery is kept");
+        let mut printed = vec![format!("{found:?}")];
+        let mut q = voiceclone::ReconcileQuery::new(
+            std::time::SystemTime::now() - Duration::from_secs(3600),
+        );
+        q.kind = Some(voiceclone::JobKind::Speech);
+        q.idempotency_key = Some("idem-kind".to_owned());
+        printed.push(match c.reconcile(&q).await {
+            Ok(r) => format!("{r:?}"),
+            Err(e) => format!("{e} | {e:?}"),
+        });
+        (printed, logs.take())
+    });
+    for text in &printed {
+        assert!(
+            leaked(text, KEY).is_none(),
+            "piece {:?} in {text}",
+            leaked(text, KEY)
+        );
+    }
+    let bad: Vec<&str> = captured
+        .lines()
+        .filter(|l| leaked(l, KEY).is_some())
+        .collect();
+    assert!(bad.is_empty(), "pieces of the key in the logs: {bad:#?}");
+}

@@ -1135,3 +1135,72 @@ async fn a_delivery_that_arrives_while_the_task_list_is_read_is_not_missed() {
         server.abort();
     }
 }
+
+/// Review 30 pass 3 (b) #3: as above, but the list shows one task, another job's, in the
+/// window and finished, while the delivery naming the submit's own task lands during the
+/// walk: the answer is that task, `Found` by webhook. Before: the hub was read again only
+/// for an empty list, and the answer was the other job's task as the sole complete
+/// candidate, which a long-text rerun after a 409 takes as its part's (its own paid task
+/// lost, another job's audio used).
+#[tokio::test]
+async fn a_delivery_that_arrives_while_a_list_of_another_task_is_read_is_not_missed() {
+    use axum::routing::get;
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let key = "late-delivery-beside-another".to_owned();
+    let body = json!({
+        "code": 200, "event": "openapi-tts", "pipelineKey": "pk-late-beside",
+        "extraData": {"voiceclone": {"idempotencyKey": key}},
+        "data": {"taskId": "t-mine", "results": [{"uri": "https://cdn.example/a.m4a"}]},
+    })
+    .to_string();
+    let submitted = SystemTime::now() - Duration::from_secs(3600);
+    let other = json!({
+        "taskId": "t-other", "taskType": "tts", "status": "finished",
+        "createdAt": humantime::format_rfc3339_seconds(submitted + Duration::from_secs(30))
+            .to_string(),
+    });
+    let pages = Arc::new(Mutex::new(0usize));
+    let (h, b, p) = (hub.clone(), body.clone(), pages.clone());
+    let app = axum::Router::new().route(
+        "/openapi/v1/tasks/list",
+        get(move || {
+            let (hub, body, pages, other) = (h.clone(), b.clone(), p.clone(), other.clone());
+            async move {
+                *pages.lock().unwrap() += 1;
+                // The delivery lands while this page is on its way.
+                assert!(matches!(
+                    deliver(&hub, &body).await,
+                    Delivery::Fresh(_) | Delivery::Duplicate(_)
+                ));
+                axum::Json(
+                    json!({"code": 200, "message": "", "data": {"records": [other], "total": 1}}),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let client = Client::builder(Provider::Vmeg)
+        .api_key("sk-late-delivery-0123456789")
+        .base_url(&url)
+        .retry(voiceclone::RetryPolicy::none())
+        .completion_hub(hub.clone())
+        .build()
+        .unwrap();
+    let mut q = voiceclone::ReconcileQuery::new(submitted);
+    q.kind = Some(voiceclone::JobKind::Speech);
+    q.idempotency_key = Some(key);
+    let r = client.reconcile(&q).await;
+    assert!(*pages.lock().unwrap() >= 1, "the task list was not read");
+    match r {
+        Ok(voiceclone::Reconciled::Found { task, evidence }) => {
+            assert_eq!(evidence, voiceclone::Evidence::Webhook);
+            assert_eq!(task.id.as_str(), "t-mine");
+        }
+        r => panic!("the delivery that came during the walk was missed: {r:?}"),
+    }
+    server.abort();
+}

@@ -408,8 +408,10 @@ impl Client {
     /// [`Reconciled::KeyUsedNothingListed`] until the resend's span has settled too (its task
     /// may not be listed yet). Give the latest attempt that resend may have made (its start
     /// is not enough when its retries went on later); a time before `submitted_at` counts as
-    /// `submitted_at`, and one ahead of this machine's clock is refused (`InvalidInput`
-    /// naming `last_attempt_at`, nothing sent).
+    /// `submitted_at`, and one more than 5 minutes ahead of this machine's clock (the skew
+    /// allowed any submit time) is refused (`InvalidInput` naming `last_resent_at`, nothing
+    /// sent). A synchronous request resent less than 180 s ago may still be running at VMEG:
+    /// that resend, not only the first submit, holds this one back (`StillRunning`).
     ///
     /// ```
     /// use std::time::SystemTime;
@@ -470,11 +472,29 @@ impl Client {
                 .with_provider(self.provider())
                 .with_operation("resend_speech"));
         }
+        // Refused under its own name before the query's check, which would name
+        // `last_attempt_at` (a parameter the caller never gave) and speak of a submit.
+        if let Some(at) = last_resent_at
+            && at
+                .duration_since(std::time::SystemTime::now())
+                .is_ok_and(|ahead| ahead > crate::model::FUTURE_SKEW)
+        {
+            return Err(Error::invalid_input(
+                "last_resent_at",
+                "is in the future: no resend was made then, and the wait it sets for a 409 would run on until that time",
+            )
+            .with_provider(self.provider())
+            .with_operation("resend_speech"));
+        }
         let mut query = ReconcileQuery::new(submitted_at)
             .kind(JobKind::Speech)
             .idempotency_key(key.clone());
+        // The latest request under the key: a synchronous one sent then may still be running
+        // at VMEG, whichever process sent it (as `resubmission` reads it).
+        let mut latest = submitted_at;
         if let Some(at) = last_resent_at {
-            query = query.last_attempt_at(at.max(submitted_at));
+            latest = at.max(submitted_at);
+            query = query.last_attempt_at(latest);
         }
         // Checked before the resend goes out (a submit time ahead of the clock): refused
         // afterwards, by the reconcile of a 409, the `InvalidInput` would claim nothing was
@@ -511,7 +531,7 @@ impl Client {
                 left,
             )
         };
-        if let Some(left) = super::reconcile::may_still_run(submitted_at, req.synchronous) {
+        if let Some(left) = super::reconcile::may_still_run(latest, req.synchronous) {
             return Err(still_running(left));
         }
         let mut one_at_a_time = self

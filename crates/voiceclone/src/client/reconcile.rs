@@ -356,6 +356,19 @@ impl Client {
         let inconsistent = unread.inconsistent();
         // (A record the first read could not read may be one the second did not meet.)
         let unread = unread.count().max(first_unread);
+        // The walk may have taken minutes: a delivery that reached the hub meanwhile is the
+        // best evidence there is, so the hub is read again before any answer from the list:
+        // `None`, no candidate (review 30 pass 2 #3), or another job's task as the sole
+        // candidate a long-text rerun takes after a 409 (review 30 pass 3 (b) #3).
+        #[cfg(feature = "webhook")]
+        if !delivered_unnamed && hub_unsearched.is_none() {
+            match self.hub_answer(q, from).await {
+                HubAnswer::Found(found) => return Ok(found),
+                HubAnswer::Unnamed => delivered_unnamed = true,
+                HubAnswer::Unsearched(e) => hub_unsearched = Some(e),
+                HubAnswer::Nothing => {}
+            }
+        }
         // Run before the span and its skew ended, the search may not list the submit's task
         // yet: another job's task listed alone is no answer (review 30-a #3). Not after a
         // resend's 409: that search always reaches past the resend, and the CLI's long text
@@ -370,18 +383,6 @@ impl Client {
             || delivered_unnamed
             || early;
         if listed.is_empty() {
-            // The walk may have taken minutes: a delivery that reached the hub meanwhile is
-            // the one evidence of a task the list does not show, so the hub is read again
-            // before the answer can be `None` or no candidate (review 30 pass 2 #3).
-            #[cfg(feature = "webhook")]
-            if !delivered_unnamed && hub_unsearched.is_none() {
-                match self.hub_answer(q, from).await {
-                    HubAnswer::Found(found) => return Ok(found),
-                    HubAnswer::Unnamed => delivered_unnamed = true,
-                    HubAnswer::Unsearched(e) => hub_unsearched = Some(e),
-                    HubAnswer::Nothing => {}
-                }
-            }
             // What the search could not see comes first: a named task the vendor does not
             // find settles nothing while another task may hide there.
             if delivered_unnamed {

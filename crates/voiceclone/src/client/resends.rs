@@ -37,6 +37,18 @@ pub(super) struct Resends(
 /// under the key is made, so no search after its 409 needs it.
 const CUT_SHORT_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// A remembered cut-short time `at` as read at `now`: gone past [`CUT_SHORT_KEPT`], and
+/// taken as `now` when more than the allowed skew ahead. Such a time was noted before the
+/// clock moved back: kept as it is, it would never age out, and every later 409 on its key
+/// would answer "look again" until the clock caught up (review 30 pass 3 (b) #4).
+fn aged(at: SystemTime, now: SystemTime) -> Option<SystemTime> {
+    match now.duration_since(at) {
+        Ok(age) => (age < CUT_SHORT_KEPT).then_some(at),
+        Err(ahead) if ahead.duration() <= crate::model::FUTURE_SKEW => Some(at),
+        Err(_) => Some(now),
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Hold {
     /// A resend with this key is in flight in this client.
@@ -165,16 +177,30 @@ impl Resends {
     /// resend may be the key that resend used, its task not yet listed: the search after it
     /// settles only after this too (review 30 pass 2 #2).
     pub(super) fn cut_short_at(&self, key: &str) -> Option<SystemTime> {
-        let times = self.1.lock().unwrap_or_else(|p| p.into_inner());
-        times.get(key).copied()
+        let mut times = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        let now = SystemTime::now();
+        let at = times.get_mut(key)?;
+        match aged(*at, now) {
+            Some(kept) => {
+                *at = kept;
+                Some(kept)
+            }
+            None => {
+                times.remove(key);
+                None
+            }
+        }
     }
 
     fn note_cut_short(&self, key: &str, at: SystemTime) {
         let mut times = self.1.lock().unwrap_or_else(|p| p.into_inner());
         let now = SystemTime::now();
-        times.retain(|_, t| {
-            now.duration_since(*t)
-                .map_or(true, |age| age < CUT_SHORT_KEPT)
+        times.retain(|_, t| match aged(*t, now) {
+            Some(kept) => {
+                *t = kept;
+                true
+            }
+            None => false,
         });
         let latest = times.get(key).map_or(at, |t| (*t).max(at));
         times.insert(key.to_owned(), latest);
@@ -356,6 +382,44 @@ mod tests {
             );
         }
         assert_eq!(r.1.lock().unwrap().len(), MAX_HELD);
+    }
+
+    /// Review 30 pass 3 (b) #4: a time older than VMEG's key lifetime is not given (nor
+    /// kept once another is noted), and one more than the allowed skew ahead of the clock (a
+    /// clock moved back since) is taken as now, so it ages out instead of keeping every
+    /// later 409 on its key "look again" until the clock catches up. One within the skew
+    /// stands. Before: both were given as stored, the future one for ever.
+    #[test]
+    fn a_cut_short_time_too_old_or_too_far_ahead_is_not_kept_as_it_is() {
+        let r = Resends::default();
+        let now = SystemTime::now();
+        let day = Duration::from_secs(24 * 60 * 60);
+        let near = now + Duration::from_secs(120);
+        {
+            let mut times = r.1.lock().unwrap();
+            times.insert("old".into(), now - day - Duration::from_secs(60));
+            times.insert("ahead".into(), now + Duration::from_secs(3600));
+            times.insert("near".into(), near);
+            times.insert("old2".into(), now - day - Duration::from_secs(60));
+            times.insert("ahead2".into(), now + Duration::from_secs(3600));
+        }
+        assert_eq!(r.cut_short_at("old"), None);
+        let ahead = r.cut_short_at("ahead");
+        assert!(
+            ahead.is_some_and(|at| at >= now && at <= SystemTime::now()),
+            "{ahead:?}"
+        );
+        assert_eq!(r.cut_short_at("ahead"), ahead, "the clamped time is kept");
+        assert_eq!(r.cut_short_at("near"), Some(near));
+        r.note_cut_short("new", SystemTime::now());
+        let times = r.1.lock().unwrap();
+        assert!(!times.contains_key("old2"));
+        assert!(
+            times
+                .get("ahead2")
+                .is_some_and(|at| *at <= SystemTime::now()),
+            "{times:?}"
+        );
     }
 
     #[test]
