@@ -405,8 +405,9 @@ impl Client {
     /// resend made at `last_resent_at` (by another process, or cut short: a resend this
     /// client cut short it remembers itself). That resend may have made the task: the search
     /// after a 409 reaches it, and an empty one is not
-    /// [`Reconciled::KeyUsedNothingListed`] until the resend's span has settled too (its task
-    /// may not be listed yet). Give the latest attempt that resend may have made (its start
+    /// [`Reconciled::KeyUsedNothingListed`](crate::Reconciled::KeyUsedNothingListed) until
+    /// the resend's span has settled too (its task may not be listed yet). Give the latest
+    /// attempt that resend may have made (its start
     /// is not enough when its retries went on later); a time before `submitted_at` counts as
     /// `submitted_at`, and one more than 5 minutes ahead of this machine's clock (the skew
     /// allowed any submit time) is refused (`InvalidInput` naming `last_resent_at`, nothing

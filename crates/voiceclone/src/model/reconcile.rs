@@ -571,7 +571,8 @@ impl fmt::Display for Reconciled {
 
 /// VMEG answered a call resent with the same idempotency key
 /// ([`crate::Client::resubmit_clone`], [`crate::Client::resubmit_speech`],
-/// [`crate::Client::resend_speech`]) with 409 "key already used": nothing new was created. VMEG
+/// `Client::resend_speech` with the `long-text` feature) with 409 "key already used": nothing
+/// new was created. VMEG
 /// says the key was used; a task exists unless the first attempt was refused and still used
 /// the key up, which VMEG does not document (api-facts A4). Here is what the search for it saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
