@@ -458,4 +458,57 @@ mod tests {
         let r = types::CloneVoiceCreateData::default();
         assert!(clone_job(&r, None, TaskStatus::Failed).is_none());
     }
+
+    /// Review 30 pass 3 #2: the quiet check a store makes under its lock says what the full
+    /// read says (a speech job with a line VMEG did not say failed), for every shape of
+    /// `results` and line, so the two cannot drift apart.
+    #[cfg(feature = "webhook")]
+    #[test]
+    fn the_quiet_line_check_agrees_with_the_full_read() {
+        let lines = [
+            r#"{"uri":"https://cdn.example/a.mp3"}"#,
+            r#"{"uri":"https://cdn.example/a.mp3","errorMessage":"x"}"#,
+            r#"{"uri":"/a.wav"}"#,
+            r#"{"uri":"ftp://x/a","errorMessage":"bad"}"#,
+            r#"{"errorMessage":"bad"}"#,
+            r#"{"errorMessage":" \u0007 "}"#,
+            r#"{"errorMessage":7}"#,
+            r#"{"uri":7}"#,
+            "{}",
+            "null",
+            "7",
+            "[]",
+            r#""s""#,
+        ];
+        let mut datas = vec![
+            r#"{"taskId":"t"}"#.to_owned(),
+            r#"{"taskId":"t","results":null}"#.to_owned(),
+            r#"{"taskId":"t","results":{}}"#.to_owned(),
+            r#"{"taskId":"t","results":[]}"#.to_owned(),
+            r#"{"results":[{"uri":"https://cdn.example/a.mp3"}]}"#.to_owned(),
+            r#"{"taskId":" ","results":[{}]}"#.to_owned(),
+            "null".to_owned(),
+        ];
+        for a in lines {
+            for b in lines {
+                datas.push(format!(r#"{{"taskId":"t","results":[{a},{b}]}}"#));
+            }
+        }
+        // Past the 50 lines a task holds: only the first 50 count.
+        let failed = r#"{"errorMessage":"bad"}"#;
+        let mut long = vec![failed; 50];
+        long.push("{}");
+        datas.push(format!(
+            r#"{{"taskId":"t","results":[{}]}}"#,
+            long.join(",")
+        ));
+        for data in &datas {
+            let full = serde_json::from_str::<types::TtsCreateData>(data)
+                .ok()
+                .and_then(|d| speech_job(&d, None, TaskStatus::Succeeded))
+                .and_then(|j| j.speech)
+                .is_some_and(|s| s.segments.iter().any(|g| !g.failed()));
+            assert_eq!(speech_data_has_unfailed_line(data), full, "{data}");
+        }
+    }
 }
