@@ -1317,3 +1317,115 @@ async fn pause_markers_sent_to_vmeg_are_warned_about() {
         }
     }
 }
+
+/// A tracing layer that reads a completion hub and its in-process store on every WARN line,
+/// and counts the WARN lines about a result URL it cannot use (a service's metrics layer).
+struct ReadsTheHub {
+    hub: voiceclone::webhook::CompletionHub,
+    store: Arc<voiceclone::webhook::MemoryStore>,
+    url_warnings: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ReadsTheHub {
+    fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *e.metadata().level() != tracing::Level::WARN {
+            return;
+        }
+        let _ = (self.hub.waiting_tasks(), self.store.len());
+        struct Message(bool);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                if f.name() == "message" && format!("{v:?}").contains("vendor sent a URL") {
+                    self.0 = true;
+                }
+            }
+        }
+        let mut message = Message(false);
+        e.record(&mut message);
+        if message.0 {
+            self.url_warnings
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// Review 30 pass 3 #2: whether a stored delivery keeps a later failure out was judged by
+/// decoding it in full, which logs a WARN for a result's `uri` that is not http(s), while the
+/// in-process store held its state lock and the hub its slots lock: a layer that reads the
+/// hub or the store on a WARN deadlocked the delivery (and every wait after it), and each
+/// delivery logged the same WARN again per judgement. Two TTS deliveries for a task a wait
+/// holds a slot for, each with a relative `uri`: each is received, and the URL is warned
+/// about once per delivery (by its own decode).
+#[test]
+fn a_layer_that_reads_the_hub_on_a_warn_line_does_not_hang_a_delivery() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use voiceclone::webhook::{CompletionHub, Delivery, MemoryStore, Verifier};
+    const WEBHOOK_SECRET: &str = "whsec-reads-the-hub";
+    let store = Arc::new(MemoryStore::new());
+    let hub = CompletionHub::with_store(
+        Verifier::new(voiceclone::WebhookSecret::new(WEBHOOK_SECRET)),
+        store.clone(),
+    );
+    let url_warnings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let layer = ReadsTheHub {
+        hub: hub.clone(),
+        store,
+        url_warnings: url_warnings.clone(),
+    };
+    let (done, finished) = std::sync::mpsc::channel();
+    // Its own thread: a deadlock there is seen here as a timeout, not a hung test binary.
+    std::thread::spawn(move || {
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // A wait holding the task's slot. Its first poll is the webhook schedule's, 30 s
+        // away: nothing is sent to the (closed) port before the test ends.
+        let (_refusing, port) = workspace_tests::refusing_port();
+        let client = Client::builder(Provider::Vmeg)
+            .api_key(SECRET_KEY)
+            .base_url(format!("http://127.0.0.1:{port}/").as_str())
+            .completion_hub(hub.clone())
+            .build()
+            .unwrap();
+        let waiting = rt.spawn(async move {
+            let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+                .with_deadline(Some(std::time::Duration::from_secs(600)));
+            let _ = client
+                .wait_for_speech(&JobId::new("t-hub-1"), &policy)
+                .await;
+        });
+        let outcomes = rt.block_on(async {
+            while hub.waiting_tasks() == 0 {
+                tokio::task::yield_now().await;
+            }
+            let mut outcomes = Vec::new();
+            for (pk, code) in [("pk-hub-1", 200), ("pk-hub-2", 500)] {
+                let body = json!({"code": code, "event": "openapi-tts", "pipelineKey": pk,
+                    "data": {"taskId": "t-hub-1", "results": [{"uri": "/a.wav"}]}})
+                .to_string();
+                let ts = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis()
+                    .to_string();
+                let sig = voiceclone_sim::sign(WEBHOOK_SECRET, &ts, body.as_bytes());
+                let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+                outcomes.push(matches!(d, Delivery::Fresh(_)));
+            }
+            outcomes
+        });
+        waiting.abort();
+        let _ = done.send(outcomes);
+    });
+    let outcomes = finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a delivery hung while a layer read the hub and its store on a WARN line");
+    assert_eq!(outcomes, [true, true]);
+    assert_eq!(
+        url_warnings.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one WARN per delivery's relative uri"
+    );
+}

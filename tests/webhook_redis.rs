@@ -690,9 +690,10 @@ fn stored_edited(
 /// Review 30 pass 2-b #1: one idempotency key can name several tasks (VMEG scopes a key by
 /// API key and route: a clone and a TTS submit, two tenants on one hub). A failure of another
 /// task takes the key's place: it is the latest submit's own outcome, which
-/// `job_for_idempotency_key` resolves. #5: a code-200 delivery without its result (a clone
-/// without a voice) keeps no failure out. Before: the script kept any stored code 200, so
-/// the key gave another task's success for 24 h, and a result-less "success" hid the failure.
+/// `job_for_idempotency_key` resolves. #5 (as pass 3 #1 corrected it): a TTS success whose
+/// every line VMEG said failed keeps no failure out. Before: the script kept any stored code
+/// 200, so the key gave another task's success for 24 h, and a result-less "success" hid the
+/// failure.
 #[tokio::test]
 async fn redis_a_failure_of_another_task_or_after_a_success_without_result_is_kept() {
     let ctx = ctx_or_skip!();
@@ -718,7 +719,9 @@ async fn redis_a_failure_of_another_task_or_after_a_success_without_result_is_ke
     assert_eq!(store.by_task("task-a7").await.unwrap(), Some(a2));
 
     let hollow = stored_edited("task-hollow", "key-hollow", json!(200), |b| {
-        b["data"]["voiceId"] = json!("");
+        b["event"] = json!("openapi-tts");
+        b["data"] = json!({"taskId": "task-hollow",
+            "results": [{"errorMessage": "bad line"}, {"uri": "/a.wav", "errorMessage": "bad"}]});
     });
     store.record(&hollow).await.unwrap();
     let failed = stored_coded("task-hollow", "key-hollow", json!(500));
@@ -738,6 +741,121 @@ async fn redis_a_failure_of_another_task_or_after_a_success_without_result_is_ke
         .unwrap()
         .unwrap();
     assert!(!seen.succeeded(), "{seen:?}");
+}
+
+/// Review 30 pass 3 #1: a clone success without a usable `voiceId` ends a wait (the client
+/// finds the voice in the clone list), and a TTS success whose lines are all unreadable is a
+/// paid task to read again: a late failure of the same task never takes their place, on any
+/// instance. Before: it did, and a wait or `completion` afterwards said the paid task failed.
+/// #4: a success stored by the previous version (no `carriesResult`) stays protected, judged
+/// by its `code` as that version judged it; before, a late failure replaced it. #3: a failure
+/// that names no task takes another task's success's place under a shared key; before, the
+/// key gave the other task's success for 24 h.
+#[tokio::test]
+async fn redis_a_voiceless_or_legacy_success_keeps_a_late_failure_out() {
+    let ctx = ctx_or_skip!();
+    let store = ctx.store();
+    let tts = |b: &mut serde_json::Value, task: &str| {
+        b["event"] = json!("openapi-tts");
+        b["data"] = json!({"taskId": task, "results": [{"uri": "/a.wav"}, {}]});
+    };
+    let successes = [
+        stored_edited("task-nv1", "key-nv1", json!(200), |b| {
+            b["data"]["voiceId"] = json!("");
+        }),
+        stored_edited("task-nv2", "key-nv2", json!(200), |b| {
+            b["data"] = json!({"taskId": "task-nv2"});
+        }),
+        stored_edited("task-nv3", "key-nv3", json!(200), |b| tts(b, "task-nv3")),
+    ];
+    for ok in successes {
+        let task = ok.task_id.clone().unwrap();
+        let key = ok.idempotency_key.clone().unwrap();
+        store.record(&ok).await.unwrap();
+        store
+            .record(&stored_coded(&task, &key, json!(500)))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.by_task(&task).await.unwrap(),
+            Some(ok.clone()),
+            "{task}"
+        );
+        assert_eq!(
+            store.by_idempotency_key(&key).await.unwrap(),
+            Some(ok.clone()),
+            "{task}"
+        );
+        let hub = ctx.hub(ctx.store());
+        let seen = hub
+            .completion(&voiceclone::JobId::new(task.as_str()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(seen.succeeded(), "{task}: {seen:?}");
+    }
+
+    // #4: what the previous version stored, without `carriesResult`.
+    for (task, code, kept) in [
+        ("task-legacy", json!(200), true),
+        ("task-legacy-s", json!("200"), true),
+        ("task-legacy-f", json!(500), false),
+    ] {
+        let key = format!("key-{task}");
+        let legacy = stored_coded(task, &key, code);
+        let value = serde_json::to_string(&legacy).unwrap();
+        assert!(!value.contains("carriesResult"), "{value}");
+        for (kind, id) in [("task", task), ("idem", key.as_str())] {
+            let _: () = ctx
+                .query(redis::cmd("SET").arg(ctx.key(kind, id)).arg(&value))
+                .await;
+        }
+        let late = stored_coded(task, &key, json!(502));
+        store.record(&late).await.unwrap();
+        let want = if kept { legacy } else { late };
+        assert_eq!(
+            store.by_task(task).await.unwrap(),
+            Some(want.clone()),
+            "{task}"
+        );
+        assert_eq!(
+            store.by_idempotency_key(&key).await.unwrap(),
+            Some(want),
+            "{task}"
+        );
+    }
+    // A legacy success of another task under a shared key is replaced, as a new one is.
+    let legacy = stored_coded("task-legacy-a", "key-legacy-shared", json!(200));
+    let _: () = ctx
+        .query(
+            redis::cmd("SET")
+                .arg(ctx.key("idem", "key-legacy-shared"))
+                .arg(serde_json::to_string(&legacy).unwrap()),
+        )
+        .await;
+    let other = stored_coded("task-legacy-b", "key-legacy-shared", json!(500));
+    store.record(&other).await.unwrap();
+    assert_eq!(
+        store.by_idempotency_key("key-legacy-shared").await.unwrap(),
+        Some(other)
+    );
+
+    // #3: a failure naming no task, under the key of another task's success.
+    let a = stored_coded("task-a8", "order-8", json!(200));
+    store.record(&a).await.unwrap();
+    let unnamed = stored_edited("task-a8", "order-8", json!(500), |b| {
+        b["data"] = json!({});
+    });
+    let unnamed = StoredEvent {
+        task_id: None,
+        ..unnamed
+    };
+    store.record(&unnamed).await.unwrap();
+    assert_eq!(
+        store.by_idempotency_key("order-8").await.unwrap(),
+        Some(unnamed)
+    );
+    assert_eq!(store.by_task("task-a8").await.unwrap(), Some(a));
 }
 
 #[tokio::test]

@@ -720,7 +720,7 @@ async fn a_key_reused_after_a_day_or_after_a_refusal_that_used_it_is_scripted() 
     assert_eq!(resend(&fake, &req).await, "already done");
     assert_eq!(fake.billable_submits(), 1);
     // A day later, VMEG takes the key as new work: billed twice.
-    fake.expire_idempotency_keys();
+    fake.expire_idempotency_keys().unwrap();
     assert_eq!(resend(&fake, &req).await, "made");
     assert_eq!(fake.billable_submits(), 2);
 
@@ -770,4 +770,131 @@ async fn a_succeeded_clone_status_without_its_voice_is_scripted_and_the_wait_fin
         .await
         .unwrap_err();
     assert!(err.to_string().contains("without_voice_in_status"), "{err}");
+}
+
+/// Review 30 pass 3 #5: a line setter or `using_up_its_key` that would be ignored (an index
+/// past the request's lines, one line given to two setters, a VMEG-only setter on JimmyAI or
+/// on a clone, a key used up by an accepted or lost submit) is refused where the script is
+/// used, naming the setter, with nothing created: a test built on it would pass without
+/// exercising anything. Before: each was silently ignored. `expire_idempotency_keys` on
+/// JimmyAI (which documents no key) is `Unsupported`.
+#[tokio::test(flavor = "current_thread")]
+async fn a_line_or_key_setter_that_would_be_ignored_is_refused_when_used() {
+    let three = SpeechRequest::new("cv_1", "One.")
+        .add_line("cv_1", "Two.")
+        .add_line("cv_1", "Three.");
+    let speech_cases = [
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_unreadable_line(3),
+            "Script::with_unreadable_line(3)",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().without_result_for_line(5),
+            "Script::without_result_for_line(5)",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_failed_line(3, "bad"),
+            "Script::with_failed_line(3)",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds()
+                .with_failed_line(1, "bad")
+                .with_unreadable_line(1),
+            "Script::with_failed_line(1) and Script::with_unreadable_line(1)",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds()
+                .with_unreadable_line(0)
+                .without_result_for_line(0),
+            "Script::with_unreadable_line(0) and Script::without_result_for_line(0)",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::succeeds().with_unreadable_line(0),
+            "Script::with_unreadable_line(0)",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::succeeds().without_result_for_line(0),
+            "Script::without_result_for_line(0)",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::succeeds().with_failed_line(0, "bad"),
+            "Script::with_failed_line(0)",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().using_up_its_key(),
+            "Script::using_up_its_key()",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().outcome_unknown().using_up_its_key(),
+            "Script::using_up_its_key()",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::rejected(ErrorKind::RateLimited).using_up_its_key(),
+            "Script::using_up_its_key()",
+        ),
+    ];
+    for (provider, script, names) in speech_cases {
+        let fake = FakeClient::new(provider);
+        fake.script_speech(script);
+        let voice = if provider == Provider::Vmeg {
+            "cv_1"
+        } else {
+            "m-1"
+        };
+        let req = if provider == Provider::Vmeg {
+            three.clone()
+        } else {
+            SpeechRequest::new(voice, "One.")
+        };
+        let err = fake.synthesize(&req).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+            "{provider} {names}: {err}"
+        );
+        assert!(err.to_string().contains(names), "{provider} {names}: {err}");
+        assert_eq!(fake.billable_submits(), 0, "{provider} {names}");
+    }
+    // On a clone, which has no lines.
+    for script in [
+        Script::succeeds().with_unreadable_line(0),
+        Script::succeeds().without_result_for_line(0),
+    ] {
+        let fake = FakeClient::new(Provider::Vmeg);
+        fake.script_clone(script);
+        let err = fake
+            .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+            "{err}"
+        );
+    }
+    // What is meant still works: the last line, and a refusal using up its key.
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_speech(
+        Script::succeeds()
+            .with_unreadable_line(2)
+            .with_failed_line(1, "bad"),
+    );
+    fake.synthesize(&three).await.unwrap();
+    fake.script_speech(Script::rejected_with_status(503, None).using_up_its_key());
+    assert!(fake.synthesize(&three).await.is_err());
+    fake.expire_idempotency_keys().unwrap();
+
+    let err = FakeClient::new(Provider::JimmyAi)
+        .expire_idempotency_keys()
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
 }

@@ -452,8 +452,20 @@ impl FakeClient {
     /// under a used key is accepted as new work, and billed again. The fake's keys never
     /// expire by themselves; call this to stand for the day passing, in a test of code that
     /// resends a stored request under its key and reads `Conflict` as "already done".
-    pub fn expire_idempotency_keys(&self) {
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` on a JimmyAI fake: JimmyAI documents no idempotency key, so there is
+    /// nothing to expire, and a test that calls this there tests nothing.
+    pub fn expire_idempotency_keys(&self) -> Result<(), Error> {
+        if self.provider != Provider::Vmeg {
+            return Err(Error::unsupported(
+                "FakeClient::expire_idempotency_keys",
+                self.provider,
+            ));
+        }
         self.lock().keys.clear();
+        Ok(())
     }
 
     /// Calls received after the log was full (not in [`FakeClient::calls`]).

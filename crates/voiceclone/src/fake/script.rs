@@ -374,7 +374,8 @@ impl Script {
     /// UNKNOWN (api-facts A4). A later submit under that key is then answered `Conflict`,
     /// although nothing was ever made: code that resends a refused request under its key and
     /// reads `Conflict` as "it exists" loses the job. Without this, a refusal leaves the key
-    /// free. JimmyAI documents no key (not used there).
+    /// free. A submit that uses it on an accepted or lost script, or on JimmyAI (which
+    /// documents no key), is refused with `InvalidInput { field: "script", .. }`.
     ///
     /// ```
     /// use voiceclone::fake::{FakeClient, Script};
@@ -639,6 +640,15 @@ impl Script {
                 "Script::without_task_id(): only a VMEG synchronous(true) submit's answer can carry its result without a taskId (an asynchronous answer without one is Script::rejected(ErrorKind::InvalidResponse))",
             );
         }
+        self.checked_lines(provider, kind, lines)?;
+        if self.uses_up_key
+            && !(provider == Provider::Vmeg
+                && matches!(self.submit, Submit::Rejected(_) | Submit::Answered { .. }))
+        {
+            return refuse(
+                "Script::using_up_its_key(): only a VMEG refusal (Script::rejected, Script::rejected_with_status) can use up its key; an accepted or lost submit makes a task under it anyway, and JimmyAI documents no key",
+            );
+        }
         let every_line_failed = lines > 0
             && (0..lines).all(|i| {
                 self.failed_lines.iter().any(|(l, _)| *l == i)
@@ -673,6 +683,52 @@ impl Script {
             );
         }
         Ok(self)
+    }
+
+    /// The per-line setters checked against a `kind` submit of `lines` lines: a test whose
+    /// line setter is silently ignored would pass without exercising what it scripts (review
+    /// 30 pass 3 #5).
+    fn checked_lines(&self, provider: Provider, kind: JobKind, lines: usize) -> Result<(), Error> {
+        let refuse = |reason: String| Err(Error::invalid_input("script", reason));
+        let setters: [(&str, Vec<usize>); 3] = [
+            (
+                "Script::with_failed_line",
+                self.failed_lines.iter().map(|(l, _)| *l).collect(),
+            ),
+            (
+                "Script::with_unreadable_line",
+                self.unreadable_lines.clone(),
+            ),
+            (
+                "Script::without_result_for_line",
+                self.dropped_lines.clone(),
+            ),
+        ];
+        for (setter, indexes) in &setters {
+            let Some(first) = indexes.first() else {
+                continue;
+            };
+            if provider != Provider::Vmeg || kind != JobKind::Speech {
+                return refuse(format!(
+                    "{setter}({first}): only a VMEG speech answer has a result per line (JimmyAI reports no line apart, and a clone has no lines)"
+                ));
+            }
+            if let Some(past) = indexes.iter().find(|i| **i >= lines) {
+                return refuse(format!(
+                    "{setter}({past}): the request has {lines} line(s), indexed from 0, so no line {past}"
+                ));
+            }
+        }
+        for (at, (setter, indexes)) in setters.iter().enumerate() {
+            for (other, other_indexes) in setters.iter().skip(at.saturating_add(1)) {
+                if let Some(both) = indexes.iter().find(|i| other_indexes.contains(i)) {
+                    return refuse(format!(
+                        "{setter}({both}) and {other}({both}): a line comes back one way; script each line with one of them"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The index of the first step that is a terminal status, as the client reads it (a
@@ -745,11 +801,11 @@ impl Script {
     /// has no audio and a wait for it ends as the client's does, with `TaskFailed` quoting
     /// the lines' reasons, never [`may_resubmit`](crate::Error::may_resubmit) (the task
     /// exists; waiting again reads the same).
-    /// An index past the request's lines is not used. JimmyAI speaks one line per task and
-    /// reports no line apart: script its failure with [`Script::fails`] (this setter is not
-    /// used there). The client keeps no blank reason: a submit that uses a script with a
-    /// blank one here is refused with `InvalidInput { field: "script", .. }`, naming this
-    /// method.
+    /// JimmyAI speaks one line per task and reports no line apart: script its failure with
+    /// [`Script::fails`]. A submit that uses a script with a blank reason here, an index past
+    /// the request's lines, a line also given to another line setter, or this setter on
+    /// JimmyAI or a clone, is refused with `InvalidInput { field: "script", .. }`, naming
+    /// this method.
     ///
     /// ```
     /// use voiceclone::fake::{FakeClient, Script};
@@ -797,8 +853,10 @@ impl Script {
     /// synthesized again (that bills it twice). When no line has audio and none failed by
     /// the vendor's word, a wait ends as the client's does: `InvalidResponse`, with
     /// [`Error::audio_unreadable`](crate::Error::audio_unreadable) naming the lines, never
-    /// [`may_resubmit`](crate::Error::may_resubmit). An index past the request's lines is not
-    /// used; JimmyAI reports no line apart (this setter is not used there).
+    /// [`may_resubmit`](crate::Error::may_resubmit). A submit that uses a script with an index
+    /// past the request's lines, a line also given to another line setter, or this setter on
+    /// JimmyAI (which reports no line apart) or a clone, is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
     ///
     /// ```
     /// use voiceclone::fake::{FakeClient, Script};
@@ -838,8 +896,10 @@ impl Script {
     /// [`lines_sent`](crate::Speech::lines_sent) is `None` and
     /// [`Speech::is_complete`](crate::Speech::is_complete) can be true: compare
     /// `segments.len()` with the lines you sent. A synchronous answer has `lines_sent`, as the
-    /// client's does, and is not complete. An index past the request's lines is not used;
-    /// JimmyAI reports no line apart (this setter is not used there).
+    /// client's does, and is not complete. A submit that uses a script with an index past the
+    /// request's lines, a line also given to another line setter, or this setter on JimmyAI
+    /// (which reports no line apart) or a clone, is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
     ///
     /// ```
     /// use voiceclone::fake::{FakeClient, Script};

@@ -157,10 +157,13 @@ use crate::sleep::BoxFuture;
 /// the id; empty when it names none). The stored value (`cjson`, in every Redis since 2.6)
 /// says whether it carries its result in `carriesResult`, a field this store adds to the
 /// [`StoredEvent`] JSON (judged in Rust, where a wait judges it; ignored by readers), and
-/// names its task in `taskId`; a stored success of another task is replaced (one key can
-/// name several tasks). A value it cannot read so (not JSON, another type, written by an
-/// older version without the field) keeps nothing out and is replaced: never a script error,
-/// which would answer every redelivery 503. This decodes a stored value (at most
+/// names its task in `taskId`; a stored success of another task, or one naming no task in
+/// place of one naming a task, is replaced (one key can name several tasks). A value written
+/// by an older version, without the field, is judged as that version judged it: kept when
+/// its body's `code` is 200 (review 30 pass 3 #4: during a rollout, and for the event TTL
+/// after it, such a success must stay protected). A value it cannot read so (not JSON,
+/// another type) keeps nothing out and is replaced: never a script error, which would
+/// answer every redelivery 503. This decodes a stored value (at most
 /// [`RedisStore::max_event_bytes`]) only when a delivery without a result follows another
 /// for the same task or key, which is rare.
 const RECORD_SCRIPT: &str = r"
@@ -181,19 +184,38 @@ if kind ~= 'none' then
   end
   return 4
 end
+local function succeeded(stored)
+  if type(stored['body']) ~= 'string' then
+    return false
+  end
+  local parsed, body = pcall(cjson.decode, stored['body'])
+  if not parsed or type(body) ~= 'table' then
+    return false
+  end
+  local code = body['code']
+  return (type(code) == 'number' or type(code) == 'string') and tonumber(code) == 200
+end
 local function keeps(key)
   if redis.call('TYPE', key)['ok'] ~= 'string' then
     return false
   end
   local read, stored = pcall(cjson.decode, redis.call('GET', key))
-  if not read or type(stored) ~= 'table' or stored['carriesResult'] ~= true then
+  if not read or type(stored) ~= 'table' then
+    return false
+  end
+  local carries = stored['carriesResult']
+  if carries == nil then
+    carries = succeeded(stored)
+  end
+  if carries ~= true then
     return false
   end
   local theirs = stored['taskId']
-  if ARGV[7] ~= '' and type(theirs) == 'string' and 't:' .. theirs ~= ARGV[7] then
-    return false
+  local named = ''
+  if type(theirs) == 'string' then
+    named = 't:' .. theirs
   end
-  return true
+  return named == ARGV[7]
 end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then

@@ -128,30 +128,48 @@ impl StoredEvent {
             == Some(200)
     }
 
-    /// Whether the delivery is a success that carries its result, as a wait reads it: a
-    /// clone's usable `voiceId`, a TTS task's audio (at least one line's http(s) `uri`). A
-    /// success of another product counts by its `code` alone (this crate does not read its
-    /// result). `false` for a failure, and for a code-200 delivery of a clone or TTS task
-    /// whose `data` holds no result (every line failed, no voice): a wait cannot end on it,
-    /// so it must not keep out a failure that can (see [`replaces`]).
+    /// Whether the delivery is a success of a finished, paid task, which a later failure of
+    /// the same task must not replace ([`replaces`]): a clone's code-200 delivery, with or
+    /// without a usable `voiceId` (a wait ends on it and finds the voice in the clone list);
+    /// a TTS task's when its `data` names the task and lists a line VMEG did not say failed
+    /// (a line with audio, or an unreadable one: read the task again, never synthesize it
+    /// again); another product's by its `code` alone (this crate does not read its result).
+    /// `false` for a failure, for a body that does not decode, and for a TTS success whose
+    /// every line VMEG said failed, or that lists none.
+    ///
+    /// Quiet and narrow (only `code`, `event`, `pipelineKey` and a TTS task's first lines
+    /// are read, and nothing is logged): stores and hubs call it under their locks, where a
+    /// tracing layer that reads them on a warning would deadlock (review 30 pass 3 #2).
     pub fn carries_result(&self) -> bool {
-        use super::event::{WebhookEventKind, WebhookPayload};
-        let Ok(event) = super::event::decode_event(self.body.as_bytes(), UNIX_EPOCH) else {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Envelope<'a> {
+            #[serde(default, deserialize_with = "crate::wire::lenient_i64")]
+            code: Option<i64>,
+            #[serde(default, deserialize_with = "crate::wire::lenient_string")]
+            event: Option<String>,
+            #[serde(default, deserialize_with = "crate::wire::lenient_string")]
+            pipeline_key: Option<String>,
+            #[serde(default, borrow)]
+            data: Option<&'a serde_json::value::RawValue>,
+        }
+        let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(&self.body) else {
             return false;
         };
-        if !event.succeeded() {
+        // What the full decode refuses (`decode_event`): no wait can end on it.
+        let key_ok = envelope
+            .pipeline_key
+            .is_some_and(|k| !k.trim().is_empty() && k.len() <= super::MAX_PIPELINE_KEY_BYTES);
+        if !key_ok || envelope.code != Some(200) {
             return false;
         }
-        match &event.payload {
-            WebhookPayload::Clone(job) => job.voice.is_some(),
-            WebhookPayload::Speech(job) => job
-                .speech
-                .as_ref()
-                .is_some_and(|s| !s.audio_urls.is_empty()),
-            WebhookPayload::Other(_) => !matches!(
-                event.kind,
-                WebhookEventKind::CloneVoice | WebhookEventKind::Tts
+        match envelope.event.as_deref() {
+            Some("openapi-tts") => crate::provider::vmeg::webhook::speech_data_has_unfailed_line(
+                envelope
+                    .data
+                    .map_or("null", serde_json::value::RawValue::get),
             ),
+            _ => true,
         }
     }
 
@@ -182,11 +200,14 @@ impl StoredEvent {
 /// The exception holds per task, never across tasks: one idempotency key can name several
 /// (VMEG scopes a key by API key and route, and forgets it after 24 h: a clone and a TTS
 /// submit, or two tenants on one hub, may share one), and the failure of the key's latest
-/// task is that submit's own outcome. Task ids are compared when both events name one.
-/// A code-200 delivery with no result (no voice, no line's audio) keeps nothing out: a wait
-/// cannot end on it, and the failure after it can end the wait.
+/// task is that submit's own outcome. An event that names no task, in place of one that
+/// names a task (under a shared key: the shape of a failure's `data` is not documented), is
+/// another task's too: it is the key's latest outcome, never to be hidden by another task's
+/// success (review 30 pass 3 #3). Under a task id both always name the same task.
+/// A TTS success whose every line VMEG said failed keeps nothing out: the failure after it
+/// says no more than it did.
 pub fn replaces(old: &StoredEvent, new: &StoredEvent) -> bool {
-    let other_task = matches!((&old.task_id, &new.task_id), (Some(a), Some(b)) if a != b);
+    let other_task = old.task_id != new.task_id;
     other_task || !old.carries_result() || new.carries_result()
 }
 
@@ -1173,21 +1194,36 @@ mod tests {
         // The same task under the same key still keeps its success.
         let late = coded("p3", "t-a", "order-7", "500");
         assert!(!replaces(&a, &late));
-        // An event that names no task is compared as before.
+        // A failure that names no task (the shape of a failure's `data` is not documented)
+        // is the key's latest outcome too (review 30 pass 3 #3). Before: the other task's
+        // success stayed under the key, and `job_for_idempotency_key` gave it.
+        let unnamed = with_body(
+            "p4",
+            "t-a",
+            "order-7",
+            r#"{"code":500,"event":"openapi-clone-voice","pipelineKey":"p4","data":{}}"#.into(),
+        );
         let unnamed = StoredEvent {
             task_id: None,
-            ..late.clone()
+            ..unnamed
         };
-        assert!(!replaces(&a, &unnamed));
+        assert!(replaces(&a, &unnamed));
+        let store = MemoryStore::new();
+        store.record(&a).await.unwrap();
+        store.record(&unnamed).await.unwrap();
+        assert_eq!(
+            store.by_idempotency_key("order-7").await.unwrap(),
+            Some(unnamed)
+        );
+        assert_eq!(store.by_task("t-a").await.unwrap(), Some(a.clone()));
     }
 
-    /// Review 30 pass 2-b #5: a code-200 delivery that carries no result (a clone without a
-    /// voice, a TTS task whose every line failed) ends no wait, so it keeps no failure out:
-    /// the failure after it is kept under the task and the key. Before: the result-less
-    /// "success" stayed, and `completion()`, `job_for_idempotency_key()` and reconcile said
-    /// the task succeeded. A success with its result is kept over it.
+    /// Review 30 pass 2-b #5, as pass 3 #1 corrected it: a TTS success whose every line VMEG
+    /// said failed (or that lists none) keeps no failure out, under the task and the key. A
+    /// success with audio, or with a line that is only unreadable (read it again, never
+    /// synthesize again), is kept over a failure.
     #[tokio::test]
-    async fn a_success_without_its_result_keeps_no_failure_out() {
+    async fn a_tts_success_whose_every_line_failed_keeps_no_failure_out() {
         let tts = |pk: &str, code: &str, results: &str| {
             with_body(
                 pk,
@@ -1201,23 +1237,27 @@ mod tests {
         let lines_failed = tts(
             "p1",
             "200",
-            r#"[{"errorMessage":"bad line"},{"uri":"ftp://x/a"}]"#,
+            r#"[{"errorMessage":"bad line"},{"uri":"ftp://x/a","errorMessage":"bad too"}]"#,
         );
         let no_results = tts("p2", "200", "[]");
-        let no_voice = with_data(
-            "p3",
-            "t-c",
-            "k-c",
-            "200",
-            r#"{"taskId":"t-c","voiceId":" "}"#,
-        );
         let with_audio = tts("p4", "200", r#"[{"uri":"https://cdn.example/a.mp3"}]"#);
-        for hollow in [&lines_failed, &no_results, &no_voice] {
+        for hollow in [&lines_failed, &no_results] {
             assert!(
                 hollow.succeeded() && !hollow.carries_result(),
                 "{}",
                 hollow.body
             );
+        }
+        // A line VMEG did not say failed: a relative or non-http(s) uri, none at all (a blank
+        // `errorMessage` says nothing), or a result that is not an object.
+        for unreadable in [
+            r#"[{"errorMessage":"bad line"},{"uri":"ftp://x/a"}]"#,
+            r#"[{"uri":"/a.wav"}]"#,
+            r#"[{"errorMessage":" \n "}]"#,
+            r#"[{"errorMessage":"bad line"},null]"#,
+            r#"[{"errorMessage":"bad line"},7]"#,
+        ] {
+            assert!(tts("p", "200", unreadable).carries_result(), "{unreadable}");
         }
         assert!(with_audio.carries_result());
         assert!(coded("p", "t", "k", r#""200""#).carries_result());
@@ -1244,11 +1284,51 @@ mod tests {
         store.record(&tts("p6", "500", "null")).await.unwrap();
         store.record(&no_results).await.unwrap();
         assert_eq!(store.by_task("t-s").await.unwrap(), Some(with_audio));
+    }
 
-        store.record(&no_voice).await.unwrap();
-        let failed = with_data("p7", "t-c", "k-c", "500", r#"{"taskId":"t-c"}"#);
-        store.record(&failed).await.unwrap();
-        assert_eq!(store.by_task("t-c").await.unwrap(), Some(failed));
+    /// Review 30 pass 3 #1: a VMEG clone success without a usable `voiceId` ends a wait (the
+    /// client finds the voice in the clone list): it is a finished, paid clone, and a late
+    /// failure of the same task must not take its place, under the task or the key. Before:
+    /// the failure did, and a wait started afterwards returned `TaskFailed`, which a caller
+    /// answers with a second, paid clone. The same for a TTS success whose lines are all
+    /// unreadable.
+    #[tokio::test]
+    async fn a_clone_success_without_its_voice_keeps_a_late_failure_out() {
+        let store = MemoryStore::new();
+        for (pk, data) in [
+            ("p1", r#"{"taskId":"t-c"}"#),
+            ("p2", r#"{"taskId":"t-c","voiceId":" "}"#),
+        ] {
+            let no_voice = with_data(pk, "t-c", "k-c", "200", data);
+            assert!(no_voice.carries_result(), "{data}");
+            let store = MemoryStore::new();
+            store.record(&no_voice).await.unwrap();
+            let failed = with_data(
+                &format!("{pk}-f"),
+                "t-c",
+                "k-c",
+                "500",
+                r#"{"taskId":"t-c"}"#,
+            );
+            store.record(&failed).await.unwrap();
+            assert_eq!(store.by_task("t-c").await.unwrap(), Some(no_voice.clone()));
+            assert_eq!(
+                store.by_idempotency_key("k-c").await.unwrap(),
+                Some(no_voice)
+            );
+        }
+        let unreadable = with_body(
+            "p3",
+            "t-s",
+            "k-s",
+            r#"{"code":200,"event":"openapi-tts","pipelineKey":"p3","data":{"taskId":"t-s","results":[{"uri":"/a.wav"},{}]}}"#.into(),
+        );
+        store.record(&unreadable).await.unwrap();
+        store
+            .record(&with_data("p4", "t-s", "k-s", "500", r#"{"taskId":"t-s"}"#))
+            .await
+            .unwrap();
+        assert_eq!(store.by_task("t-s").await.unwrap(), Some(unreadable));
     }
 
     /// README: a failure delivered after a success for the same task (or idempotency key)

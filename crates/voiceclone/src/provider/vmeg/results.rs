@@ -158,6 +158,74 @@ fn usable_url(raw: Option<&str>) -> bool {
         .is_some_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
+/// Whether a TTS webhook `data` would be read as speech ([`speech_job`] under its own
+/// `taskId`) with at least one line VMEG did not say failed: a line with usable audio, or one
+/// without a non-blank `errorMessage` (an unreadable line is a finished line of a paid task,
+/// to be read again, never synthesized again). Judged as [`speech`] judges each line, over the
+/// same first [`VMEG_MAX_LINES`](super::rules::VMEG_MAX_LINES), but without decoding the rest
+/// and without a log line: a store calls it under its lock (review 30 pass 3 #2), where a
+/// tracing layer that reads the store would deadlock, and where every call would repeat the
+/// warnings the delivery's own decode logged once.
+#[cfg(feature = "webhook")]
+pub(crate) fn speech_data_has_unfailed_line(data: &str) -> bool {
+    use serde::Deserializer as _;
+    use serde::de::{IgnoredAny, SeqAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    #[derive(serde::Deserialize)]
+    struct Data<'a> {
+        #[serde(rename = "taskId", default)]
+        task_id: Option<Text>,
+        #[serde(default, borrow)]
+        results: Option<&'a RawValue>,
+    }
+    struct FirstLines;
+    impl<'de> Visitor<'de> for FirstLines {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of TTS results")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+            let mut unfailed = false;
+            let mut read = 0usize;
+            while read < super::rules::VMEG_MAX_LINES && !unfailed {
+                let Some(element) = seq.next_element::<Option<&'de RawValue>>()? else {
+                    return Ok(false);
+                };
+                read = read.saturating_add(1);
+                unfailed = match element.map(|e| serde_json::from_str::<types::TtsResult>(e.get()))
+                {
+                    Some(Ok(line)) => {
+                        matches!(
+                            crate::wire::checked_url(text(line.uri.as_ref())),
+                            Ok(Some(_))
+                        ) || !text(line.error_message.as_ref()).is_some_and(|m| {
+                            m.chars().any(|c| !c.is_whitespace() && !c.is_control())
+                        })
+                    }
+                    // Not an object: an unreadable line, which VMEG did not say failed.
+                    Some(Err(_)) | None => true,
+                };
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(unfailed)
+        }
+    }
+
+    let Ok(data) = serde_json::from_str::<Data<'_>>(data) else {
+        return false;
+    };
+    if usable_id(text(data.task_id.as_ref())).is_none() {
+        return false;
+    }
+    let Some(results) = data.results.filter(|r| r.get().starts_with('[')) else {
+        return false;
+    };
+    (&mut serde_json::Deserializer::from_str(results.get()))
+        .deserialize_seq(FirstLines)
+        .unwrap_or(false)
+}
+
 /// A synchronous TTS answer as a finished job: under its `taskId`, or, when it names none
 /// but carries audio, under [`JobId::no_task`] (see [`sync_clone_job`]).
 pub(super) fn sync_speech_job(data: &types::TtsCreateData) -> Option<SpeechJob> {
@@ -389,5 +457,58 @@ mod tests {
         assert_eq!(job.voice.unwrap().id, "cv_1");
         let r = types::CloneVoiceCreateData::default();
         assert!(clone_job(&r, None, TaskStatus::Failed).is_none());
+    }
+
+    /// Review 30 pass 3 #2: the quiet check a store makes under its lock says what the full
+    /// read says (a speech job with a line VMEG did not say failed), for every shape of
+    /// `results` and line, so the two cannot drift apart.
+    #[cfg(feature = "webhook")]
+    #[test]
+    fn the_quiet_line_check_agrees_with_the_full_read() {
+        let lines = [
+            r#"{"uri":"https://cdn.example/a.mp3"}"#,
+            r#"{"uri":"https://cdn.example/a.mp3","errorMessage":"x"}"#,
+            r#"{"uri":"/a.wav"}"#,
+            r#"{"uri":"ftp://x/a","errorMessage":"bad"}"#,
+            r#"{"errorMessage":"bad"}"#,
+            r#"{"errorMessage":" \u0007 "}"#,
+            r#"{"errorMessage":7}"#,
+            r#"{"uri":7}"#,
+            "{}",
+            "null",
+            "7",
+            "[]",
+            r#""s""#,
+        ];
+        let mut datas = vec![
+            r#"{"taskId":"t"}"#.to_owned(),
+            r#"{"taskId":"t","results":null}"#.to_owned(),
+            r#"{"taskId":"t","results":{}}"#.to_owned(),
+            r#"{"taskId":"t","results":[]}"#.to_owned(),
+            r#"{"results":[{"uri":"https://cdn.example/a.mp3"}]}"#.to_owned(),
+            r#"{"taskId":" ","results":[{}]}"#.to_owned(),
+            "null".to_owned(),
+        ];
+        for a in lines {
+            for b in lines {
+                datas.push(format!(r#"{{"taskId":"t","results":[{a},{b}]}}"#));
+            }
+        }
+        // Past the 50 lines a task holds: only the first 50 count.
+        let failed = r#"{"errorMessage":"bad"}"#;
+        let mut long = vec![failed; 50];
+        long.push("{}");
+        datas.push(format!(
+            r#"{{"taskId":"t","results":[{}]}}"#,
+            long.join(",")
+        ));
+        for data in &datas {
+            let full = serde_json::from_str::<types::TtsCreateData>(data)
+                .ok()
+                .and_then(|d| speech_job(&d, None, TaskStatus::Succeeded))
+                .and_then(|j| j.speech)
+                .is_some_and(|s| s.segments.iter().any(|g| !g.failed()));
+            assert_eq!(speech_data_has_unfailed_line(data), full, "{data}");
+        }
     }
 }

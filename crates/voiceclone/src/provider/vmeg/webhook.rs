@@ -13,6 +13,9 @@ pub const EXTRA_DATA_NAMESPACE: &str = "voiceclone";
 /// The field (inside [`EXTRA_DATA_NAMESPACE`]) holding the submit's idempotency key.
 pub const EXTRA_DATA_IDEMPOTENCY_KEY: &str = "idempotencyKey";
 
+#[cfg(feature = "webhook")]
+pub(crate) use super::results::speech_data_has_unfailed_line;
+
 /// A normalized webhook `data` (`crate::webhook` wraps it as its public `WebhookPayload`).
 #[cfg(feature = "webhook")]
 pub(crate) enum Payload {
