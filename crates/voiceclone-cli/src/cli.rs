@@ -24,9 +24,8 @@ Exit codes:
      404, a 409, an unreadable answer, a code the vendor's table lacks, JimmyAI's 20001
      or 20002), its kind kept; a reconcile that saw no candidate yet, or listed some before
      the submit's own task could be (reconcile_not_yet), or whose candidates are incomplete
-     (reconcile_incomplete);
-     also a
-     result naming a job that stdout could not take: it is written to stderr instead
+     (reconcile_incomplete); also a result naming a job that stdout could not take: it
+     is written to stderr instead
   130, 143  a second SIGINT (130) or SIGTERM (143) after the first: the process ends as
      soon as the first one's result is written, at most 2 s later (128 + the signal);
      also a first one once the work is done and its result is being written (a stdout

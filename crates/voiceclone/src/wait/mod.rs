@@ -25,7 +25,8 @@
 //!
 //! With a `CompletionHub` (feature `webhook`) on the client (VMEG only), a wait
 //! also listens for the task's webhook: a verified event ends it, with no further request
-//! (a failure delivered after a success for the task never ends it as failed). Polling goes on meanwhile as a fallback, every
+//! (a failure delivered after a success for the task never ends it as failed). Polling goes
+//! on meanwhile as a fallback, every
 //! [`WaitPolicy::webhook_poll_interval`] (30 s by default, the first poll 30 s in), and on the
 //! normal schedule above once the hub's store is unreachable (listening again whenever the
 //! store's subscription comes back).

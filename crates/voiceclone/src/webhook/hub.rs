@@ -687,7 +687,8 @@ impl CompletionHub {
     }
 
     /// Resolves with a verified event for `task_id`: the one stored (see the module docs
-    /// for which is kept), or the next one fanned out. Fails when the store is, or becomes, unavailable (the caller polls).
+    /// for which is kept), or the next one fanned out. Fails when the store is, or becomes,
+    /// unavailable (the caller polls).
     #[cfg(test)]
     pub(crate) async fn wait_for(&self, task_id: &JobId) -> Result<WebhookEvent, StoreError> {
         self.wait_for_decoded_with(task_id, None).await

@@ -152,11 +152,11 @@ impl Run<'_> {
                 Some((part, json!({"kind": f.kind, "message": f.message})))
             })
             .collect();
+        // A part's number, as failures name it (`part`).
+        let number = |k: usize| -> Option<u64> { u64::try_from(k).ok()?.checked_add(1) };
         // The parts this run read not found: an earlier run's note is no reading of this run
         // (a part deferred, or read under another API key, or read alive until the wait ran
         // out) and is not told as one.
-        // A part's number, as failures name it (`part`).
-        let number = |k: usize| -> Option<u64> { u64::try_from(k).ok()?.checked_add(1) };
         let not_found_now: std::collections::HashSet<u64> = failures
             .iter()
             .filter(|f| f.details.contains_key(TASK_NOT_FOUND))

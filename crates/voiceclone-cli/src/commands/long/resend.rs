@@ -411,6 +411,13 @@ impl Run<'_> {
         // every candidate (review 30 pass 2 #1); `not_ours` only words the message.
         let claimed = self.claimed_ids(i);
         let is_claimed = |id: &JobId| claimed.contains(id.as_str());
+        // When a search that may still see the task is worth running (its span, or an
+        // earlier resend's, not settled): a rerun sooner sees no more (review 30 reread).
+        let when = already
+            .reconciled
+            .look_again_after()
+            .map(|t| format!(" after {}", rfc3339(t)))
+            .unwrap_or_default();
         match &already.reconciled {
             Reconciled::Found { task, .. } if is_claimed(&task.id) => Ready::Unknown(format!(
                 "{}: the provider named {} as its task, but {}; check the account's tasks",
@@ -451,7 +458,7 @@ impl Run<'_> {
                         self.accepted(i, &id).await
                     }
                     [one] if *incomplete => Ready::Unknown(format!(
-                        "{}: VMEG says its key was used, and one unclaimed task fits, {}, but the search was incomplete (the task list held records that could not be read, or the task an answer named was not found), so its task may be another: it was not taken. Rerun to look again; --resubmit-unknown does not apply while the key is fresh",
+                        "{}: VMEG says its key was used, and one unclaimed task fits, {}, but the search was incomplete (the task list held records that could not be read, or changed while it was read, or the task an answer named was not found, or its own task may not be listed yet), so its task may be another: it was not taken. Rerun{when} to look again; --resubmit-unknown does not apply while the key is fresh",
                         self.name(i),
                         candidate(one)
                     )),
@@ -476,7 +483,7 @@ impl Run<'_> {
                     // earlier one (`rivals` keeps every unclaimed task when none is dated
                     // inside the window): its own may not be listed yet.
                     [] => Ready::Unknown(format!(
-                        "{}: VMEG says its key was used, but no unclaimed speech task created around it is listed ({}; the list may lag); rerun the same command to look again (nothing is sent under a new key)",
+                        "{}: VMEG says its key was used, but no unclaimed speech task created around it is listed ({}; the list may lag); rerun the same command{when} to look again (nothing is sent under a new key)",
                         self.name(i),
                         if tasks.is_empty() {
                             "no readable task was listed"
