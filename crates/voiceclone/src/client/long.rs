@@ -476,9 +476,7 @@ impl Client {
         // Refused under its own name before the query's check, which would name
         // `last_attempt_at` (a parameter the caller never gave) and speak of a submit.
         if let Some(at) = last_resent_at
-            && at
-                .duration_since(std::time::SystemTime::now())
-                .is_ok_and(|ahead| ahead > crate::model::FUTURE_SKEW)
+            && crate::model::beyond_skew(at, std::time::SystemTime::now())
         {
             return Err(Error::invalid_input(
                 "last_resent_at",

@@ -49,6 +49,17 @@ fn aged(at: SystemTime, now: SystemTime) -> Option<SystemTime> {
     }
 }
 
+/// [`aged`] in place: whether the time `at` holds is still kept, `at` set to it if so.
+fn keep_aged(at: &mut SystemTime, now: SystemTime) -> bool {
+    match aged(*at, now) {
+        Some(kept) => {
+            *at = kept;
+            true
+        }
+        None => false,
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Hold {
     /// A resend with this key is in flight in this client.
@@ -180,28 +191,18 @@ impl Resends {
         let mut times = self.1.lock().unwrap_or_else(|p| p.into_inner());
         let now = SystemTime::now();
         let at = times.get_mut(key)?;
-        match aged(*at, now) {
-            Some(kept) => {
-                *at = kept;
-                Some(kept)
-            }
-            None => {
-                times.remove(key);
-                None
-            }
+        if keep_aged(at, now) {
+            Some(*at)
+        } else {
+            times.remove(key);
+            None
         }
     }
 
     fn note_cut_short(&self, key: &str, at: SystemTime) {
         let mut times = self.1.lock().unwrap_or_else(|p| p.into_inner());
         let now = SystemTime::now();
-        times.retain(|_, t| match aged(*t, now) {
-            Some(kept) => {
-                *t = kept;
-                true
-            }
-            None => false,
-        });
+        times.retain(|_, t| keep_aged(t, now));
         let latest = times.get(key).map_or(at, |t| (*t).max(at));
         times.insert(key.to_owned(), latest);
         if times.len() > MAX_HELD {

@@ -65,6 +65,8 @@ pub use ids::{Activation, JobId, Provider, VoiceId};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};
 pub(crate) use job::{MAY_STILL_BE_ALIVE, shown_word};
 pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode, VmegEngine};
+#[cfg(feature = "long-text")]
+pub(crate) use reconcile::beyond_skew;
 pub use reconcile::{
     AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, LOOK_AGAIN_PAUSE,
     MAX_RECONCILE_WINDOW, MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted,

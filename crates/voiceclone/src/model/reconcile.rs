@@ -32,6 +32,13 @@ pub const KEY_RESEND_WINDOW: Duration = Duration::from_secs(23 * 60 * 60);
 /// vendor's clock may be that far ahead.
 pub(crate) const FUTURE_SKEW: Duration = Duration::from_secs(300);
 
+/// Whether `at` is further ahead of `now` than [`FUTURE_SKEW`] allows a vendor's (or another
+/// machine's) clock: a time no request was sent at yet.
+pub(crate) fn beyond_skew(at: SystemTime, now: SystemTime) -> bool {
+    at.duration_since(now)
+        .is_ok_and(|ahead| ahead > FUTURE_SKEW)
+}
+
 /// The least time [`Reconciled::look_again_after`] is ahead of the moment it is asked.
 pub const LOOK_AGAIN_PAUSE: Duration = Duration::from_secs(30);
 
@@ -208,10 +215,7 @@ impl ReconcileQuery {
                     "is before 2020-01-01, before either vendor's API: a zero or unset time, not a submit's; a search around it would find nothing for a real one",
                 ));
             }
-            if at
-                .duration_since(now)
-                .is_ok_and(|ahead| ahead > FUTURE_SKEW)
-            {
+            if beyond_skew(at, now) {
                 return Err(Error::invalid_input(
                     field,
                     "is in the future: no submit was sent then, and a search around it would find nothing for a real one",

@@ -234,6 +234,15 @@ pub fn ms_time(ms: u64) -> Option<SystemTime> {
 }
 
 impl PartRecord {
+    /// Every task this part holds or held (its `job_id`, then its `past_job_ids`), as
+    /// parsed: a text that is no job id names no task.
+    pub fn task_ids(&self) -> impl Iterator<Item = JobId> + '_ {
+        self.job_id
+            .iter()
+            .chain(self.past_job_ids.iter())
+            .filter_map(|c| c.parse::<JobId>().ok())
+    }
+
     /// Notes `why` as its last failure, of `kind` when it is a report `--resubmit-unknown`
     /// may act on later: the kind noted before is never left beside another failure's text.
     pub fn note(&mut self, why: String, kind: Option<ReportedKind>) {

@@ -109,12 +109,7 @@ impl Run<'_> {
             .parts
             .iter()
             .filter(|p| p.index != i)
-            .find(|p| {
-                p.job_id
-                    .iter()
-                    .chain(p.past_job_ids.iter())
-                    .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
-            })
+            .find(|p| p.task_ids().any(|c| c.as_str() == id.as_str()))
             .map(|p| p.index)
     }
 
@@ -124,17 +119,16 @@ impl Run<'_> {
     /// never the latest one's: taken as the latest, a failed task is read failed again and
     /// the next rerun pays a third time, and the latest submit's task is lost.
     pub(super) fn earlier_own(&self, i: usize, id: &JobId) -> bool {
-        self.manifest.borrow().parts.get(i).is_some_and(|p| {
-            p.job_id
-                .iter()
-                .chain(p.past_job_ids.iter())
-                .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
-        })
+        self.manifest
+            .borrow()
+            .parts
+            .get(i)
+            .is_some_and(|p| p.task_ids().any(|c| c.as_str() == id.as_str()))
     }
 
     /// Every task id [`Run::not_ours`] would name for part `i`, as text: the tasks of the other
-    /// parts and part `i`'s own earlier ones, parsed as `holder_of` and `earlier_own` parse
-    /// them. Built once per answer: asking `not_ours` of each candidate read every part for
+    /// parts and part `i`'s own earlier ones ([`PartRecord::task_ids`], as `holder_of` and
+    /// `earlier_own` read them). Built once per answer: asking `not_ours` of each candidate read every part for
     /// each, with no `.await` (a hostile list of 10^6 tasks against 670 parts held the
     /// current-thread runtime, `--timeout` and signals included, for minutes).
     pub(super) fn claimed_ids(&self, i: usize) -> HashSet<String> {
@@ -142,8 +136,7 @@ impl Run<'_> {
         let others = manifest.parts.iter().filter(|p| p.index != i);
         others
             .chain(manifest.parts.get(i))
-            .flat_map(|p| p.job_id.iter().chain(p.past_job_ids.iter()))
-            .filter_map(|c| c.parse::<JobId>().ok())
+            .flat_map(PartRecord::task_ids)
             .map(|c| c.as_str().to_owned())
             .collect()
     }
