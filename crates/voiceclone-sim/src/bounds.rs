@@ -11,6 +11,12 @@ pub const MAX_API_KEY_LEN: usize = 4096;
 /// The longest [`crate::SimConfig::public_base_url`], in bytes.
 pub const MAX_PUBLIC_BASE_URL_LEN: usize = 2048;
 
+/// The largest request head (request line and headers) a connection may send, in bytes;
+/// a larger one gets HTTP 431. Set on hyper explicitly: its own limit (~400 KiB) is
+/// checked only while the head is incomplete, so a larger head read whole in one go was
+/// served (a 500 KB header was answered 200 under load, 431 otherwise).
+pub const MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
+
 /// Why `url` cannot be a [`crate::SimConfig::public_base_url`]: every URL handed out
 /// starts with it, so it must be an absolute http(s) URL that a path can follow.
 pub(crate) fn check_public_base_url(url: &str) -> Result<(), String> {

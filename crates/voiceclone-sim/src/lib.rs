@@ -167,7 +167,8 @@
 //!   due, at most the task's duration ([`SimConfig::clone_duration`] or
 //!   [`SimConfig::tts_duration`] divided by [`SimConfig::speed`]), or sooner on
 //!   [`SimHandle::advance_clock`], [`SimHandle::complete_all_now`] or the
-//!   task's `tasks/delete`.
+//!   task's `tasks/delete`. A request head (request line and headers) larger
+//!   than 64 KiB gets HTTP 431, however it arrives.
 //! - **Uploads received at once.** Presigned material PUTs and JimmyAI
 //!   uploads share 2 upload slots; waiting for one counts against
 //!   [`SimConfig::body_read_timeout`], past which a PUT gets S3's 503

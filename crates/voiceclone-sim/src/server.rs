@@ -467,6 +467,7 @@ async fn accept_loop(listener: Weak<TcpListener>, shared: Arc<Shared>) {
                 .timer(TokioTimer::new())
                 .half_close(true)
                 .header_read_timeout(sh.config.header_read_timeout)
+                .max_header_size(crate::bounds::MAX_REQUEST_HEAD_BYTES)
                 .serve_connection(
                     TokioIo::new(WriteStallTimeout::new(
                         stream,
