@@ -1327,6 +1327,17 @@ fn waits_through_injected_429s_and_5xx() {
             .with_seed(7)
             .with_faults(faults),
     );
+    // Each kind at least once whatever the timing: how many polls a wait takes (and so
+    // which random draws fall where) depends on the machine's load; on a busy one the
+    // seeded draws alone once gave only 429s.
+    use voiceclone_sim::FaultKind::{Http502, Http503, TooManyRequests};
+    for (op, fault) in [
+        ("vmeg.cloneVoiceCreateAsync", Http503),
+        ("vmeg.tasksDetail", Http502),
+        ("vmeg.ttsCreateAsync", TooManyRequests),
+    ] {
+        sim.handle.fail_next(op, fault, 1).unwrap();
+    }
     let mut args = clone_args("vmeg", &["--wait"]);
     args.extend(FAST_POLL);
     let j = run(&sim, &args).expect(0).json();
