@@ -396,7 +396,9 @@ async fn bodies_at_the_limit_are_read_and_one_byte_over_is_not() {
 }
 
 /// Class 6: a server that drips its answer one byte at a time never lets a wait outlast its
-/// deadline (the per-request timeout is far longer).
+/// deadline (the per-request timeout is far longer): it ends at ~1 s (0.5 s, and the last
+/// poll's 1 s grace counted from the start); the drip alone would take 2,000 s, the request
+/// timeout 60 s. The bound, 10 s, leaves a loaded machine seconds.
 #[tokio::test]
 async fn a_server_dripping_bytes_cannot_stretch_a_wait_past_its_deadline() {
     let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{\"code\":200,\"data\":{\"status\":\"running\"".to_vec();
@@ -416,5 +418,5 @@ async fn a_server_dripping_bytes_cannot_stretch_a_wait_past_its_deadline() {
         .unwrap_err();
     let took = started.elapsed();
     assert!(matches!(e.kind(), ErrorKind::WaitTimedOut { .. }), "{e}");
-    assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
 }

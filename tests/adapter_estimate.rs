@@ -7,10 +7,11 @@ use voiceclone::estimate::{DryRun, Estimate};
 use voiceclone::{Client, CloneRequest, Provider, RetryPolicy, SpeechRequest, VoiceId};
 use workspace_tests::Capture;
 
-fn client(p: Provider, base: &str) -> Client {
+/// A client of `cap`'s, with its key.
+fn client(p: Provider, cap: &Capture) -> Client {
     Client::builder(p)
-        .api_key("sk-estimate-test-key-0123456789")
-        .base_url(base)
+        .api_key(cap.key())
+        .base_url(cap.base_url())
         .retry(RetryPolicy::none())
         .build()
         .unwrap()
@@ -62,7 +63,7 @@ async fn a_dry_run_shows_what_the_call_sends() {
     ];
     for (p, req) in clones {
         let cap = Capture::start(500, json!({})).await;
-        let _ = client(p, &cap.base_url()).clone_voice(&req).await;
+        let _ = client(p, &cap).clone_voice(&req).await;
         let run = DryRun::clone_voice(p, &req, false).unwrap();
         assert_eq!(run.requests.len(), 1);
         same_as_sent(&run.requests[0], &cap.wire()).await;
@@ -86,7 +87,7 @@ async fn a_dry_run_shows_what_the_call_sends() {
     ];
     for (p, req) in speeches {
         let cap = Capture::start(500, json!({})).await;
-        let _ = client(p, &cap.base_url()).synthesize(&req).await;
+        let _ = client(p, &cap).synthesize(&req).await;
         let run = DryRun::speech(p, std::slice::from_ref(&req)).unwrap();
         same_as_sent(&run.requests[0], &cap.wire()).await;
     }
@@ -209,7 +210,7 @@ async fn an_estimate_a_dry_run_and_the_call_refuse_the_same_requests() {
     ];
     for (p, req, field) in clones {
         let capture = Capture::start(200, json!({"code": 500, "message": "x"})).await;
-        let call = client(p, &capture.base_url()).clone_voice(&req).await;
+        let call = client(p, &capture).clone_voice(&req).await;
         let sent = capture.wire() != json!("no request was received");
         let estimate = Estimate::clone_voice(p, &req);
         let dry = DryRun::clone_voice(p, &req, false);
@@ -248,7 +249,7 @@ async fn an_estimate_a_dry_run_and_the_call_refuse_the_same_requests() {
     ];
     for (p, req, field) in speeches {
         let capture = Capture::start(200, json!({"code": 500, "message": "x"})).await;
-        let call = client(p, &capture.base_url()).synthesize(&req).await;
+        let call = client(p, &capture).synthesize(&req).await;
         let sent = capture.wire() != json!("no request was received");
         let reqs = [req];
         let estimate = Estimate::speech(p, &reqs);
@@ -274,7 +275,7 @@ async fn a_text_with_nothing_to_speak_is_refused_before_sending() {
     ] {
         let capture = Capture::start(200, json!({"code": 500, "message": "x"})).await;
         let req = SpeechRequest::new(if p == Provider::Vmeg { "cv_1" } else { "m-1" }, text);
-        let call = client(p, &capture.base_url()).synthesize(&req).await;
+        let call = client(p, &capture).synthesize(&req).await;
         assert_eq!(refused_field(&call).as_deref(), Some(field), "{p} {text:?}");
         assert_eq!(
             capture.wire(),

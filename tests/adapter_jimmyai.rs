@@ -80,12 +80,14 @@ async fn code_as_numeric_string_is_success_too() {
 
 #[tokio::test]
 async fn no_second_create_after_a_timeout() {
-    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(3))]).await;
+    // A timeout that leaves the request time to reach the wire on a loaded machine (with
+    // 300 ms, a stall before the send left nothing sent); the hang outlasts it by far.
+    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(30))]).await;
     let sleeper = voiceclone::RecordingSleeper::new();
     let c = voiceclone::Client::builder(Provider::JimmyAi)
         .api_key(SECRET_KEY)
         .base_url(server.base_url.as_str())
-        .timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(2))
         .sleeper(std::sync::Arc::new(sleeper))
         .build()
         .unwrap();

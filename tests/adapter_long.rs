@@ -280,8 +280,9 @@ async fn a_long_text_under_with_timeout_keeps_every_accepted_parts_job_id() {
     let c = client(Provider::Vmeg, &sim);
     // 60 paragraphs, a line each: two VMEG tasks.
     let text = format!("{}\n\n", "A sentence of the script. ".repeat(10)).repeat(60);
+    // Seconds: both creates must be sent and answered within it on a loaded machine.
     let e = c
-        .with_timeout(Duration::from_secs(1))
+        .with_timeout(Duration::from_secs(4))
         .synthesize_long(&SpeechRequest::new(VOICE, &text), &wait(Provider::Vmeg))
         .await
         .unwrap_err();

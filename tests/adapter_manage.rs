@@ -124,7 +124,7 @@ async fn the_type_filter_is_sent_to_the_vendor() {
     )
     .await;
     let c = Client::builder(Provider::Vmeg)
-        .api_key("k")
+        .api_key(cap.key())
         .base_url(cap.base_url())
         .build()
         .unwrap();
@@ -226,7 +226,7 @@ async fn a_list_that_repeats_its_page_is_an_error_not_a_silent_stop() {
     )
     .await;
     let c = Client::builder(Provider::Vmeg)
-        .api_key("k")
+        .api_key(cap.key())
         .base_url(cap.base_url())
         .build()
         .unwrap();

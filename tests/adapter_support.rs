@@ -42,19 +42,13 @@ pub fn list_data_shapes() -> [(serde_json::Value, bool); 6] {
     ]
 }
 
-/// Everything logged on this thread (debug and up), kept in memory until the guard is dropped.
+/// Everything logged on this thread (debug and up), kept in memory until the guard is dropped
+/// (through the binary's one global subscriber: `workspace_tests::captured`).
 pub fn capture_logs() -> (
     workspace_tests::captured::Captured,
-    tracing::subscriber::DefaultGuard,
+    workspace_tests::captured::CaptureGuard,
 ) {
-    let out = workspace_tests::captured::Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
-    (out, tracing::subscriber::set_default(subscriber))
+    workspace_tests::captured::capture(tracing::Level::DEBUG)
 }
 
 /// A server's text of about 1 MiB holding a newline that would start a forged log line.

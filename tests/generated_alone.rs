@@ -36,7 +36,7 @@ async fn generated_path_parameters_stay_in_their_segment() {
         ("audio.1", "/api/open-api/v1/audios/audio.1"),
     ] {
         let capture = Capture::start(200, task_answer("t")).await;
-        let client = jimmyai_client::connect(&capture.base_url(), KEY).unwrap();
+        let client = jimmyai_client::connect(&capture.base_url(), capture.key()).unwrap();
         let answer = client.get_audio_task(id).await;
         assert!(answer.is_ok(), "{id:?}: {answer:?}");
         assert_eq!(capture.wire()["path"], json!(path), "{id:?}");
@@ -44,7 +44,7 @@ async fn generated_path_parameters_stay_in_their_segment() {
     // Empty, `.` and `..` would be dropped or step up a segment: refused, nothing sent.
     for id in ["", ".", ".."] {
         let capture = Capture::start(200, task_answer("t")).await;
-        let client = jimmyai_client::connect(&capture.base_url(), KEY).unwrap();
+        let client = jimmyai_client::connect(&capture.base_url(), capture.key()).unwrap();
         let answer = client.get_audio_task(id).await;
         assert!(
             matches!(answer, Err(jimmyai_client::Error::InvalidRequest(_))),
@@ -91,12 +91,15 @@ fn assert_no_key(what: &str, text: &str) {
 #[tokio::test]
 async fn a_key_echoed_by_the_server_is_never_printed_by_the_generated_clients() {
     // Does not fit `GetAudioTaskEnvelope` (`data` is an object): `InvalidResponsePayload`.
-    let capture = Capture::start(
+    // (Each capture's key is `KEY` made unique to it: one that shows, shows `KEY`.)
+    let key = workspace_tests::unique_key(KEY);
+    let capture = Capture::start_keyed(
+        key.clone(),
         200,
-        json!({"code": 20001, "msg": format!("bad key {KEY}"), "data": [KEY]}),
+        json!({"code": 20001, "msg": format!("bad key {key}"), "data": [key]}),
     )
     .await;
-    let client = jimmyai_client::connect(&capture.base_url(), KEY).unwrap();
+    let client = jimmyai_client::connect(&capture.base_url(), &key).unwrap();
     let err = client.get_audio_task("t1").await.unwrap_err();
     assert!(
         matches!(err, jimmyai_client::Error::InvalidResponsePayload(..)),
@@ -142,12 +145,14 @@ async fn a_key_echoed_by_the_server_is_never_printed_by_the_generated_clients() 
     }
 
     // Fits: the key is gone from the decoded message.
-    let capture = Capture::start(
+    let key = workspace_tests::unique_key(KEY);
+    let capture = Capture::start_keyed(
+        key.clone(),
         200,
-        json!({"code": 20001, "msg": format!("bad key {KEY}!")}),
+        json!({"code": 20001, "msg": format!("bad key {key}!")}),
     )
     .await;
-    let client = jimmyai_client::connect(&capture.base_url(), KEY).unwrap();
+    let client = jimmyai_client::connect(&capture.base_url(), &key).unwrap();
     let answer = client.get_audio_task("t1").await.unwrap().into_inner();
     assert_eq!(
         answer.msg.as_ref().and_then(|m| m.as_str()),
@@ -155,15 +160,17 @@ async fn a_key_echoed_by_the_server_is_never_printed_by_the_generated_clients() 
     );
 
     // VMEG: `message`, and a task's free-form `result`, keys and values.
-    let capture = Capture::start(
+    let key = workspace_tests::unique_key(KEY);
+    let capture = Capture::start_keyed(
+        key.clone(),
         200,
-        json!({"code": 200, "message": format!("echo {KEY}"), "data": {
+        json!({"code": 200, "message": format!("echo {key}"), "data": {
             "taskId": "1", "status": "success",
-            "result": {"note": format!("Bearer {KEY}"), KEY: [format!("{KEY}x")], "n": 12345678901234567890u64}
+            "result": {"note": format!("Bearer {key}"), key.as_str(): [format!("{key}x")], "n": 12345678901234567890u64}
         }}),
     )
     .await;
-    let client = vmeg_client::connect(&capture.base_url(), KEY).unwrap();
+    let client = vmeg_client::connect(&capture.base_url(), &key).unwrap();
     let answer = client.tasks_detail(None, "1").await.unwrap().into_inner();
     assert_no_key("message", &format!("{:?}", answer.message));
     let result = answer.data.and_then(|d| d.result).unwrap();
@@ -485,7 +492,7 @@ async fn a_secret_in_the_base_url_is_never_printed_by_the_generated_clients() {
     let served = capture.base_url();
     let host = served.trim_start_matches("http://");
     let base = format!("http://{USER}:{PASSWORD}@{host}/?token={TOKEN}");
-    let client = vmeg_client::connect(&base, KEY).unwrap();
+    let client = vmeg_client::connect(&base, capture.key()).unwrap();
     let err = client.tasks_detail(Some("r1"), "t1").await.unwrap_err();
     assert!(
         matches!(err, vmeg_client::Error::UnexpectedResponse(_)),
@@ -494,6 +501,8 @@ async fn a_secret_in_the_base_url_is_never_printed_by_the_generated_clients() {
     let shown = format!("{err} {err:?}");
     assert_hidden("UnexpectedResponse", &shown);
     assert!(shown.contains("?[redacted]"), "{shown}");
+    // Recorded only when it carried the capture's bearer key (`Capture`): sent, as a bearer.
+    assert_ne!(capture.wire(), json!("no request was received"));
     let wire = capture.wire().to_string();
     assert!(!wire.contains(PASSWORD), "{wire}");
 }

@@ -10,9 +10,17 @@ use std::sync::{Arc, Mutex};
 /// Headers that say nothing about what our code chose to send (the transport adds them).
 const TRANSPORT_HEADERS: &[&str] = &["host", "content-length", "connection", "accept-encoding"];
 
-/// A loopback server that answers every request with `response` and remembers the last one.
+/// A loopback server that answers every request carrying its key with `response`, and
+/// remembers the last one.
+///
+/// Only requests with `Authorization: Bearer` and this capture's own key ([`Capture::key`])
+/// are answered and recorded; any other gets httpmock's 404 and is not. httpmock hands a
+/// dropped server, still listening, to the next test that starts one (review 31 #14): a
+/// request a finished test left behind would otherwise be answered there, and overwrite the
+/// request that test's snapshot reads.
 pub struct Capture {
     pub server: MockServer,
+    key: String,
     last: Arc<Mutex<Option<HttpMockRequest>>>,
 }
 
@@ -24,26 +32,51 @@ impl std::fmt::Debug for Capture {
     }
 }
 
+/// `prefix` followed by a number no other call in this process gets (and the process id):
+/// an API key no other test's client sends.
+pub fn unique_key(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
 impl Capture {
-    /// Starts a server answering `status` with the JSON `response` to any request.
+    /// Starts a server answering `status` with the JSON `response` to any request with the
+    /// capture's own key ([`Capture::key`], made here), which the test's client must use.
     pub async fn start(status: u16, response: Value) -> Self {
+        Self::start_keyed(unique_key("test-key"), status, response).await
+    }
+
+    /// As [`Capture::start`], for a key the test made (to put it in `response`): use
+    /// [`unique_key`].
+    pub async fn start_keyed(key: String, status: u16, response: Value) -> Self {
         let server = MockServer::start_async().await;
         let last: Arc<Mutex<Option<HttpMockRequest>>> = Arc::new(Mutex::new(None));
         let seen = Arc::clone(&last);
+        let bearer = format!("Bearer {key}");
         server
             .mock_async(move |when, then| {
                 when.is_true(move |req| {
-                    if let Ok(mut slot) = seen.lock() {
+                    let ours = req
+                        .headers_vec()
+                        .iter()
+                        .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && *v == bearer);
+                    if ours && let Ok(mut slot) = seen.lock() {
                         *slot = Some(req.clone());
                     }
-                    true
+                    ours
                 });
                 then.status(status)
                     .header("content-type", "application/json")
                     .body(response.to_string());
             })
             .await;
-        Self { server, last }
+        Self { server, key, last }
+    }
+
+    /// The API key the test's client must send for its requests to be answered and recorded.
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     pub fn base_url(&self) -> String {

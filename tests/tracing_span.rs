@@ -1,8 +1,10 @@
 //! The tracing span each adapter call opens: its fields, and never the key.
 //!
-//! A binary of its own: `tracing::subscriber::set_default` is per thread, and tracing caches
-//! each callsite's interest process-wide, so tests running beside it on other threads (with no
-//! subscriber) can make its events disappear.
+//! A binary of its own, and every capture through one global subscriber
+//! (`workspace_tests::captured`): tracing caches each callsite's interest process-wide, and a
+//! per-thread `set_default` beside threads with no subscriber could make its events disappear.
+//! The tests that set a subscriber of their own (a layer that reads the fake or the hub) install
+//! the global one first, so that no callsite's interest is ever cached from theirs alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -23,15 +25,8 @@ fn running() -> Step {
 
 /// Everything logged at `level` or above on this thread, kept in memory, until the guard is
 /// dropped.
-fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(level)
-        .with_ansi(false)
-        .finish();
-    (out, tracing::subscriber::set_default(subscriber))
+fn capture(level: tracing::Level) -> (Captured, workspace_tests::captured::CaptureGuard) {
+    workspace_tests::captured::capture(level)
 }
 
 /// The lines of a captured log at `level` (` INFO `, ` WARN `) that contain `needle`.
@@ -45,15 +40,7 @@ fn lines_with(text: &str, level: &str, needle: &str) -> Vec<String> {
 /// A `tracing` writer that keeps everything in memory.
 #[tokio::test]
 async fn each_call_has_a_span_with_provider_operation_attempt_status_and_no_secret() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = workspace_tests::captured::capture_with_span_closes(tracing::Level::DEBUG);
     let server = Scripted::start(vec![Step::Raw(503, "busy"), running()]).await;
     let c = Client::builder(Provider::Vmeg)
         .api_key(SECRET_KEY)
@@ -149,15 +136,7 @@ async fn a_clone_and_wait_logs_one_info_line_per_call_and_none_per_poll() {
 /// a redirect whose target is signed too.
 #[tokio::test]
 async fn a_download_never_logs_the_signed_query() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = workspace_tests::captured::capture_with_span_closes(tracing::Level::TRACE);
     let moved = "/moved.wav?X-Amz-Signature=second-signature-42&X-Amz-Credential=AKIA2ND";
     let server = Scripted::start(vec![
         Step::Json(302, vec![("location", moved.to_owned())], json!({})),
@@ -855,6 +834,8 @@ fn a_layer_that_reads_the_fake_on_its_debug_line_does_not_hang() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use voiceclone::VoiceCloning;
     use voiceclone::fake::{FakeClient, Script};
+    // Before a subscriber of this test's own: see the head of this file.
+    workspace_tests::captured::install();
     for provider in [Provider::Vmeg, Provider::JimmyAi] {
         let fake = Arc::new(FakeClient::new(provider));
         fake.script_clone(Script::rejected(voiceclone::ErrorKind::RateLimited));
@@ -903,6 +884,8 @@ fn a_layer_that_reads_the_fake_on_its_warn_line_does_not_hang() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use voiceclone::VoiceCloning;
     use voiceclone::fake::{FakeClient, Script};
+    // Before a subscriber of this test's own: see the head of this file.
+    workspace_tests::captured::install();
     let fake = Arc::new(FakeClient::new(Provider::JimmyAi));
     fake.script_speech(Script::rejected(voiceclone::ErrorKind::InvalidRequest));
     let (done, finished) = std::sync::mpsc::channel();
@@ -933,6 +916,8 @@ fn a_layer_that_reads_the_fake_when_its_call_log_fills_does_not_hang() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use voiceclone::VoiceCloning;
     use voiceclone::fake::FakeClient;
+    // Before a subscriber of this test's own: see the head of this file.
+    workspace_tests::captured::install();
     let fake = Arc::new(FakeClient::new(Provider::Vmeg));
     let (done, finished) = std::sync::mpsc::channel();
     let in_thread = fake.clone();
@@ -1360,6 +1345,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ReadsTheHub {
 fn a_layer_that_reads_the_hub_on_a_warn_line_does_not_hang_a_delivery() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use voiceclone::webhook::{CompletionHub, Delivery, MemoryStore, Verifier};
+    // Before a subscriber of this test's own: see the head of this file.
+    workspace_tests::captured::install();
     const WEBHOOK_SECRET: &str = "whsec-reads-the-hub";
     let store = Arc::new(MemoryStore::new());
     let hub = CompletionHub::with_store(
@@ -1427,5 +1414,30 @@ fn a_layer_that_reads_the_hub_on_a_warn_line_does_not_hang_a_delivery() {
         url_warnings.load(std::sync::atomic::Ordering::SeqCst),
         2,
         "one WARN per delivery's relative uri"
+    );
+}
+
+/// One callsite, reached from the test below on two threads.
+fn probe(n: u32) {
+    tracing::warn!(n, "review 31 #12 probe");
+}
+
+/// Review 31 #12: a callsite first reached on a thread with no capture is still captured on a
+/// thread with one. Before (a `set_default` per capture): while that capture was the only
+/// subscriber, tracing cached the callsite's interest from the bare thread ("never"), and the
+/// capturing thread's event there was lost.
+#[test]
+fn an_event_at_a_callsite_first_reached_on_a_bare_thread_is_captured() {
+    let (out, _guard) = capture(tracing::Level::WARN);
+    std::thread::spawn(|| probe(1)).join().unwrap();
+    probe(2);
+    let text = out.take();
+    assert!(
+        text.contains("n=2"),
+        "the capturing thread's event was lost:\n{text}"
+    );
+    assert!(
+        !text.contains("n=1"),
+        "another thread's event was captured:\n{text}"
     );
 }

@@ -13,7 +13,7 @@ use workspace_tests::Capture;
 async fn capture(provider: Provider, answer: Value) -> (Capture, Client) {
     let cap = Capture::start(200, answer).await;
     let client = Client::builder(provider)
-        .api_key("test-key")
+        .api_key(cap.key())
         .base_url(cap.base_url())
         .sleeper(std::sync::Arc::new(RecordingSleeper::new()))
         .build()

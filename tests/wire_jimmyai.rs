@@ -11,7 +11,7 @@ async fn capture() -> (Capture, jimmyai_client::Client) {
         json!({"code": 20000, "msg": "ok", "data": {"id": "audio_1", "status": "queued"}}),
     )
     .await;
-    let client = jimmyai_client::connect(&cap.base_url(), "test-key").unwrap();
+    let client = jimmyai_client::connect(&cap.base_url(), cap.key()).unwrap();
     (cap, client)
 }
 

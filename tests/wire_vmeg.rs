@@ -8,7 +8,7 @@ use workspace_tests::Capture;
 
 async fn capture() -> (Capture, vmeg_client::Client) {
     let cap = Capture::start(200, json!({"code": 200, "message": "", "data": null})).await;
-    let client = vmeg_client::connect(&cap.base_url(), "test-key").unwrap();
+    let client = vmeg_client::connect(&cap.base_url(), cap.key()).unwrap();
     (cap, client)
 }
 
@@ -44,6 +44,20 @@ macro_rules! key {
     ($ty:ident) => {
         types::$ty::try_from("key-1".to_string()).unwrap()
     };
+}
+
+/// Review 31 #14: httpmock hands a dropped server, still listening, to the next test; a
+/// request another test's client left behind (another key) is neither answered nor recorded
+/// there, so it cannot stand in for this test's request in a snapshot.
+#[tokio::test]
+async fn a_request_without_the_captures_key_is_neither_answered_nor_recorded() {
+    let (cap, c) = capture().await;
+    let stray = vmeg_client::connect(&cap.base_url(), "another-tests-key").unwrap();
+    assert!(stray.tasks_detail(Some("stray"), "t-stray").await.is_err());
+    assert_eq!(cap.wire(), json!("no request was received"));
+    c.tasks_detail(Some("ours"), "t-1").await.unwrap();
+    let wire = cap.wire().to_string();
+    assert!(wire.contains("t-1") && !wire.contains("stray"), "{wire}");
 }
 
 #[tokio::test]
