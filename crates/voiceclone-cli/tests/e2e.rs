@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use voiceclone_sim::{FaultConfig, SimConfig};
 
-use support::{FAST_POLL, Run, SAMPLE, Sim, run_binary};
+use support::{FAST_POLL, Run, SAMPLE, Sim, SpawnKilled, run_binary};
 
 /// The key the simulator accepts; it must never be printed.
 const KEY: &str = "sk-e2e-very-secret-0123456789";
@@ -41,7 +41,7 @@ fn run_with(
     if stdin.is_some() {
         cmd.stdin(Stdio::piped());
     }
-    let mut child = cmd.spawn().unwrap();
+    let mut child = cmd.spawn_killed();
     if let Some(input) = stdin {
         // A command that exits before reading stdin (a usage error) closes the pipe first.
         if let Err(e) = child.stdin.take().unwrap().write_all(input) {
@@ -52,7 +52,7 @@ fn run_with(
 }
 
 fn run(sim: &Sim, args: &[&str]) -> Run {
-    run_with(&sim.url(), KEY, &[], args, None)
+    run_with(&sim.url(), sim.key(), &[], args, None)
 }
 
 fn s(v: &Value) -> &str {
@@ -251,7 +251,7 @@ fn the_wait_spinner_shows_on_a_terminal_only_without_json_or_quiet() {
         a.extend(FAST_POLL);
         a
     };
-    let (code, out, terminal) = support::run_on_a_terminal(KEY, None, &args(&[]));
+    let (code, out, terminal) = support::run_on_a_terminal(sim.key(), None, &args(&[]));
     assert_eq!(code, 0, "{out} {terminal}");
     assert!(terminal.contains("[00:00:0"), "no spinner: {terminal:?}");
     assert!(
@@ -259,12 +259,12 @@ fn the_wait_spinner_shows_on_a_terminal_only_without_json_or_quiet() {
         "the spinner is stderr's: {out:?}"
     );
     for quiet in ["--json", "--quiet"] {
-        let (code, out, terminal) = support::run_on_a_terminal(KEY, None, &args(&[quiet]));
+        let (code, out, terminal) = support::run_on_a_terminal(sim.key(), None, &args(&[quiet]));
         assert_eq!(code, 0, "{quiet}: {out} {terminal}");
         assert!(!terminal.contains("[00:00:0"), "{quiet}: {terminal:?}");
     }
     // Not a terminal: no spinner either (run_with captures stderr through a pipe).
-    let r = run_with(&base, KEY, &[], &args(&[]), None).expect(0);
+    let r = run_with(&base, sim.key(), &[], &args(&[]), None).expect(0);
     assert!(!r.stderr.contains("[00:00:0"), "{r:?}");
 }
 
@@ -273,7 +273,7 @@ fn human_output_and_provider_from_env() {
     let sim = Sim::fast(KEY);
     let r = run_with(
         &sim.url(),
-        KEY,
+        sim.key(),
         &[("VOICECLONE_PROVIDER", "vmeg")],
         &[
             "clone",
@@ -298,7 +298,7 @@ fn human_output_and_provider_from_env() {
     // The key from a file (trailing newline ignored), with the variable unset.
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key");
-    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    std::fs::write(&key_file, format!("{}\n", sim.key())).unwrap();
     let j = run_with(
         &sim.url(),
         "",
@@ -341,7 +341,8 @@ fn human_output_and_provider_from_env() {
     support::mkfifo(&fifo);
     let writer = {
         let fifo = fifo.clone();
-        std::thread::spawn(move || std::fs::write(fifo, format!("{KEY}\n")))
+        let key = format!("{}\n", sim.key());
+        std::thread::spawn(move || std::fs::write(fifo, key))
     };
     run_with(
         &sim.url(),
@@ -1179,7 +1180,7 @@ fn an_empty_base_url_is_refused_not_read_as_production() {
                 if dry {
                     args.push("--dry-run");
                 }
-                let r = run_with(&sim.url(), KEY, &proxies, &args, None);
+                let r = run_with(&sim.url(), sim.key(), &proxies, &args, None);
                 let j = r.expect(2).json();
                 let message = j["error"]["message"].as_str().unwrap_or_default();
                 assert!(message.contains("--base-url"), "{args:?}: {j}");
@@ -1195,7 +1196,7 @@ fn an_empty_base_url_is_refused_not_read_as_production() {
         env.push((var, " "));
         let mut args = vec!["--provider", p, "--json"];
         args.extend(speak);
-        let j = run_with(&sim.url(), KEY, &env, &args, None)
+        let j = run_with(&sim.url(), sim.key(), &env, &args, None)
             .expect(2)
             .json();
         let message = j["error"]["message"].as_str().unwrap_or_default();
@@ -1205,7 +1206,7 @@ fn an_empty_base_url_is_refused_not_read_as_production() {
         let url = sim.url();
         args.push(&url);
         args.extend(["status", "x", "--kind", "speech"]);
-        let r = run_with("http://127.0.0.1:9/", KEY, &env, &args, None);
+        let r = run_with("http://127.0.0.1:9/", sim.key(), &env, &args, None);
         assert_ne!(r.code, 2, "{r:?}");
     }
     let asked = sim.requests();
@@ -1244,7 +1245,7 @@ fn json_output_parses_when_a_secret_spells_a_number_in_it() {
         ];
         args.extend(FAST_POLL);
         let env = [("JIMMYAI_API_KEY", secret)];
-        run_with(&sim.url(), KEY, &env, &args, None).expect(0)
+        run_with(&sim.url(), sim.key(), &env, &args, None).expect(0)
     };
     let j = run_out("unused-secret", "first.wav").json();
     let bytes = j["files"][0]["bytes"].as_u64().unwrap();
@@ -1394,12 +1395,10 @@ fn demo_runs_both_providers() {
 #[test]
 fn webhook_verify_a_simulator_delivery() {
     let secret = "whsec-e2e-0123456789";
-    // The receiver does not exist: the simulator still records what it signed and sent.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // The receiver does not exist: the simulator still records what it signed and sent. The
+    // port is held (bound, never listening) so that no other test's server is given it and
+    // counts the delivery.
+    let (_refusing, port) = support::refusing_port();
     let sim = Sim::start(
         fast_config()
             .with_webhook(format!("http://127.0.0.1:{port}/hook"), secret)
@@ -1434,7 +1433,7 @@ fn webhook_verify_a_simulator_delivery() {
     let args = verify(&d.timestamp, &d.signature, body);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
 
-    let r = run_with(&sim.url(), KEY, &env, &argv, None).expect(0);
+    let r = run_with(&sim.url(), sim.key(), &env, &argv, None).expect(0);
     assert!(
         r.stdout.contains("verified: openapi-clone-voice") && r.stdout.contains(&d.pipeline_key),
         "{r:?}"
@@ -1443,7 +1442,7 @@ fn webhook_verify_a_simulator_delivery() {
 
     let mut jargv = vec!["--json"];
     jargv.extend(&argv);
-    let j = run_with(&sim.url(), KEY, &env, &jargv, None)
+    let j = run_with(&sim.url(), sim.key(), &env, &jargv, None)
         .expect(0)
         .json();
     assert_eq!(j["verified"], true);
@@ -1456,13 +1455,13 @@ fn webhook_verify_a_simulator_delivery() {
     // The same body from stdin.
     let mut sargv = argv.clone();
     *sargv.last_mut().unwrap() = "-";
-    run_with(&sim.url(), KEY, &env, &sargv, Some(d.body.as_bytes())).expect(0);
+    run_with(&sim.url(), sim.key(), &env, &sargv, Some(d.body.as_bytes())).expect(0);
 
     // Tampered body: exit 1.
     let tampered = d.body.replacen("200", "201", 1);
     let j = run_with(
         &sim.url(),
-        KEY,
+        sim.key(),
         &env,
         &[&jargv[..jargv.len() - 1], &["-"]].concat(),
         Some(tampered.as_bytes()),
@@ -1482,11 +1481,11 @@ fn webhook_verify_a_simulator_delivery() {
     let sig = voiceclone_sim::sign(secret, &ts, own);
     let args = verify(&ts, &sig, "-");
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let r = run_with(&sim.url(), KEY, &env, &argv, Some(own)).expect(0);
+    let r = run_with(&sim.url(), sim.key(), &env, &argv, Some(own)).expect(0);
     assert!(r.stdout.contains("pk-1"), "{r:?}");
 
     // Secret variable unset: exit 2.
-    run_with(&sim.url(), KEY, &[], &argv, Some(own)).expect(2);
+    run_with(&sim.url(), sim.key(), &[], &argv, Some(own)).expect(2);
 }
 
 #[test]
@@ -1580,8 +1579,7 @@ fn run_sim_on(stdout: Stdio, args: &[&str]) -> (Option<i32>, String) {
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_killed();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -1712,8 +1710,7 @@ fn sim_public_url_names_the_urls_it_hands_out() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_killed();
     let stdout = child.stdout.take().unwrap();
     let line = std::io::BufReader::new(stdout)
         .lines()
@@ -1748,8 +1745,7 @@ fn sim_public_url_names_the_urls_it_hands_out() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_killed();
     let stdout = child.stdout.take().unwrap();
     let line = std::io::BufReader::new(stdout)
         .lines()
@@ -1797,8 +1793,7 @@ fn sim_stops_on_sigterm_with_its_counters() {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn_killed();
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().unwrap().unwrap();
         let url = first.rsplit(' ').next().unwrap().to_owned();
@@ -1842,8 +1837,7 @@ fn sim_takes_the_key_named_by_api_key_env() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn_killed();
     let stdout = child.stdout.take().unwrap();
     let start: Value = serde_json::from_str(
         &std::io::BufReader::new(stdout)
@@ -1930,8 +1924,7 @@ fn run_bounded(args: &[&str]) -> Run {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_killed();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
@@ -2301,8 +2294,7 @@ fn webhook_verify_refuses_an_oversized_body_without_reading_it_all() {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_killed();
     let mut stdin = child.stdin.take().unwrap();
     // Writes until the CLI stops reading and exits (then the pipe breaks), or 256 MiB.
     let writer = std::thread::spawn(move || {
@@ -2457,9 +2449,7 @@ fn a_signal_while_waiting_reports_the_accepted_job() {
         ),
     ] {
         let before = sim.requests();
-        let child = support::command(Some(&sim.url()), KEY, &[], &args)
-            .spawn()
-            .unwrap();
+        let child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
         // Until the submit was answered and a poll went out: the job is known.
         support::wait_until("no submit and poll seen", 20, || {
             sim.requests() >= before + 2
@@ -2486,7 +2476,7 @@ fn submitted_vmeg_clone(sim: &Sim) -> String {
         "--name",
         "n",
     ];
-    let j = run_with(&sim.url(), KEY, &[], &submit, None)
+    let j = run_with(&sim.url(), sim.key(), &[], &submit, None)
         .expect(0)
         .json();
     s(&j["job_id"]).to_owned()
@@ -2502,9 +2492,7 @@ fn a_signal_during_a_standalone_wait_reports_the_job() {
     for signal in ["-TERM", "-INT"] {
         let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
         let before = sim.requests();
-        let child = support::command(Some(&sim.url()), KEY, &[], &args)
-            .spawn()
-            .unwrap();
+        let child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
         support::wait_until("no poll seen", 20, || sim.requests() > before);
         support::send_signal(&child, signal);
         let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
@@ -2527,7 +2515,7 @@ fn a_signal_during_a_standalone_wait_reports_the_job() {
     for tiny in ["1e-300", "0.0001"] {
         let r = run_with(
             &sim.url(),
-            KEY,
+            sim.key(),
             &[],
             &[
                 "--provider",
@@ -2562,9 +2550,9 @@ fn a_second_signal_ends_a_process_stuck_on_a_full_stdout() {
         std::thread::spawn(move || filler.write_all(&vec![b'x'; 1 << 20]));
         let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
         let before = sim.requests();
-        let mut cmd = support::command(Some(&sim.url()), KEY, &[], &args);
+        let mut cmd = support::command(Some(&sim.url()), sim.key(), &[], &args);
         cmd.stdout(Stdio::from(writer)).stderr(Stdio::null());
-        let mut child = cmd.spawn().unwrap();
+        let mut child = cmd.spawn_killed();
         drop(cmd);
         support::wait_until("no poll seen", 20, || sim.requests() > before);
         // The first signal: the result is written to the full pipe, which blocks. Then the
@@ -2626,9 +2614,9 @@ fn a_signal_while_the_result_is_stuck_on_a_full_stdout_ends_the_process() {
         std::thread::spawn(move || filler.write_all(&vec![b'x'; 1 << 20]));
         let mut args = vec!["--provider", "vmeg", "--json", "wait", id.as_str()];
         args.extend(FAST_POLL);
-        let mut cmd = support::command(Some(&sim.url()), KEY, &[], &args);
+        let mut cmd = support::command(Some(&sim.url()), sim.key(), &[], &args);
         cmd.stdout(Stdio::from(writer));
-        let mut child = cmd.spawn().unwrap();
+        let mut child = cmd.spawn_killed();
         drop(cmd);
         // The wait is over (the task was done) and the result's write blocks: the signal
         // meets the output phase, not the wait.
@@ -2726,8 +2714,7 @@ fn a_signal_ends_a_command_whose_running_output_is_stuck_on_a_full_stdout() {
             .stdin(Stdio::null())
             .stdout(Stdio::from(writer))
             .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn_killed();
         support::wait_until("its stdout line never blocked", 20, || {
             blocked_on_a_pipe(child.id())
         });
@@ -2767,9 +2754,9 @@ fn a_second_signal_right_behind_the_first_does_not_cut_its_result() {
     for _ in 0..3 {
         let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
         let before = sim.requests();
-        let mut cmd = support::command(Some(&sim.url()), KEY, &[], &args);
+        let mut cmd = support::command(Some(&sim.url()), sim.key(), &[], &args);
         cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-        let child = cmd.spawn().unwrap();
+        let child = cmd.spawn_killed();
         drop(cmd);
         support::wait_until("no poll seen", 20, || sim.requests() > before);
         support::send_signal(&child, "-INT");
@@ -2803,9 +2790,7 @@ fn a_signal_during_status_reports_the_job() {
         .unwrap();
     let args = ["--provider", "vmeg", "--json", "status", id.as_str()];
     let before = sim.requests();
-    let child = support::command(Some(&sim.url()), KEY, &[], &args)
-        .spawn()
-        .unwrap();
+    let child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
     support::wait_until("no status read seen", 20, || sim.requests() > before);
     support::send_signal(&child, "-TERM");
     let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
@@ -2851,9 +2836,7 @@ fn a_signal_during_the_other_kind_read_of_a_wait_ends_it() {
         .fail_next("vmeg.tasksDetail", voiceclone_sim::FaultKind::Latency, 2)
         .unwrap();
     let args = ["--provider", "vmeg", "--json", "wait", bare.as_str()];
-    let child = support::command(Some(&sim.url()), KEY, &[], &args)
-        .spawn()
-        .unwrap();
+    let child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
     support::wait_until("no second read seen", 30, || reads() >= before + 2);
     std::thread::sleep(Duration::from_millis(200));
     let signalled = std::time::Instant::now();
@@ -2879,15 +2862,21 @@ fn provider_variable_is_lenient_and_needed_only_where_used() {
     let url = sim.url();
     let voices = ["--json", "voices"];
     for value in [" VMEG ", "Vmeg", "vmeg\n"] {
-        let j = run_with(&url, KEY, &[("VOICECLONE_PROVIDER", value)], &voices, None)
-            .expect(0)
-            .json();
+        let j = run_with(
+            &url,
+            sim.key(),
+            &[("VOICECLONE_PROVIDER", value)],
+            &voices,
+            None,
+        )
+        .expect(0)
+        .json();
         assert_eq!(j["provider"], "vmeg", "{value:?}: {j}");
     }
     // --provider takes any case too (JimmyAI lists no voices: refused as its own, exit 2).
     let j = run_with(
         &url,
-        KEY,
+        sim.key(),
         &[],
         &["--provider", "JimmyAI", "--json", "voices"],
         None,
@@ -2896,11 +2885,18 @@ fn provider_variable_is_lenient_and_needed_only_where_used() {
     .json();
     assert_eq!(j["error"]["unsupported_operation"], "voices", "{j}");
 
-    let r = run_with(&url, KEY, &[("VOICECLONE_PROVIDER", "")], &voices, None).expect(2);
+    let r = run_with(
+        &url,
+        sim.key(),
+        &[("VOICECLONE_PROVIDER", "")],
+        &voices,
+        None,
+    )
+    .expect(2);
     assert!(r.stdout.contains("needs a provider"), "{r:?}");
     let r = run_with(
         &url,
-        KEY,
+        sim.key(),
         &[("VOICECLONE_PROVIDER", "sk-oops")],
         &voices,
         None,
@@ -2914,7 +2910,7 @@ fn provider_variable_is_lenient_and_needed_only_where_used() {
     // --provider wins over a bad variable.
     run_with(
         &url,
-        KEY,
+        sim.key(),
         &[("VOICECLONE_PROVIDER", "sk-oops")],
         &["--provider", "vmeg", "--json", "voices"],
         None,
@@ -2930,7 +2926,7 @@ fn provider_variable_is_lenient_and_needed_only_where_used() {
     for value in ["", "nope"] {
         let r = run_with(
             &url,
-            KEY,
+            sim.key(),
             &[
                 ("VOICECLONE_PROVIDER", value),
                 ("WH_SECRET", "whsec-e2e-0123456789"),
@@ -3061,7 +3057,7 @@ fn a_poll_interval_below_ten_ms_is_refused_before_sending() {
     for bad in ["1e-300", "0.001"] {
         let r = run_binary(
             Some(&sim.url()),
-            KEY,
+            sim.key(),
             &[],
             &[],
             &[
@@ -3267,9 +3263,7 @@ fn an_unknown_jimmyai_submit_without_json_prints_both_times() {
     slow.handle
         .fail_next("jimmyai.createClone", voiceclone_sim::FaultKind::Latency, 1)
         .unwrap();
-    let child = support::command(Some(&slow.url()), KEY, &[], &argv)
-        .spawn()
-        .unwrap();
+    let child = support::command(Some(&slow.url()), slow.key(), &[], &argv).spawn_killed();
     support::wait_until("no submit seen", 20, || slow.requests() >= 1);
     std::thread::sleep(Duration::from_millis(300));
     support::send_signal(&child, "-TERM");
@@ -3294,7 +3288,7 @@ fn a_suggested_wait_command_runs_as_pasted() {
         assert_eq!(words[0], "voiceclone", "{what}: {words:?}");
         let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
         args.extend(["--json", "--timeout", "0.3", "--poll-interval", "0.05"]);
-        let r = run_with(dead, KEY, &[], &args, None);
+        let r = run_with(dead, sim.key(), &[], &args, None);
         assert_ne!(r.code, 2, "{what}: {args:?}: {r:?}");
         // It reached the simulator, where the task is still running.
         assert_eq!(r.json()["error"]["kind"], "wait_timed_out", "{what}: {r:?}");
@@ -3304,9 +3298,7 @@ fn a_suggested_wait_command_runs_as_pasted() {
     args.extend(["clone", SAMPLE, "--language", "en-US", "--wait"]);
     args.extend(FAST_POLL);
     let before = sim.requests();
-    let child = support::command(Some(dead), KEY, &[], &args)
-        .spawn()
-        .unwrap();
+    let child = support::command(Some(dead), sim.key(), &[], &args).spawn_killed();
     support::wait_until("no submit and poll seen", 20, || {
         sim.requests() >= before + 2
     });
@@ -3317,7 +3309,7 @@ fn a_suggested_wait_command_runs_as_pasted() {
     // Submitted without waiting: the "next:" line.
     let mut args = base.to_vec();
     args.extend(["clone", SAMPLE, "--language", "en-US"]);
-    let r = run_with(dead, KEY, &[], &args, None).expect(0);
+    let r = run_with(dead, sim.key(), &[], &args, None).expect(0);
     let next = r
         .stderr
         .lines()
@@ -3358,10 +3350,10 @@ fn a_signal_ends_a_wait_whose_stderr_nobody_reads() {
         args.extend(["clone", SAMPLE, "--language", "en-US", "--wait"]);
         args.extend(["--poll-interval", "0.05"]);
         let env: Vec<(&str, &str)> = env.into_iter().collect();
-        let mut cmd = support::command(Some(&sim.url()), KEY, &env, &args);
+        let mut cmd = support::command(Some(&sim.url()), sim.key(), &env, &args);
         cmd.stderr(Stdio::from(writer));
         let before = sim.requests();
-        let mut child = cmd.spawn().unwrap();
+        let mut child = cmd.spawn_killed();
         drop(cmd);
         let mut stdout = child.stdout.take().unwrap();
         support::wait_until("no write ever blocked on stderr", 20, || {
@@ -3478,9 +3470,7 @@ fn a_signal_during_a_create_names_its_request_as_a_lost_answer_does() {
             .fail_next(op, voiceclone_sim::FaultKind::Latency, 1)
             .unwrap();
         let before = sim.handle.stats().requests(op);
-        let child = support::command(Some(&sim.url()), KEY, &[], &args)
-            .spawn()
-            .unwrap();
+        let child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
         support::wait_until("the create was not seen", 20, || {
             sim.handle.stats().requests(op) > before
         });

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{Run, Sim};
+use support::{Run, Sim, SpawnKilled};
 
 const KEY: &str = "sk-keyfile-test-0123456789abcdef";
 
@@ -51,8 +51,7 @@ fn voices_with_key_file_in(
     let started = Instant::now();
     let mut child = support::command(Some(&sim.url()), "", env, &args)
         .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_killed();
     let stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || feed(stdin));
     while child.try_wait().unwrap().is_none() {
@@ -152,6 +151,7 @@ fn a_key_fifo_whose_writer_is_late_is_read() {
         support::mkfifo(&fifo);
         let writer = {
             let fifo = fifo.clone();
+            let key = format!("{}\n", sim.key());
             std::thread::spawn(move || {
                 if !writer_first {
                     std::thread::sleep(Duration::from_secs(1));
@@ -161,7 +161,7 @@ fn a_key_fifo_whose_writer_is_late_is_read() {
                 if writer_first {
                     std::thread::sleep(Duration::from_secs(1));
                 }
-                f.write_all(format!("{KEY}\n").as_bytes())
+                f.write_all(key.as_bytes())
             })
         };
         let (r, elapsed) =
@@ -178,9 +178,10 @@ fn a_key_fifo_whose_writer_is_late_is_read() {
 #[test]
 fn a_key_pipe_is_read_late_and_an_empty_one_refused_at_once() {
     let sim = Sim::fast(KEY);
-    let (r, _) = voices_with_key_file(&sim, "/dev/stdin", Duration::from_secs(40), |mut w| {
+    let key = format!("{}\n", sim.key());
+    let (r, _) = voices_with_key_file(&sim, "/dev/stdin", Duration::from_secs(40), move |mut w| {
         std::thread::sleep(Duration::from_secs(1));
-        let _ = w.write_all(format!("{KEY}\n").as_bytes());
+        let _ = w.write_all(key.as_bytes());
     });
     r.expect(0);
     let before = sim.requests();
@@ -249,7 +250,7 @@ fn the_key_given_as_the_key_file_is_never_printed() {
 fn a_key_file_with_a_byte_order_mark_is_read() {
     let sim = Sim::fast(KEY);
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    write!(file, "\u{feff}{KEY}\r\n").unwrap();
+    write!(file, "\u{feff}{}\r\n", sim.key()).unwrap();
     let path = file.path().to_str().unwrap();
     let args = [
         "--provider",
@@ -408,7 +409,7 @@ fn a_key_file_other_users_can_read_gets_one_warning() {
     let sim = Sim::fast(KEY);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("key");
-    std::fs::write(&path, format!("{KEY}\n")).unwrap();
+    std::fs::write(&path, format!("{}\n", sim.key())).unwrap();
     let shown = path.to_str().unwrap();
     for (mode, warned) in [
         (0o644, true),
@@ -463,8 +464,9 @@ fn a_key_file_other_users_can_read_gets_one_warning() {
         eprintln!("cannot chown (not root): the case of a file owned by another user is skipped");
     }
     // A pipe: its mode says nothing of who can read the key.
-    let (r, _) = voices_with_key_file(&sim, "/dev/stdin", Duration::from_secs(40), |mut w| {
-        let _ = w.write_all(format!("{KEY}\n").as_bytes());
+    let key = format!("{}\n", sim.key());
+    let (r, _) = voices_with_key_file(&sim, "/dev/stdin", Duration::from_secs(40), move |mut w| {
+        let _ = w.write_all(key.as_bytes());
     });
     let r = r.expect(0);
     assert!(!r.stderr.contains("readable by group/others"), "{r:?}");

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use voiceclone_sim::SimConfig;
 
-use support::{FAST_POLL, MANIFEST, Run, SAMPLE, Sim, case, manifest, run_binary};
+use support::{FAST_POLL, MANIFEST, Run, SAMPLE, Sim, SpawnKilled, case, manifest, run_binary};
 
 const KEY: &str = "sk-long-very-secret-0123456789";
 
@@ -39,11 +39,11 @@ impl Sim {
 }
 
 fn command(sim: &Sim, env: &[(&str, &str)], args: &[&str]) -> Command {
-    support::command(Some(&sim.url()), KEY, env, args)
+    support::command(Some(&sim.url()), sim.key(), env, args)
 }
 
 fn run(sim: &Sim, env: &[(&str, &str)], args: &[&str]) -> Run {
-    run_binary(Some(&sim.url()), KEY, &[], env, args)
+    run_binary(Some(&sim.url()), sim.key(), &[], env, args)
 }
 
 /// A voice of `p`'s: a JimmyAI preview clone (its modelId), a VMEG system voice.
@@ -118,7 +118,7 @@ fn at_most_concurrency_parts_are_in_flight_4_by_default() {
             args.extend(["--concurrency", n]);
         }
         let before = sim.paid("vmeg");
-        let mut child = command(&sim, &[], &args).spawn().unwrap();
+        let mut child = command(&sim, &[], &args).spawn_killed();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while sim.paid("vmeg") - before < expected && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -209,7 +209,7 @@ fn the_parts_bar_shows_on_a_terminal_only_without_json_or_quiet() {
         ]);
         args.extend(["--text-file", c.file.as_str(), "--out", out.as_str()]);
         args.extend(FAST_POLL);
-        let (code, stdout, terminal) = support::run_on_a_terminal(KEY, None, &args);
+        let (code, stdout, terminal) = support::run_on_a_terminal(sim.key(), None, &args);
         assert_eq!(code, 0, "{extra:?}: {stdout} {terminal}");
         assert_eq!(
             terminal.contains("speaking"),
@@ -342,7 +342,7 @@ fn a_killed_vmeg_run_resumes_without_paying_twice() {
     let v = voice(&sim, "vmeg");
     let mut args = speak_args("vmeg", &v, &c.file, &c.out);
     args.extend(["--concurrency", "1"]);
-    let mut child = command(&sim, &[], &args).spawn().unwrap();
+    let mut child = command(&sim, &[], &args).spawn_killed();
     let dir = Path::new(&c.out);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -1032,7 +1032,7 @@ fn a_signal_stops_with_exit_3_naming_the_tasks_and_the_rerun_resumes() {
         let mut args = speak_args("vmeg", &v, &c.file, &c.out);
         args.extend(["--concurrency", "1"]);
         let before = sim.paid("vmeg");
-        let child = command(&sim, &[], &args).spawn().unwrap();
+        let child = command(&sim, &[], &args).spawn_killed();
         let dir = Path::new(&c.out);
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while !(dir.join(MANIFEST).exists() && states(dir).iter().any(|s| s == "submitted")) {

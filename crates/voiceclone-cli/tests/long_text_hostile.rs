@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use voiceclone_sim::SimConfig;
 
-use support::{FAST_POLL, FakeVmeg, MANIFEST, Run, Sim, case, manifest, run_binary};
+use support::{FAST_POLL, FakeVmeg, MANIFEST, Run, Sim, SpawnKilled, case, manifest, run_binary};
 
 const KEY: &str = "sk-long-hostile-secret-0123456789";
 const VOICE: &str = "sv_en_us_female_01";
@@ -24,7 +24,7 @@ fn paid(sim: &Sim) -> u64 {
 }
 
 fn run(sim: &Sim, args: &[&str]) -> Run {
-    run_binary(Some(&sim.url()), KEY, &[], &[], args)
+    run_binary(Some(&sim.url()), sim.key(), &[], &[], args)
 }
 
 /// `n` VMEG parts (50 lines of about 500 characters each), no two alike.
@@ -224,9 +224,7 @@ fn a_second_run_on_the_same_directory_is_refused_while_the_first_runs() {
     let dir = Path::new(&c.out);
     let mut first_args = speak_args(&c.file, &c.out);
     first_args.extend(["--concurrency", "1"]);
-    let first = support::command(Some(&sim.url()), KEY, &[], &first_args)
-        .spawn()
-        .unwrap();
+    let first = support::command(Some(&sim.url()), sim.key(), &[], &first_args).spawn_killed();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !(dir.join(MANIFEST).exists() && manifest(dir)["parts"][0]["state"] == "submitted") {
         assert!(Instant::now() < deadline, "the first run submitted nothing");
@@ -265,9 +263,13 @@ fn a_manifest_that_is_no_regular_file_is_refused_at_once() {
         .status()
         .unwrap();
     assert!(made.success());
-    let mut child = support::command(Some(&sim.url()), KEY, &[], &speak_args(&c.file, &c.out))
-        .spawn()
-        .unwrap();
+    let mut child = support::command(
+        Some(&sim.url()),
+        sim.key(),
+        &[],
+        &speak_args(&c.file, &c.out),
+    )
+    .spawn_killed();
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -329,9 +331,7 @@ fn a_jimmyai_task_whose_record_cannot_be_written_is_named_in_the_error() {
     args[1] = "jimmyai";
     args[6] = v.as_str();
     args.remove(2); // human output
-    let child = support::command(Some(&sim.url()), KEY, &[], &args)
-        .spawn()
-        .unwrap();
+    let child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !(dir.join(MANIFEST).exists() && manifest(dir)["parts"][0]["state"] == "submitting") {
         assert!(Instant::now() < deadline, "no submit recorded");
@@ -1506,9 +1506,7 @@ fn a_signal_or_a_conflict_during_the_submit_is_an_unknown_outcome_with_its_key()
         });
         let mut argv = vec!["--provider", "vmeg", "--json"];
         argv.extend(&args);
-        let child = support::command(Some(&fake.url), KEY, &[], &argv)
-            .spawn()
-            .unwrap();
+        let child = support::command(Some(&fake.url), KEY, &[], &argv).spawn_killed();
         support::wait_until("no submit seen", 20, || {
             arrived.load(std::sync::atomic::Ordering::SeqCst)
         });
@@ -1641,9 +1639,7 @@ fn an_unknown_submit_without_json_prints_its_key_times_and_kind() {
         });
         let mut argv = vec!["--provider", "vmeg"];
         argv.extend(&args);
-        let child = support::command(Some(&fake.url), KEY, &[], &argv)
-            .spawn()
-            .unwrap();
+        let child = support::command(Some(&fake.url), KEY, &[], &argv).spawn_killed();
         support::wait_until("no submit seen", 20, || {
             arrived.load(std::sync::atomic::Ordering::SeqCst)
         });
@@ -1724,9 +1720,10 @@ fn a_signal_after_an_unrecorded_submit_still_names_its_task() {
     let dir = Path::new(&c.out);
     let mut args = speak_args(&c.file, &c.out);
     args.extend(["--concurrency", "2"]);
-    let child = support::command(Some(&sim.url()), KEY, &[], &args)
-        .spawn()
-        .unwrap();
+    // The library's INFO lines say when each submit's answer has been read.
+    let env = [("RUST_LOG", "voiceclone=info")];
+    let mut child = support::command(Some(&sim.url()), sim.key(), &env, &args).spawn_killed();
+    let mut stderr = support::StderrLines::of(&mut child);
     let deadline = Instant::now() + Duration::from_secs(30);
     let states = || -> Vec<Value> {
         manifest(dir)["parts"]
@@ -1752,8 +1749,12 @@ fn a_signal_after_an_unrecorded_submit_still_names_its_task() {
         );
         std::thread::sleep(Duration::from_millis(2));
     }
-    // Time for its answer to come back and its record to fail.
-    std::thread::sleep(Duration::from_millis(500));
+    // Its answer has been read (the second submit's INFO line): the record of it, which
+    // fails, follows at once, before the run looks at a signal again.
+    let submitted = support::call_ok("synthesize");
+    stderr.wait_until("the held submit's answer was not read", 60, |lines| {
+        support::StderrLines::count(lines, &submitted) >= 2
+    });
     support::send_signal(&child, "-INT");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{out:?}");
@@ -1866,9 +1867,13 @@ fn a_signal_during_a_submit_says_that_parts_outcome_is_unknown() {
         .unwrap();
     let c = case(&text(1));
     let dir = Path::new(&c.out);
-    let child = support::command(Some(&sim.url()), KEY, &[], &speak_args(&c.file, &c.out))
-        .spawn()
-        .unwrap();
+    let child = support::command(
+        Some(&sim.url()),
+        sim.key(),
+        &[],
+        &speak_args(&c.file, &c.out),
+    )
+    .spawn_killed();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !(dir.join(MANIFEST).exists() && manifest(dir)["parts"][0]["state"] == "submitting") {
         assert!(Instant::now() < deadline, "no submit recorded");
@@ -2223,9 +2228,7 @@ fn a_fifo_or_dev_zero_in_place_of_a_done_part_does_not_hang_the_rerun() {
             std::os::unix::fs::symlink(hostile, &part).unwrap();
         }
         let before = paid(&sim);
-        let mut child = support::command(Some(&sim.url()), KEY, &[], &args)
-            .spawn()
-            .unwrap();
+        let mut child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
         // A hang is for ever; a whole rerun took over 60 s once on two cores at a load of 8.
         let deadline = Instant::now() + Duration::from_secs(180);
         let status = loop {
@@ -2329,7 +2332,7 @@ fn a_directory_that_cannot_be_locked_is_warned_about_under_json_and_quiet() {
             }
             None => &[],
         };
-        let r = run_binary(Some(&sim.url()), KEY, &[], env, &args).expect(0);
+        let r = run_binary(Some(&sim.url()), sim.key(), &[], env, &args).expect(0);
         let what = format!("{mode} seam={seam}");
         assert_eq!(r.stderr.contains(WARNING), seam, "{what}: {}", r.stderr);
         if seam {

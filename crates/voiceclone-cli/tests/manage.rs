@@ -16,7 +16,7 @@ fn sim() -> Sim {
 }
 
 fn run(sim: &Sim, args: &[&str]) -> Run {
-    run_binary(Some(&sim.url()), KEY, &[], &[], args)
+    run_binary(Some(&sim.url()), sim.key(), &[], &[], args)
 }
 
 fn vmeg<'a>(args: &[&'a str]) -> Vec<&'a str> {

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use support::{FAST_POLL, Run, SAMPLE, Sim, run_binary};
+use support::{FAST_POLL, Run, SAMPLE, Sim, SpawnKilled, run_binary};
 
 const KEY: &str = "sk-out-e2e-very-secret-0123456789";
 
@@ -29,7 +29,7 @@ fn run_with_key(sim: &Sim, key: &str, args: &[&str]) -> Run {
 }
 
 fn run(sim: &Sim, args: &[&str]) -> Run {
-    run_with_key(sim, KEY, args)
+    run_with_key(sim, sim.key(), args)
 }
 
 /// A cloned voice's id (JimmyAI: its `modelId`).
@@ -282,7 +282,7 @@ fn out_usage_errors_send_nothing() {
 fn dry_run_sends_nothing_and_needs_no_key() {
     let sim = Sim::start();
     for p in ["vmeg", "jimmyai"] {
-        for key in [KEY, ""] {
+        for key in [sim.key(), ""] {
             let j = run_with_key(
                 &sim,
                 key,
@@ -586,9 +586,7 @@ fn a_fifo_appearing_at_the_out_path_never_hangs_the_command() {
             // A FIFO there at the check is refused; this one comes after it.
             std::fs::remove_file(&out).unwrap();
         }
-        let mut child = support::command(Some(&fake.url), KEY, &[], &args)
-            .spawn()
-            .unwrap();
+        let mut child = support::command(Some(&fake.url), KEY, &[], &args).spawn_killed();
         let started = std::time::Instant::now();
         while child.try_wait().unwrap().is_none() {
             if started.elapsed() > std::time::Duration::from_secs(30) {
@@ -901,9 +899,7 @@ fn a_signal_while_downloading_reports_the_job_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("hi.wav");
     let args = speak_out_args(&out);
-    let child = support::command(Some(&fake.url), KEY, &[], &args)
-        .spawn()
-        .unwrap();
+    let child = support::command(Some(&fake.url), KEY, &[], &args).spawn_killed();
     support::wait_until("no download seen", 20, || {
         fetching.load(std::sync::atomic::Ordering::SeqCst)
     });
@@ -972,7 +968,7 @@ fn the_dry_run_refuses_what_the_real_run_refuses_and_prints_no_credential() {
         args.extend(flags);
         let real = run(&sim, &args).expect(2).json();
         args.push("--dry-run");
-        for key in [KEY, ""] {
+        for key in [sim.key(), ""] {
             let r = run_with_key(&sim, key, &args);
             assert!(
                 !r.stdout.contains("hunter2") && !r.stderr.contains("hunter2"),
@@ -1242,7 +1238,7 @@ fn out_refuses_a_destination_it_cannot_create_before_sending() {
         let captured = dir.path().join("stdout.json");
         let args = speak_to("/dev/stdout", &["--overwrite"]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = support::command(Some(&sim.url()), KEY, &[], &args)
+        let out = support::command(Some(&sim.url()), sim.key(), &[], &args)
             .stdout(std::fs::File::create(&captured).unwrap())
             .output()
             .unwrap();

@@ -8,7 +8,7 @@ mod support;
 
 use std::process::Stdio;
 
-use support::{SAMPLE, Sim, command};
+use support::{SAMPLE, Sim, SpawnKilled, command};
 
 const KEY: &str = "sk-stdout-very-secret-0123456789";
 
@@ -18,7 +18,7 @@ fn run_on_full_disk(sim: &Sim, args: &[&str]) -> (i32, String) {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = command(Some(&sim.url()), KEY, &[], args)
+    let out = command(Some(&sim.url()), sim.key(), &[], args)
         .stdout(Stdio::from(full))
         .output()
         .unwrap();
@@ -75,12 +75,11 @@ fn a_listing_stdout_cannot_take_fails_and_a_closed_pipe_after_it_is_no_error() {
     // command keeps its own exit code and says nothing.
     let mut child = command(
         Some(&sim.url()),
-        KEY,
+        sim.key(),
         &[],
         &["--provider", "vmeg", "voices", "--system"],
     )
-    .spawn()
-    .unwrap();
+    .spawn_killed();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use voiceclone_sim::{FaultConfig, FaultKind, SimConfig};
 
-use support::{Run, Sim};
+use support::{Run, Sim, SpawnKilled};
 
 const KEY: &str = "sk-upload-e2e-secret-0123456789";
 
@@ -20,9 +20,9 @@ impl Sim {
     }
 }
 
-/// Runs the binary in `dir` with the keys of both providers and a clean environment.
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = support::command(None, KEY, &[], args)
+/// Runs the binary in `dir` with `sim`'s key for both providers and a clean environment.
+fn run(sim: &Sim, dir: &Path, args: &[&str]) -> Run {
+    let out = support::command(None, sim.key(), &[], args)
         .current_dir(dir)
         .output()
         .unwrap();
@@ -77,7 +77,7 @@ fn clone_a_local_20_second_wav_and_wait_with_both_providers() {
             args.extend(["--name", "n"]);
         }
         args.extend(["--language", "en-US", "--wait"]);
-        let r = run(dir.path(), &args).expect(0);
+        let r = run(&sim, dir.path(), &args).expect(0);
         assert!(r.stdout.contains("voice"), "{provider}: {r:?}");
         // Nothing but the result on stdout: no progress bar (stderr is not a terminal).
         assert!(!r.stdout.contains("uploading"), "{r:?}");
@@ -91,6 +91,7 @@ fn clone_a_local_20_second_wav_and_wait_with_both_providers() {
 
     // The same with --json: one object, the voice id in it.
     let j = run(
+        &sim,
         dir.path(),
         &[
             "--allow-private-urls",
@@ -121,6 +122,7 @@ fn upload_prints_the_url_for_both_providers() {
     let base = sim.url();
     for provider in ["vmeg", "jimmyai"] {
         let j = run(
+            &sim,
             dir.path(),
             &[
                 "--allow-private-urls",
@@ -151,8 +153,9 @@ fn upload_prints_the_url_for_both_providers() {
         if provider == "vmeg" {
             args.extend(["--name", "from-url"]);
         }
-        run(dir.path(), &args).expect(0);
+        run(&sim, dir.path(), &args).expect(0);
         let r = run(
+            &sim,
             dir.path(),
             &[
                 "--allow-private-urls",
@@ -189,7 +192,7 @@ fn an_upload_shows_its_progress_bar_on_a_terminal_but_not_with_json_or_quiet() {
         a
     };
     let (code, out, terminal) =
-        support::run_on_a_terminal(KEY, Some(dir.path()), &args(&[], "a.wav"));
+        support::run_on_a_terminal(sim.key(), Some(dir.path()), &args(&[], "a.wav"));
     assert_eq!(code, 0, "{out} {terminal}");
     assert!(
         terminal.contains("uploading"),
@@ -201,7 +204,7 @@ fn an_upload_shows_its_progress_bar_on_a_terminal_but_not_with_json_or_quiet() {
     );
     for (quiet, file) in [("--json", "b.wav"), ("--quiet", "c.wav")] {
         let (code, out, terminal) =
-            support::run_on_a_terminal(KEY, Some(dir.path()), &args(&[quiet], file));
+            support::run_on_a_terminal(sim.key(), Some(dir.path()), &args(&[quiet], file));
         assert_eq!(code, 0, "{quiet}: {out} {terminal}");
         assert!(!terminal.contains("uploading"), "{quiet}: {terminal:?}");
         assert!(!out.contains("uploading"), "{quiet}: {out:?}");
@@ -229,6 +232,7 @@ fn a_missing_file_or_a_refused_one_is_exit_2_with_nothing_sent() {
         ("jimmyai", "short.wav", "15 s"),
     ] {
         let j = run(
+            &sim,
             dir.path(),
             &[
                 "--allow-private-urls",
@@ -251,6 +255,7 @@ fn a_missing_file_or_a_refused_one_is_exit_2_with_nothing_sent() {
             "{j}"
         );
         let r = run(
+            &sim,
             dir.path(),
             &[
                 "--allow-private-urls",
@@ -278,6 +283,7 @@ fn a_put_cut_off_is_exit_3_naming_the_step_and_no_clone_is_billed() {
         .unwrap();
     let base = sim.url();
     let j = run(
+        &sim,
         dir.path(),
         &[
             "--allow-private-urls",
@@ -338,7 +344,7 @@ fn an_upload_step_refused_before_the_clone_was_sent_stays_exit_1() {
         if provider == "vmeg" {
             args.extend(["--name", "n"]);
         }
-        let j = run(dir.path(), &args).expect(1).json();
+        let j = run(&sim, dir.path(), &args).expect(1).json();
         let e = &j["error"];
         assert_eq!(e["step"], step, "{j}");
         assert_eq!(e["no_clone_submitted"], true, "{j}");
@@ -411,10 +417,9 @@ fn a_signal_during_the_upload_says_no_clone_was_submitted() {
         if provider == "vmeg" {
             args.extend(["--name", "n"]);
         }
-        let child = support::command(None, KEY, &[], &args)
+        let child = support::command(None, sim.key(), &[], &args)
             .current_dir(dir.path())
-            .spawn()
-            .unwrap();
+            .spawn_killed();
         support::wait_until("the upload never reached the server", 30, || {
             sim.handle.stats().requests(op) >= 1
         });

@@ -28,6 +28,114 @@ pub fn send_signal(child: &std::process::Child, signal: &str) {
     assert!(sent.success(), "kill {signal}");
 }
 
+/// A child process that is killed and reaped when dropped. `std::process::Child` is not: a
+/// test that panics between spawning the binary and waiting for it would leave the binary
+/// running, polling or retrying a port that the next test's server may be given.
+pub struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    /// Waits for the child to end, collecting its remaining output (as
+    /// `Child::wait_with_output`).
+    pub fn wait_with_output(mut self) -> std::io::Result<Output> {
+        self.0
+            .take()
+            .expect("the child is there until waited on")
+            .wait_with_output()
+    }
+}
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("the child is there until waited on")
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child is there until waited on")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Spawning whose child is a [`KillOnDrop`].
+pub trait SpawnKilled {
+    /// Spawns the command (and fails the test if it cannot be).
+    fn spawn_killed(&mut self) -> KillOnDrop;
+}
+
+impl SpawnKilled for Command {
+    fn spawn_killed(&mut self) -> KillOnDrop {
+        KillOnDrop(Some(self.spawn().unwrap()))
+    }
+}
+
+/// A child's stderr, read line by line on a thread of its own (so the child never blocks on
+/// it), for a test to wait on what the child says (with `RUST_LOG=voiceclone=info`, the
+/// library's one INFO line per call) instead of sleeping for a time a loaded machine can
+/// overrun.
+pub struct StderrLines {
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl StderrLines {
+    /// Takes `child`'s stderr (which must be piped) and reads it to its end.
+    pub fn of(child: &mut std::process::Child) -> StderrLines {
+        use std::io::BufRead;
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrLines {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads lines until `ready` holds for all the lines read so far; fails naming `what`
+    /// (with those lines) once `secs` seconds have passed or stderr has ended.
+    pub fn wait_until(&mut self, what: &str, secs: u64, mut ready: impl FnMut(&[String]) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while !ready(&self.seen) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(e) => panic!("{what} ({e}); stderr so far: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// How many of the lines read so far hold every one of `needles`.
+    pub fn count(lines: &[String], needles: &[impl AsRef<str>]) -> usize {
+        lines
+            .iter()
+            .filter(|l| needles.iter().all(|n| l.contains(n.as_ref())))
+            .count()
+    }
+}
+
+/// What the library's INFO line for a call of `operation` that succeeded holds (with
+/// `RUST_LOG=voiceclone=info`): written once the answer has been read, in the same step as
+/// the caller going on with it.
+pub fn call_ok(operation: &str) -> [String; 2] {
+    [format!("operation=\"{operation}\""), "}: ok ".to_owned()]
+}
+
 /// A sample URL the simulator accepts.
 pub const SAMPLE: &str = "https://example.com/samples/voice.wav";
 /// Polls every 10 ms, so waits against a fast simulator end at once.
@@ -37,20 +145,30 @@ pub const FAST_POLL: [&str; 2] = ["--poll-interval", "0.01"];
 pub struct Sim {
     pub handle: SimHandle,
     pub rt: tokio::runtime::Runtime,
+    key: String,
 }
 
 impl Sim {
-    /// Starts the simulator with `cfg`, accepting `key`.
+    /// Starts the simulator with `cfg`, accepting only [`Sim::key`]: `key` with a suffix of
+    /// its own. A request from another test's CLI child (one left running when that test
+    /// failed, whose simulator's port this one was given) is then refused 401, not served.
     pub fn with(cfg: SimConfig, key: &str) -> Sim {
+        let key = format!("{key}-{}", uuid::Uuid::new_v4().simple());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let handle = rt
-            .block_on(Simulator::start_with(cfg.with_api_key(key)))
+            .block_on(Simulator::start_with(cfg.with_api_key(&key)))
             .unwrap();
-        Sim { handle, rt }
+        Sim { handle, rt, key }
+    }
+
+    /// The one key this simulator accepts: the test's key with a suffix of its own (so a
+    /// check that the test's key is never printed covers it).
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     /// A simulator whose tasks finish 1000 times faster than the vendors'.
