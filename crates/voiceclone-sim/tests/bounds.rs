@@ -270,7 +270,11 @@ async fn webhooks_fire_at_each_task_due_time_and_on_clock_moves() {
 
 #[tokio::test]
 async fn routes_wrong_methods_and_unknown_paths_get_each_vendor_s_not_found() {
-    let sim = Simulator::start().await.unwrap();
+    // A key of the test's own: a request from another test's client that reaches this
+    // port is refused with 401, and so known for a stray below.
+    let sim = Simulator::start_with(SimConfig::default().with_api_key(common::token()))
+        .await
+        .unwrap();
     let http = client();
     let base = sim.base_url();
     let send = |method: reqwest::Method, path: &str| {
@@ -303,10 +307,20 @@ async fn routes_wrong_methods_and_unknown_paths_get_each_vendor_s_not_found() {
     let r = send(reqwest::Method::GET, "/elsewhere").await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
     let st = sim.stats();
-    assert_eq!(st.requests("vmeg.tasksList"), 1);
-    assert_eq!(st.requests("vmeg.unknown"), 2);
-    assert_eq!(st.requests("jimmyai.unknown"), 1);
-    assert_eq!(st.requests("unknown"), 1);
+    // Each count may exceed this test's by the stray requests refused for their key.
+    let strays = common::strays(&st);
+    for (op, want) in [
+        ("vmeg.tasksList", 1),
+        ("vmeg.unknown", 2),
+        ("jimmyai.unknown", 1),
+        ("unknown", 1),
+    ] {
+        let got = st.requests(op);
+        assert!(
+            (want..=want + strays).contains(&got),
+            "{op}: {got} requests, {want} expected ({strays} stray requests)"
+        );
+    }
 }
 
 #[tokio::test]

@@ -193,20 +193,38 @@ async fn a_huge_req_id_is_recorded_cut() {
     sim.shutdown().await;
 }
 
-/// A loopback listener answering every request with `answer`; counts connections.
-async fn canned_server(answer: String) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+/// A loopback listener answering every request with `answer`; counts the requests whose
+/// path starts with `/{token}/` and, when `secret` is given, whose webhook signature
+/// verifies with it: a stray request from another test's client (its port reused) is
+/// answered but not counted.
+async fn canned_server(
+    answer: String,
+    token: &str,
+    secret: Option<&str>,
+) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let count = hits.clone();
+    let prefix = format!("/{token}/");
+    let secret = secret.map(str::to_owned);
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            let answer = answer.clone();
+            let (answer, count, prefix, secret) = (
+                answer.clone(),
+                count.clone(),
+                prefix.clone(),
+                secret.clone(),
+            );
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                // Enough of the request to answer it (the body is small).
-                let _ = tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await;
+                if let Some((path, headers, body)) = common::read_request(&mut s).await
+                    && path.starts_with(&prefix)
+                    && secret
+                        .as_deref()
+                        .is_none_or(|k| common::signed(k, &headers, &body))
+                {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
                 let _ = s.write_all(answer.as_bytes()).await;
                 let _ = s.shutdown().await;
             });
@@ -221,16 +239,19 @@ async fn canned_server(answer: String) -> (std::net::SocketAddr, Arc<AtomicUsize
 /// 3xx is the receiver's answer: a failed attempt, and nothing reaches the other server.
 #[tokio::test]
 async fn a_webhook_redirect_is_not_followed() {
+    let (token, secret) = (common::token(), common::token());
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (elsewhere, elsewhere_hits) = canned_server(ok).await;
+    // Any request on the redirect's path counts, signed or not.
+    let (elsewhere, elsewhere_hits) = canned_server(ok, &token, None).await;
     let redirect = format!(
-        "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{elsewhere}/stolen\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{elsewhere}/{token}/stolen\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     );
-    let (receiver, receiver_hits) = canned_server(redirect).await;
+    let (receiver, receiver_hits) = canned_server(redirect, &token, Some(&secret)).await;
     let sim = Simulator::start_with(
         SimConfig::default()
             .with_speed(1000.0)
-            .with_webhook(format!("http://{receiver}/hook"), "secret")
+            .with_api_key(common::token())
+            .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str())
             .with_webhook_retry_delays(Vec::new()),
     )
     .await
@@ -262,13 +283,20 @@ async fn a_webhook_redirect_is_not_followed() {
 /// and the filter ran under the state lock. Before, each voice was looked up in the list
 /// by a linear scan: with 3,000 voices, 750 million comparisons (some 3.5 s in a debug
 /// build, every other client's request waiting; at the default `max_voices` of 100,000,
-/// minutes). Now the ids are a set: the answer comes in a fraction of that, and the bound
-/// here (1.5 s) is generous for a loaded machine.
+/// minutes). Now the ids are a set, and the filtered list costs about what reading the
+/// body costs. That cost, measured here on the same simulator (the same body with a
+/// `voiceId` that matches nothing, so that no voice reaches the id filter), is the
+/// baseline: a bound relative to it holds however slow a loaded machine makes both, and
+/// the best of three runs of each leaves out a stall that hits one of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
-        .await
-        .unwrap();
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_api_key(common::token()),
+    )
+    .await
+    .unwrap();
     let http = client();
     let mut last = String::new();
     for i in 0..3_000 {
@@ -299,27 +327,41 @@ async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
         .to_string();
     let mut ids = vec!["a".to_string(); 250_000];
     ids.push(voice.clone());
-    let body = serde_json::to_vec(&json!({"voiceIds": ids})).unwrap();
-    assert!(body.len() < 1024 * 1024);
-    let started = std::time::Instant::now();
-    let r = http
-        .post(format!(
-            "{}/openapi/v1/assets/voice/clone/list",
-            sim.base_url()
-        ))
-        .bearer_auth(sim.api_key())
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let took = started.elapsed();
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["data"]["total"], 1, "{v}");
-    assert_eq!(v["data"]["records"][0]["voiceId"], voice.as_str());
+    let filtered = serde_json::to_vec(&json!({"voiceIds": ids})).unwrap();
+    let baseline = serde_json::to_vec(&json!({"voiceIds": ids, "voiceId": "none"})).unwrap();
+    assert!(filtered.len() < 1024 * 1024 && baseline.len() < 1024 * 1024);
+    let list = |body: Vec<u8>| {
+        let request = http
+            .post(format!(
+                "{}/openapi/v1/assets/voice/clone/list",
+                sim.base_url()
+            ))
+            .bearer_auth(sim.api_key())
+            .header("content-type", "application/json")
+            .body(body);
+        async move {
+            let started = std::time::Instant::now();
+            let r = request.send().await.unwrap();
+            let v: Value = r.json().await.unwrap();
+            (started.elapsed(), v)
+        }
+    };
+    let (mut best, mut best_baseline) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        let (took, v) = list(baseline.clone()).await;
+        assert_eq!(v["data"]["total"], 0, "{v}");
+        best_baseline = best_baseline.min(took);
+        let (took, v) = list(filtered.clone()).await;
+        assert_eq!(v["data"]["total"], 1, "{v}");
+        assert_eq!(v["data"]["records"][0]["voiceId"], voice.as_str());
+        best = best.min(took);
+    }
+    // Fixed, the two are about equal (3,000 set lookups more); the linear scan adds
+    // seconds to every run of the filtered list.
     assert!(
-        took < Duration::from_millis(1_500),
-        "the filtered list took {took:?}"
+        best < best_baseline * 2 + Duration::from_millis(500),
+        "the filtered list took {best:?} at best, the same body matching no voice \
+         {best_baseline:?}"
     );
     sim.shutdown().await;
 }
@@ -637,7 +679,7 @@ async fn the_text_kept_by_tasks_and_records_is_bounded_in_bytes() {
 #[tokio::test]
 async fn waiting_for_deliveries_for_ever_does_not_panic() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, _) = canned_server(ok).await;
+    let (receiver, _) = canned_server(ok, "uncounted", None).await;
     let sim = Simulator::start_with(
         SimConfig::default()
             .with_speed(1000.0)
@@ -674,7 +716,8 @@ async fn waiting_for_deliveries_for_ever_does_not_panic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nothing_is_delivered_after_shutdown_returns() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, hits) = canned_server(ok).await;
+    let (token, secret) = (common::token(), common::token());
+    let (receiver, hits) = canned_server(ok, &token, Some(&secret)).await;
     for run in 0..12 {
         // A key of this run's own: the port is free once `shutdown` returns, and another
         // test's simulator that gets it must refuse a create still on its way (the same
@@ -684,7 +727,7 @@ async fn nothing_is_delivered_after_shutdown_returns() {
             SimConfig::default()
                 .with_api_key(format!("shutdown-run-{run}"))
                 .with_durations(Duration::from_millis(300), Duration::from_millis(300))
-                .with_webhook(format!("http://{receiver}/hook"), "secret"),
+                .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str()),
         )
         .await
         .unwrap();
@@ -742,7 +785,7 @@ async fn webhook_attempt_records_are_bounded_in_bytes() {
     let fail =
         "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             .to_string();
-    let (receiver, _) = canned_server(fail).await;
+    let (receiver, _) = canned_server(fail, "uncounted", None).await;
     let budget = 4 * 1024 * 1024;
     let sim = Simulator::start_with(
         SimConfig::default()
@@ -910,7 +953,7 @@ async fn injected_faults_arrive_while_the_client_is_still_sending() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moving_the_clock_past_retention_keeps_answers_and_webhooks() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, _) = canned_server(ok).await;
+    let (receiver, _) = canned_server(ok, "uncounted", None).await;
     let sim = Arc::new(
         Simulator::start_with(
             SimConfig::default().with_webhook(format!("http://{receiver}/hook"), "secret"),
@@ -951,7 +994,7 @@ async fn moving_the_clock_past_retention_keeps_answers_and_webhooks() {
 #[tokio::test]
 async fn zero_retention_still_answers_sync_creates_and_sends_webhooks() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, _) = canned_server(ok).await;
+    let (receiver, _) = canned_server(ok, "uncounted", None).await;
     let sim = Simulator::start_with(
         SimConfig::default()
             .with_speed(1000.0)
@@ -1045,10 +1088,11 @@ async fn early_jimmyai_upload_refusals_arrive_while_the_client_is_still_sending(
 /// slowness. Now the wait for a slot counts against the body read timeout: both are
 /// answered within it (served once the slot holders' own timeouts free a slot, or else
 /// refused as busy; the refusals themselves are unit-tested in `materials.rs` and
-/// `jimmyai.rs`).
+/// `jimmyai.rs`). The timeout is 2 s, so that the bound of twice that leaves seconds
+/// for a loaded machine while the old wait (three timeouts) still passes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
-    let timeout = Duration::from_millis(800);
+    let timeout = Duration::from_secs(2);
     let cfg = SimConfig {
         body_read_timeout: timeout,
         ..SimConfig::default()
@@ -1079,13 +1123,10 @@ async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
         slow.push(s);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
+    // The client is made before the clock starts: building one is not what is measured.
+    let http = client();
     let started = std::time::Instant::now();
-    let r = client()
-        .put(&urls[6])
-        .body(vec![0u8; 16])
-        .send()
-        .await
-        .unwrap();
+    let r = http.put(&urls[6]).body(vec![0u8; 16]).send().await.unwrap();
     let waited = started.elapsed();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
@@ -1109,9 +1150,17 @@ async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
         slow.push(s);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
+    let body = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\n\r\naaaaaaaaaaaaaaaa\r\n--B--\r\n".to_vec();
+    let upload = http
+        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(body);
     let started = std::time::Instant::now();
-    let (status, v) = jimmy_upload(&sim, "x.wav", 16, None).await.unwrap();
+    let r = upload.send().await.unwrap();
     let waited = started.elapsed();
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
     assert_eq!(status, 200, "after {waited:?}: {v}");
     assert!(
         v["code"] == 20000 || (v["code"] == -1 && v["msg"].as_str().unwrap().contains("busy")),
@@ -1169,27 +1218,47 @@ async fn the_multipart_parser_has_limits() {
     sim.shutdown().await;
 }
 
-/// A webhook receiver that accepts connections and never answers: how many it accepted.
-async fn silent_receiver() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+/// A webhook receiver that reads each request and never answers: how many requests came
+/// whole on a path under `/{token}/` with a signature that verifies with `secret` (a
+/// stray request from another test's client is not counted).
+async fn silent_receiver(token: &str, secret: &str) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let count = hits.clone();
+    let (prefix, secret) = (format!("/{token}/"), secret.to_owned());
     tokio::spawn(async move {
-        let mut kept = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            kept.push(s);
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (count, prefix, secret) = (count.clone(), prefix.clone(), secret.clone());
+            tokio::spawn(async move {
+                if let Some((path, headers, body)) = common::read_request(&mut s).await
+                    && path.starts_with(&prefix)
+                    && common::signed(&secret, &headers, &body)
+                {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+                // Held open, unanswered, until the simulator gives up or goes.
+                let _ = s.read(&mut [0u8; 1]).await;
+            });
         }
     });
     (addr, hits)
+}
+
+/// Waits (at most 30 s) until `hits` reaches `n`.
+async fn until_hits(hits: &AtomicUsize, n: usize) {
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while hits.load(Ordering::SeqCst) < n && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Webhook deliveries to a receiver that never answers. Before, every delivery sent at
 /// once, each holding its own copy of the body and a connection: 300 creates with 900 KB
 /// of `extraData` made +846 MiB and +600 file descriptors. Now at most 64 attempts are in
 /// flight, and the bodies of deliveries under way hold at most `max_task_bytes`; the
-/// others wait their turn.
+/// others wait their turn. The test waits for the attempts it expects to arrive, then
+/// gives any more 500 ms to show up (before the fix, all of them were sent at once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_deliveries_in_flight_are_bounded() {
     let create = |sim: &SimHandle, i: usize, pad: &str| {
@@ -1213,30 +1282,36 @@ async fn webhook_deliveries_in_flight_are_bounded() {
         }
     };
     // By count: 100 small deliveries, 64 connections.
-    let (receiver, hits) = silent_receiver().await;
+    let (token, secret) = (common::token(), common::token());
+    let (receiver, hits) = silent_receiver(&token, &secret).await;
     let mut cfg = SimConfig::default()
         .with_speed(1000.0)
-        .with_webhook(format!("http://{receiver}/hook"), "s");
+        .with_api_key(common::token())
+        .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str());
     cfg.webhook_timeout = Duration::from_secs(60);
     let sim = Simulator::start_with(cfg).await.unwrap();
     for i in 0..100 {
         assert_eq!(create(&sim, i, "").await, 200);
     }
     sim.complete_all_now();
+    until_hits(&hits, 64).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let n = hits.load(Ordering::SeqCst);
-    assert_eq!(n, 64, "connections to the receiver");
+    assert_eq!(n, 64, "requests at the receiver");
     assert_eq!(sim.stats().webhook_attempts, 64);
     sim.shutdown().await;
     // By bytes: 900 KB bodies and a 4 MiB budget, 4 at a time.
-    let (receiver, hits) = silent_receiver().await;
+    let (token, secret) = (common::token(), common::token());
+    let (receiver, hits) = silent_receiver(&token, &secret).await;
     let mut cfg = SimConfig::default()
         .with_speed(1000.0)
+        .with_api_key(common::token())
         .with_max_task_bytes(4 << 20)
-        .with_webhook(format!("http://{receiver}/hook"), "s");
+        .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str());
     cfg.webhook_timeout = Duration::from_secs(60);
     let sim = Simulator::start_with(cfg).await.unwrap();
     let pad = "a".repeat(900_000);
+    let mut created = 0;
     for i in 0..12 {
         // Tasks whose delivery waits for room keep their text (they are not evicted):
         // once they fill the same budget, a create is refused with 503.
@@ -1245,11 +1320,16 @@ async fn webhook_deliveries_in_flight_are_bounded() {
             status == 200 || (i >= 4 && status == 503),
             "create {i}: {status}"
         );
+        created += usize::from(status == 200);
     }
     sim.complete_all_now();
+    until_hits(&hits, 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let n = hits.load(Ordering::SeqCst);
-    assert!((1..=4).contains(&n), "{n} bodies of 900 KB in flight");
+    assert!(
+        (1..=4).contains(&n),
+        "{n} bodies of 900 KB in flight ({created} created)"
+    );
     sim.shutdown().await;
 }
 
@@ -1260,7 +1340,7 @@ async fn webhook_deliveries_in_flight_are_bounded() {
 #[tokio::test]
 async fn a_failed_tasks_webhook_says_what_tasks_detail_says() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, _) = canned_server(ok).await;
+    let (receiver, _) = canned_server(ok, "uncounted", None).await;
     let sim = Simulator::start_with(
         SimConfig::default()
             .with_speed(1000.0)
@@ -1679,11 +1759,9 @@ const CLONE_LIST: &str = "/openapi/v1/assets/voice/clone/list";
 /// answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_search_does_not_hold_the_simulator() {
-    let sim = Arc::new(
-        Simulator::start_with(SimConfig::default().with_speed(1000.0))
-            .await
-            .unwrap(),
-    );
+    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        .await
+        .unwrap();
     let huge = "A".repeat(1_000_000);
     let mut polled = String::new();
     for i in 0..64 {
@@ -1706,15 +1784,43 @@ async fn a_name_search_does_not_hold_the_simulator() {
     assert_eq!(s, 200, "{v}");
     polled.push_str(v["data"]["taskId"].as_str().unwrap());
     sim.complete_all_now();
+    // The baseline: the same polls while the same two clients list the same voices
+    // without a name search (a search is all the fix changed), on this machine as loaded
+    // as it is now.
+    let (base, _) = polls_beside(&sim, &polled, json!({"pageSize": 1})).await;
+    let (polls, searches) =
+        polls_beside(&sim, &polled, json!({"searchName": "zz", "pageSize": 1})).await;
+    assert!(searches > 0);
+    // The median, not the slowest: on a loaded machine any one poll may wait, while
+    // searches holding the lock made (nearly) every poll wait, each for a search (a
+    // second).
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (slowest, n) = (polls.iter().max().copied(), polls.len());
+    let (median, baseline) = (median(polls), median(base));
+    assert!(
+        median < baseline * 5 + Duration::from_millis(100),
+        "the median poll took {median:?} ({n} polls, the slowest {slowest:?}) behind \
+         {searches} name searches, {baseline:?} behind plain lists"
+    );
+}
+
+/// Polls task `polled` for 1.5 s, every 20 ms, while two clients post `search` to
+/// `clone/list` again and again: how long each poll took, and how many lists were
+/// answered.
+async fn polls_beside(sim: &SimHandle, polled: &str, search: Value) -> (Vec<Duration>, u32) {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // One client each, made before the clock starts: a new client per request costs
     // more (a debug build, a loaded machine) than the requests measured.
     let searchers: Vec<_> = (0..2)
         .map(|who| {
-            let (url, key, stop) = (
+            let (url, key, stop, search) = (
                 format!("{}{CLONE_LIST}", sim.base_url()),
                 sim.api_key().to_owned(),
                 stop.clone(),
+                search.clone(),
             );
             let http = client();
             tokio::spawn(async move {
@@ -1724,7 +1830,7 @@ async fn a_name_search_does_not_hold_the_simulator() {
                         .post(&url)
                         .bearer_auth(&key)
                         .header("X-Idempotency-Key", format!("search-{who}-{n}"))
-                        .json(&json!({"searchName": "zz", "pageSize": 1}))
+                        .json(&search)
                         .send()
                         .await
                         .unwrap();
@@ -1739,7 +1845,7 @@ async fn a_name_search_does_not_hold_the_simulator() {
     let http = client();
     let detail = format!("{}/openapi/v1/tasks/detail?taskId={polled}", sim.base_url());
     let mut polls = Vec::new();
-    let until = std::time::Instant::now() + Duration::from_secs(2);
+    let until = std::time::Instant::now() + Duration::from_millis(1_500);
     while std::time::Instant::now() < until {
         let started = std::time::Instant::now();
         let r = http
@@ -1758,18 +1864,7 @@ async fn a_name_search_does_not_hold_the_simulator() {
     for s in searchers {
         searches += s.await.unwrap();
     }
-    assert!(searches > 0);
-    // The median, not the slowest: on a loaded machine any one poll may wait, while
-    // searches holding the lock made (nearly) every poll wait.
-    polls.sort();
-    let median = polls[polls.len() / 2];
-    assert!(
-        median < Duration::from_millis(250),
-        "the median poll took {median:?} ({} polls, the slowest {:?}) behind {searches} name \
-         searches",
-        polls.len(),
-        polls.last().unwrap()
-    );
+    (polls, searches)
 }
 
 /// A clone's voice keeps its `voiceName`, `sampleText`, `sampleLanguage` and `refAudio`,
