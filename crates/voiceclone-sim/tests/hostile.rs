@@ -58,7 +58,7 @@ async fn vmeg_post(sim: &SimHandle, path: &str, key: &str, body: Value) -> (u16,
 #[test]
 fn tasks_created_at_the_end_of_the_clock_finish_and_nothing_spins() {
     within(Duration::from_secs(30), || async {
-        let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
             .await
             .unwrap();
         sim.advance_clock(Duration::MAX);
@@ -110,7 +110,9 @@ const PRESIGN: &str = "/openapi/v1/assets/material/upload/multipart/presign-part
 /// do, the latest still work.
 #[tokio::test]
 async fn presigning_again_and_again_keeps_a_bounded_number_of_urls() {
-    let sim = Simulator::start_with(SimConfig::default()).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let hash = "d41d8cd98f00b204e9800998ecf8427e";
     let (st, v) = vmeg_post(
         &sim,
@@ -166,7 +168,9 @@ async fn presigning_again_and_again_keeps_a_bounded_number_of_urls() {
 /// [`Stats::request_ids`]: voiceclone_sim::Stats::request_ids
 #[tokio::test]
 async fn a_huge_req_id_is_recorded_cut() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let http = client();
     let long = "é".repeat(10_000);
     for id in [long.as_str(), "short-id"] {
@@ -247,13 +251,12 @@ async fn a_webhook_redirect_is_not_followed() {
         "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{elsewhere}/{token}/stolen\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     );
     let (receiver, receiver_hits) = canned_server(redirect, &token, Some(&secret)).await;
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
-            .with_api_key(common::token())
             .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str())
             .with_webhook_retry_delays(Vec::new()),
-    )
+    ))
     .await
     .unwrap();
     let (st, v) = vmeg_post(
@@ -290,13 +293,9 @@ async fn a_webhook_redirect_is_not_followed() {
 /// the best of three runs of each leaves out a stall that hits one of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
-    let sim = Simulator::start_with(
-        SimConfig::default()
-            .with_speed(1000.0)
-            .with_api_key(common::token()),
-    )
-    .await
-    .unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
+        .await
+        .unwrap();
     let http = client();
     let mut last = String::new();
     for i in 0..3_000 {
@@ -371,9 +370,9 @@ async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
 /// offset overflows) empty, and zero, negative or out-of-range sizes refused with 400.
 #[tokio::test]
 async fn tasks_list_pages_at_any_size_and_offset() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default().with_durations(Duration::from_secs(3600), Duration::from_secs(3600)),
-    )
+    ))
     .await
     .unwrap();
     let mut made = Vec::new();
@@ -448,7 +447,7 @@ async fn raw_exchange(addr: std::net::SocketAddr, req: &[u8]) -> String {
 /// connection or a panic, and the simulator goes on serving afterwards.
 #[tokio::test]
 async fn malformed_requests_get_answers_and_the_simulator_keeps_serving() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let key = sim.api_key().to_string();
@@ -533,7 +532,7 @@ async fn raw_send_then_close(addr: std::net::SocketAddr, req: &[u8]) -> String {
 /// request was malformed. Now 400, saying the body could not be read whole.
 #[tokio::test]
 async fn a_body_that_breaks_off_is_a_bad_request_not_too_large() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let key = sim.api_key().to_string();
@@ -609,11 +608,11 @@ async fn a_body_that_breaks_off_is_a_bad_request_not_too_large() {
 /// is always kept and served.
 #[tokio::test]
 async fn the_text_kept_by_tasks_and_records_is_bounded_in_bytes() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_max_task_bytes(4 * 1024 * 1024),
-    )
+    ))
     .await
     .unwrap();
     // Half in the TTS text (kept by the task), half in `extraData` (kept by the task and
@@ -658,7 +657,7 @@ async fn the_text_kept_by_tasks_and_records_is_bounded_in_bytes() {
     assert_eq!(detail(ids[11].clone()).await, 200);
     assert_eq!(detail(ids[0].clone()).await, 404, "the oldest was evicted");
     // One task larger than the whole budget is still created and kept.
-    let sim = Simulator::start_with(SimConfig::default().with_max_task_bytes(1))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_max_task_bytes(1)))
         .await
         .unwrap();
     let (st, v) = vmeg_post(
@@ -680,11 +679,11 @@ async fn the_text_kept_by_tasks_and_records_is_bounded_in_bytes() {
 async fn waiting_for_deliveries_for_ever_does_not_panic() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
     let (receiver, _) = canned_server(ok, "uncounted", None).await;
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_webhook(format!("http://{receiver}/hook"), "secret"),
-    )
+    ))
     .await
     .unwrap();
     assert!(sim.wait_for_deliveries(0, Duration::MAX).await.is_empty());
@@ -723,12 +722,12 @@ async fn nothing_is_delivered_after_shutdown_returns() {
         // test's simulator that gets it must refuse a create still on its way (the same
         // default key made it store a task: a create refused 503 there under a 1-byte
         // budget, in CI).
-        let sim = Simulator::start_with(
+        let sim = Simulator::start_with(common::keyed(
             SimConfig::default()
                 .with_api_key(format!("shutdown-run-{run}"))
                 .with_durations(Duration::from_millis(300), Duration::from_millis(300))
                 .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str()),
-        )
+        ))
         .await
         .unwrap();
         let (base, key) = (sim.base_url(), sim.api_key().to_string());
@@ -787,13 +786,13 @@ async fn webhook_attempt_records_are_bounded_in_bytes() {
             .to_string();
     let (receiver, _) = canned_server(fail, "uncounted", None).await;
     let budget = 4 * 1024 * 1024;
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_max_task_bytes(budget)
             .with_webhook(format!("http://{receiver}/hook"), "secret")
             .with_webhook_retry_delays(vec![Duration::ZERO; 2]),
-    )
+    ))
     .await
     .unwrap();
     let pad = "a".repeat(900_000);
@@ -835,7 +834,9 @@ async fn webhook_attempt_records_are_bounded_in_bytes() {
 /// the client saw a broken pipe instead (at the first request at 20 MiB; one in six at 2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_arrive_while_the_client_is_still_sending() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let url = format!("{}/openapi/v1/task/clone-voice/create", sim.base_url());
     let text = |kib: usize| {
         json!({"refAudio": "https://e.com/a.wav", "sampleText": "a".repeat(kib * 1024)}).to_string()
@@ -865,7 +866,9 @@ async fn early_answers_arrive_while_the_client_is_still_sending() {
 /// sending 20 MiB saw a broken pipe or a reset instead of the 404 (or the list).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_outside_the_vendor_roots_and_on_get_routes_arrive() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let big = vec![b'a'; 20 << 20];
     let base = sim.base_url();
     let cases = [
@@ -920,7 +923,9 @@ async fn early_answers_outside_the_vendor_roots_and_on_get_routes_arrive() {
 /// and a client sending 20 MiB saw a connection reset instead of the injected status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_arrive_while_the_client_is_still_sending() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let url = format!("{}/openapi/v1/task/clone-voice/create", sim.base_url());
     let big =
         json!({"refAudio": "https://e.com/a.wav", "sampleText": "a".repeat(20 << 20)}).to_string();
@@ -955,9 +960,9 @@ async fn moving_the_clock_past_retention_keeps_answers_and_webhooks() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
     let (receiver, _) = canned_server(ok, "uncounted", None).await;
     let sim = Arc::new(
-        Simulator::start_with(
+        Simulator::start_with(common::keyed(
             SimConfig::default().with_webhook(format!("http://{receiver}/hook"), "secret"),
-        )
+        ))
         .await
         .unwrap(),
     );
@@ -995,12 +1000,12 @@ async fn moving_the_clock_past_retention_keeps_answers_and_webhooks() {
 async fn zero_retention_still_answers_sync_creates_and_sends_webhooks() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
     let (receiver, _) = canned_server(ok, "uncounted", None).await;
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_task_limits(100, Duration::ZERO)
             .with_webhook(format!("http://{receiver}/hook"), "secret"),
-    )
+    ))
     .await
     .unwrap();
     let tts = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]});
@@ -1061,7 +1066,9 @@ async fn jimmy_upload(
 /// is drained first, as the VMEG early answers do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_jimmyai_upload_refusals_arrive_while_the_client_is_still_sending() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let big = 8 << 20;
     for i in 0..3 {
         for (name, ct) in [
@@ -1097,7 +1104,7 @@ async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
         body_read_timeout: timeout,
         ..SimConfig::default()
     };
-    let sim = Simulator::start_with(cfg).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(cfg)).await.unwrap();
     let mut urls = Vec::new();
     for i in 0..7 {
         let (st, v) = vmeg_post(
@@ -1192,7 +1199,9 @@ async fn jimmy_upload_raw(sim: &SimHandle, body: Vec<u8>) -> (u16, Value) {
 /// another field past 64 KiB, the whole body past 1 MiB more than the file's 100 MB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_multipart_parser_has_limits() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let mut endless =
         b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nX-Pad: "
             .to_vec();
@@ -1286,10 +1295,9 @@ async fn webhook_deliveries_in_flight_are_bounded() {
     let (receiver, hits) = silent_receiver(&token, &secret).await;
     let mut cfg = SimConfig::default()
         .with_speed(1000.0)
-        .with_api_key(common::token())
         .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str());
     cfg.webhook_timeout = Duration::from_secs(60);
-    let sim = Simulator::start_with(cfg).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(cfg)).await.unwrap();
     for i in 0..100 {
         assert_eq!(create(&sim, i, "").await, 200);
     }
@@ -1305,11 +1313,10 @@ async fn webhook_deliveries_in_flight_are_bounded() {
     let (receiver, hits) = silent_receiver(&token, &secret).await;
     let mut cfg = SimConfig::default()
         .with_speed(1000.0)
-        .with_api_key(common::token())
         .with_max_task_bytes(4 << 20)
         .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str());
     cfg.webhook_timeout = Duration::from_secs(60);
-    let sim = Simulator::start_with(cfg).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(cfg)).await.unwrap();
     let pad = "a".repeat(900_000);
     let mut created = 0;
     for i in 0..12 {
@@ -1341,12 +1348,12 @@ async fn webhook_deliveries_in_flight_are_bounded() {
 async fn a_failed_tasks_webhook_says_what_tasks_detail_says() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
     let (receiver, _) = canned_server(ok, "uncounted", None).await;
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_task_failure_rate(1.0)
             .with_webhook(format!("http://{receiver}/hook"), "secret"),
-    )
+    ))
     .await
     .unwrap();
     let (st, v) = vmeg_post(
@@ -1387,7 +1394,7 @@ async fn a_failed_tasks_webhook_says_what_tasks_detail_says() {
 /// a group already reported by `extraData` is not reported twice.
 #[tokio::test]
 async fn the_same_body_under_two_keys_is_a_duplicate_logical_call() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let clone = |key: &str| {
@@ -1450,7 +1457,9 @@ async fn the_same_body_under_two_keys_is_a_duplicate_logical_call() {
 /// `{"error": "not found"}` instead of the vendor's envelope.
 #[tokio::test]
 async fn unknown_paths_under_a_vendor_root_get_its_envelope() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     for path in ["/openapi/task/tts/create", "/openapi/v1", "/openapi"] {
         let (status, v) = get(&sim, path).await;
         assert_eq!(status, 404, "{path}: {v}");
@@ -1479,11 +1488,11 @@ async fn unknown_paths_under_a_vendor_root_get_its_envelope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_still_awaited_are_not_evicted_and_a_full_table_refuses_new_creates() {
     let sim = Arc::new(
-        Simulator::start_with(
+        Simulator::start_with(common::keyed(
             SimConfig::default()
                 .with_durations(Duration::from_secs(4), Duration::from_secs(1))
                 .with_task_limits(2, Duration::from_secs(3600)),
-        )
+        ))
         .await
         .unwrap(),
     );
@@ -1576,11 +1585,11 @@ async fn jimmy_clone(sim: &SimHandle) -> (u16, Value, bool) {
 /// billed) and the first still answers `queued`.
 #[tokio::test]
 async fn unfinished_tasks_are_not_evicted_and_a_full_table_refuses_new_creates() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_durations(Duration::from_secs(3600), Duration::from_secs(3600))
             .with_task_limits(2, Duration::from_secs(3600)),
-    )
+    ))
     .await
     .unwrap();
     let (st, first, _) = jimmy_clone(&sim).await;
@@ -1598,11 +1607,11 @@ async fn unfinished_tasks_are_not_evicted_and_a_full_table_refuses_new_creates()
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["data"]["status"], "queued", "{v}");
     // VMEG async creates without a webhook likewise.
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_durations(Duration::from_secs(3600), Duration::from_secs(3600))
             .with_task_limits(2, Duration::from_secs(3600)),
-    )
+    ))
     .await
     .unwrap();
     let clone = json!({"refAudio": "https://example.com/a.wav"});
@@ -1636,7 +1645,7 @@ async fn debug_output_is_small_and_holds_no_secret() {
             "{shown}"
         );
     }
-    let sim = Simulator::start_with(cfg).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(cfg)).await.unwrap();
     let (st, v) = jimmy_upload(&sim, "big.wav", 1 << 20, None).await.unwrap();
     assert_eq!((st, &v["code"]), (200, &json!(20000)), "{v}");
     let text = "t".repeat(100_000);
@@ -1676,9 +1685,9 @@ async fn debug_output_is_small_and_holds_no_secret() {
 /// no answer, its connection closed, and the port can be bound again at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_flight_at_shutdown_is_cut_off_and_the_port_freed() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default().with_durations(Duration::from_secs(3600), Duration::from_secs(1)),
-    )
+    ))
     .await
     .unwrap();
     let addr = sim.addr();
@@ -1731,7 +1740,9 @@ async fn jimmy_upload_with_boundary(sim: &SimHandle, b: &str) -> (u16, Value) {
 /// with the vendor's bad request before a slot is taken; 70 still works.
 #[tokio::test]
 async fn a_multipart_boundary_over_70_characters_is_refused() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     for len in [71, 16 * 1024] {
         let (status, v) = jimmy_upload_with_boundary(&sim, &"b".repeat(len)).await;
         assert_eq!(status, 200, "{len}: {v}");
@@ -1759,7 +1770,7 @@ const CLONE_LIST: &str = "/openapi/v1/assets/voice/clone/list";
 /// answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_search_does_not_hold_the_simulator() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let huge = "A".repeat(1_000_000);
@@ -1874,7 +1885,7 @@ async fn polls_beside(sim: &SimHandle, polled: &str, search: Value) -> (Vec<Dura
 /// billed; a value at the bound is still taken.
 #[tokio::test]
 async fn a_voice_text_over_its_bound_is_refused() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let url = |n: usize| format!("https://example.com/{}.wav", "a".repeat(n - 24));
@@ -1962,10 +1973,10 @@ async fn a_voice_text_over_its_bound_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_task_answers_its_waiting_sync_create_at_once() {
     let sim = Arc::new(
-        Simulator::start_with(
+        Simulator::start_with(common::keyed(
             SimConfig::default()
                 .with_durations(Duration::from_secs(3600), Duration::from_secs(3600)),
-        )
+        ))
         .await
         .unwrap(),
     );
@@ -2015,9 +2026,9 @@ async fn deleting_a_task_answers_its_waiting_sync_create_at_once() {
 /// both a `tasks/list` and a sync create are answered.
 #[tokio::test]
 async fn a_client_that_half_closes_after_its_request_is_answered() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default().with_durations(Duration::from_millis(200), Duration::from_millis(200)),
-    )
+    ))
     .await
     .unwrap();
     let key = sim.api_key().to_string();
@@ -2047,9 +2058,11 @@ async fn a_client_that_half_closes_after_its_request_is_answered() {
 #[tokio::test]
 async fn a_client_gone_during_a_sync_create_holds_its_connection_only_until_the_task_is_due() {
     let hour = Duration::from_secs(3600);
-    let sim = Simulator::start_with(SimConfig::default().with_durations(hour, hour))
-        .await
-        .unwrap();
+    let sim = Simulator::start_with(common::keyed(
+        SimConfig::default().with_durations(hour, hour),
+    ))
+    .await
+    .unwrap();
     let key = sim.api_key().to_string();
     let body = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}).to_string();
     let create = format!(
@@ -2088,7 +2101,7 @@ async fn a_client_gone_during_a_sync_create_holds_its_connection_only_until_the_
 /// billed; a URL at the bound is still taken.
 #[tokio::test]
 async fn a_jimmyai_file_url_over_8_kib_is_refused() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let url = |n: usize| format!("https://example.com/{}.wav", "a".repeat(n - 24));
@@ -2127,7 +2140,7 @@ async fn a_jimmyai_file_url_over_8_kib_is_refused() {
 /// by body and key as without it.
 #[tokio::test]
 async fn a_constant_extra_data_does_not_make_different_creates_a_duplicate() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let tts = |text: &str, extra: Value| json!({"data": [{"text": text, "voiceId": "sv_en_us_female_01"}], "extraData": extra});

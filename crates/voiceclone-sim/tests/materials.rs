@@ -24,8 +24,11 @@ struct Api {
 }
 
 impl Api {
+    /// A simulator with a key of the test's own: a request from another test's client
+    /// that reaches it by port reuse is refused, and neither stores nor bills anything.
     async fn start(cfg: SimConfig) -> (SimHandle, Api) {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let cfg = cfg.with_api_key(format!("t-{}", uuid::Uuid::new_v4().simple()));
         let sim = Simulator::start_with(cfg).await.unwrap();
         let api = Api {
             http: reqwest::Client::builder()

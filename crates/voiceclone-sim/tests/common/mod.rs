@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
-use voiceclone_sim::{SimHandle, Stats};
+use voiceclone_sim::{SimConfig, SimHandle, Stats};
 
 /// A plain HTTP client for talking to the simulator as any client would, with a timeout so
 /// that a simulator that stops answering fails a test instead of hanging it.
@@ -55,6 +55,18 @@ pub async fn get(sim: &SimHandle, path: &str) -> (u16, Value) {
 #[allow(dead_code)] // not every test binary needs one
 pub fn token() -> String {
     format!("t-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// `cfg` with an API key of the test's own, unless it names one: a request from another
+/// test's client that reaches this test's simulator by port reuse is refused with 401,
+/// and neither creates, bills nor changes anything there.
+#[allow(dead_code)] // not every test binary starts simulators through it
+pub fn keyed(cfg: SimConfig) -> SimConfig {
+    if cfg.api_key == SimConfig::default().api_key {
+        cfg.with_api_key(token())
+    } else {
+        cfg
+    }
 }
 
 /// How many requests the simulator refused for their API key: with a per-test key, an
