@@ -58,7 +58,7 @@ async fn vmeg_post(sim: &SimHandle, path: &str, key: &str, body: Value) -> (u16,
 #[test]
 fn tasks_created_at_the_end_of_the_clock_finish_and_nothing_spins() {
     within(Duration::from_secs(30), || async {
-        let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
             .await
             .unwrap();
         sim.advance_clock(Duration::MAX);
@@ -110,7 +110,9 @@ const PRESIGN: &str = "/openapi/v1/assets/material/upload/multipart/presign-part
 /// do, the latest still work.
 #[tokio::test]
 async fn presigning_again_and_again_keeps_a_bounded_number_of_urls() {
-    let sim = Simulator::start_with(SimConfig::default()).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let hash = "d41d8cd98f00b204e9800998ecf8427e";
     let (st, v) = vmeg_post(
         &sim,
@@ -166,7 +168,9 @@ async fn presigning_again_and_again_keeps_a_bounded_number_of_urls() {
 /// [`Stats::request_ids`]: voiceclone_sim::Stats::request_ids
 #[tokio::test]
 async fn a_huge_req_id_is_recorded_cut() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let http = client();
     let long = "é".repeat(10_000);
     for id in [long.as_str(), "short-id"] {
@@ -193,20 +197,38 @@ async fn a_huge_req_id_is_recorded_cut() {
     sim.shutdown().await;
 }
 
-/// A loopback listener answering every request with `answer`; counts connections.
-async fn canned_server(answer: String) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+/// A loopback listener answering every request with `answer`; counts the requests whose
+/// path starts with `/{token}/` and, when `secret` is given, whose webhook signature
+/// verifies with it: a stray request from another test's client (its port reused) is
+/// answered but not counted.
+async fn canned_server(
+    answer: String,
+    token: &str,
+    secret: Option<&str>,
+) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let count = hits.clone();
+    let prefix = format!("/{token}/");
+    let secret = secret.map(str::to_owned);
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            let answer = answer.clone();
+            let (answer, count, prefix, secret) = (
+                answer.clone(),
+                count.clone(),
+                prefix.clone(),
+                secret.clone(),
+            );
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                // Enough of the request to answer it (the body is small).
-                let _ = tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await;
+                if let Some((path, headers, body)) = common::read_request(&mut s).await
+                    && path.starts_with(&prefix)
+                    && secret
+                        .as_deref()
+                        .is_none_or(|k| common::signed(k, &headers, &body))
+                {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
                 let _ = s.write_all(answer.as_bytes()).await;
                 let _ = s.shutdown().await;
             });
@@ -221,18 +243,20 @@ async fn canned_server(answer: String) -> (std::net::SocketAddr, Arc<AtomicUsize
 /// 3xx is the receiver's answer: a failed attempt, and nothing reaches the other server.
 #[tokio::test]
 async fn a_webhook_redirect_is_not_followed() {
+    let (token, secret) = (common::token(), common::token());
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (elsewhere, elsewhere_hits) = canned_server(ok).await;
+    // Any request on the redirect's path counts, signed or not.
+    let (elsewhere, elsewhere_hits) = canned_server(ok, &token, None).await;
     let redirect = format!(
-        "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{elsewhere}/stolen\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{elsewhere}/{token}/stolen\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     );
-    let (receiver, receiver_hits) = canned_server(redirect).await;
-    let sim = Simulator::start_with(
+    let (receiver, receiver_hits) = canned_server(redirect, &token, Some(&secret)).await;
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
-            .with_webhook(format!("http://{receiver}/hook"), "secret")
+            .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str())
             .with_webhook_retry_delays(Vec::new()),
-    )
+    ))
     .await
     .unwrap();
     let (st, v) = vmeg_post(
@@ -262,11 +286,14 @@ async fn a_webhook_redirect_is_not_followed() {
 /// and the filter ran under the state lock. Before, each voice was looked up in the list
 /// by a linear scan: with 3,000 voices, 750 million comparisons (some 3.5 s in a debug
 /// build, every other client's request waiting; at the default `max_voices` of 100,000,
-/// minutes). Now the ids are a set: the answer comes in a fraction of that, and the bound
-/// here (1.5 s) is generous for a loaded machine.
+/// minutes). Now the ids are a set, and the filtered list costs about what reading the
+/// body costs. That cost, measured here on the same simulator (the same body with a
+/// `voiceId` that matches nothing, so that no voice reaches the id filter), is the
+/// baseline: a bound relative to it holds however slow a loaded machine makes both, and
+/// the best of three runs of each leaves out a stall that hits one of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let http = client();
@@ -299,27 +326,41 @@ async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
         .to_string();
     let mut ids = vec!["a".to_string(); 250_000];
     ids.push(voice.clone());
-    let body = serde_json::to_vec(&json!({"voiceIds": ids})).unwrap();
-    assert!(body.len() < 1024 * 1024);
-    let started = std::time::Instant::now();
-    let r = http
-        .post(format!(
-            "{}/openapi/v1/assets/voice/clone/list",
-            sim.base_url()
-        ))
-        .bearer_auth(sim.api_key())
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let took = started.elapsed();
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["data"]["total"], 1, "{v}");
-    assert_eq!(v["data"]["records"][0]["voiceId"], voice.as_str());
+    let filtered = serde_json::to_vec(&json!({"voiceIds": ids})).unwrap();
+    let baseline = serde_json::to_vec(&json!({"voiceIds": ids, "voiceId": "none"})).unwrap();
+    assert!(filtered.len() < 1024 * 1024 && baseline.len() < 1024 * 1024);
+    let list = |body: Vec<u8>| {
+        let request = http
+            .post(format!(
+                "{}/openapi/v1/assets/voice/clone/list",
+                sim.base_url()
+            ))
+            .bearer_auth(sim.api_key())
+            .header("content-type", "application/json")
+            .body(body);
+        async move {
+            let started = std::time::Instant::now();
+            let r = request.send().await.unwrap();
+            let v: Value = r.json().await.unwrap();
+            (started.elapsed(), v)
+        }
+    };
+    let (mut best, mut best_baseline) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        let (took, v) = list(baseline.clone()).await;
+        assert_eq!(v["data"]["total"], 0, "{v}");
+        best_baseline = best_baseline.min(took);
+        let (took, v) = list(filtered.clone()).await;
+        assert_eq!(v["data"]["total"], 1, "{v}");
+        assert_eq!(v["data"]["records"][0]["voiceId"], voice.as_str());
+        best = best.min(took);
+    }
+    // Fixed, the two are about equal (3,000 set lookups more); the linear scan adds
+    // seconds to every run of the filtered list.
     assert!(
-        took < Duration::from_millis(1_500),
-        "the filtered list took {took:?}"
+        best < best_baseline * 2 + Duration::from_millis(500),
+        "the filtered list took {best:?} at best, the same body matching no voice \
+         {best_baseline:?}"
     );
     sim.shutdown().await;
 }
@@ -329,9 +370,9 @@ async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
 /// offset overflows) empty, and zero, negative or out-of-range sizes refused with 400.
 #[tokio::test]
 async fn tasks_list_pages_at_any_size_and_offset() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default().with_durations(Duration::from_secs(3600), Duration::from_secs(3600)),
-    )
+    ))
     .await
     .unwrap();
     let mut made = Vec::new();
@@ -406,7 +447,7 @@ async fn raw_exchange(addr: std::net::SocketAddr, req: &[u8]) -> String {
 /// connection or a panic, and the simulator goes on serving afterwards.
 #[tokio::test]
 async fn malformed_requests_get_answers_and_the_simulator_keeps_serving() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let key = sim.api_key().to_string();
@@ -491,7 +532,7 @@ async fn raw_send_then_close(addr: std::net::SocketAddr, req: &[u8]) -> String {
 /// request was malformed. Now 400, saying the body could not be read whole.
 #[tokio::test]
 async fn a_body_that_breaks_off_is_a_bad_request_not_too_large() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let key = sim.api_key().to_string();
@@ -567,11 +608,11 @@ async fn a_body_that_breaks_off_is_a_bad_request_not_too_large() {
 /// is always kept and served.
 #[tokio::test]
 async fn the_text_kept_by_tasks_and_records_is_bounded_in_bytes() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_max_task_bytes(4 * 1024 * 1024),
-    )
+    ))
     .await
     .unwrap();
     // Half in the TTS text (kept by the task), half in `extraData` (kept by the task and
@@ -616,7 +657,7 @@ async fn the_text_kept_by_tasks_and_records_is_bounded_in_bytes() {
     assert_eq!(detail(ids[11].clone()).await, 200);
     assert_eq!(detail(ids[0].clone()).await, 404, "the oldest was evicted");
     // One task larger than the whole budget is still created and kept.
-    let sim = Simulator::start_with(SimConfig::default().with_max_task_bytes(1))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_max_task_bytes(1)))
         .await
         .unwrap();
     let (st, v) = vmeg_post(
@@ -637,12 +678,12 @@ async fn the_text_kept_by_tasks_and_records_is_bounded_in_bytes() {
 #[tokio::test]
 async fn waiting_for_deliveries_for_ever_does_not_panic() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, _) = canned_server(ok).await;
-    let sim = Simulator::start_with(
+    let (receiver, _) = canned_server(ok, "uncounted", None).await;
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_webhook(format!("http://{receiver}/hook"), "secret"),
-    )
+    ))
     .await
     .unwrap();
     assert!(sim.wait_for_deliveries(0, Duration::MAX).await.is_empty());
@@ -674,18 +715,19 @@ async fn waiting_for_deliveries_for_ever_does_not_panic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nothing_is_delivered_after_shutdown_returns() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, hits) = canned_server(ok).await;
+    let (token, secret) = (common::token(), common::token());
+    let (receiver, hits) = canned_server(ok, &token, Some(&secret)).await;
     for run in 0..12 {
         // A key of this run's own: the port is free once `shutdown` returns, and another
         // test's simulator that gets it must refuse a create still on its way (the same
         // default key made it store a task: a create refused 503 there under a 1-byte
         // budget, in CI).
-        let sim = Simulator::start_with(
+        let sim = Simulator::start_with(common::keyed(
             SimConfig::default()
                 .with_api_key(format!("shutdown-run-{run}"))
                 .with_durations(Duration::from_millis(300), Duration::from_millis(300))
-                .with_webhook(format!("http://{receiver}/hook"), "secret"),
-        )
+                .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str()),
+        ))
         .await
         .unwrap();
         let (base, key) = (sim.base_url(), sim.api_key().to_string());
@@ -742,15 +784,15 @@ async fn webhook_attempt_records_are_bounded_in_bytes() {
     let fail =
         "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             .to_string();
-    let (receiver, _) = canned_server(fail).await;
+    let (receiver, _) = canned_server(fail, "uncounted", None).await;
     let budget = 4 * 1024 * 1024;
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_max_task_bytes(budget)
             .with_webhook(format!("http://{receiver}/hook"), "secret")
             .with_webhook_retry_delays(vec![Duration::ZERO; 2]),
-    )
+    ))
     .await
     .unwrap();
     let pad = "a".repeat(900_000);
@@ -792,7 +834,9 @@ async fn webhook_attempt_records_are_bounded_in_bytes() {
 /// the client saw a broken pipe instead (at the first request at 20 MiB; one in six at 2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_arrive_while_the_client_is_still_sending() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let url = format!("{}/openapi/v1/task/clone-voice/create", sim.base_url());
     let text = |kib: usize| {
         json!({"refAudio": "https://e.com/a.wav", "sampleText": "a".repeat(kib * 1024)}).to_string()
@@ -822,7 +866,9 @@ async fn early_answers_arrive_while_the_client_is_still_sending() {
 /// sending 20 MiB saw a broken pipe or a reset instead of the 404 (or the list).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_outside_the_vendor_roots_and_on_get_routes_arrive() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let big = vec![b'a'; 20 << 20];
     let base = sim.base_url();
     let cases = [
@@ -877,7 +923,9 @@ async fn early_answers_outside_the_vendor_roots_and_on_get_routes_arrive() {
 /// and a client sending 20 MiB saw a connection reset instead of the injected status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_arrive_while_the_client_is_still_sending() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let url = format!("{}/openapi/v1/task/clone-voice/create", sim.base_url());
     let big =
         json!({"refAudio": "https://e.com/a.wav", "sampleText": "a".repeat(20 << 20)}).to_string();
@@ -910,11 +958,11 @@ async fn injected_faults_arrive_while_the_client_is_still_sending() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moving_the_clock_past_retention_keeps_answers_and_webhooks() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, _) = canned_server(ok).await;
+    let (receiver, _) = canned_server(ok, "uncounted", None).await;
     let sim = Arc::new(
-        Simulator::start_with(
+        Simulator::start_with(common::keyed(
             SimConfig::default().with_webhook(format!("http://{receiver}/hook"), "secret"),
-        )
+        ))
         .await
         .unwrap(),
     );
@@ -951,13 +999,13 @@ async fn moving_the_clock_past_retention_keeps_answers_and_webhooks() {
 #[tokio::test]
 async fn zero_retention_still_answers_sync_creates_and_sends_webhooks() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, _) = canned_server(ok).await;
-    let sim = Simulator::start_with(
+    let (receiver, _) = canned_server(ok, "uncounted", None).await;
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_task_limits(100, Duration::ZERO)
             .with_webhook(format!("http://{receiver}/hook"), "secret"),
-    )
+    ))
     .await
     .unwrap();
     let tts = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]});
@@ -1018,7 +1066,9 @@ async fn jimmy_upload(
 /// is drained first, as the VMEG early answers do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_jimmyai_upload_refusals_arrive_while_the_client_is_still_sending() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let big = 8 << 20;
     for i in 0..3 {
         for (name, ct) in [
@@ -1045,15 +1095,16 @@ async fn early_jimmyai_upload_refusals_arrive_while_the_client_is_still_sending(
 /// slowness. Now the wait for a slot counts against the body read timeout: both are
 /// answered within it (served once the slot holders' own timeouts free a slot, or else
 /// refused as busy; the refusals themselves are unit-tested in `materials.rs` and
-/// `jimmyai.rs`).
+/// `jimmyai.rs`). The timeout is 2 s, so that the bound of twice that leaves seconds
+/// for a loaded machine while the old wait (three timeouts) still passes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
-    let timeout = Duration::from_millis(800);
+    let timeout = Duration::from_secs(2);
     let cfg = SimConfig {
         body_read_timeout: timeout,
         ..SimConfig::default()
     };
-    let sim = Simulator::start_with(cfg).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(cfg)).await.unwrap();
     let mut urls = Vec::new();
     for i in 0..7 {
         let (st, v) = vmeg_post(
@@ -1079,13 +1130,10 @@ async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
         slow.push(s);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
+    // The client is made before the clock starts: building one is not what is measured.
+    let http = client();
     let started = std::time::Instant::now();
-    let r = client()
-        .put(&urls[6])
-        .body(vec![0u8; 16])
-        .send()
-        .await
-        .unwrap();
+    let r = http.put(&urls[6]).body(vec![0u8; 16]).send().await.unwrap();
     let waited = started.elapsed();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
@@ -1109,9 +1157,17 @@ async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
         slow.push(s);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
+    let body = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\n\r\naaaaaaaaaaaaaaaa\r\n--B--\r\n".to_vec();
+    let upload = http
+        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(body);
     let started = std::time::Instant::now();
-    let (status, v) = jimmy_upload(&sim, "x.wav", 16, None).await.unwrap();
+    let r = upload.send().await.unwrap();
     let waited = started.elapsed();
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
     assert_eq!(status, 200, "after {waited:?}: {v}");
     assert!(
         v["code"] == 20000 || (v["code"] == -1 && v["msg"].as_str().unwrap().contains("busy")),
@@ -1143,7 +1199,9 @@ async fn jimmy_upload_raw(sim: &SimHandle, body: Vec<u8>) -> (u16, Value) {
 /// another field past 64 KiB, the whole body past 1 MiB more than the file's 100 MB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_multipart_parser_has_limits() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     let mut endless =
         b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nX-Pad: "
             .to_vec();
@@ -1169,27 +1227,47 @@ async fn the_multipart_parser_has_limits() {
     sim.shutdown().await;
 }
 
-/// A webhook receiver that accepts connections and never answers: how many it accepted.
-async fn silent_receiver() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+/// A webhook receiver that reads each request and never answers: how many requests came
+/// whole on a path under `/{token}/` with a signature that verifies with `secret` (a
+/// stray request from another test's client is not counted).
+async fn silent_receiver(token: &str, secret: &str) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let count = hits.clone();
+    let (prefix, secret) = (format!("/{token}/"), secret.to_owned());
     tokio::spawn(async move {
-        let mut kept = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            kept.push(s);
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (count, prefix, secret) = (count.clone(), prefix.clone(), secret.clone());
+            tokio::spawn(async move {
+                if let Some((path, headers, body)) = common::read_request(&mut s).await
+                    && path.starts_with(&prefix)
+                    && common::signed(&secret, &headers, &body)
+                {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+                // Held open, unanswered, until the simulator gives up or goes.
+                let _ = s.read(&mut [0u8; 1]).await;
+            });
         }
     });
     (addr, hits)
+}
+
+/// Waits (at most 30 s) until `hits` reaches `n`.
+async fn until_hits(hits: &AtomicUsize, n: usize) {
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while hits.load(Ordering::SeqCst) < n && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Webhook deliveries to a receiver that never answers. Before, every delivery sent at
 /// once, each holding its own copy of the body and a connection: 300 creates with 900 KB
 /// of `extraData` made +846 MiB and +600 file descriptors. Now at most 64 attempts are in
 /// flight, and the bodies of deliveries under way hold at most `max_task_bytes`; the
-/// others wait their turn.
+/// others wait their turn. The test waits for the attempts it expects to arrive, then
+/// gives any more 500 ms to show up (before the fix, all of them were sent at once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_deliveries_in_flight_are_bounded() {
     let create = |sim: &SimHandle, i: usize, pad: &str| {
@@ -1213,30 +1291,34 @@ async fn webhook_deliveries_in_flight_are_bounded() {
         }
     };
     // By count: 100 small deliveries, 64 connections.
-    let (receiver, hits) = silent_receiver().await;
+    let (token, secret) = (common::token(), common::token());
+    let (receiver, hits) = silent_receiver(&token, &secret).await;
     let mut cfg = SimConfig::default()
         .with_speed(1000.0)
-        .with_webhook(format!("http://{receiver}/hook"), "s");
+        .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str());
     cfg.webhook_timeout = Duration::from_secs(60);
-    let sim = Simulator::start_with(cfg).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(cfg)).await.unwrap();
     for i in 0..100 {
         assert_eq!(create(&sim, i, "").await, 200);
     }
     sim.complete_all_now();
+    until_hits(&hits, 64).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let n = hits.load(Ordering::SeqCst);
-    assert_eq!(n, 64, "connections to the receiver");
+    assert_eq!(n, 64, "requests at the receiver");
     assert_eq!(sim.stats().webhook_attempts, 64);
     sim.shutdown().await;
     // By bytes: 900 KB bodies and a 4 MiB budget, 4 at a time.
-    let (receiver, hits) = silent_receiver().await;
+    let (token, secret) = (common::token(), common::token());
+    let (receiver, hits) = silent_receiver(&token, &secret).await;
     let mut cfg = SimConfig::default()
         .with_speed(1000.0)
         .with_max_task_bytes(4 << 20)
-        .with_webhook(format!("http://{receiver}/hook"), "s");
+        .with_webhook(format!("http://{receiver}/{token}/hook"), secret.as_str());
     cfg.webhook_timeout = Duration::from_secs(60);
-    let sim = Simulator::start_with(cfg).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(cfg)).await.unwrap();
     let pad = "a".repeat(900_000);
+    let mut created = 0;
     for i in 0..12 {
         // Tasks whose delivery waits for room keep their text (they are not evicted):
         // once they fill the same budget, a create is refused with 503.
@@ -1245,11 +1327,16 @@ async fn webhook_deliveries_in_flight_are_bounded() {
             status == 200 || (i >= 4 && status == 503),
             "create {i}: {status}"
         );
+        created += usize::from(status == 200);
     }
     sim.complete_all_now();
+    until_hits(&hits, 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let n = hits.load(Ordering::SeqCst);
-    assert!((1..=4).contains(&n), "{n} bodies of 900 KB in flight");
+    assert!(
+        (1..=4).contains(&n),
+        "{n} bodies of 900 KB in flight ({created} created)"
+    );
     sim.shutdown().await;
 }
 
@@ -1260,13 +1347,13 @@ async fn webhook_deliveries_in_flight_are_bounded() {
 #[tokio::test]
 async fn a_failed_tasks_webhook_says_what_tasks_detail_says() {
     let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
-    let (receiver, _) = canned_server(ok).await;
-    let sim = Simulator::start_with(
+    let (receiver, _) = canned_server(ok, "uncounted", None).await;
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_speed(1000.0)
             .with_task_failure_rate(1.0)
             .with_webhook(format!("http://{receiver}/hook"), "secret"),
-    )
+    ))
     .await
     .unwrap();
     let (st, v) = vmeg_post(
@@ -1307,7 +1394,7 @@ async fn a_failed_tasks_webhook_says_what_tasks_detail_says() {
 /// a group already reported by `extraData` is not reported twice.
 #[tokio::test]
 async fn the_same_body_under_two_keys_is_a_duplicate_logical_call() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let clone = |key: &str| {
@@ -1370,7 +1457,9 @@ async fn the_same_body_under_two_keys_is_a_duplicate_logical_call() {
 /// `{"error": "not found"}` instead of the vendor's envelope.
 #[tokio::test]
 async fn unknown_paths_under_a_vendor_root_get_its_envelope() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     for path in ["/openapi/task/tts/create", "/openapi/v1", "/openapi"] {
         let (status, v) = get(&sim, path).await;
         assert_eq!(status, 404, "{path}: {v}");
@@ -1399,11 +1488,11 @@ async fn unknown_paths_under_a_vendor_root_get_its_envelope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_still_awaited_are_not_evicted_and_a_full_table_refuses_new_creates() {
     let sim = Arc::new(
-        Simulator::start_with(
+        Simulator::start_with(common::keyed(
             SimConfig::default()
                 .with_durations(Duration::from_secs(4), Duration::from_secs(1))
                 .with_task_limits(2, Duration::from_secs(3600)),
-        )
+        ))
         .await
         .unwrap(),
     );
@@ -1496,11 +1585,11 @@ async fn jimmy_clone(sim: &SimHandle) -> (u16, Value, bool) {
 /// billed) and the first still answers `queued`.
 #[tokio::test]
 async fn unfinished_tasks_are_not_evicted_and_a_full_table_refuses_new_creates() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_durations(Duration::from_secs(3600), Duration::from_secs(3600))
             .with_task_limits(2, Duration::from_secs(3600)),
-    )
+    ))
     .await
     .unwrap();
     let (st, first, _) = jimmy_clone(&sim).await;
@@ -1518,11 +1607,11 @@ async fn unfinished_tasks_are_not_evicted_and_a_full_table_refuses_new_creates()
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["data"]["status"], "queued", "{v}");
     // VMEG async creates without a webhook likewise.
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default()
             .with_durations(Duration::from_secs(3600), Duration::from_secs(3600))
             .with_task_limits(2, Duration::from_secs(3600)),
-    )
+    ))
     .await
     .unwrap();
     let clone = json!({"refAudio": "https://example.com/a.wav"});
@@ -1556,7 +1645,7 @@ async fn debug_output_is_small_and_holds_no_secret() {
             "{shown}"
         );
     }
-    let sim = Simulator::start_with(cfg).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(cfg)).await.unwrap();
     let (st, v) = jimmy_upload(&sim, "big.wav", 1 << 20, None).await.unwrap();
     assert_eq!((st, &v["code"]), (200, &json!(20000)), "{v}");
     let text = "t".repeat(100_000);
@@ -1596,9 +1685,9 @@ async fn debug_output_is_small_and_holds_no_secret() {
 /// no answer, its connection closed, and the port can be bound again at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_flight_at_shutdown_is_cut_off_and_the_port_freed() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default().with_durations(Duration::from_secs(3600), Duration::from_secs(1)),
-    )
+    ))
     .await
     .unwrap();
     let addr = sim.addr();
@@ -1651,7 +1740,9 @@ async fn jimmy_upload_with_boundary(sim: &SimHandle, b: &str) -> (u16, Value) {
 /// with the vendor's bad request before a slot is taken; 70 still works.
 #[tokio::test]
 async fn a_multipart_boundary_over_70_characters_is_refused() {
-    let sim = Simulator::start().await.unwrap();
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
     for len in [71, 16 * 1024] {
         let (status, v) = jimmy_upload_with_boundary(&sim, &"b".repeat(len)).await;
         assert_eq!(status, 200, "{len}: {v}");
@@ -1679,11 +1770,9 @@ const CLONE_LIST: &str = "/openapi/v1/assets/voice/clone/list";
 /// answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_search_does_not_hold_the_simulator() {
-    let sim = Arc::new(
-        Simulator::start_with(SimConfig::default().with_speed(1000.0))
-            .await
-            .unwrap(),
-    );
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
+        .await
+        .unwrap();
     let huge = "A".repeat(1_000_000);
     let mut polled = String::new();
     for i in 0..64 {
@@ -1706,15 +1795,43 @@ async fn a_name_search_does_not_hold_the_simulator() {
     assert_eq!(s, 200, "{v}");
     polled.push_str(v["data"]["taskId"].as_str().unwrap());
     sim.complete_all_now();
+    // The baseline: the same polls while the same two clients list the same voices
+    // without a name search (a search is all the fix changed), on this machine as loaded
+    // as it is now.
+    let (base, _) = polls_beside(&sim, &polled, json!({"pageSize": 1})).await;
+    let (polls, searches) =
+        polls_beside(&sim, &polled, json!({"searchName": "zz", "pageSize": 1})).await;
+    assert!(searches > 0);
+    // The median, not the slowest: on a loaded machine any one poll may wait, while
+    // searches holding the lock made (nearly) every poll wait, each for a search (a
+    // second).
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (slowest, n) = (polls.iter().max().copied(), polls.len());
+    let (median, baseline) = (median(polls), median(base));
+    assert!(
+        median < baseline * 5 + Duration::from_millis(100),
+        "the median poll took {median:?} ({n} polls, the slowest {slowest:?}) behind \
+         {searches} name searches, {baseline:?} behind plain lists"
+    );
+}
+
+/// Polls task `polled` for 1.5 s, every 20 ms, while two clients post `search` to
+/// `clone/list` again and again: how long each poll took, and how many lists were
+/// answered.
+async fn polls_beside(sim: &SimHandle, polled: &str, search: Value) -> (Vec<Duration>, u32) {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // One client each, made before the clock starts: a new client per request costs
     // more (a debug build, a loaded machine) than the requests measured.
     let searchers: Vec<_> = (0..2)
         .map(|who| {
-            let (url, key, stop) = (
+            let (url, key, stop, search) = (
                 format!("{}{CLONE_LIST}", sim.base_url()),
                 sim.api_key().to_owned(),
                 stop.clone(),
+                search.clone(),
             );
             let http = client();
             tokio::spawn(async move {
@@ -1724,7 +1841,7 @@ async fn a_name_search_does_not_hold_the_simulator() {
                         .post(&url)
                         .bearer_auth(&key)
                         .header("X-Idempotency-Key", format!("search-{who}-{n}"))
-                        .json(&json!({"searchName": "zz", "pageSize": 1}))
+                        .json(&search)
                         .send()
                         .await
                         .unwrap();
@@ -1739,7 +1856,7 @@ async fn a_name_search_does_not_hold_the_simulator() {
     let http = client();
     let detail = format!("{}/openapi/v1/tasks/detail?taskId={polled}", sim.base_url());
     let mut polls = Vec::new();
-    let until = std::time::Instant::now() + Duration::from_secs(2);
+    let until = std::time::Instant::now() + Duration::from_millis(1_500);
     while std::time::Instant::now() < until {
         let started = std::time::Instant::now();
         let r = http
@@ -1758,18 +1875,7 @@ async fn a_name_search_does_not_hold_the_simulator() {
     for s in searchers {
         searches += s.await.unwrap();
     }
-    assert!(searches > 0);
-    // The median, not the slowest: on a loaded machine any one poll may wait, while
-    // searches holding the lock made (nearly) every poll wait.
-    polls.sort();
-    let median = polls[polls.len() / 2];
-    assert!(
-        median < Duration::from_millis(250),
-        "the median poll took {median:?} ({} polls, the slowest {:?}) behind {searches} name \
-         searches",
-        polls.len(),
-        polls.last().unwrap()
-    );
+    (polls, searches)
 }
 
 /// A clone's voice keeps its `voiceName`, `sampleText`, `sampleLanguage` and `refAudio`,
@@ -1779,7 +1885,7 @@ async fn a_name_search_does_not_hold_the_simulator() {
 /// billed; a value at the bound is still taken.
 #[tokio::test]
 async fn a_voice_text_over_its_bound_is_refused() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let url = |n: usize| format!("https://example.com/{}.wav", "a".repeat(n - 24));
@@ -1867,10 +1973,10 @@ async fn a_voice_text_over_its_bound_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_task_answers_its_waiting_sync_create_at_once() {
     let sim = Arc::new(
-        Simulator::start_with(
+        Simulator::start_with(common::keyed(
             SimConfig::default()
                 .with_durations(Duration::from_secs(3600), Duration::from_secs(3600)),
-        )
+        ))
         .await
         .unwrap(),
     );
@@ -1920,9 +2026,9 @@ async fn deleting_a_task_answers_its_waiting_sync_create_at_once() {
 /// both a `tasks/list` and a sync create are answered.
 #[tokio::test]
 async fn a_client_that_half_closes_after_its_request_is_answered() {
-    let sim = Simulator::start_with(
+    let sim = Simulator::start_with(common::keyed(
         SimConfig::default().with_durations(Duration::from_millis(200), Duration::from_millis(200)),
-    )
+    ))
     .await
     .unwrap();
     let key = sim.api_key().to_string();
@@ -1952,9 +2058,11 @@ async fn a_client_that_half_closes_after_its_request_is_answered() {
 #[tokio::test]
 async fn a_client_gone_during_a_sync_create_holds_its_connection_only_until_the_task_is_due() {
     let hour = Duration::from_secs(3600);
-    let sim = Simulator::start_with(SimConfig::default().with_durations(hour, hour))
-        .await
-        .unwrap();
+    let sim = Simulator::start_with(common::keyed(
+        SimConfig::default().with_durations(hour, hour),
+    ))
+    .await
+    .unwrap();
     let key = sim.api_key().to_string();
     let body = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}).to_string();
     let create = format!(
@@ -1993,7 +2101,7 @@ async fn a_client_gone_during_a_sync_create_holds_its_connection_only_until_the_
 /// billed; a URL at the bound is still taken.
 #[tokio::test]
 async fn a_jimmyai_file_url_over_8_kib_is_refused() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let url = |n: usize| format!("https://example.com/{}.wav", "a".repeat(n - 24));
@@ -2032,7 +2140,7 @@ async fn a_jimmyai_file_url_over_8_kib_is_refused() {
 /// by body and key as without it.
 #[tokio::test]
 async fn a_constant_extra_data_does_not_make_different_creates_a_duplicate() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(1000.0)))
         .await
         .unwrap();
     let tts = |text: &str, extra: Value| json!({"data": [{"text": text, "voiceId": "sv_en_us_female_01"}], "extraData": extra});

@@ -89,7 +89,7 @@ async fn wait_vmeg_status(api: &Api, task: &str, want: &str) -> Value {
 
 #[tokio::test]
 async fn vmeg_async_clone_state_machine_and_voice_list() {
-    let sim = Simulator::start_with(SimConfig::default().with_speed(20.0))
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_speed(20.0)))
         .await
         .unwrap();
     let api = Api::new(&sim);
@@ -185,9 +185,11 @@ async fn vmeg_async_clone_state_machine_and_voice_list() {
 
 #[tokio::test]
 async fn vmeg_sync_clone_then_tts_and_clone_result_without_voice_id() {
-    let sim = Simulator::start_with(fast().with_vmeg_clone_result_has_voice_id(false))
-        .await
-        .unwrap();
+    let sim = Simulator::start_with(common::keyed(
+        fast().with_vmeg_clone_result_has_voice_id(false),
+    ))
+    .await
+    .unwrap();
     let api = Api::new(&sim);
     let (s, v, _) = api
         .post(
@@ -246,7 +248,7 @@ async fn vmeg_sync_clone_then_tts_and_clone_result_without_voice_id() {
 async fn rejected_creates_do_not_push_a_live_idempotency_key_out() {
     let mut config = fast();
     config.max_idempotency_keys = 3;
-    let sim = Simulator::start_with(config).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(config)).await.unwrap();
     let api = Api::new(&sim);
     let p = "/openapi/v1/task/tts/create-async";
     let good = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]});
@@ -270,9 +272,11 @@ async fn rejected_creates_do_not_push_a_live_idempotency_key_out() {
 /// saying which refusals come first.
 #[tokio::test]
 async fn with_rejections_consuming_keys_only_a_read_body_uses_one() {
-    let sim = Simulator::start_with(fast().with_vmeg_rejection_consumes_idempotency_key(true))
-        .await
-        .unwrap();
+    let sim = Simulator::start_with(common::keyed(
+        fast().with_vmeg_rejection_consumes_idempotency_key(true),
+    ))
+    .await
+    .unwrap();
     let api = Api::new(&sim);
     let p = "/openapi/v1/task/tts/create-async";
     let good = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]});
@@ -317,7 +321,7 @@ async fn with_rejections_consuming_keys_only_a_read_body_uses_one() {
 
 #[tokio::test]
 async fn vmeg_idempotency_conflict() {
-    let sim = Simulator::start_with(fast()).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(fast())).await.unwrap();
     let api = Api::new(&sim);
     let p = "/openapi/v1/task/clone-voice/create-async";
     let (s, _, _) = api.post(p, Some("same"), clone_body()).await;
@@ -368,7 +372,7 @@ async fn vmeg_idempotency_conflict() {
 
 #[tokio::test]
 async fn auth_failures_on_both_apis() {
-    let sim = Simulator::start_with(fast()).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(fast())).await.unwrap();
     let http = client();
     let base = sim.base_url();
     let r = http
@@ -404,7 +408,7 @@ async fn auth_failures_on_both_apis() {
 
 #[tokio::test]
 async fn vmeg_validation_errors() {
-    let sim = Simulator::start_with(fast()).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(fast())).await.unwrap();
     let api = Api::new(&sim);
     let clone = "/openapi/v1/task/clone-voice/create-async";
     let tts = "/openapi/v1/task/tts/create-async";
@@ -475,9 +479,11 @@ async fn vmeg_validation_errors() {
         .await;
     assert_eq!(s, 200);
     // business errors with HTTP 200 when configured
-    let sim2 = Simulator::start_with(fast().with_vmeg_business_errors_http_200(true))
-        .await
-        .unwrap();
+    let sim2 = Simulator::start_with(common::keyed(
+        fast().with_vmeg_business_errors_http_200(true),
+    ))
+    .await
+    .unwrap();
     let api2 = Api::new(&sim2);
     let (s, v, _) = api2
         .post(clone, Some("x"), json!({"refAudio": "ftp://x"}))
@@ -500,64 +506,38 @@ async fn vmeg_validation_errors() {
 /// requests, then 200. Records (headers, body) of every request.
 type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
 
-async fn receiver(fail_first: usize) -> (String, Seen) {
+/// A webhook receiver on a path of this test's own: it records (and answers 500 the first
+/// `fail_first` of) the requests there whose signature verifies with `secret`; anything
+/// else (a stray request from another test's client, its port reused) gets 404 and is not
+/// recorded.
+async fn receiver(fail_first: usize, secret: &str) -> (String, Seen) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let path = format!("/{}/hook", common::token());
+    let url = format!("http://{}{path}", listener.local_addr().unwrap());
     let seen: Seen = Arc::default();
     let seen2 = seen.clone();
+    let secret = secret.to_owned();
     tokio::spawn(async move {
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
-            let mut buf = Vec::new();
-            let mut tmp = [0u8; 4096];
-            let (head_end, content_len) = loop {
-                let n = sock.read(&mut tmp).await.unwrap_or(0);
-                if n == 0 {
-                    break (0, 0);
-                }
-                buf.extend_from_slice(&tmp[..n]);
-                if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..pos]).to_string();
-                    let cl = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    break (pos + 4, cl);
-                }
-            };
-            if head_end == 0 {
+            let Some((at, headers, body)) = common::read_request(&mut sock).await else {
                 continue;
-            }
-            while buf.len() < head_end + content_len {
-                let n = sock.read(&mut tmp).await.unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&tmp[..n]);
-            }
-            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-            let headers = head
-                .lines()
-                .skip(1)
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                .collect();
-            let body = buf[head_end..].to_vec();
-            let n = {
-                let mut s = seen2.lock().unwrap();
-                s.push((headers, body));
-                s.len()
             };
-            let status = if n <= fail_first {
-                "500 Internal Server Error"
+            let status = if at != path || !common::signed(&secret, &headers, &body) {
+                "404 Not Found"
             } else {
-                "200 OK"
+                let n = {
+                    let mut s = seen2.lock().unwrap();
+                    s.push((headers, body));
+                    s.len()
+                };
+                if n <= fail_first {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                }
             };
             let resp =
                 format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
@@ -570,12 +550,12 @@ async fn receiver(fail_first: usize) -> (String, Seen) {
 
 #[tokio::test]
 async fn webhook_is_signed_and_redelivered_until_2xx() {
-    let (url, seen) = receiver(2).await;
     let secret = "whsec_test_secret";
+    let (url, seen) = receiver(2, secret).await;
     let cfg = fast()
         .with_webhook(url, secret)
         .with_webhook_retry_delays(vec![Duration::from_millis(500); 3]); // 10 ms at speed 50
-    let sim = Simulator::start_with(cfg).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(cfg)).await.unwrap();
     let api = Api::new(&sim);
     let (s, v, _) = api
         .post("/openapi/v1/task/clone-voice/create-async", Some("wh"), {
@@ -636,7 +616,7 @@ async fn webhook_is_signed_and_redelivered_until_2xx() {
 
 async fn status_sequence(seed: u64) -> Vec<u16> {
     let faults = FaultConfig::parse_many(["500=0.2", "429=0.2:3s", "business=0.1"]).unwrap();
-    let sim = Simulator::start_with(fast().with_seed(seed).with_faults(faults))
+    let sim = Simulator::start_with(common::keyed(fast().with_seed(seed).with_faults(faults)))
         .await
         .unwrap();
     let api = Api::new(&sim);
@@ -681,7 +661,7 @@ async fn faults_are_deterministic_per_seed() {
 #[tokio::test]
 async fn injected_errors_before_processing_create_nothing() {
     let faults: FaultConfig = "503=1".parse().unwrap();
-    let sim = Simulator::start_with(fast().with_faults(faults))
+    let sim = Simulator::start_with(common::keyed(fast().with_faults(faults)))
         .await
         .unwrap();
     let api = Api::new(&sim);
@@ -699,9 +679,11 @@ async fn injected_errors_before_processing_create_nothing() {
 
 #[tokio::test]
 async fn dropped_connections_before_and_after_processing() {
-    let before = Simulator::start_with(fast().with_faults("drop-before=1".parse().unwrap()))
-        .await
-        .unwrap();
+    let before = Simulator::start_with(common::keyed(
+        fast().with_faults("drop-before=1".parse().unwrap()),
+    ))
+    .await
+    .unwrap();
     let api = Api::new(&before);
     let r = api
         .http
@@ -717,9 +699,11 @@ async fn dropped_connections_before_and_after_processing() {
     assert!(r.is_err(), "expected a broken connection, got {r:?}");
     assert_eq!(before.stats().billable_total(), 0);
 
-    let after = Simulator::start_with(fast().with_faults("drop-after=1".parse().unwrap()))
-        .await
-        .unwrap();
+    let after = Simulator::start_with(common::keyed(
+        fast().with_faults("drop-after=1".parse().unwrap()),
+    ))
+    .await
+    .unwrap();
     let api = Api::new(&after);
     let r = api
         .http
@@ -770,7 +754,7 @@ fn only_task(sim: &SimHandle, op: &str) -> Value {
 #[tokio::test]
 async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
     for (spec, made) in [("500=1", 0u64), ("500=1:after", 1)] {
-        let sim = Simulator::start_with(fast().with_faults(spec.parse().unwrap()))
+        let sim = Simulator::start_with(common::keyed(fast().with_faults(spec.parse().unwrap())))
             .await
             .unwrap();
         let api = Api::new(&sim);
@@ -824,7 +808,7 @@ async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
         ("latency=0", "500:after", 1u64),
         ("500=0.0001:after", "500", 0),
     ] {
-        let sim = Simulator::start_with(fast().with_faults(config.parse().unwrap()))
+        let sim = Simulator::start_with(common::keyed(fast().with_faults(config.parse().unwrap())))
             .await
             .unwrap();
         let fault: voiceclone_sim::Fault = fault.parse().unwrap();
@@ -840,7 +824,7 @@ async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
     // A VMEG synchronous create whose task fails answers a 502 with `data: null`: the
     // 500 injected after it still names the task made (review 24-c #3; before, it named
     // none, though the task was made and billed).
-    let sim = Simulator::start_with(fast().with_task_failure_rate(1.0))
+    let sim = Simulator::start_with(common::keyed(fast().with_task_failure_rate(1.0)))
         .await
         .unwrap();
     sim.fail_next(
@@ -896,7 +880,7 @@ async fn jimmy_wait(api: &Api, id: &str) -> Value {
 
 #[tokio::test]
 async fn jimmyai_clone_audio_and_model_expiry() {
-    let sim = Simulator::start_with(fast()).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(fast())).await.unwrap();
     let api = Api::new(&sim);
     let v = jimmy_post(&api, "soundCloning/clones", json!({"fileUrl": "https://x.y/a.mp3", "contentText": "hi <#0.5#> there", "soundVersion": "v2"})).await;
     assert_eq!(v["code"], 20000, "{v}");
@@ -959,10 +943,10 @@ async fn jimmyai_clone_audio_and_model_expiry() {
 /// model's three days end, the model has expired. Before, acceptance activated it.
 #[tokio::test]
 async fn jimmyai_an_accepted_production_task_does_not_activate_its_model() {
-    let sim = Simulator::start_with(SimConfig::default().with_durations(
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_durations(
         Duration::from_millis(20),
         Duration::from_secs(5 * 24 * 3600),
-    ))
+    )))
     .await
     .unwrap();
     let api = Api::new(&sim);
@@ -997,7 +981,7 @@ async fn jimmyai_an_accepted_production_task_does_not_activate_its_model() {
 
 #[tokio::test]
 async fn jimmyai_validation_unknown_id_and_string_codes() {
-    let sim = Simulator::start_with(fast()).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(fast())).await.unwrap();
     let api = Api::new(&sim);
     let bad = [
         ("soundCloning/clones", json!({})),
@@ -1054,7 +1038,7 @@ async fn jimmyai_validation_unknown_id_and_string_codes() {
     let (s, v) = api.get("/api/open-api/v1/audios/audio_nope").await;
     assert_eq!((s, v["code"].as_i64()), (200, Some(20002)));
 
-    let sim2 = Simulator::start_with(fast().with_jimmy_code_as_string(true))
+    let sim2 = Simulator::start_with(common::keyed(fast().with_jimmy_code_as_string(true)))
         .await
         .unwrap();
     let api2 = Api::new(&sim2);
@@ -1069,7 +1053,7 @@ async fn jimmyai_validation_unknown_id_and_string_codes() {
 
 #[tokio::test]
 async fn jimmyai_upload_multipart() {
-    let sim = Simulator::start_with(fast()).await.unwrap();
+    let sim = Simulator::start_with(common::keyed(fast())).await.unwrap();
     let api = Api::new(&sim);
     let boundary = "XsimBoundary123";
     let mut body = Vec::new();
@@ -1117,7 +1101,7 @@ async fn jimmyai_upload_multipart() {
 #[tokio::test]
 async fn counters_connections_and_response_faults() {
     let faults = FaultConfig::parse_many(["extra-fields=1", "unknown-status=1"]).unwrap();
-    let sim = Simulator::start_with(fast().with_faults(faults))
+    let sim = Simulator::start_with(common::keyed(fast().with_faults(faults)))
         .await
         .unwrap();
     let api = Api::new(&sim);
@@ -1146,32 +1130,88 @@ async fn counters_connections_and_response_faults() {
         .await;
     assert_eq!(s, 200);
     let st = sim.stats();
-    assert_eq!(st.connections_accepted, 1, "one keep-alive connection");
-    assert_eq!(st.requests("vmeg.ttsCreateAsync"), 2);
-    assert_eq!(st.requests("vmeg.tasksDetail"), 1);
+    // A stray request (another test's client, its port reused) is refused for its key
+    // and answered 401 on a connection of its own: the counts it can add to may exceed
+    // this test's by at most that many.
+    let strays = common::strays(&st);
+    let about = |got: u64, want: u64, what: &str| {
+        assert!(
+            (want..=want + strays).contains(&got),
+            "{what}: {got}, {want} expected ({strays} stray requests)"
+        )
+    };
+    about(st.connections_accepted, 1, "one keep-alive connection");
+    about(st.requests("vmeg.ttsCreateAsync"), 2, "creates");
+    about(st.requests("vmeg.tasksDetail"), 1, "polls");
     assert_eq!(st.responses_by_status.get(&200), Some(&3));
-    assert_eq!(st.faults_by_kind.get("extra-fields"), Some(&3));
-    assert_eq!(st.faults_by_kind.get("unknown-status"), Some(&1));
+    let faults = |kind: &str| st.faults_by_kind.get(kind).copied().unwrap_or(0);
+    about(faults("extra-fields"), 3, "extra-fields");
+    assert_eq!(faults("unknown-status"), 1);
     assert_eq!(st.billable("vmeg.ttsCreateAsync"), 2);
     assert_eq!(st.creates[0].idempotency_key.as_deref(), Some("a"));
     // the same request under two keys: one logical call billed twice (by its body; a
     // constant `extraData` alone names no call)
     assert_eq!(st.duplicate_logical_calls().len(), 1);
-    // dropping the handle stops the server, including kept-alive connections
-    let base = sim.base_url();
+    // Dropping the handle stops the server, including kept-alive connections: one that
+    // has been answered reads its end...
+    let addr = sim.addr();
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    kept.write_all(
+        format!(
+            "GET /openapi/v1/tasks/list HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+            sim.api_key()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+        let n = kept.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the connection closed unanswered");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
     drop(sim);
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match kept.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {} // the rest of the answer's body
+            }
+        }
+    })
+    .await;
+    assert!(
+        end.is_ok(),
+        "a kept-alive connection stayed open after drop"
+    );
+    // ...and nothing listens on the port any more: a socket of this test binds to it
+    // (it could not next to a listener) and keeps it, so that no other test's server
+    // gets it while the old address is tried.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.set_reuseaddr(true).unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while let Err(e) = held.bind(addr) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the port is still taken after drop: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let r = api
         .http
-        .get(format!("{base}/openapi/v1/tasks/list"))
+        .get(format!("http://{addr}/openapi/v1/tasks/list"))
         .send()
         .await;
     assert!(r.is_err(), "server still answering after drop: {r:?}");
+    drop(held);
 }
 
 #[tokio::test]
 async fn task_failure_rate_fails_tasks() {
-    let sim = Simulator::start_with(fast().with_task_failure_rate(1.0))
+    let sim = Simulator::start_with(common::keyed(fast().with_task_failure_rate(1.0)))
         .await
         .unwrap();
     let api = Api::new(&sim);

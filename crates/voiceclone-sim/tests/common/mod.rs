@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use voiceclone_sim::SimHandle;
+use tokio::io::AsyncReadExt;
+use voiceclone_sim::{SimConfig, SimHandle, Stats};
 
 /// A plain HTTP client for talking to the simulator as any client would, with a timeout so
 /// that a simulator that stops answering fails a test instead of hanging it.
@@ -47,4 +48,92 @@ pub async fn get(sim: &SimHandle, path: &str) -> (u16, Value) {
         .await
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// A token of this test alone (an API key, a webhook path or secret): a request from
+/// another test's client that reached this test's port by port reuse does not carry it.
+#[allow(dead_code)] // not every test binary needs one
+pub fn token() -> String {
+    format!("t-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// `cfg` with an API key of the test's own, unless it names one: a request from another
+/// test's client that reaches this test's simulator by port reuse is refused with 401,
+/// and neither creates, bills nor changes anything there.
+#[allow(dead_code)] // not every test binary starts simulators through it
+pub fn keyed(cfg: SimConfig) -> SimConfig {
+    if cfg.api_key == SimConfig::default().api_key {
+        cfg.with_api_key(token())
+    } else {
+        cfg
+    }
+}
+
+/// How many requests the simulator refused for their API key: with a per-test key, an
+/// upper bound on the strays (requests from another test's client) counted in `st`.
+#[allow(dead_code)] // not every test binary counts strays
+pub fn strays(st: &Stats) -> u64 {
+    st.responses_by_status.get(&401).copied().unwrap_or(0)
+}
+
+/// One HTTP/1.1 request read off `s`: its path, its headers (names lowercased) and its
+/// body (by `content-length`); `None` when the connection ends or stalls for 10 s first.
+#[allow(dead_code)] // not every test binary receives webhooks
+pub async fn read_request(
+    s: &mut tokio::net::TcpStream,
+) -> Option<(String, Vec<(String, String)>, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+    let mut lines = head.split("\r\n");
+    let path = lines.next()?.split(' ').nth(1)?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf.split_off(end);
+    while body.len() < len {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some((path, headers, body))
+}
+
+/// Whether `headers` carry the simulator's webhook signature of `body` under `secret`.
+#[allow(dead_code)] // not every test binary receives webhooks
+pub fn signed(secret: &str, headers: &[(String, String)], body: &[u8]) -> bool {
+    let h = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    match (h("x-timestamp"), h("x-signature")) {
+        (Some(ts), Some(sig)) => voiceclone_sim::sign(secret, ts, body) == sig,
+        _ => false,
+    }
 }
