@@ -94,39 +94,75 @@ async fn an_answer_of_4_mib_is_read_and_one_byte_more_is_abandoned() {
     assert!(e.to_string().contains("larger than 4194304 bytes"), "{e}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_opened_stay_within_the_in_flight_bound() {
-    // Bursts of calls that each take a permit the moment another ends: without the
-    // connection limit, hyper dials a new connection whenever the previous one is not yet
-    // back in its pool (BENCHMARKS.md, section 4).
-    let sim = voiceclone_sim::Simulator::start().await.unwrap();
-    for provider in Provider::ALL {
-        let before = sim.stats().connections_accepted;
-        let c = Client::builder(provider)
-            .api_key(sim.api_key())
-            .base_url(sim.base_url())
-            .max_in_flight(4)
-            .retry(RetryPolicy::none())
-            .build()
-            .unwrap();
-        for _ in 0..3 {
-            let calls: Vec<_> = (0..2000)
-                .map(|i| {
-                    let c = c.clone();
-                    tokio::spawn(async move { c.clone_status(&JobId::new(format!("t-{i}"))).await })
-                })
-                .collect();
-            for call in calls {
-                // Unknown tasks: an answer (an error) is all this test needs.
-                let _ = call.await.unwrap();
+/// The bound is soft on purpose (README): a connect that finds no pooled connection coming
+/// back within the hand-back window dials a replacement, and logs it. On a loaded machine a
+/// stalled worker makes a few (5 for a bound of 4 once, beside a busy test thread), so every
+/// connection beyond the bound must be such a logged replacement; a connection dialed past
+/// the limit without one fails the test. On two workers (one thread never races hyper's pool
+/// checkout against a connect), each capturing into the same buffer.
+#[test]
+fn connections_opened_stay_within_the_in_flight_bound() {
+    let logs = workspace_tests::captured::Captured::default();
+    let worker_logs = logs.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            // Kept for the thread's life: the runtime's threads end with it.
+            std::mem::forget(workspace_tests::captured::capture_into(
+                &worker_logs,
+                tracing::Level::DEBUG,
+                false,
+            ));
+        })
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // Bursts of calls that each take a permit the moment another ends: without the
+        // connection limit, hyper dials a new connection whenever the previous one is not
+        // yet back in its pool (BENCHMARKS.md, section 4).
+        let sim = voiceclone_sim::Simulator::start().await.unwrap();
+        for provider in Provider::ALL {
+            let _ = logs.take();
+            let before = sim.stats().connections_accepted;
+            let c = Client::builder(provider)
+                .api_key(sim.api_key())
+                .base_url(sim.base_url())
+                .max_in_flight(4)
+                .retry(RetryPolicy::none())
+                .build()
+                .unwrap();
+            for _ in 0..3 {
+                let calls: Vec<_> = (0..2000)
+                    .map(|i| {
+                        let c = c.clone();
+                        tokio::spawn(
+                            async move { c.clone_status(&JobId::new(format!("t-{i}"))).await },
+                        )
+                    })
+                    .collect();
+                for call in calls {
+                    // Unknown tasks: an answer (an error) is all this test needs.
+                    let _ = call.await.unwrap();
+                }
             }
+            let opened = sim.stats().connections_accepted - before;
+            let text = logs.take();
+            assert!(
+                text.contains("voiceclone::client"),
+                "{provider}: the calls were not logged, so no replacement could be counted"
+            );
+            let replaced = text
+                .lines()
+                .filter(|l| l.contains("dialing a replacement"))
+                .count() as u64;
+            assert!(
+                opened <= 4 + replaced,
+                "{provider}: {opened} connections for an in-flight bound of 4, {replaced} of \
+                 them logged replacements"
+            );
         }
-        let opened = sim.stats().connections_accepted - before;
-        assert!(
-            opened <= 4,
-            "{provider}: {opened} connections for an in-flight bound of 4"
-        );
-    }
+    });
 }
 
 /// Ten status calls in a row, and how many of their connects found the connection limit

@@ -1577,14 +1577,17 @@ async fn a_sync_resend_that_ran_long_holds_its_key_for_the_routes_time_from_its_
         // resend's end and a check shorten what is left, not the hold.
         let ended = std::time::Instant::now();
         assert_eq!(server.seen().len(), 1);
-        for e in [
-            c.resubmit_speech(&lost, &sync).await.unwrap_err(),
-            c.resend_speech(&keyed, at).await.unwrap_err(),
-        ] {
+        // Each call's hold read with the clock right after it: a stall between the two
+        // calls would otherwise lengthen the first one's `held` and hide the bug.
+        let resubmitted = c.resubmit_speech(&lost, &sync).await.unwrap_err();
+        let resubmitted_at = ended.elapsed();
+        let resent = c.resend_speech(&keyed, at).await.unwrap_err();
+        let resent_at = ended.elapsed();
+        for (e, since_end) in [(resubmitted, resubmitted_at), (resent, resent_at)] {
             assert_refused_for_the_routes_time(&e, key);
             let left = e.retry_after().unwrap_or_default();
             // From its end: ~180 s. From its start (the bug): ~177.5 s.
-            let held = left + ended.elapsed();
+            let held = left + since_end;
             assert!(
                 held > Duration::from_secs(179),
                 "dropped {dropped}: held {left:?} ({held:?} from the resend's end) after a \

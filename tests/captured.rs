@@ -91,10 +91,18 @@ pub fn capture_with_span_closes(level: Level) -> (Captured, CaptureGuard) {
 }
 
 fn start(level: Level, span_closes: bool) -> (Captured, CaptureGuard) {
+    let out = Captured::default();
+    let guard = capture_into(&out, level, span_closes);
+    (out, guard)
+}
+
+/// Also capture this thread's events at `level` or above into `out`, a capture started on
+/// another thread: for the worker threads of a runtime a test builds (`on_thread_start`).
+pub fn capture_into(out: &Captured, level: Level, span_closes: bool) -> CaptureGuard {
     install();
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    let out = Captured::default();
+    let out = out.clone();
     ACTIVE.with(|a| {
         a.borrow_mut().push(Active {
             id,
@@ -103,11 +111,10 @@ fn start(level: Level, span_closes: bool) -> (Captured, CaptureGuard) {
             span_closes,
         })
     });
-    let guard = CaptureGuard {
+    CaptureGuard {
         id,
         _this_thread: PhantomData,
-    };
-    (out, guard)
+    }
 }
 
 /// Installs the process-wide subscriber, once. A test binary that reads log lines calls this

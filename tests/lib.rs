@@ -42,7 +42,8 @@ pub fn unique_key(prefix: &str) -> String {
 
 impl Capture {
     /// Starts a server answering `status` with the JSON `response` to any request with the
-    /// capture's own key ([`Capture::key`], made here), which the test's client must use.
+    /// capture's own key ([`Capture::key`], made here), which the test's client must use,
+    /// or with no credentials at all.
     pub async fn start(status: u16, response: Value) -> Self {
         Self::start_keyed(unique_key("test-key"), status, response).await
     }
@@ -57,10 +58,16 @@ impl Capture {
         server
             .mock_async(move |when, then| {
                 when.is_true(move |req| {
-                    let ours = req
+                    // Ours: this capture's key, or no credentials at all (a request sent
+                    // without them must still be seen by a "nothing was sent" check). A
+                    // stray from another test always carries that test's own key.
+                    let auth: Vec<String> = req
                         .headers_vec()
                         .iter()
-                        .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && *v == bearer);
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    let ours = auth.is_empty() || auth.contains(&bearer);
                     if ours && let Ok(mut slot) = seen.lock() {
                         *slot = Some(req.clone());
                     }

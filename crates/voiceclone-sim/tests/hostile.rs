@@ -327,7 +327,7 @@ async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
     let mut ids = vec!["a".to_string(); 250_000];
     ids.push(voice.clone());
     let filtered = serde_json::to_vec(&json!({"voiceIds": ids})).unwrap();
-    let baseline = serde_json::to_vec(&json!({"voiceIds": ids, "voiceId": "none"})).unwrap();
+    let baseline = serde_json::to_vec(&json!({"voiceIdsUnused": ids})).unwrap();
     assert!(filtered.len() < 1024 * 1024 && baseline.len() < 1024 * 1024);
     let list = |body: Vec<u8>| {
         let request = http
@@ -348,7 +348,9 @@ async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
     let (mut best, mut best_baseline) = (Duration::MAX, Duration::MAX);
     for _ in 0..3 {
         let (took, v) = list(baseline.clone()).await;
-        assert_eq!(v["data"]["total"], 0, "{v}");
+        // The same bytes under a key the simulator ignores: parsed alike, no voice reaches
+        // the id filter, whatever order the filters run in.
+        assert!(v["data"]["total"].as_u64() > Some(1), "{v}");
         best_baseline = best_baseline.min(took);
         let (took, v) = list(filtered.clone()).await;
         assert_eq!(v["data"]["total"], 1, "{v}");
@@ -359,7 +361,7 @@ async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
     // seconds to every run of the filtered list.
     assert!(
         best < best_baseline * 2 + Duration::from_millis(500),
-        "the filtered list took {best:?} at best, the same body matching no voice \
+        "the filtered list took {best:?} at best, the same ids under an ignored key \
          {best_baseline:?}"
     );
     sim.shutdown().await;
@@ -756,8 +758,12 @@ async fn nothing_is_delivered_after_shutdown_returns() {
         // Creators stop at once: the freed port may be handed to another test's server
         // (a receiver there counted them as its connections: 80 where 64 were expected).
         stop.store(true, Ordering::SeqCst);
+        // Aborted, not awaited: a request that reached another server on the freed port
+        // (a silent receiver never answers) would hold the join for its 10 s timeout,
+        // past the tasks' due time, and a late delivery would be counted in `before`.
         for c in creators {
-            c.await.unwrap();
+            c.abort();
+            let _ = c.await;
         }
         // A request written just before `shutdown` returned may still be on its way.
         tokio::time::sleep(Duration::from_millis(30)).await;

@@ -865,7 +865,9 @@ async fn a_large_upload_does_not_stall_other_requests() {
     let hashing = std::time::Instant::now();
     assert_eq!(md5_hex(&other), other_hash);
     let one_hash = one_hash.max(hashing.elapsed());
-    let bound = one_hash / 2;
+    // Four fifths of a hash: the fixed code stalls the ticker ~0.2 of one, hashing inline
+    // (the bug) ~1.24; half a hash left too little slack on a loaded machine.
+    let bound = one_hash * 4 / 5;
     assert!(
         worst < bound,
         "the runtime stalled for {worst:?} while uploads were hashed (hashing 32 MiB here \

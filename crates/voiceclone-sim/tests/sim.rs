@@ -1167,11 +1167,15 @@ async fn counters_connections_and_response_faults() {
     .unwrap();
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
-        let n = kept.read(&mut buf).await.unwrap();
-        assert!(n > 0, "the connection closed unanswered");
-        answer.extend_from_slice(&buf[..n]);
-    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+            let n = kept.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the connection closed unanswered");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the kept-alive request was answered within 10 s");
     assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
     drop(sim);
     let end = tokio::time::timeout(Duration::from_secs(10), async {
