@@ -18,6 +18,18 @@ use workspace_tests::scripted::{Scripted, Step};
 /// The failures these tests look for last 30 s (a request's timeout) or an hour.
 const GRACE: Duration = Duration::from_secs(8);
 
+/// What the typical wait (the median of several) may take beyond its deadline: the
+/// library's 1 s grace and a second for the machine. A stall moves a few waits, not the
+/// median; a regression that adds a grace per retry or bounds a queue by a fixed few seconds
+/// moves them all, and [`GRACE`] alone would let it pass.
+const TYPICAL: Duration = Duration::from_secs(2);
+
+/// The middle of `times` (the upper one of an even count).
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times.get(times.len() / 2).copied().unwrap_or_default()
+}
+
 /// Accepts connections and never answers (nor reads, nor closes them).
 struct BlackHole {
     base_url: String,
@@ -80,6 +92,7 @@ fn assert_timed_out(err: &Error) {
 async fn a_wait_on_a_server_that_never_answers_ends_at_its_deadline() {
     let hole = BlackHole::start().await;
     let deadline = Duration::from_secs(1);
+    let mut each = Vec::new();
     for provider in Provider::ALL {
         let c = real_client(provider, &hole.base_url, 32);
         let policy = deadline_policy(provider, deadline);
@@ -89,11 +102,14 @@ async fn a_wait_on_a_server_that_never_answers_ends_at_its_deadline() {
             c.wait_for_clone(&JobId::new("t-1"), &policy),
         )
         .await;
+        each.push(started.elapsed());
+        let speech_started = Instant::now();
         let speech = tokio::time::timeout(
             deadline + GRACE,
             c.wait_for_speech(&JobId::new("t-2"), &policy),
         )
         .await;
+        each.push(speech_started.elapsed());
         let took = started.elapsed();
         for res in [clone.map(|r| r.map(drop)), speech.map(|r| r.map(drop))] {
             let err = res
@@ -111,6 +127,10 @@ async fn a_wait_on_a_server_that_never_answers_ends_at_its_deadline() {
             );
         }
     }
+    assert!(
+        median(each.clone()) < deadline + TYPICAL,
+        "the typical wait ended well past its deadline: {each:?}"
+    );
     assert!(hole.accepted.load(Ordering::SeqCst) >= 1);
 }
 
@@ -137,8 +157,10 @@ async fn waits_queued_behind_a_hung_request_end_at_their_deadline() {
             let c = c.clone();
             let policy = policy.clone();
             tokio::spawn(async move {
-                c.wait_for_clone(&JobId::new(format!("t-{i}")), &policy)
-                    .await
+                let r = c
+                    .wait_for_clone(&JobId::new(format!("t-{i}")), &policy)
+                    .await;
+                (r, started.elapsed())
             })
         })
         .collect();
@@ -146,9 +168,17 @@ async fn waits_queued_behind_a_hung_request_end_at_their_deadline() {
     let took = started.elapsed();
     let results = all.unwrap_or_else(|_| panic!("waits still queued after {took:?}"));
     assert_eq!(results.len(), 1000);
+    let mut ended = Vec::new();
     for res in results {
-        assert_timed_out(&res.unwrap().unwrap_err());
+        let (r, at) = res.unwrap();
+        assert_timed_out(&r.unwrap_err());
+        ended.push(at);
     }
+    let typical = median(ended);
+    assert!(
+        typical < deadline + TYPICAL,
+        "half the queued waits ended later than {typical:?} after they began"
+    );
     held.abort();
 }
 
