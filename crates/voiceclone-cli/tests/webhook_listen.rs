@@ -2283,7 +2283,9 @@ fn a_second_signal_while_the_receiver_stops_still_prints_the_job() {
     let submitted = |l: &String| l.contains("operation=\"clone_voice\"") && l.contains("}: ok ");
     if !before.iter().any(submitted) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !submitted(&err.until("operation=\"clone_voice\"").0) {
+        // Line by line, so the deadline is checked after each (`until` skips other lines
+        // for as long as they keep coming).
+        while !submitted(&err.next()) {
             assert!(
                 Instant::now() < deadline,
                 "the submit's answer was not read"
