@@ -88,14 +88,7 @@ pub async fn read_request(
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(s, &mut chunk, &mut buf).await?;
     };
     let head = String::from_utf8_lossy(&buf[..end]).to_string();
     let mut lines = head.split("\r\n");
@@ -111,16 +104,26 @@ pub async fn read_request(
         .unwrap_or(0);
     let mut body = buf.split_off(end);
     while body.len() < len {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
+        read_more(s, &mut chunk, &mut body).await?;
     }
     Some((path, headers, body))
+}
+
+/// Appends one read of `s` to `out`; `None` when the connection ended or stalled for 10 s.
+async fn read_more(
+    s: &mut tokio::net::TcpStream,
+    chunk: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(chunk))
+        .await
+        .ok()?
+        .ok()?;
+    if n == 0 {
+        return None;
+    }
+    out.extend_from_slice(chunk.get(..n)?);
+    Some(())
 }
 
 /// Whether `headers` carry the simulator's webhook signature of `body` under `secret`.
