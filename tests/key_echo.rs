@@ -10,9 +10,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "hub_support.rs"]
+mod hub_support;
+
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use hub_support::{hub_client, receive_signed};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use voiceclone::{
@@ -312,13 +316,7 @@ proptest! {
         let printed = runtime().block_on(async {
             let hub = voiceclone::webhook::CompletionHub::in_memory(voiceclone::WebhookSecret::new(SECRET));
             let body = echoing_delivery(event, &key, how, code).to_string();
-            let ts = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
-                .to_string();
-            let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
-            let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+            let d = receive_signed(&hub, SECRET, &body).await;
             assert_eq!(d.http_status(), 200, "{d:?}");
             let c = Client::builder(Provider::Vmeg)
                 .api_key(key.as_str())
@@ -339,6 +337,20 @@ proptest! {
             leaked(&captured, &key)
         );
     }
+}
+
+/// A VMEG client using `key` behind a new in-memory hub that has answered 200 to `body`,
+/// signed with `secret`; and its server, answering up to four requests with an empty task
+/// list. What the hub logged on receiving is dropped: the hub alone has no API key to scrub
+/// with, so those lines are not the client's.
+async fn client_after_delivery(key: &str, secret: &str, body: &str) -> (Client, Scripted) {
+    let hub = voiceclone::webhook::CompletionHub::in_memory(voiceclone::WebhookSecret::new(secret));
+    let d = receive_signed(&hub, secret, body).await;
+    assert_eq!(d.http_status(), 200, "{d:?}");
+    let _ = logs().take();
+    let empty = json!({"code": 200, "message": "", "data": {"records": [], "total": 0}});
+    let server = Scripted::start(vec![Step::ok(empty); 4]).await;
+    (hub_client(key, &server, hub), server)
 }
 
 /// Review 30-a #8: `reconcile` reads the completion hub for the submit's key as
@@ -367,37 +379,13 @@ fn reconcile_reads_the_hubs_delivery_under_the_keys_filter_and_never_sends_the_k
         {
             let k = echo(KEY, how);
             let idem = format!("idem-reconcile-{n}");
-            let hub = voiceclone::webhook::CompletionHub::in_memory(
-                voiceclone::WebhookSecret::new(SECRET),
-            );
             let body = json!({
                 "code": 200, "event": "openapi-tts", "pipelineKey": k,
                 "extraData": {"voiceclone": {"idempotencyKey": idem}},
                 "data": {"taskId": k, "results": [{"uri": "https://cdn.example.com/a.m4a"}]},
             })
             .to_string();
-            let ts = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
-                .to_string();
-            let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
-            let d = hub.receive(&ts, &sig, body.as_bytes()).await;
-            assert_eq!(d.http_status(), 200, "{d:?}");
-            // The hub alone has no API key to scrub with: what it logs on receiving is not
-            // reconcile's.
-            let _ = logs.take();
-            let empty = json!({"code": 200, "message": "", "data": {"records": [], "total": 0}});
-            let server = Scripted::start(vec![Step::ok(empty); 4]).await;
-            let c = Client::builder(Provider::Vmeg)
-                .api_key(KEY)
-                .base_url(server.base_url.as_str())
-                .timeout(Duration::from_secs(5))
-                .retry(RetryPolicy::default().with_max_attempts(1))
-                .sleeper(Arc::new(RecordingSleeper::new()))
-                .completion_hub(hub)
-                .build()
-                .unwrap();
+            let (c, server) = client_after_delivery(KEY, SECRET, &body).await;
             let mut q = voiceclone::ReconcileQuery::new(
                 std::time::SystemTime::now() - Duration::from_secs(3600),
             );
@@ -656,30 +644,7 @@ fn a_delivery_failing_its_filtered_decode_never_shows_the_key_in_its_kind() {
             "data": {"taskId": "t-kind", "results": [{"uri": "https://cdn.example.com/a.m4a"}]},
         })
         .to_string();
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            .to_string();
-        let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
-        let hub =
-            voiceclone::webhook::CompletionHub::in_memory(voiceclone::WebhookSecret::new(SECRET));
-        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
-        assert_eq!(d.http_status(), 200, "{d:?}");
-        // The hub alone has no API key to scrub with: what it logs on receiving is not the
-        // client's.
-        let _ = logs.take();
-        let empty = json!({"code": 200, "message": "", "data": {"records": [], "total": 0}});
-        let server = Scripted::start(vec![Step::ok(empty); 4]).await;
-        let c = Client::builder(Provider::Vmeg)
-            .api_key(KEY)
-            .base_url(server.base_url.as_str())
-            .timeout(Duration::from_secs(5))
-            .retry(RetryPolicy::default().with_max_attempts(1))
-            .sleeper(Arc::new(RecordingSleeper::new()))
-            .completion_hub(hub)
-            .build()
-            .unwrap();
+        let (c, _server) = client_after_delivery(KEY, SECRET, &body).await;
         let found = c.job_for_idempotency_key("idem-kind").await.unwrap();
         let found = found.expect("the genuine delivery is kept");
         let mut printed = vec![format!("{found:?}")];

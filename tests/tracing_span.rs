@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "hub_support.rs"]
+mod hub_support;
 #[path = "parking.rs"]
 mod parking;
 
@@ -1392,13 +1394,7 @@ fn a_layer_that_reads_the_hub_on_a_warn_line_does_not_hang_a_delivery() {
                 let body = json!({"code": code, "event": "openapi-tts", "pipelineKey": pk,
                     "data": {"taskId": "t-hub-1", "results": [{"uri": "/a.wav"}]}})
                 .to_string();
-                let ts = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis()
-                    .to_string();
-                let sig = voiceclone_sim::sign(WEBHOOK_SECRET, &ts, body.as_bytes());
-                let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+                let d = hub_support::receive_signed(&hub, WEBHOOK_SECRET, &body).await;
                 outcomes.push(matches!(d, Delivery::Fresh(_)));
             }
             outcomes

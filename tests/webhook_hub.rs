@@ -1061,6 +1061,49 @@ async fn a_keys_delivery_whose_task_cannot_be_looked_up_still_names_it() {
     }
 }
 
+/// A loopback VMEG `tasks/list` whose every page, of `records` (all of them), is answered only
+/// once `body` has been delivered to `hub`; and a client, without retries, reading it behind
+/// `hub`. Returns the count of pages served, the server's task and the client.
+async fn list_delivering_meanwhile(
+    hub: &CompletionHub,
+    body: &str,
+    records: Vec<serde_json::Value>,
+) -> (Arc<Mutex<usize>>, tokio::task::JoinHandle<()>, Client) {
+    use axum::routing::get;
+    let pages = Arc::new(Mutex::new(0usize));
+    let total = records.len();
+    let (h, b, p) = (hub.clone(), body.to_owned(), pages.clone());
+    let app = axum::Router::new().route(
+        "/openapi/v1/tasks/list",
+        get(move || {
+            let (hub, body, pages, records) = (h.clone(), b.clone(), p.clone(), records.clone());
+            async move {
+                *pages.lock().unwrap() += 1;
+                // The delivery lands while this page is on its way.
+                assert!(matches!(
+                    deliver(&hub, &body).await,
+                    Delivery::Fresh(_) | Delivery::Duplicate(_)
+                ));
+                axum::Json(json!({"code": 200, "message": "",
+                    "data": {"records": records, "total": total}}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let client = Client::builder(Provider::Vmeg)
+        .api_key("sk-late-delivery-0123456789")
+        .base_url(&url)
+        .retry(voiceclone::RetryPolicy::none())
+        .completion_hub(hub.clone())
+        .build()
+        .unwrap();
+    (pages, server, client)
+}
+
 /// Review 30 pass 2 #3: the hub is read before the task list, and the walk may take minutes.
 /// A delivery for the key that reaches the hub while the list is read (here: recorded by the
 /// server before it answers the page, an empty one) is still the answer, once the window has
@@ -1069,7 +1112,6 @@ async fn a_keys_delivery_whose_task_cannot_be_looked_up_still_names_it() {
 /// resubmitted paid twice.
 #[tokio::test]
 async fn a_delivery_that_arrives_while_the_task_list_is_read_is_not_missed() {
-    use axum::routing::get;
     for (n, task) in ["t-late", " "].into_iter().enumerate() {
         let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
         let key = format!("late-delivery-key-{n}");
@@ -1079,37 +1121,7 @@ async fn a_delivery_that_arrives_while_the_task_list_is_read_is_not_missed() {
             "data": {"taskId": task, "results": [{"uri": "https://cdn.example/a.m4a"}]},
         })
         .to_string();
-        let pages = Arc::new(Mutex::new(0usize));
-        let (h, b, p) = (hub.clone(), body.clone(), pages.clone());
-        let app = axum::Router::new().route(
-            "/openapi/v1/tasks/list",
-            get(move || {
-                let (hub, body, pages) = (h.clone(), b.clone(), p.clone());
-                async move {
-                    *pages.lock().unwrap() += 1;
-                    // The delivery lands while this page is on its way.
-                    assert!(matches!(
-                        deliver(&hub, &body).await,
-                        Delivery::Fresh(_) | Delivery::Duplicate(_)
-                    ));
-                    axum::Json(
-                        json!({"code": 200, "message": "", "data": {"records": [], "total": 0}}),
-                    )
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        let client = Client::builder(Provider::Vmeg)
-            .api_key("sk-late-delivery-0123456789")
-            .base_url(&url)
-            .retry(voiceclone::RetryPolicy::none())
-            .completion_hub(hub.clone())
-            .build()
-            .unwrap();
+        let (pages, server, client) = list_delivering_meanwhile(&hub, &body, Vec::new()).await;
         let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(3600));
         q.kind = Some(voiceclone::JobKind::Speech);
         q.idempotency_key = Some(key.clone());
@@ -1144,7 +1156,6 @@ async fn a_delivery_that_arrives_while_the_task_list_is_read_is_not_missed() {
 /// lost, another job's audio used).
 #[tokio::test]
 async fn a_delivery_that_arrives_while_a_list_of_another_task_is_read_is_not_missed() {
-    use axum::routing::get;
     let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
     let key = "late-delivery-beside-another".to_owned();
     let body = json!({
@@ -1159,37 +1170,7 @@ async fn a_delivery_that_arrives_while_a_list_of_another_task_is_read_is_not_mis
         "createdAt": humantime::format_rfc3339_seconds(submitted + Duration::from_secs(30))
             .to_string(),
     });
-    let pages = Arc::new(Mutex::new(0usize));
-    let (h, b, p) = (hub.clone(), body.clone(), pages.clone());
-    let app = axum::Router::new().route(
-        "/openapi/v1/tasks/list",
-        get(move || {
-            let (hub, body, pages, other) = (h.clone(), b.clone(), p.clone(), other.clone());
-            async move {
-                *pages.lock().unwrap() += 1;
-                // The delivery lands while this page is on its way.
-                assert!(matches!(
-                    deliver(&hub, &body).await,
-                    Delivery::Fresh(_) | Delivery::Duplicate(_)
-                ));
-                axum::Json(
-                    json!({"code": 200, "message": "", "data": {"records": [other], "total": 1}}),
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let client = Client::builder(Provider::Vmeg)
-        .api_key("sk-late-delivery-0123456789")
-        .base_url(&url)
-        .retry(voiceclone::RetryPolicy::none())
-        .completion_hub(hub.clone())
-        .build()
-        .unwrap();
+    let (pages, server, client) = list_delivering_meanwhile(&hub, &body, vec![other]).await;
     let mut q = voiceclone::ReconcileQuery::new(submitted);
     q.kind = Some(voiceclone::JobKind::Speech);
     q.idempotency_key = Some(key);

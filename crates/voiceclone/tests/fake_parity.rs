@@ -4,6 +4,7 @@
 
 mod support;
 
+use support::fake::clone_refused_for_its_script;
 use support::wav::wav;
 use voiceclone::fake::{FakeClient, Script};
 use voiceclone::{
@@ -2023,25 +2024,11 @@ async fn a_synchronous_answer_without_a_task_id_is_a_finished_job_naming_no_task
 
     // No such answer on an asynchronous submit, or from JimmyAI: the script is refused.
     fake.script_clone(Script::succeeds().without_task_id());
-    let err = fake
-        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
-        "{err}"
-    );
+    let err = clone_refused_for_its_script(&fake).await;
     assert!(err.to_string().contains("without_task_id"), "{err}");
     let jimmy = FakeClient::new(Provider::JimmyAi);
     jimmy.script_clone(Script::succeeds().without_task_id());
-    let err = jimmy
-        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
-        "{err}"
-    );
+    clone_refused_for_its_script(&jimmy).await;
     assert_eq!(fake.billable_submits(), 2);
     assert_eq!(jimmy.billable_submits(), 0);
 }

@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::fake::clone_refused_for_its_script;
 use support::wav::wav;
 use voiceclone::fake::{FakeClient, Script};
 use voiceclone::{
@@ -252,14 +253,7 @@ async fn a_failure_naming_its_task_carries_the_id_to_wait_on() {
         assert_eq!(fake.billable_submits(), 1);
 
         fake.script_clone(Script::succeeds().naming_its_task());
-        let err = fake
-            .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
-            "{err}"
-        );
+        clone_refused_for_its_script(&fake).await;
         // A synchronous one that succeeds names nothing either (VMEG's route).
         if provider == Provider::Vmeg {
             fake.script_clone(Script::succeeds().naming_its_task());

@@ -2,9 +2,12 @@
 //! `FakeClient`, with no HTTP and no socket.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::fake::clone_refused_for_its_script;
 use voiceclone::fake::{FakeCall, FakeClient, Script};
 use voiceclone::{
     CloneRequest, ErrorKind, JobId, JobKind, Provider, SpeechRequest, TaskStatus, VoiceCloning,
@@ -872,14 +875,7 @@ async fn a_line_or_key_setter_that_would_be_ignored_is_refused_when_used() {
     ] {
         let fake = FakeClient::new(Provider::Vmeg);
         fake.script_clone(script);
-        let err = fake
-            .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
-            "{err}"
-        );
+        clone_refused_for_its_script(&fake).await;
     }
     // What is meant still works: the last line, and a refusal using up its key.
     let fake = FakeClient::new(Provider::Vmeg);

@@ -3,5 +3,6 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod fake;
 pub mod rss;
 pub mod wav;
