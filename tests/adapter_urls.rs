@@ -162,6 +162,65 @@ fn plain_http_base_urls_only_for_loopback_literals_and_localhost() {
     }
 }
 
+/// A plain-http `localhost` base is this machine by its name only: the name is resolved to
+/// the loopback addresses by the client itself, never by the system's resolver (a system with
+/// no `localhost` in its hosts file asks DNS, where a search domain's wildcard record would
+/// take the key in clear off the machine). The call still reaches a server on 127.0.0.1 at
+/// the URL's port. Before: the system's resolver answered (no line logged).
+#[tokio::test]
+async fn a_plain_http_localhost_base_resolves_to_loopback_without_the_system_resolver() {
+    let server = Scripted::start(vec![Step::ok(
+        json!({"code": 200, "data": {"taskId": "t-1", "status": "running"}}),
+    )])
+    .await;
+    let base = server.base_url.replace("127.0.0.1", "localhost");
+    assert!(base.starts_with("http://localhost:"), "{base}");
+    let (logs, guard) = crate::adapter_support::capture_logs();
+    let job = client(Provider::Vmeg, &base, None)
+        .clone_status(&voiceclone::JobId::new("t-1"))
+        .await
+        .unwrap();
+    drop(guard);
+    assert_eq!(job.id.as_str(), "t-1");
+    assert_eq!(server.seen().len(), 1);
+    let logs = logs.take();
+    assert!(
+        logs.contains("resolved to this machine's loopback addresses")
+            && logs.contains("localhost"),
+        "{logs}"
+    );
+}
+
+/// A simulator listening on `::1` only is still reached through `http://localhost`: the
+/// pinned resolution hands out both loopback addresses, and the refused IPv4 one falls back to
+/// IPv6. (Skipped where this machine has no IPv6 loopback.)
+#[tokio::test]
+async fn a_plain_http_localhost_base_reaches_a_server_on_ipv6_loopback_only() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let served = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 16384];
+        let _ = s.read(&mut buf).await;
+        let body = r#"{"code":200,"data":{"taskId":"t-6","status":"running"}}"#;
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(reply.as_bytes()).await.unwrap();
+    });
+    let job = client(Provider::Vmeg, &format!("http://localhost:{port}"), None)
+        .clone_status(&voiceclone::JobId::new("t-6"))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), "t-6");
+    served.await.unwrap();
+}
+
 /// A base URL carrying credentials, a query or a fragment (even an empty one) is refused by
 /// name when the client is built. A fragment passed before: the generated calls set their
 /// path past it, but JimmyAI's upload, written as base + path, sent the recording (and the

@@ -174,6 +174,7 @@ mod connection_limit; // the in-flight bound on connections
 #[cfg(any(feature = "webhook", feature = "long-text"))]
 mod digest; // SHA-256 as hex (ring): long keys, text fingerprints
 mod jitter; // seeded draws for retry, poll and reconnect jitter (std's SipHash)
+mod loopback_dns; // a plain-http base's `localhost` is this machine, never the system's answer
 mod provider; // the vendor table and one Backend per vendor (vmeg/, jimmyai/)
 #[cfg(any(feature = "upload", feature = "download"))]
 mod public_dns; // storage hosts resolve to public addresses only (no SSRF by DNS)

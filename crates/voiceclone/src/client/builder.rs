@@ -428,7 +428,10 @@ impl ClientBuilder {
                     // key then never crosses a network; an `HTTP_PROXY` from the environment
                     // would carry the request, `Authorization` header and all, in clear to
                     // the proxy host. (An https base goes through a proxy as a TLS tunnel.)
-                    http = http.no_proxy();
+                    // For the same reason `localhost` is not left to the system's resolver.
+                    http = http
+                        .no_proxy()
+                        .dns_resolver(crate::loopback_dns::LoopbackOnly);
                 }
                 let http = http.build().map_err(|e| {
                     Error::new(ErrorKind::Transport)
