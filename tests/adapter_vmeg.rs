@@ -1,7 +1,7 @@
 //! The adapter against VMEG's dialect, on a scripted loopback server.
 
 use crate::adapter_support::{
-    SECRET_KEY, assert_no_forged_or_huge_line, capture_logs, client, fast_wait,
+    FORGED_LINE, SECRET_KEY, assert_no_forged_or_huge_line, capture_logs, client, fast_wait,
     folded_failure_reason, megabyte_word,
 };
 use serde_json::{Value, json};
@@ -1469,6 +1469,32 @@ async fn a_synchronous_create_cut_short_after_sending_is_not_resent() {
         seen[0].header("x-idempotency-key"),
         seen[1].header("x-idempotency-key")
     );
+}
+
+/// Review 32-a #4: a caller's voice name holding a newline (an end user's, in a service) is
+/// quoted in the request summary of a lost write with its control characters escaped: the
+/// error's text and the WARN and INFO lines forge no log line. The name sent is the name
+/// given. Before: the newline was written as it is, and a second, forged line followed.
+#[tokio::test]
+async fn a_voice_name_holding_a_newline_forges_no_log_line_when_its_write_is_lost() {
+    let (logs, _guard) = capture_logs();
+    let server = Scripted::start(vec![Step::Json(502, vec![], json!({"code": 502})); 3]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let name = format!("Narrator{FORGED_LINE}\r\u{2028}end");
+    let e = c
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").name(&name))
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    for shown in [e.to_string(), format!("{}", e.kind())] {
+        assert!(!shown.contains(['\n', '\r', '\u{2028}']), "{shown}");
+        assert!(shown.contains("Narrator\\n2026-12-05"), "{shown}");
+    }
+    let text = logs.take();
+    assert!(text.contains("write outcome unknown"), "{text}");
+    assert_no_forged_or_huge_line(&text);
+    let sent: Value = serde_json::from_slice(&server.seen()[0].body).unwrap();
+    assert_eq!(sent["voiceName"], name.as_str());
 }
 
 /// Review 23-b #5: a status word, failure reason or `taskType` a server chooses is cut where

@@ -237,13 +237,36 @@ impl RequestSummary {
 }
 
 impl fmt::Display for RequestSummary {
+    /// One line: a caller's value holding a line break (a voice name an end user chose) is
+    /// shown escaped (`\n`), so that it cannot start a forged line in a log that prints the
+    /// summary. The fields themselves keep the value as sent.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.method, self.route)?;
         for (k, v) in &self.fields {
-            write!(f, " {k}={v}")?;
+            f.write_str(" ")?;
+            write_one_line(f, k)?;
+            f.write_str("=")?;
+            write_one_line(f, v)?;
         }
         Ok(())
     }
+}
+
+/// `text` with control characters and Unicode line and paragraph separators escaped as
+/// Rust writes them (`\n`, `\u{2028}`); everything else as it is.
+fn write_one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    let mut rest = text;
+    while let Some(at) = rest.find(breaks) {
+        let (plain, from) = rest.split_at(at);
+        f.write_str(plain)?;
+        let mut chars = from.chars();
+        if let Some(c) = chars.next() {
+            write!(f, "{}", c.escape_default())?;
+        }
+        rest = chars.as_str();
+    }
+    f.write_str(rest)
 }
 
 impl ErrorKind {

@@ -66,8 +66,32 @@ pub(crate) fn default_name(key: &str) -> String {
     format!("voiceclone-{:012x}", u64::from_be_bytes(first) >> 16)
 }
 
-pub(super) fn new_key() -> String {
-    crate::random_id::RandomId::new().to_string()
+/// A new idempotency key that holds no piece of the API key. Every key the client draws (a
+/// create's, a rename's, a material step's) is sent as a header and kept in errors and log
+/// lines, which leave through the key's scrubber: a key it would change is no longer the key
+/// that was sent, and 8 characters of the API key would be printed beside it (see
+/// [`submit_key`]).
+pub(super) fn new_key(t: &Transport) -> String {
+    key_without_secret(&t.scrubber, || {
+        crate::random_id::RandomId::new().to_string()
+    })
+}
+
+/// The first of `draw`'s keys in which `scrubber` finds nothing. Bounded, so that no key can
+/// make it spin: a random 32-digit key meets a piece of the API key about once in ten million
+/// draws, and 64 misses in a row do not happen (the last is taken).
+fn key_without_secret(
+    scrubber: &crate::scrub::Scrubber,
+    mut draw: impl FnMut() -> String,
+) -> String {
+    let mut key = draw();
+    for _ in 1..64 {
+        if !scrubber.finds_secret_in(&key) {
+            break;
+        }
+        key = draw();
+    }
+    key
 }
 
 /// A submit's idempotency key: the caller's, or a new one. It is sent, kept in the job and
@@ -81,13 +105,7 @@ fn submit_key(t: &Transport, given: Option<&String>) -> Result<String, Error> {
     check_caller_key(t, given)?;
     match given {
         Some(key) => Ok(key.clone()),
-        None => {
-            let mut key = new_key();
-            while t.scrubber.finds_secret_in(&key) {
-                key = new_key();
-            }
-            Ok(key)
-        }
+        None => Ok(new_key(t)),
     }
 }
 
@@ -109,17 +127,17 @@ pub(super) fn check_caller_key(t: &Transport, given: Option<&String>) -> Result<
 /// means one of its own attempts landed without its answer reaching us (VMEG does not
 /// replay answers, and refuses a key twice), so the call is made once more under another
 /// new key. Safe only where a second request creates nothing billable.
-pub(super) async fn fresh_key_on_conflict<T, F, Fut>(f: F) -> Result<T, Error>
+pub(super) async fn fresh_key_on_conflict<T, F, Fut>(t: &Transport, f: F) -> Result<T, Error>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    match f(new_key()).await {
+    match f(new_key(t)).await {
         Err(e) if e.kind() == &ErrorKind::Conflict => {
             tracing::debug!(
                 "a call's answer was lost after it landed; asking again under a new key"
             );
-            f(new_key()).await
+            f(new_key(t)).await
         }
         other => other,
     }
@@ -387,6 +405,32 @@ pub(crate) async fn synthesize(
         job
     };
     Ok(job.with_idempotency_key(key))
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::key_without_secret;
+    use crate::scrub::Scrubber;
+
+    /// A drawn key holding 8 characters of the API key is drawn again (it would be scrubbed
+    /// in errors and logs, and differ from the key sent); the draws are bounded.
+    #[test]
+    fn a_drawn_key_holding_a_piece_of_the_api_key_is_drawn_again() {
+        let scrubber = Scrubber::new("sk-0123456789abcdef");
+        let mut draws = vec![
+            "ffff0123456789abffffffffffffffff".to_owned(),
+            "00000000000000000000000000000000".to_owned(),
+        ]
+        .into_iter();
+        let key = key_without_secret(&scrubber, || draws.next().unwrap_or_default());
+        assert_eq!(key, "00000000000000000000000000000000");
+        let mut n = 0;
+        let key = key_without_secret(&scrubber, || {
+            n += 1;
+            "0123456789abcdef".to_owned()
+        });
+        assert_eq!((n, key.as_str()), (64, "0123456789abcdef"));
+    }
 }
 
 #[cfg(test)]

@@ -222,7 +222,7 @@ async fn gen_upload_url(
         file_name: sample.file_name.clone(),
     };
     let body = &body;
-    fresh_key_on_conflict(|key| async move {
+    fresh_key_on_conflict(t, |key| async move {
         let header = key_header(&key)?;
         t.send(
             call("material_gen_upload_url", &key),
@@ -292,7 +292,7 @@ async fn single(
         material_id: material_id.to_owned(),
         s3_uri: s3_uri.to_owned(),
     };
-    let key = new_key();
+    let key = new_key(t);
     let header = key_header(&key)?;
     let completed = t
         .send(
@@ -347,7 +347,7 @@ async fn multipart(
         file_name: sample.file_name.clone(),
     };
     let body = &body;
-    let data = fresh_key_on_conflict(|key| async move {
+    let data = fresh_key_on_conflict(t, |key| async move {
         let header = key_header(&key)?;
         t.send(
             call("material_multipart_initiate", &key),
@@ -455,7 +455,7 @@ async fn parts(
         .with_step(UploadStep::CompleteMultipart));
     }
     let step = UploadStep::CompleteMultipart;
-    let key = new_key();
+    let key = new_key(t);
     let header = key_header(&key)?;
     let body = types::MaterialMultipartCompleteRequest {
         file_hash: Some(s.file_hash.clone()),
@@ -506,7 +506,7 @@ async fn presign(
         upload_id: Some(s.upload_id.clone()),
     };
     let body = &body;
-    let data = fresh_key_on_conflict(|key| async move {
+    let data = fresh_key_on_conflict(t, |key| async move {
         let header = key_header(&key)?;
         t.send(
             call("material_multipart_presign", &key),
@@ -541,7 +541,7 @@ async fn presign(
 /// Cancels a multipart upload after a failed step (best effort: its own failure is logged,
 /// the step's error is what the caller gets).
 async fn abort(t: &Transport, c: &vmeg_client::Client, s: &Session) {
-    let key = new_key();
+    let key = new_key(t);
     let Ok(header) = key_header(&key) else {
         return;
     };

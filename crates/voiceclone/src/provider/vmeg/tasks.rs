@@ -242,7 +242,7 @@ pub(crate) async fn delete_task(
     let body = types::TaskDeleteRequest {
         task_id: id.as_str().to_owned(),
     };
-    let key = new_key();
+    let key = new_key(t);
     let header = key_header(&key)?;
     // The `taskId` in an unknown outcome's summary says which task to check.
     let summary = || serde_json::to_value(&body).ok();
@@ -326,7 +326,7 @@ pub(crate) async fn voices_page(
             ..Default::default()
         };
         let body = &body;
-        let data = fresh_key_on_conflict(|key| async move {
+        let data = fresh_key_on_conflict(t, |key| async move {
             let header = key_header(&key)?;
             let call = list_call("system_voices", "voice_basic_list", &key);
             t.send(call, None, |rid: RequestId| {
@@ -363,7 +363,7 @@ pub(crate) async fn voices_page(
         ..Default::default()
     };
     let body = &body;
-    let data = fresh_key_on_conflict(|key| async move {
+    let data = fresh_key_on_conflict(t, |key| async move {
         let header = key_header(&key)?;
         let call = list_call("voices", "voice_clone_list", &key);
         t.send(call, None, |rid: RequestId| {

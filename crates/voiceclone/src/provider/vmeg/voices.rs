@@ -80,7 +80,7 @@ pub(crate) async fn rename_voice(
         voice_id: Some(voice_id.to_owned()),
         voice_name: Some(name.to_owned()),
     };
-    let key = new_key();
+    let key = new_key(t);
     let header = key_header(&key)?;
     // The `voiceId` in an unknown outcome's summary says which voice to check; the new
     // name is the caller's free text, summarized, never quoted.
@@ -112,7 +112,7 @@ pub(crate) async fn delete_voice(
     let body = types::CloneVoiceDeleteRequest {
         voice_id: Some(voice_id.to_owned()),
     };
-    let key = new_key();
+    let key = new_key(t);
     let header = key_header(&key)?;
     // The `voiceId` in an unknown outcome's summary says which voice to check.
     let summary = || serde_json::to_value(&body).ok();
