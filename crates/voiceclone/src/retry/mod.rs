@@ -4,7 +4,7 @@
 //! |-----------------------------------------|--------|------------------------------------|--------------------------------|
 //! | connect failure (nothing sent)          | retry  | retry                              | retry                          |
 //! | 429 / `RateLimited`                     | retry  | retry                              | retry                          |
-//! | timeout, connection broken mid-request  | retry  | retry                              | `OutcomeUnknown`               |
+//! | timeout, connection broken mid-request or mid-answer (a body cut off) | retry | retry | `OutcomeUnknown` |
 //! | 500 (and JimmyAI `-1`)                  | retry  | retry (may have landed: see below) | `OutcomeUnknown` (the fault may have come after the task was made) |
 //! | 502, 504, a CDN's 520 and 524, 507      | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
 //! | 503, a CDN's 521-523                    | retry  | retry                              | fail (never reached the service: not processed) |
