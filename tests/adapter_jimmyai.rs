@@ -1,7 +1,7 @@
 //! The adapter against JimmyAI's dialect, on a scripted loopback server.
 
 use crate::adapter_support::{
-    SECRET_KEY, assert_no_forged_or_huge_line, capture_logs, client, fast_wait,
+    ENVOY_503, SECRET_KEY, assert_no_forged_or_huge_line, capture_logs, client, fast_wait,
     folded_failure_reason, megabyte_word,
 };
 use serde_json::{Value, json};
@@ -377,6 +377,69 @@ async fn server_errors_on_a_create_are_reported_not_resent() {
             assert!(sleeper.sleeps().is_empty(), "{what}");
         }
     }
+}
+
+/// Review 32-a #2: a bare HTTP 503 that is no JimmyAI envelope (a proxy's page such as
+/// `ENVOY_503`) is the proxy's word, not the vendor's: the upstream may have made the task
+/// before it died. A create ends `OutcomeUnknown`, sent once, not transient, with its request,
+/// submit time and the WARN line, never "try again later" (a caller repeating transient
+/// failures paid twice). The vendor's own 503 envelope keeps its meaning
+/// (`server_errors_on_a_create_are_reported_not_resent`), and a read is still retried.
+#[tokio::test]
+async fn a_proxys_bare_503_on_a_create_is_an_unknown_outcome_sent_once() {
+    let (logs, _guard) = capture_logs();
+    for page in [
+        ENVOY_503,
+        "<html><body><h1>503 Service Unavailable</h1></body></html>",
+    ] {
+        for speech in [false, true] {
+            let server = Scripted::start(vec![
+                Step::Raw(503, page),
+                ok(task("audio_9", "soundCloningClone", "queued", json!({}))),
+            ])
+            .await;
+            let (c, sleeper) = client(Provider::JimmyAi, &server.base_url);
+            let _ = logs.take();
+            let e = create(&c, speech).await.unwrap_err();
+            let what = format!("{page} speech={speech}: {e}");
+            match e.kind() {
+                ErrorKind::OutcomeUnknown {
+                    idempotency_key: None,
+                    request,
+                    ..
+                } => {
+                    assert_eq!(request.method, "POST", "{what}");
+                    assert!(!request.fields.is_empty(), "{what}");
+                }
+                other => panic!("{what}: expected OutcomeUnknown, got {other:?}"),
+            }
+            assert!(!e.is_transient(), "{what}");
+            assert!(!e.may_resubmit(), "{what}");
+            assert_eq!(e.http_status(), Some(503), "{what}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+            assert!(sleeper.sleeps().is_empty(), "{what}");
+            let text = logs.take();
+            assert!(
+                text.lines()
+                    .any(|l| l.contains(" WARN ") && l.contains("write outcome unknown")),
+                "{what}: {text}"
+            );
+        }
+    }
+    // A read answered so is retried, as before.
+    let server = Scripted::start(vec![
+        Step::Raw(503, ENVOY_503),
+        ok(task(
+            "audio_9",
+            "soundCloningClone",
+            "processing",
+            json!({}),
+        )),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    c.clone_status(&JobId::new("audio_9")).await.unwrap();
+    assert_eq!(server.seen().len(), 2);
 }
 
 #[tokio::test]

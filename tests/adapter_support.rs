@@ -51,6 +51,10 @@ pub fn capture_logs() -> (
     workspace_tests::captured::capture(tracing::Level::DEBUG)
 }
 
+/// Envoy's answer (and so Istio's and many gateways') when the upstream closed the connection
+/// after the request was forwarded (response flag `UC`).
+pub const ENVOY_503: &str = "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
+
 /// A server's text of about 1 MiB holding a newline that would start a forged log line.
 pub const FORGED_LINE: &str = "\n2026-12-05T00:00:00Z  INFO voiceclone: task t-1 succeeded";
 

@@ -5,6 +5,7 @@
 mod adapter_attack;
 mod adapter_attack4;
 mod adapter_call_options;
+mod adapter_cut_bodies;
 mod adapter_deadlines;
 mod adapter_download;
 mod adapter_enums;

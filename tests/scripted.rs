@@ -1,15 +1,19 @@
 //! A loopback server of our own that answers from a script, one step per request, and records
 //! every request. For what httpmock cannot express: a sequence (503, 503, 200), a hang past
-//! the client's timeout, a dropped connection, a redirect.
+//! the client's timeout, a dropped connection, a body that breaks off, a redirect.
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Frame;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// One scripted answer.
@@ -29,6 +33,14 @@ pub enum Step {
     Late(Duration, u16, Value),
     /// Close the connection without answering.
     Drop,
+    /// Answer with this status and headers, send `part` of a longer body, then close the
+    /// connection: the body breaks off before the `Content-Length` it announced (`announced`)
+    /// or, with `None`, in the middle of its chunked encoding (no last chunk).
+    Cut {
+        status: u16,
+        part: &'static str,
+        announced: Option<usize>,
+    },
 }
 
 impl Step {
@@ -37,6 +49,23 @@ impl Step {
     }
     pub fn status(status: u16, body: Value) -> Self {
         Step::Json(status, Vec::new(), body)
+    }
+    /// `status`, then `part` of a body announced 100 bytes longer, then the connection closed.
+    pub fn cut(status: u16, part: &'static str) -> Self {
+        Step::Cut {
+            status,
+            part,
+            announced: Some(part.len() + 100),
+        }
+    }
+    /// `status`, then `part` as a chunk of a chunked body, then the connection closed before
+    /// the last chunk.
+    pub fn cut_chunked(status: u16, part: &'static str) -> Self {
+        Step::Cut {
+            status,
+            part,
+            announced: None,
+        }
     }
 }
 
@@ -133,10 +162,44 @@ impl Scripted {
     }
 }
 
+/// A body that sends its part, then fails, so that hyper closes the connection mid-body. It
+/// stalls once between the two (waking itself at once): hyper flushes what it has written
+/// before it polls the body again, so the part reaches the client before the close.
+struct CutBody {
+    part: Option<Bytes>,
+    stalled: bool,
+}
+
+impl hyper::body::Body for CutBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(part) = self.part.take() {
+            return Poll::Ready(Some(Ok(Frame::data(part))));
+        }
+        if !self.stalled {
+            self.stalled = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(Some(Err(std::io::Error::other("scripted cut"))))
+    }
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+fn whole(body: Bytes) -> Body {
+    Full::new(body).map_err(|never| match never {}).boxed()
+}
+
 async fn answer(
     state: Arc<Mutex<Shared>>,
     req: Request<hyper::body::Incoming>,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<Response<Body>, std::io::Error> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -162,6 +225,23 @@ async fn answer(
         s.script.pop_front()
     };
     let (status, headers, body): (u16, Vec<(&'static str, String)>, Bytes) = match step {
+        Some(Step::Cut {
+            status,
+            part,
+            announced,
+        }) => {
+            let mut resp = Response::builder()
+                .status(status)
+                .header("content-type", "application/json");
+            if let Some(len) = announced {
+                resp = resp.header("content-length", len.to_string());
+            }
+            let body = CutBody {
+                part: Some(Bytes::from_static(part.as_bytes())),
+                stalled: false,
+            };
+            return resp.body(body.boxed()).map_err(std::io::Error::other);
+        }
         Some(Step::Json(status, headers, body)) => (status, headers, body.to_string().into()),
         Some(Step::Raw(status, body)) => (status, Vec::new(), Bytes::from_static(body.as_bytes())),
         Some(Step::Bytes(status, body)) => (status, Vec::new(), Bytes::from(body)),
@@ -187,5 +267,5 @@ async fn answer(
     for (k, v) in headers {
         resp = resp.header(k, v);
     }
-    resp.body(Full::new(body)).map_err(std::io::Error::other)
+    resp.body(whole(body)).map_err(std::io::Error::other)
 }

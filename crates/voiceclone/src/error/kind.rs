@@ -63,7 +63,8 @@ pub enum ErrorKind {
     /// No answer in time, on an operation that is safe to repeat.
     #[error("the request timed out; it is safe to try again later")]
     Timeout,
-    /// The network failed (connection refused, reset, TLS, DNS).
+    /// The network failed (connection refused, reset, TLS, DNS), also after the answer began:
+    /// a body that broke off before its end.
     #[error(
         "could not talk to the provider (network, TLS or DNS failure); check connectivity and the base URL"
     )]

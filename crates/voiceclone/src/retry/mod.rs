@@ -4,10 +4,11 @@
 //! |-----------------------------------------|--------|------------------------------------|--------------------------------|
 //! | connect failure (nothing sent)          | retry  | retry                              | retry                          |
 //! | 429 / `RateLimited`                     | retry  | retry                              | retry                          |
-//! | timeout, connection broken mid-request  | retry  | retry                              | `OutcomeUnknown`               |
+//! | timeout, connection broken mid-request or mid-answer (a body cut off) | retry | retry | `OutcomeUnknown` |
 //! | 500 (and JimmyAI `-1`)                  | retry  | retry (may have landed: see below) | `OutcomeUnknown` (the fault may have come after the task was made) |
 //! | 502, 504, a CDN's 520 and 524, 507      | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
-//! | 503, a CDN's 521-523                    | retry  | retry                              | fail (never reached the service: not processed) |
+//! | 503 in the vendor's envelope, a CDN's 521-523 | retry | retry | fail (never reached the service: not processed) |
+//! | a bare 503 (no envelope: a proxy's page) | retry | retry | `OutcomeUnknown` (the upstream may have made the task before it died) |
 //! | a CDN's 525, 526 (TLS to the origin)    | fail   | retry                              | fail (never reached the service) |
 //! | 501, 505, 511                           | fail   | fail                               | fail (refused before processing) |
 //! | any other 5xx (530, ...)                | fail   | retry                              | `OutcomeUnknown`               |
@@ -36,7 +37,9 @@
 //! 502 may have landed; a refusal code behind an HTTP 500, 502 or 504 is read as that
 //! server fault by `transport::error_for_code`). The column above is chosen by the code's
 //! status when it is a 5xx (an HTTP 400 whose code says 502 is retried as a 502), else by
-//! the HTTP status (`Error::effective_status`).
+//! the HTTP status (`Error::effective_status`). An HTTP 503 says nothing was done only in the
+//! vendor's envelope: a bare one is a proxy's page (Envoy's "upstream connect error or
+//! disconnect/reset before headers"), which a write takes as may have landed.
 //!
 //! `Upload` (a JimmyAI `files/upload`, VMEG's material calls with their idempotency keys, a
 //! PUT to a presigned storage URL) follows the `Read` column: a repeat creates nothing
@@ -265,8 +268,9 @@ pub(crate) fn decide(kind: OperationKind, err: &Error) -> Decision {
 }
 
 /// 5xx statuses that say the request was not acted on: 501 (not implemented), 503
-/// (unavailable), 505 (HTTP version), 511 (a captive portal's login), and a CDN's 521-523,
-/// 525 and 526 (it never reached the origin).
+/// (unavailable; from a write's answer, only in the vendor's envelope: see
+/// [`server_error_may_have_landed`]), 505 (HTTP version), 511 (a captive portal's login), and
+/// a CDN's 521-523, 525 and 526 (it never reached the origin).
 fn says_nothing_was_done(status: u16) -> bool {
     matches!(status, 501 | 503 | 505 | 511 | 521..=523 | 525 | 526)
 }
@@ -297,10 +301,19 @@ fn never_works(status: u16) -> bool {
 /// stands for (VMEG's HTTP 503 whose body says 502: "an upstream step failed"): the write is
 /// taken as not done only when every status it carries says so. A 500, a gateway's 502 or
 /// 504, a CDN's 520 or 524, JimmyAI's `-1` (no status) may all come after the task was made.
+///
+/// An HTTP 503 says nothing was done only in the vendor's own words (its envelope, with a
+/// code): a bare 503 page is a proxy's, such as Envoy's "upstream connect error or
+/// disconnect/reset before headers" when the upstream closed the connection after the request
+/// was forwarded, and the service may have made the task before it died. A CDN's 521-523,
+/// 525 and 526 keep their meaning: it never reached the origin.
 pub(crate) fn server_error_may_have_landed(err: &Error) -> bool {
     let http = err.http_status().filter(|s| *s >= 400);
     let code = err.code_status();
     if http.is_none() && code.is_none() {
+        return true;
+    }
+    if http == Some(503) && err.vendor_code().is_none() {
         return true;
     }
     !(http.is_none_or(says_nothing_was_done) && code.is_none_or(says_nothing_was_done))
@@ -353,7 +366,13 @@ pub(crate) mod tests {
             (http(ErrorKind::Server, 500), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 501), [Fail, Fail, Fail]),
             (http(ErrorKind::Server, 502), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 503), [Retry, Retry, Fail]),
+            // A bare 503 (no envelope: a proxy's page) may have landed; the vendor's own 503
+            // (its envelope, VMEG's code 503 or JimmyAI's -1) says nothing was done.
+            (http(ErrorKind::Server, 503), [Retry, Retry, OutcomeUnknown]),
+            (
+                crate::provider::error_for_code(Provider::JimmyAi, 503, None, -1, ""),
+                [Retry, Retry, Fail],
+            ),
             (http(ErrorKind::Server, 504), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 505), [Fail, Fail, Fail]),
             (http(ErrorKind::Server, 507), [Retry, Retry, OutcomeUnknown]),

@@ -274,7 +274,8 @@ impl<'a> Retries<'a> {
         // A synchronous create that may have landed (timed out or cut off after it was sent,
         // or a 500, a gateway's 502/504 or a CDN's 524 naming no task): likely still running at
         // VMEG, since this side or a hop in between gave up waiting on it, so a repeat would
-        // overlap it. Only answers saying nothing was done (429, 503, ...) are retried.
+        // overlap it. Only answers saying nothing was done (429, the vendor's own 503, ...) are
+        // retried.
         if call.synchronous && may_have_landed {
             return Err(self.unknown(err));
         }
@@ -426,6 +427,11 @@ mod tests {
             fresh_key: false,
             synchronous: false,
         }
+    }
+
+    /// The vendor's own 503 (its envelope, code 503): nothing was done.
+    fn unavailable() -> Error {
+        crate::provider::error_for_code(Provider::Vmeg, 503, None, 503, "busy")
     }
 
     async fn drive(
@@ -618,14 +624,26 @@ mod tests {
             ErrorKind::OutcomeUnknown { .. }
         ));
         assert_eq!(calls, 1);
-        // 503 says nothing was done: a plain failure the caller may repeat.
+        // The vendor's 503 says nothing was done: a plain failure the caller may repeat.
+        let (res, calls, _) = drive(
+            OperationKind::UnsafeWrite,
+            RetryPolicy::default(),
+            vec![unavailable()],
+        )
+        .await;
+        assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
+        assert_eq!(calls, 1);
+        // A bare 503 (a proxy's page, no envelope) does not: the write may have landed.
         let (res, calls, _) = drive(
             OperationKind::UnsafeWrite,
             RetryPolicy::default(),
             vec![http(ErrorKind::Server, 503)],
         )
         .await;
-        assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::OutcomeUnknown { .. }
+        ));
         assert_eq!(calls, 1);
     }
 
@@ -679,14 +697,25 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(calls, 1);
-        // A 503 retried under the same key and still refused: nothing was done.
+        // The vendor's 503 retried under the same key and still refused: nothing was done.
+        let (res, calls, _) = drive(
+            OperationKind::IdempotentWrite,
+            RetryPolicy::default().with_max_attempts(2),
+            vec![unavailable(), unavailable()],
+        )
+        .await;
+        assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
+        assert_eq!(calls, 2);
+        // A proxy's bare 503 each time: retried under the key, then unknown (it may have landed).
         let (res, calls, _) = drive(
             OperationKind::IdempotentWrite,
             RetryPolicy::default().with_max_attempts(2),
             vec![http(ErrorKind::Server, 503), http(ErrorKind::Server, 503)],
         )
         .await;
-        assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
+        assert!(
+            matches!(res.unwrap_err().kind(), ErrorKind::OutcomeUnknown { idempotency_key: Some(k), .. } if k == "key-1")
+        );
         assert_eq!(calls, 2);
     }
 

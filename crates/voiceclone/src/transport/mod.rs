@@ -620,8 +620,9 @@ fn closes(headers: &reqwest::header::HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
 }
 
-/// A failure while reading a body: over the size limit (`InvalidResponse`, reach `Maybe`:
-/// answered with something unreadable), or the connection failing mid-body.
+/// A failure while reading the body of an answer with `status` (`None`: the 200 the generated
+/// client was decoding): over the size limit (`InvalidResponse`, reach `Maybe`: answered with
+/// something unreadable), the request's timeout (`Timeout`), or the body breaking off.
 fn body_error(e: reqwest::Error, status: Option<u16>, limit: usize) -> Error {
     if client_glue::is_body_too_large(&e) {
         let mut err = too_large(limit);
@@ -630,11 +631,27 @@ fn body_error(e: reqwest::Error, status: Option<u16>, limit: usize) -> Error {
         }
         return err;
     }
-    let err = Error::from_reqwest(e);
-    match status {
-        Some(s) => err.with_http_status(s),
-        None => err,
+    if e.is_timeout() {
+        let err = Error::from_reqwest(e);
+        return match status {
+            Some(s) => err.with_http_status(s),
+            None => err,
+        };
     }
+    // reqwest reports any other failure while reading a body (the connection reset or closed
+    // before `Content-Length`, a broken chunked encoding, an h2 stream reset) as a body it
+    // could not decode. No decompression is enabled, so that is always the connection: a
+    // failure after sending, as a download's cut body is (`download::fetch`), never an answer
+    // the API changed. A body that arrived whole but is not JSON is read elsewhere
+    // (`InvalidResponsePayload`, `decode_envelope`).
+    let status = status.unwrap_or(200);
+    Error::from_reqwest(e)
+        .with_kind(ErrorKind::Transport)
+        .with_phase(Phase::Sent)
+        .with_http_status(status)
+        .with_message(format!(
+            "the body of the HTTP {status} answer broke off before its end (the connection closed or failed)"
+        ))
 }
 
 /// The answer was larger than the client's limit; it was not read further.

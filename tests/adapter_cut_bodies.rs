@@ -1,0 +1,353 @@
+//! Review 32-a #1: an answer whose body breaks off mid-stream (the connection closed before
+//! its `Content-Length`, or in the middle of its chunked encoding) is a failure of the
+//! connection after the request was sent, never "the API may have changed" (reqwest reports
+//! the cut as a body it could not decode): a read is retried, a VMEG async create is retried
+//! under its key, and a create that is not repeated ends `OutcomeUnknown` with what finds its
+//! task. Before: `InvalidResponse`, not retried, and a write's error carried neither its key
+//! nor its request.
+
+use crate::adapter_support::{SECRET_KEY, capture_logs, client, fast_wait};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use voiceclone::{
+    Client, CloneRequest, ErrorKind, JobId, JobKind, Provider, RecordingSleeper, RetryPolicy,
+    SpeechRequest, VmegEngine,
+};
+use workspace_tests::scripted::{Scripted, Step};
+
+/// A proxy's error page, cut off.
+const PAGE: &str = "<html><head><title>502 Bad Gateway</title></head><body>";
+
+/// The start of a success envelope naming a task, cut off before the id ends.
+fn ok_part(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Vmeg => r#"{"code":200,"message":"","data":{"taskId":"t-"#,
+        _ => r#"{"code":20000,"msg":"ok","data":{"id":"audio_"#,
+    }
+}
+
+/// A 200 and a 502, each cut before its announced length and in its chunked encoding.
+fn cuts(provider: Provider) -> Vec<Step> {
+    vec![
+        Step::cut(200, ok_part(provider)),
+        Step::cut_chunked(200, ok_part(provider)),
+        Step::cut(502, PAGE),
+        Step::cut_chunked(502, PAGE),
+    ]
+}
+
+fn status_of(cut: &Step) -> u16 {
+    match cut {
+        Step::Cut { status, .. } => *status,
+        other => panic!("not a cut: {other:?}"),
+    }
+}
+
+fn vmeg_ok(data: Value) -> Step {
+    Step::ok(json!({"code": 200, "message": "", "data": data}))
+}
+
+fn jimmyai_ok(data: Value) -> Step {
+    Step::ok(json!({"code": 20000, "msg": "ok", "data": data}))
+}
+
+fn jimmyai_task(id: &str, model: &str, status: &str, extra: Value) -> Value {
+    let mut t = json!({"id": id, "object": "audio", "created": 1781777280, "model": model,
+        "status": status, "error": null});
+    if let (Some(t), Some(extra)) = (t.as_object_mut(), extra.as_object()) {
+        t.extend(extra.clone());
+    }
+    t
+}
+
+/// An answer accepting a create, for whichever call comes after the cut (never reached when
+/// the create is not resent).
+fn accepted(provider: Provider) -> Step {
+    match provider {
+        Provider::Vmeg => vmeg_ok(json!({"taskId": "t-2", "createdAt": "2026-11-21T00:00:00Z"})),
+        _ => jimmyai_ok(jimmyai_task(
+            "audio_2",
+            "soundCloningClone",
+            "queued",
+            json!({}),
+        )),
+    }
+}
+
+fn clone_req(provider: Provider) -> CloneRequest {
+    let req = CloneRequest::new("https://cdn.example.com/sample.wav");
+    match provider {
+        Provider::Vmeg => req
+            .name("narrator")
+            .language("en-US")
+            .vmeg_engine(VmegEngine::V2),
+        _ => req.sample_text("A short preview.").language("zh-CN"),
+    }
+}
+
+fn speech_req(provider: Provider) -> SpeechRequest {
+    match provider {
+        Provider::Vmeg => SpeechRequest::new("cv_1", "Hello"),
+        _ => SpeechRequest::new("model-1", "Hello"),
+    }
+}
+
+/// A create (clone or speech) of `provider`, synchronous for VMEG when `sync`.
+async fn create(
+    c: &Client,
+    provider: Provider,
+    speech: bool,
+    sync: bool,
+) -> Result<(), voiceclone::Error> {
+    // `synchronous` is VMEG's: set only when asked, as JimmyAI refuses it.
+    if speech {
+        let req = speech_req(provider);
+        let req = if sync { req.synchronous(true) } else { req };
+        c.synthesize(&req).await.map(|_| ())
+    } else {
+        let req = clone_req(provider);
+        let req = if sync { req.synchronous(true) } else { req };
+        c.clone_voice(&req).await.map(|_| ())
+    }
+}
+
+/// A create no attempt of which is repeated (a JimmyAI create, which has no key; a VMEG
+/// synchronous one, which may still be running) and whose answer breaks off: `OutcomeUnknown`
+/// at once, sent once, with the request's summary, the submit time, the VMEG key as sent and
+/// the "write outcome unknown" WARN line; the 502's status kept. Before: `InvalidResponse`
+/// ("the API may have changed") with none of these, and no WARN line.
+#[tokio::test]
+async fn a_create_whose_answer_breaks_off_is_an_unknown_outcome_sent_once() {
+    let (logs, _guard) = capture_logs();
+    for (provider, sync) in [(Provider::JimmyAi, false), (Provider::Vmeg, true)] {
+        for speech in [false, true] {
+            for cut in cuts(provider) {
+                let what = format!("{provider} speech={speech} sync={sync} {cut:?}");
+                let status = status_of(&cut);
+                let server = Scripted::start(vec![cut, accepted(provider)]).await;
+                let (c, sleeper) = client(provider, &server.base_url);
+                let before = std::time::SystemTime::now();
+                let _ = logs.take();
+                let e = create(&c, provider, speech, sync).await.unwrap_err();
+                let what = format!("{what}: {e}");
+                assert_eq!(server.seen().len(), 1, "{what}: resent");
+                assert!(sleeper.sleeps().is_empty(), "{what}");
+                match e.kind() {
+                    ErrorKind::OutcomeUnknown {
+                        idempotency_key,
+                        submitted_at,
+                        request,
+                        ..
+                    } => {
+                        let sent = server.seen()[0]
+                            .header("x-idempotency-key")
+                            .map(str::to_owned);
+                        assert_eq!(idempotency_key, &sent, "{what}");
+                        assert_eq!(sent.is_some(), provider == Provider::Vmeg, "{what}");
+                        assert!(*submitted_at >= before - Duration::from_secs(1), "{what}");
+                        assert_eq!(request.method, "POST", "{what}");
+                        assert!(!request.fields.is_empty(), "{what}");
+                    }
+                    other => panic!("{what}: expected OutcomeUnknown, got {other:?}"),
+                }
+                assert!(!e.may_resubmit(), "{what}");
+                assert!(!e.is_transient(), "{what}");
+                assert_eq!(e.phase(), voiceclone::Phase::Sent, "{what}");
+                assert_eq!(e.http_status(), Some(status), "{what}");
+                let text = logs.take();
+                let warned: Vec<&str> = text
+                    .lines()
+                    .filter(|l| l.contains(" WARN ") && l.contains("write outcome unknown"))
+                    .collect();
+                assert_eq!(warned.len(), 1, "{what}: {text}");
+                assert!(warned[0].contains("submitted_at="), "{what}: {}", warned[0]);
+                assert!(!text.contains(SECRET_KEY), "{what}: {text}");
+            }
+        }
+    }
+}
+
+/// A VMEG async create whose answer breaks off is retried under its key (a retry settles it:
+/// an acceptance, or a 409 for the key), and ends `OutcomeUnknown` with the key when every
+/// attempt breaks off. Before: `InvalidResponse` after one request, the key lost.
+#[tokio::test]
+async fn a_vmeg_async_create_whose_answer_breaks_off_is_retried_under_its_key() {
+    for speech in [false, true] {
+        for cut in cuts(Provider::Vmeg) {
+            let what = format!("speech={speech} {cut:?}");
+            let server = Scripted::start(vec![cut.clone(), accepted(Provider::Vmeg)]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let r = create(&c, Provider::Vmeg, speech, false).await;
+            assert!(r.is_ok(), "{what}: {r:?}");
+            let seen = server.seen();
+            assert_eq!(seen.len(), 2, "{what}");
+            assert!(seen[0].header("x-idempotency-key").is_some(), "{what}");
+            assert_eq!(
+                seen[0].header("x-idempotency-key"),
+                seen[1].header("x-idempotency-key"),
+                "{what}"
+            );
+
+            // Every attempt (the test client makes 3) breaks off.
+            let server = Scripted::start(vec![cut.clone(), cut.clone(), cut]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let e = create(&c, Provider::Vmeg, speech, false).await.unwrap_err();
+            let seen = server.seen();
+            assert_eq!(seen.len(), 3, "{what}: {e}");
+            let sent = seen[0].header("x-idempotency-key");
+            assert!(seen.iter().all(|s| s.header("x-idempotency-key") == sent));
+            match e.kind() {
+                ErrorKind::OutcomeUnknown {
+                    idempotency_key, ..
+                } => assert_eq!(idempotency_key.as_deref(), sent, "{what}"),
+                other => panic!("{what}: expected OutcomeUnknown, got {other:?}: {e}"),
+            }
+            let query = voiceclone::ReconcileQuery::from_error(&e);
+            assert!(query.is_ok(), "{what}: {e}");
+        }
+    }
+}
+
+/// A status read whose answer breaks off is retried, and then read; alone, it is a transient
+/// `Transport` failure after sending. Before: `InvalidResponse`, not transient, not retried.
+#[tokio::test]
+async fn a_status_read_whose_answer_breaks_off_is_retried() {
+    for provider in Provider::ALL {
+        let running = match provider {
+            Provider::Vmeg => vmeg_ok(
+                json!({"taskId": "t-1", "taskType": "cloneVoice", "status": "running", "result": null}),
+            ),
+            _ => jimmyai_ok(jimmyai_task(
+                "audio_1",
+                "soundCloningClone",
+                "processing",
+                json!({}),
+            )),
+        };
+        let id = match provider {
+            Provider::Vmeg => JobId::typed(provider, JobKind::Clone, "t-1"),
+            _ => JobId::typed(provider, JobKind::Clone, "audio_1"),
+        };
+        for cut in cuts(provider) {
+            let what = format!("{provider} {cut:?}");
+            let server = Scripted::start(vec![cut.clone(), running.clone()]).await;
+            let (c, sleeper) = client(provider, &server.base_url);
+            let status = c.clone_status(&id).await;
+            assert!(
+                status.as_ref().is_ok_and(|s| !s.status.is_terminal()),
+                "{what}: {status:?}"
+            );
+            assert_eq!(server.seen().len(), 2, "{what}");
+            assert_eq!(sleeper.sleeps().len(), 1, "{what}");
+
+            let server = Scripted::start(vec![cut.clone()]).await;
+            let c = Client::builder(provider)
+                .api_key(SECRET_KEY)
+                .base_url(&server.base_url)
+                .retry(RetryPolicy::none())
+                .build()
+                .unwrap();
+            let e = c.clone_status(&id).await.unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::Transport, "{what}: {e}");
+            assert!(e.is_transient(), "{what}: {e}");
+            assert_eq!(e.http_status(), Some(status_of(&cut)), "{what}: {e}");
+            assert!(e.to_string().contains("broke off"), "{what}: {e}");
+            assert!(
+                !e.to_string().contains("API may have changed"),
+                "{what}: {e}"
+            );
+        }
+    }
+}
+
+/// A wait one of whose polls breaks off (a load balancer's idle reset) polls again and ends
+/// with the task's result; the client makes one attempt per poll, so the wait itself sees the
+/// failure. Before: the wait of a paid job ended on that one poll (`InvalidResponse`).
+#[tokio::test]
+async fn a_wait_whose_poll_breaks_off_polls_again() {
+    for provider in Provider::ALL {
+        let (running, finished, id) = match provider {
+            Provider::Vmeg => (
+                vmeg_ok(
+                    json!({"taskId": "tts-1", "taskType": "tts", "status": "running", "result": null}),
+                ),
+                vmeg_ok(
+                    json!({"taskId": "tts-1", "taskType": "tts", "status": "finished",
+                    "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}),
+                ),
+                JobId::typed(provider, JobKind::Speech, "tts-1"),
+            ),
+            _ => (
+                jimmyai_ok(jimmyai_task(
+                    "audio_9",
+                    "soundCloningAudio",
+                    "queued",
+                    json!({}),
+                )),
+                jimmyai_ok(jimmyai_task(
+                    "audio_9",
+                    "soundCloningAudio",
+                    "completed",
+                    json!({"audioUrl": "https://cdn.example.com/a.m4a"}),
+                )),
+                JobId::typed(provider, JobKind::Speech, "audio_9"),
+            ),
+        };
+        for cut in cuts(provider) {
+            let what = format!("{provider} {cut:?}");
+            let server = Scripted::start(vec![running.clone(), cut, finished.clone()]).await;
+            let c = Client::builder(provider)
+                .api_key(SECRET_KEY)
+                .base_url(&server.base_url)
+                .retry(RetryPolicy::none())
+                .sleeper(Arc::new(RecordingSleeper::new()))
+                .build()
+                .unwrap();
+            let speech = c.wait_for_speech(&id, &fast_wait(provider)).await;
+            let speech = speech.unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                speech.audio_urls[0].as_str(),
+                "https://cdn.example.com/a.m4a",
+                "{what}"
+            );
+            assert_eq!(server.seen().len(), 3, "{what}");
+        }
+    }
+}
+
+/// A body that arrived whole but is not JSON is still an answer that could not be read (a
+/// read is not retried on it; a write's 2xx is `OutcomeUnknown` as before), and one past the
+/// size limit is still refused as too large: neither is taken for a cut.
+#[tokio::test]
+async fn a_whole_body_that_is_not_json_is_no_cut() {
+    for provider in Provider::ALL {
+        let id = JobId::typed(provider, JobKind::Clone, "t-1");
+        let server = Scripted::start(vec![Step::Raw(200, "{\"code\":")]).await;
+        let c = Client::builder(provider)
+            .api_key(SECRET_KEY)
+            .base_url(&server.base_url)
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let e = c.clone_status(&id).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{provider}: {e}");
+        assert!(!e.is_transient(), "{provider}: {e}");
+
+        let big: &'static str = Box::leak("x".repeat(4096).into_boxed_str());
+        let server = Scripted::start(vec![Step::Raw(502, big)]).await;
+        let c = Client::builder(provider)
+            .api_key(SECRET_KEY)
+            .base_url(&server.base_url)
+            .retry(RetryPolicy::none())
+            .max_response_bytes(1024)
+            .build()
+            .unwrap();
+        let e = c.clone_status(&id).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{provider}: {e}");
+        assert!(
+            e.to_string().contains("max_response_bytes"),
+            "{provider}: {e}"
+        );
+    }
+}
