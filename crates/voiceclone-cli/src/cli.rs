@@ -257,7 +257,8 @@ pub enum JobKind {
 /// Polling options shared by everything that waits.
 #[derive(Debug, Clone, Args)]
 pub struct PollArgs {
-    /// Give up waiting after this many seconds (exit 3; the task may still finish)
+    /// Give up waiting after this many seconds, however many polls that takes (exit 3; the
+    /// task may still finish) [default: the provider's: VMEG 10 min, JimmyAI 15 min]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
 

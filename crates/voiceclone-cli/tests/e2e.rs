@@ -3055,6 +3055,63 @@ fn a_standalone_wait_that_fails_says_the_outcome_is_unknown() {
     .expect(1);
 }
 
+/// `--timeout` bounds a wait by time alone: a wait still short of its `--timeout` keeps
+/// polling past the provider's 200-poll backstop, until the task finishes, and the deadline
+/// still ends one that never does. Before: the wait ended at poll 200 with exit 3
+/// (`wait_timed_out`; about 32 min in at the default intervals), whatever `--timeout` said.
+/// The debug builds' `VOICECLONE_TEST_FLAT_POLLS` seam keeps every interval at 10 ms.
+#[test]
+fn a_wait_with_a_timeout_polls_past_200_until_the_task_finishes() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const FINISHED_AT_POLL: u64 = 250;
+    let fake = support::FakeVmeg::start(1, 10, false);
+    let running = serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": "t1", "taskType": "tts", "status": "running"},
+    })
+    .to_string();
+    fake.answer_details_with(200, &running);
+    // From poll 250 on, the task is finished (the fake's own answer, with its audio).
+    let polls = std::sync::Arc::new(AtomicU64::new(0));
+    let (seen, state) = (polls.clone(), fake.state.clone());
+    fake.on_request(move |path| {
+        if path.ends_with("/tasks/detail")
+            && seen.fetch_add(1, Ordering::SeqCst) + 1 == FINISHED_AT_POLL
+        {
+            *state.detail_answer.lock().unwrap() = None;
+        }
+    });
+    let flat = [("VOICECLONE_TEST_FLAT_POLLS", "1")];
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "wait",
+        "--kind",
+        "speech",
+        "t1",
+        "--timeout",
+        "3600",
+        "--poll-interval",
+        "0.01",
+    ];
+    let r = run_binary(Some(&fake.url), KEY, &[], &flat, &args);
+    let j = r.expect(0).json();
+    assert_eq!(j["status"], "succeeded", "{j}");
+    assert_eq!(polls.load(Ordering::SeqCst), FINISHED_AT_POLL, "{j}");
+    // A task that never finishes: the deadline alone ends the wait, exit 3.
+    fake.answer_details_with(200, &running);
+    let mut args = args;
+    args[8] = "2";
+    let mut child = support::command(Some(&fake.url), KEY, &flat, &args).spawn_killed();
+    support::wait_until("the wait did not end at its --timeout", 120, || {
+        child.try_wait().unwrap().is_some()
+    });
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    let j = r.expect(3).json();
+    assert_eq!(j["error"]["kind"], "wait_timed_out", "{j}");
+}
+
 /// `--poll-interval` below 10 ms (1e-300 is positive but a zero duration) would poll back to
 /// back: refused (exit 2) before anything is sent.
 #[test]
