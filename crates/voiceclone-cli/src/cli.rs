@@ -32,6 +32,10 @@ Exit codes:
      nobody reads): a result naming a job that stdout did not take goes to stderr first
      (up to 1 s more); and a first one while the line `sim` or `webhook listen` prints as
      it starts is stuck on a stdout nobody reads, 2 s after the signal
+  129  SIGHUP (a terminal closed, an SSH session dropped) in the cases of 143: a first
+     SIGHUP is handled as a first SIGTERM (during a wait: exit 3, the job named); a
+     process started with SIGHUP ignored (nohup) keeps ignoring it (Linux; elsewhere
+     SIGHUP keeps its default action)
 
 Environment:
   VOICECLONE_PROVIDER              default for --provider
@@ -859,12 +863,15 @@ mod tests {
             "2  bad usage",
             "3  network failure",
             "130, 143  a second SIGINT (130) or SIGTERM (143)",
+            "129  SIGHUP",
         ] {
             assert!(help.contains(line), "{line} missing from --help");
         }
         // The README's table lists the same codes, the second signal's too.
         let readme = include_str!("../../../README.md");
-        for row in ["| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 130 |", "| 143 |"] {
+        for row in [
+            "| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 129 |", "| 130 |", "| 143 |",
+        ] {
             assert!(
                 readme.contains(row),
                 "{row} missing from README's exit codes"

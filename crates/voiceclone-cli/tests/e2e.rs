@@ -2666,6 +2666,88 @@ fn a_signal_while_the_result_is_stuck_on_a_full_stdout_ends_the_process() {
     }
 }
 
+/// SIGHUP (a terminal closed, an SSH session dropped, tmux's `kill-pane`) is handled as
+/// SIGTERM: during a wait the job is reported with its id, exit 3 (`interrupted`); once the
+/// result is stuck on a stdout nobody reads, it ends the process with 129 (128 + 1), the
+/// result on stderr. A process started with SIGHUP ignored (`nohup`) keeps ignoring it and
+/// waits on. Before: SIGHUP's default action killed the process with nothing printed, the
+/// paid job's id nowhere. Linux only: elsewhere the CLI cannot tell whether SIGHUP was
+/// ignored when it started, and leaves it alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
+    let slow = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let id = submitted_vmeg_clone(&slow);
+    let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
+    let before = slow.requests();
+    let child =
+        support::command_hanging_up(Some(&slow.url()), slow.key(), &[], &args).spawn_killed();
+    support::wait_until("no poll seen", 20, || slow.requests() > before);
+    support::send_signal(&child, "-HUP");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(s(&j["job_id"]), id, "{j}");
+    assert_eq!(s(&j["error"]["job_id"]), id, "{j}");
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    assert!(s(&j["error"]["message"]).starts_with("SIGHUP: "), "{j}");
+
+    // Under `nohup`, SIGHUP stays ignored: the wait polls on, and a SIGTERM after it is the
+    // signal that stops it.
+    let flat = [("VOICECLONE_TEST_FLAT_POLLS", "1")];
+    let mut polled = args.to_vec();
+    polled.extend(["--poll-interval", "0.05"]);
+    let before = slow.requests();
+    let child = support::command_through(&["nohup"], Some(&slow.url()), slow.key(), &flat, &polled)
+        .spawn_killed();
+    support::wait_until("no poll seen", 20, || slow.requests() > before);
+    assert!(support::ignores_sighup(child.id()));
+    support::send_signal(&child, "-HUP");
+    let after = slow.requests();
+    support::wait_until(
+        "the wait did not go on after SIGHUP under nohup",
+        20,
+        || slow.requests() > after + 2,
+    );
+    support::send_signal(&child, "-TERM");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &polled);
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(s(&j["job_id"]), id, "{j}");
+    assert!(s(&j["error"]["message"]).starts_with("SIGTERM: "), "{j}");
+
+    // The result stuck on a full stdout: SIGHUP ends the process with 129, the job on stderr.
+    let fast = Sim::with(fast_config(), KEY);
+    let id = submitted_vmeg_clone(&fast);
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut filler = writer.try_clone().unwrap();
+    std::thread::spawn(move || filler.write_all(&vec![b'x'; 1 << 20]));
+    let mut args = vec!["--provider", "vmeg", "--json", "wait", id.as_str()];
+    args.extend(FAST_POLL);
+    let mut cmd = support::command_hanging_up(Some(&fast.url()), fast.key(), &[], &args);
+    cmd.stdout(Stdio::from(writer));
+    let mut child = cmd.spawn_killed();
+    drop(cmd);
+    support::wait_until("the result's write never blocked", 20, || {
+        blocked_on_a_pipe(child.id())
+    });
+    support::send_signal(&child, "-HUP");
+    support::wait_until("still running 10 s after SIGHUP", 10, || {
+        child.try_wait().unwrap().is_some()
+    });
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    drop(reader);
+    assert_eq!(r.code, 129, "{r:?}");
+    let j: Value = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON result on stderr: {r:?}"));
+    assert_eq!(j["exit_code"], 129, "{j}");
+    assert_eq!(s(&j["job_id"]), id, "{j}");
+}
+
 /// A pipe whose buffer is full, and its reading end (kept, never read): a stdout that takes
 /// nothing more, as one shared with a reader that stopped reading.
 #[cfg(target_os = "linux")]
