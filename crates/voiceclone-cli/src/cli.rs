@@ -10,11 +10,12 @@ use voiceclone::Provider;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  the provider or the task reported a failure (request refused, task failed, VMEG's
-     401 bad key, rate limit; outside a clone or speak create, a server error after
-     retries), a listing not read whole
-     (incomplete_listing), a download (--out) refused or not written, a local recording that changed while it was being uploaded (part of it
-     was sent, no clone was submitted), or a webhook failed verification
+  1  the provider or the task reported a failure: the task failed (task_failed, also in a
+     wait), or, outside a wait, a request refused (VMEG's 401 bad key, a rate limit, and
+     outside a clone or speak create a server error after retries); a listing not read
+     whole (incomplete_listing), a download (--out) refused or not written, a local
+     recording that changed while it was being uploaded (part of it was sent, no clone
+     was submitted), or a webhook failed verification
   2  bad usage, invalid input, or a command the provider does not support; nothing was sent
   3  network failure, timeout (including --timeout running out while waiting), or unknown
      outcome: a submit may or may not have created a task; do not resend it, look it up
@@ -24,8 +25,13 @@ Exit codes:
      404, a 409, an unreadable answer, a code the vendor's table lacks, JimmyAI's 20001
      or 20002), its kind kept; a reconcile that saw no candidate yet, or listed some before
      the submit's own task could be (reconcile_not_yet), or whose candidates are incomplete
-     (reconcile_incomplete); also a result naming a job that stdout could not take: it
-     is written to stderr instead
+     (reconcile_incomplete); a wait (wait, clone --wait, speak --wait) that ends for any
+     reason but the task's own failure: a 401 (unauthorized: wait again with the key of
+     the account that submitted the job), a server error it does not poll through (a
+     rate limit or a passing one is polled through until the deadline), an answer it
+     cannot read, --timeout, a signal; its kind kept, the job named: do not submit it
+     again; also a result naming a job that stdout could not take: it is written to
+     stderr instead
   130, 143  a second SIGINT (130) or SIGTERM (143) after the first: the process ends as
      soon as the first one's result is written, at most 2 s later (128 + the signal);
      also a first one once the work is done and its result is being written (a stdout

@@ -3194,6 +3194,66 @@ fn a_wait_with_a_timeout_polls_past_200_until_the_task_finishes() {
     assert_eq!(j["error"]["kind"], "wait_timed_out", "{j}");
 }
 
+/// Review 32-b #3: a wait whose poll is refused for its key (a key revoked or rotated after
+/// the submit, another account's key) ends with exit 3, naming the job, as every wait that
+/// ends for another reason than the task's own failure: a bad key says nothing of the job,
+/// which may be running and billed, and 1 reads as "failed, submit again". The message says
+/// to wait again with the key of the account that submitted it, not merely "later" (which
+/// fails the same way). Outside a wait, the same refusal is 1 (`status`).
+#[test]
+fn a_wait_refused_for_its_key_is_exit_3_naming_the_job() {
+    let sim = Sim::start(fast_config());
+    let id = submitted_vmeg_clone(&sim);
+    let wrong = "sk-wrong-key-abcdef987654";
+    let wait = ["--provider", "vmeg", "--json", "wait", id.as_str()];
+    let j = run_with(&sim.url(), wrong, &[], &wait, None)
+        .expect(3)
+        .json();
+    assert_eq!(j["error"]["kind"], "unauthorized", "{j}");
+    assert_eq!(s(&j["job_id"]), id, "{j}");
+    let message = s(&j["error"]["message"]);
+    assert!(
+        message.contains("do not submit it again")
+            && message.contains("the API key was refused")
+            && message.contains("key of the account that submitted it"),
+        "{j}"
+    );
+    let status = ["--provider", "vmeg", "--json", "status", id.as_str()];
+    let j = run_with(&sim.url(), wrong, &[], &status, None)
+        .expect(1)
+        .json();
+    assert_eq!(j["error"]["kind"], "unauthorized", "{j}");
+    // A key refused after the submit took it (`speak --wait`): the same, the job named.
+    let fake = support::FakeVmeg::start(1, 10, false);
+    fake.answer_details_with(
+        401,
+        &serde_json::json!({"code": 401, "message": "Unauthorized", "data": null}).to_string(),
+    );
+    let mut args = vec![
+        "--provider",
+        "vmeg",
+        "--json",
+        "speak",
+        "--voice",
+        "sv_en_us_female_01",
+        "--text",
+        "Hi.",
+        "--wait",
+    ];
+    args.extend(FAST_POLL);
+    let j = run_binary(Some(&fake.url), KEY, &[], &[], &args)
+        .expect(3)
+        .json();
+    assert_eq!(j["error"]["kind"], "unauthorized", "{j}");
+    assert_eq!(s(&j["job_id"]), "vmeg:speech:t1", "{j}");
+    let message = s(&j["error"]["message"]);
+    assert!(
+        message.contains("do not submit it again")
+            && message.contains("key of the account that submitted it"),
+        "{j}"
+    );
+}
+
 /// `--poll-interval` below 10 ms (1e-300 is positive but a zero duration) would poll back to
 /// back: refused (exit 2) before anything is sent.
 #[test]

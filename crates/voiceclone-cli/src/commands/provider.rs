@@ -1179,14 +1179,26 @@ fn after_submit<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
     {
         f.exit = Exit::Unreachable;
         f.message = format!(
-            "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `{}`",
+            "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `{}`{}",
             job.id(),
             f.message,
-            wait_command(job.id(), J::KIND)
+            wait_command(job.id(), J::KIND),
+            with_which_key(&f.kind),
         );
         forget_status(&mut o, &job);
     }
     (o, job)
+}
+
+/// What a wait that ended on a refused key adds to the command it suggests: a bad key says
+/// nothing of the job (exit 3, not 1), but the same command under the same key fails the
+/// same way, so "later" alone would loop for ever.
+fn with_which_key(kind: &str) -> &'static str {
+    if kind == "unauthorized" {
+        " with the key of the account that submitted it: the API key was refused, which says nothing of the job"
+    } else {
+        ""
+    }
 }
 
 /// A `--sync` answer: the job comes back finished, so a success without its voice or audio
@@ -1393,8 +1405,13 @@ async fn wait(
         && f.exit == Exit::Failure
     {
         f.exit = Exit::Unreachable;
+        let when = if f.kind == "unauthorized" {
+            ""
+        } else {
+            " later"
+        };
         f.message = format!(
-            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `{}` later",
+            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `{}`{when}{}",
             f.message,
             wait_command(
                 id,
@@ -1402,7 +1419,8 @@ async fn wait(
                     JobKind::Clone => voiceclone::JobKind::Clone,
                     JobKind::Speech => voiceclone::JobKind::Speech,
                 }
-            )
+            ),
+            with_which_key(&f.kind),
         );
     }
     o
