@@ -3368,6 +3368,71 @@ fn an_unknown_vmeg_submit_without_json_prints_the_reconcile_command() {
     }
 }
 
+/// Review 32-b #4: a run whose key came from a pipe (`--api-key-file <(pass show vmeg-prod)`,
+/// a FIFO) suggests its `reconcile` with a placeholder for the key source, never without
+/// `--api-key-file`: pasted as it is, that command fails (exit 2, nothing sent) instead of
+/// running under whatever key the environment holds, maybe another account's, whose `none`
+/// reads as "submit again". Before: the flag was left out, and the pasted command quietly
+/// ran under the environment's key.
+#[cfg(unix)]
+#[test]
+fn a_key_from_a_pipe_is_never_replaced_by_the_environments_in_a_suggested_command() {
+    let sim = Sim::fast(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("key-pipe");
+    support::mkfifo(&fifo);
+    let writer = {
+        let fifo = fifo.clone();
+        let key = format!("{}\n", sim.key());
+        std::thread::spawn(move || std::fs::write(fifo, key))
+    };
+    sim.handle
+        .fail_next(
+            "vmeg.cloneVoiceCreateAsync",
+            voiceclone_sim::FaultKind::DropAfter,
+            10,
+        )
+        .unwrap();
+    let args = [
+        "--provider",
+        "vmeg",
+        "--api-key-file",
+        fifo.to_str().unwrap(),
+        "clone",
+        SAMPLE,
+        "--language",
+        "en-US",
+    ];
+    // The environment holds a key this server takes too: the worst case, where a pasted
+    // command without `--api-key-file` would run.
+    let r = run_with(&sim.url(), sim.key(), &[], &args, None).expect(3);
+    writer.join().unwrap().unwrap();
+    sim.handle.clear_scripted_faults();
+    let all = format!("{}{}", r.stdout, r.stderr);
+    let pasted = all
+        .split('`')
+        .find(|c| c.starts_with("voiceclone ") && c.contains(" reconcile "))
+        .unwrap_or_else(|| panic!("no reconcile command: {r:?}"));
+    assert!(
+        pasted.contains("--api-key-file '<the same key source as this run>'"),
+        "{pasted}"
+    );
+    // Pasted into a shell with the environment's key: refused, nothing sent.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_voiceclone"));
+    let path = bin.parent().unwrap().to_str().unwrap();
+    let before = sim.requests();
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(pasted)
+        .env_clear()
+        .env("PATH", format!("{path}:/usr/bin:/bin"))
+        .env("VMEG_API_KEY", sim.key())
+        .stdin(Stdio::null());
+    let r = Run::from_output(sh.output().unwrap(), &[KEY], &[pasted]).expect(2);
+    assert!(r.stderr.contains("--api-key-file"), "{r:?}");
+    assert_eq!(sim.requests(), before, "{r:?}");
+}
+
 /// Review 23 pass 2 #9: a VMEG synchronous clone whose answer is lost (never resent: it
 /// ends unknown) prints a reconcile command carrying its voice name, the tie a synchronous
 /// clone's search has, as the library's own `ReconcileQuery::from_error` uses it; pasted,
