@@ -268,6 +268,83 @@ fn the_wait_spinner_shows_on_a_terminal_only_without_json_or_quiet() {
     assert!(!r.stderr.contains("[00:00:0"), "{r:?}");
 }
 
+/// Review 32-b #5: a paid wait whose terminal stopped taking output (Ctrl-S, a terminal
+/// suspended, a stalled SSH channel) goes on polling and still answers SIGTERM (exit 3, the
+/// job on stdout): the spinner draws through the diagnostics queue, whose thread alone
+/// blocks on the stopped terminal. Before: the spinner's ticker blocked in its write to the
+/// terminal while holding the bar's lock, the wait's next status update blocked on that
+/// lock on the runtime's only thread, and polls and signals stopped until the terminal
+/// drained.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_wait_whose_terminal_stopped_taking_output_polls_on_and_answers_sigterm() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Read;
+    let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let mut master = std::fs::File::from(master);
+    let mut keyboard = master.try_clone().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = master.read(&mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let args = [
+        "--provider",
+        "vmeg",
+        "clone",
+        SAMPLE,
+        "--name",
+        "n",
+        "--wait",
+        "--poll-interval",
+        "0.05",
+    ];
+    let env = [("TERM", "xterm"), ("VOICECLONE_TEST_FLAT_POLLS", "1")];
+    let mut cmd = support::command(Some(&sim.url()), sim.key(), &env, &args);
+    cmd.stderr(slave);
+    let mut child = cmd.spawn_killed();
+    drop(cmd); // the parent's copy of the slave: the reader ends when the child's closes
+    support::wait_until("no spinner on the terminal", 20, || {
+        String::from_utf8_lossy(&seen.lock().unwrap()).contains("[00:00:0")
+    });
+    // Ctrl-S: the terminal takes no more output until Ctrl-Q.
+    keyboard.write_all(b"\x13").unwrap();
+    let stopped_at = sim.requests();
+    support::wait_until(
+        "the wait stopped polling once the terminal stopped taking output",
+        20,
+        || sim.requests() > stopped_at + 5,
+    );
+    support::send_signal(&child, "-TERM");
+    let ended = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < ended {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Ctrl-Q, so that a process still stuck ends and the output can be read.
+    keyboard.write_all(b"\x11").unwrap();
+    let still_running = child.try_wait().unwrap().is_none();
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    drop(keyboard);
+    let _ = reader.join();
+    assert!(!still_running, "SIGTERM unheard for 20 s: {r:?}");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("vmeg:clone:"), "{r:?}");
+}
+
 #[test]
 fn human_output_and_provider_from_env() {
     let sim = Sim::fast(KEY);

@@ -423,6 +423,35 @@ pub fn diagnostic(bytes: Vec<u8>) {
     }
 }
 
+/// Queues one frame of a progress display (the spinner, an upload or parts bar) for stderr
+/// as [`diagnostic`] does, without waiting. A frame that finds the queue full is dropped
+/// without being counted: the next one redraws the whole display, and the count says how
+/// many lines were lost. In place when the diagnostics thread could not start.
+pub fn progress_frame(bytes: Vec<u8>) {
+    PROGRESS_SHOWN.store(true, std::sync::atomic::Ordering::Release);
+    match diagnostics() {
+        Some(d) => {
+            let _ = d.tx.try_send(Diagnostic::Write(bytes));
+        }
+        None => {
+            let _ = std::io::stderr().lock().write_all(&bytes);
+        }
+    }
+}
+
+/// Set once a progress display queued a frame ([`progress_frame`]).
+static PROGRESS_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Once a progress display was shown: waits, 1 s at most, until its frames queued so far
+/// are written, so that a line written on stdout next (on the same terminal, as a rule)
+/// comes after the display's last frame, which clears it, rather than being cleared by it.
+/// Nothing without a display, so a stderr nobody reads holds nothing up here.
+pub fn settle_progress() {
+    if PROGRESS_SHOWN.load(std::sync::atomic::Ordering::Acquire) {
+        drain_diagnostics(ORDER_PATIENCE);
+    }
+}
+
 /// [`diagnostic`] on the writer `d`.
 fn diagnostic_to(d: &Diagnostics, bytes: Vec<u8>) {
     d.send(Diagnostic::Write(bytes), std::time::Duration::ZERO);
@@ -706,6 +735,7 @@ impl Printer {
         let text = self.stdout_text(outcome);
         let error_line = outcome.failure.as_ref().map(|f| self.error_line(f));
         crate::signals::writing_result(self.pending(outcome));
+        settle_progress();
         let written = {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes()).and_then(|()| out.flush())
