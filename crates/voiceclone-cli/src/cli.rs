@@ -10,11 +10,12 @@ use voiceclone::Provider;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  the provider or the task reported a failure (request refused, task failed, VMEG's
-     401 bad key, rate limit; outside a clone or speak create, a server error after
-     retries), a listing not read whole
-     (incomplete_listing), a download (--out) refused or not written, a local recording that changed while it was being uploaded (part of it
-     was sent, no clone was submitted), or a webhook failed verification
+  1  the provider or the task reported a failure: the task failed (task_failed, also in a
+     wait), or, outside a wait, a request refused (VMEG's 401 bad key, a rate limit, and
+     outside a clone or speak create a server error after retries); a listing not read
+     whole (incomplete_listing), a download (--out) refused or not written, a local
+     recording that changed while it was being uploaded (part of it was sent, no clone
+     was submitted), or a webhook failed verification
   2  bad usage, invalid input, or a command the provider does not support; nothing was sent
   3  network failure, timeout (including --timeout running out while waiting), or unknown
      outcome: a submit may or may not have created a task; do not resend it, look it up
@@ -24,14 +25,23 @@ Exit codes:
      404, a 409, an unreadable answer, a code the vendor's table lacks, JimmyAI's 20001
      or 20002), its kind kept; a reconcile that saw no candidate yet, or listed some before
      the submit's own task could be (reconcile_not_yet), or whose candidates are incomplete
-     (reconcile_incomplete); also a result naming a job that stdout could not take: it
-     is written to stderr instead
+     (reconcile_incomplete); a wait (wait, clone --wait, speak --wait) that ends for any
+     reason but the task's own failure: a 401 (unauthorized: wait again with the key of
+     the account that submitted the job), a server error it does not poll through (a
+     rate limit or a passing one is polled through until the deadline), an answer it
+     cannot read, --timeout, a signal; its kind kept, the job named: do not submit it
+     again; also a result naming a job that stdout could not take: it is written to
+     stderr instead
   130, 143  a second SIGINT (130) or SIGTERM (143) after the first: the process ends as
      soon as the first one's result is written, at most 2 s later (128 + the signal);
      also a first one once the work is done and its result is being written (a stdout
      nobody reads): a result naming a job that stdout did not take goes to stderr first
      (up to 1 s more); and a first one while the line `sim` or `webhook listen` prints as
      it starts is stuck on a stdout nobody reads, 2 s after the signal
+  129  SIGHUP (a terminal closed, an SSH session dropped) in the cases of 143: a first
+     SIGHUP is handled as a first SIGTERM (during a wait: exit 3, the job named); a
+     process started with SIGHUP ignored (nohup) keeps ignoring it (Linux; elsewhere
+     SIGHUP keeps its default action)
 
 Environment:
   VOICECLONE_PROVIDER              default for --provider
@@ -257,7 +267,8 @@ pub enum JobKind {
 /// Polling options shared by everything that waits.
 #[derive(Debug, Clone, Args)]
 pub struct PollArgs {
-    /// Give up waiting after this many seconds (exit 3; the task may still finish)
+    /// Give up waiting after this many seconds, however many polls that takes (exit 3; the
+    /// task may still finish) [default: the provider's: VMEG 10 min, JimmyAI 15 min]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
 
@@ -858,12 +869,15 @@ mod tests {
             "2  bad usage",
             "3  network failure",
             "130, 143  a second SIGINT (130) or SIGTERM (143)",
+            "129  SIGHUP",
         ] {
             assert!(help.contains(line), "{line} missing from --help");
         }
         // The README's table lists the same codes, the second signal's too.
         let readme = include_str!("../../../README.md");
-        for row in ["| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 130 |", "| 143 |"] {
+        for row in [
+            "| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 129 |", "| 130 |", "| 143 |",
+        ] {
             assert!(
                 readme.contains(row),
                 "{row} missing from README's exit codes"

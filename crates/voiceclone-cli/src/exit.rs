@@ -6,6 +6,10 @@
 //! | 1 | the provider or the task reported a failure, a download was refused or could not be written, a local recording changed while it was being uploaded (part of it was sent; no clone was submitted), or a webhook failed verification; for a `clone` / `speak` create, only a refusal that proves nothing was made (`may_resubmit()`) |
 //! | 2 | bad usage, invalid input, unsupported by the provider (nothing was sent) |
 //! | 3 | network failure, timeout (also `WaitTimedOut`), unknown outcome, also a `clone` / `speak` create's error that does not prove nothing was made (its kind kept); a reconcile that saw no candidate yet; a result naming a job that stdout could not take (written to stderr instead) |
+//!
+//! A wait (`wait`, `clone --wait`, `speak --wait`) that ends for any reason but the task's
+//! own failure is 3 whatever its kind, a 401 included (`commands::provider`'s `wait` and
+//! `after_submit`): the job may be running and billed, and 1 reads as "submit again".
 
 use voiceclone::{ErrorKind, Phase};
 

@@ -1,11 +1,14 @@
-//! SIGINT and SIGTERM as events: a command that holds a paid job's id says what it knows
-//! before it ends, instead of dying silently with the id unprinted.
+//! SIGINT, SIGTERM and SIGHUP as events: a command that holds a paid job's id says what it
+//! knows before it ends, instead of dying silently with the id unprinted. SIGHUP (a terminal
+//! closed, an SSH session dropped, tmux's `kill-pane`) is handled as SIGTERM, except in a
+//! process started with it ignored (`nohup`): that asked to outlive the terminal, and a
+//! handler would undo it ([`hangup_handled`]).
 //!
-//! Only the first one is an event. Once it came, a second SIGINT or SIGTERM ends the
-//! process as soon as the first one's result is written (at most 2 s later), with exit 130
-//! or 143 (128 + the signal's number, what a shell reports for a process the signal
-//! killed): whoever sends a second one wants the process gone now, and it may be stuck
-//! where no result can come any more (a write to a stdout nobody reads, a DNS lookup in the
+//! Only the first one is an event. Once it came, a second signal ends the process as soon
+//! as the first one's result is written (at most 2 s later), with exit 130, 143 or 129
+//! (128 + the signal's number, what a shell reports for a process the signal killed):
+//! whoever sends a second one wants the process gone now, and it may be stuck where no
+//! result can come any more (a write to a stdout nobody reads, a DNS lookup in the
 //! runtime's blocking pool). Not exit 3: that promises a result naming the job, which this
 //! process could not print; the first signal's result, when it could be written, already
 //! names it. tokio keeps its handlers for the life of the process, so without this every
@@ -13,23 +16,27 @@
 //!
 //! The same holds once the work is done and the result is being written ([`writing_result`]):
 //! no `select!` listens any more, and a write to a stdout nobody reads (`voiceclone ... |
-//! sleep 1000`) would block for ever with the signals swallowed. A first SIGINT or SIGTERM
-//! then ends the process as a second one does, and a result naming a job that stdout did not
+//! sleep 1000`) would block for ever with the signals swallowed. A first signal then ends
+//! the process as a second one does, and a result naming a job that stdout did not
 //! take is written to stderr first, so that the job is not lost.
 //!
 //! A line written on stdout while the work runs (`sim`'s start line, `webhook listen`'s
 //! first line) goes through [`write_stdout`]: from a thread of its own, raced against the
 //! signals, so that a stdout nobody reads blocks that thread, never the runtime; a signal the
-//! blocked line does not survive by [`STUCK_LINE_GRACE`] ends the process (130 or 143).
+//! blocked line does not survive by [`STUCK_LINE_GRACE`] ends the process (130, 143 or 129).
 
 use crate::output::Failure;
 
-/// SIGINT and SIGTERM (Ctrl-C elsewhere), installed before the work they interrupt starts.
+/// SIGINT, SIGTERM and SIGHUP (Ctrl-C elsewhere), installed before the work they interrupt
+/// starts.
 pub struct Signals {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
+    /// `None` where SIGHUP keeps its disposition ([`hangup_handled`]).
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
@@ -46,6 +53,11 @@ impl Signals {
             Ok(Self {
                 int: handler(SignalKind::interrupt(), "SIGINT")?,
                 term: handler(SignalKind::terminate(), "SIGTERM")?,
+                hup: if hangup_handled() {
+                    Some(handler(SignalKind::hangup(), "SIGHUP")?)
+                } else {
+                    None
+                },
             })
         }
         #[cfg(not(unix))]
@@ -61,6 +73,7 @@ impl Signals {
             let name = tokio::select! {
                 _ = self.int.recv() => "SIGINT",
                 _ = self.term.recv() => "SIGTERM",
+                () = hangup(self.hup.as_mut()) => "SIGHUP",
             };
             // In the same poll that hands the signal over: never cancelled half-way.
             SIGNAL_SEEN.store(true, std::sync::atomic::Ordering::Release);
@@ -77,10 +90,48 @@ impl Signals {
     }
 }
 
+/// The next SIGHUP from `hup`; never, without one.
+#[cfg(unix)]
+async fn hangup(hup: Option<&mut tokio::signal::unix::Signal>) {
+    match hup {
+        // `None` from `recv` (no more signals, never in practice) counts as one, as for the
+        // others.
+        Some(hup) => drop(hup.recv().await),
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether SIGHUP is handled: not in a process started with it ignored (`nohup`, a
+/// supervisor's choice), which asked to outlive its terminal: a handler would end the work
+/// on the hang-up. Read once, before any SIGHUP handler exists (every one is installed only
+/// after this): Linux's `SigIgn` in `/proc/self/status`. Where that cannot be read (no
+/// `/proc`, another Unix: the disposition is readable only through `sigaction`, unsafe code
+/// this workspace forbids), SIGHUP keeps its default action, as before.
+#[cfg(unix)]
+fn hangup_handled() -> bool {
+    static HANDLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HANDLED.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status");
+        let handled = sighup_at_default(status.as_deref().ok());
+        tracing::debug!(handled, "SIGHUP handling");
+        handled
+    })
+}
+
+/// Whether a `/proc/<pid>/status` text says SIGHUP (signal 1: bit 0 of the `SigIgn` mask) is
+/// not ignored; `false` when it cannot be told.
+#[cfg(any(unix, test))]
+fn sighup_at_default(status: Option<&str>) -> bool {
+    status
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("SigIgn:")))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & 1 == 0)
+}
+
 /// Set once a first signal was handed over by [`Signals::next`].
 static SIGNAL_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether a first SIGINT or SIGTERM came (and was handed over to the work it stopped): its
+/// Whether a first SIGINT, SIGTERM or SIGHUP came (and was handed over to the work it stopped): its
 /// result is then to be written without delay, since a second signal ends the process 2 s
 /// after it ([`SECOND_SIGNAL_GRACE`]).
 pub fn signal_seen() -> bool {
@@ -91,8 +142,9 @@ pub fn signal_seen() -> bool {
 /// signal then ends the process without waiting.
 static RESULT_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Set once [`Signals::install`] ran: tokio then holds SIGINT and SIGTERM for the rest of
-/// the process, and they end it only through this module's listener.
+/// Set once [`Signals::install`] ran: tokio then holds SIGINT, SIGTERM (and SIGHUP, see
+/// [`hangup_handled`]) for the rest of the process, and they end it only through this
+/// module's listener.
 #[cfg(unix)]
 static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -102,7 +154,7 @@ static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 static PENDING: std::sync::Mutex<Option<PendingResult>> = std::sync::Mutex::new(None);
 
 /// The text of a result that names a job, for the exit code the process ends with: what
-/// [`writing_result`] is given, written to stderr with the 130 or 143 of the signal that
+/// [`writing_result`] is given, written to stderr with the 130, 143 or 129 of the signal that
 /// ended the process (a `--json` result's `exit_code` says that code, not the work's).
 pub type PendingResult = Box<dyn Fn(u8) -> String + Send>;
 
@@ -110,8 +162,8 @@ pub type PendingResult = Box<dyn Fn(u8) -> String + Send>;
 /// anyway (a stderr nobody reads blocks that write too).
 const PENDING_WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The command's result is about to be written: from now on a SIGINT or SIGTERM ends the
-/// process (exit 130 or 143) once the result is written, or 2 s after the signal if it is
+/// The command's result is about to be written: from now on a signal ends the
+/// process (exit 130, 143 or 129) once the result is written, or 2 s after the signal if it is
 /// not (a stdout nobody reads); `pending` (the result's text for an exit code, when it names
 /// a job) is then written to stderr first, with the code the process ends with, which may
 /// take 1 s more (a stderr nobody reads blocks it too). Without handlers installed, the
@@ -188,9 +240,13 @@ fn stderr_within(text: String, patience: std::time::Duration) {
 }
 
 /// The exit status for a process a signal ends: 128 + its number, as a shell reports a
-/// process the signal killed (SIGINT, and Ctrl-C elsewhere, 130; SIGTERM 143).
+/// process the signal killed (SIGINT, and Ctrl-C elsewhere, 130; SIGTERM 143; SIGHUP 129).
 fn exit_code_for(signal: &str) -> u8 {
-    if signal == "SIGTERM" { 143 } else { 130 }
+    match signal {
+        "SIGTERM" => 143,
+        "SIGHUP" => 129,
+        _ => 130,
+    }
 }
 
 /// How long a line on stdout that was being written when a signal came may still take
@@ -207,7 +263,7 @@ pub const STUCK_LINE_GRACE: std::time::Duration = std::time::Duration::from_secs
 /// `Ok(None)`: written. `Ok(Some(name))`: written, and signal `name` came meanwhile (the
 /// caller stops as on that signal). `Err`: the write failed. A signal that comes while the
 /// write is blocked ends the process if the line is still not taken [`STUCK_LINE_GRACE`]
-/// later: exit 130 or 143, as for a result stuck on stdout, after a line on stderr (waited
+/// later: exit 130, 143 or 129, as for a result stuck on stdout, after a line on stderr (waited
 /// for 1 s at most). Such a line names no job: nothing is lost.
 pub async fn write_stdout(
     signals: &mut Signals,
@@ -264,9 +320,9 @@ pub fn result_written() {
     RESULT_WRITTEN.store(true, std::sync::atomic::Ordering::Release);
 }
 
-/// From now on a SIGINT or SIGTERM ends the process at once (see the module docs): a thread
-/// of its own with a runtime of its own listens, so that a main thread blocked in a write
-/// or in the runtime's shutdown cannot hold it up. Once per process (after a first signal,
+/// From now on a SIGINT, SIGTERM or SIGHUP ends the process at once (see the module docs): a
+/// thread of its own with a runtime of its own listens, so that a main thread blocked in a
+/// write or in the runtime's shutdown cannot hold it up. Once per process (after a first signal,
 /// or when the result is being written); returns when its listeners are in place (1 s at
 /// most), so that a signal sent right after is not missed.
 #[cfg(unix)]
@@ -293,10 +349,14 @@ fn arm_second_signal() {
                     ) else {
                         return;
                     };
+                    let mut hup = hangup_handled()
+                        .then(|| signal(SignalKind::hangup()).ok())
+                        .flatten();
                     let _ = ready.send(());
                     let name = tokio::select! {
                         _ = int.recv() => "SIGINT",
                         _ = term.recv() => "SIGTERM",
+                        () = hangup(hup.as_mut()) => "SIGHUP",
                     };
                     let code = exit_code_for(name);
                     // The first signal's result names the job: a second signal right behind
@@ -335,6 +395,21 @@ pub async fn unless<T>(
 
 #[cfg(test)]
 mod tests {
+    /// SIGHUP is handled only when the status says it is not ignored (`nohup` sets bit 0 of
+    /// `SigIgn`), never when that cannot be read; it ends a process as 129.
+    #[test]
+    fn sighup_is_handled_only_when_known_not_ignored() {
+        let status = |mask: &str| format!("Name:\tvoiceclone\nSigBlk:\t0\nSigIgn:\t{mask}\n");
+        assert!(super::sighup_at_default(Some(&status("0000000000001000"))));
+        assert!(!super::sighup_at_default(Some(&status("0000000000000001"))));
+        assert!(!super::sighup_at_default(Some(&status("zz"))));
+        assert!(!super::sighup_at_default(Some("Name:\tvoiceclone\n")));
+        assert!(!super::sighup_at_default(None));
+        assert_eq!(super::exit_code_for("SIGHUP"), 129);
+        assert_eq!(super::exit_code_for("SIGTERM"), 143);
+        assert_eq!(super::exit_code_for("SIGINT"), 130);
+    }
+
     /// A result that is ready when the signal has already fired is taken, every time (an
     /// unbiased `select!` takes either at random: 64 draws all "work" by chance is 2^-64).
     #[tokio::test(flavor = "current_thread")]

@@ -1,13 +1,126 @@
 //! The waiting spinner (elapsed time and the current status) and the upload progress bar,
 //! on stderr, only when stderr is a terminal and neither `--json` nor `--quiet` was given.
+//!
+//! They draw through the diagnostics queue ([`stderr_target`]), never to the terminal
+//! directly: indicatif's ticker draws while holding the bar's lock, so a write blocked on a
+//! terminal that stopped taking output (Ctrl-S, a suspended terminal, a stalled SSH channel)
+//! held that lock, the wait's next status update blocked on it on the runtime's only
+//! thread, and SIGINT and SIGTERM went unheard until the terminal drained.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 use voiceclone::{UploadProgress, WaitPolicy};
 
 use crate::output::Printer;
+
+/// The draw target of the spinner and the bars: stderr's terminal, each frame queued whole
+/// for the diagnostics thread ([`crate::output::progress_frame`]), at indicatif's usual 20
+/// frames a second at most; hidden when `TERM` is `dumb` (or unset, outside Windows), as
+/// indicatif's own stderr target is. The caller checks that stderr is a terminal.
+pub fn stderr_target() -> ProgressDrawTarget {
+    let dumb = match std::env::var("TERM") {
+        Ok(term) => term == "dumb",
+        // `console`'s rule: unset is dumb except on Windows, whose consoles set no `TERM`.
+        Err(_) => !cfg!(windows),
+    };
+    if dumb {
+        return ProgressDrawTarget::hidden();
+    }
+    ProgressDrawTarget::term_like_with_hz(Box::new(QueuedStderr::default()), 20)
+}
+
+/// A terminal whose output is stderr's, written by the diagnostics thread: what indicatif
+/// draws is gathered here and queued as one frame at each flush, never waited for.
+#[derive(Debug, Default)]
+struct QueuedStderr {
+    frame: std::sync::Mutex<Vec<u8>>,
+}
+
+impl QueuedStderr {
+    fn push(&self, text: &str) -> std::io::Result<()> {
+        self.frame
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+
+    /// A cursor move by `n` (`code`: `A` up, `B` down, `C` right, `D` left), as `console`
+    /// writes it: nothing for 0, which many terminals read as 1.
+    fn cursor(&self, n: usize, code: char) -> std::io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.push(&format!("\x1b[{n}{code}"))
+    }
+
+    /// Stderr's terminal size (rows, columns), read at each draw (a window resized); 24 x 79,
+    /// `console`'s default, when it cannot be read. Never blocks, the terminal stopped or not.
+    fn size() -> (u16, u16) {
+        #[cfg(unix)]
+        if let Ok(w) = rustix::termios::tcgetwinsize(std::io::stderr())
+            && w.ws_row > 0
+            && w.ws_col > 0
+        {
+            return (w.ws_row, w.ws_col);
+        }
+        (24, 79)
+    }
+}
+
+impl TermLike for QueuedStderr {
+    fn width(&self) -> u16 {
+        Self::size().1
+    }
+
+    fn height(&self) -> u16 {
+        Self::size().0
+    }
+
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.cursor(n, 'A')
+    }
+
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.cursor(n, 'B')
+    }
+
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.cursor(n, 'C')
+    }
+
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.cursor(n, 'D')
+    }
+
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.push(s)?;
+        self.push("\n")
+    }
+
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.push(s)
+    }
+
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.push("\r\x1b[2K")
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        let frame = std::mem::take(
+            &mut *self
+                .frame
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if !frame.is_empty() {
+            crate::output::progress_frame(frame);
+        }
+        Ok(())
+    }
+}
 
 /// A spinner that may be disabled; cleared when dropped. Its lines go through the printer's
 /// redaction as every other line does: they name ids and paths a caller gave, which may be
@@ -23,7 +136,7 @@ impl Spinner {
         if printer.json || printer.quiet || !std::io::stderr().is_terminal() {
             return Self(None);
         }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(None, stderr_target());
         let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
         bar.set_style(style);
@@ -53,6 +166,7 @@ impl Drop for Spinner {
     fn drop(&mut self) {
         if let Some((b, _)) = &self.0 {
             b.finish_and_clear();
+            crate::output::settle_progress();
         }
     }
 }
@@ -67,7 +181,7 @@ impl UploadBar {
         if !enabled || !std::io::stderr().is_terminal() {
             return Self(None);
         }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(None, stderr_target());
         let style = ProgressStyle::with_template(
             "uploading {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
         )
@@ -92,6 +206,7 @@ impl Drop for UploadBar {
     fn drop(&mut self) {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
+            crate::output::settle_progress();
         }
     }
 }
@@ -99,6 +214,23 @@ impl Drop for UploadBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A frame is gathered whole and handed on at the flush; a cursor move by 0 writes
+    /// nothing (`ESC[0A` moves one line on many terminals).
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_frame_is_written_as_console_writes_it() {
+        let t = QueuedStderr::default();
+        t.move_cursor_up(0).unwrap();
+        t.move_cursor_up(2).unwrap();
+        t.clear_line().unwrap();
+        t.write_str("spin").unwrap();
+        t.write_line(" done").unwrap();
+        t.move_cursor_left(3).unwrap();
+        let frame = t.frame.lock().unwrap().clone();
+        assert_eq!(frame, b"\x1b[2A\r\x1b[2Kspin done\n\x1b[3D");
+        assert!(t.width() > 0 && t.height() > 0);
+    }
 
     #[test]
     fn the_upload_bar_is_only_for_a_terminal() {

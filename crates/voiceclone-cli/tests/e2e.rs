@@ -268,6 +268,83 @@ fn the_wait_spinner_shows_on_a_terminal_only_without_json_or_quiet() {
     assert!(!r.stderr.contains("[00:00:0"), "{r:?}");
 }
 
+/// Review 32-b #5: a paid wait whose terminal stopped taking output (Ctrl-S, a terminal
+/// suspended, a stalled SSH channel) goes on polling and still answers SIGTERM (exit 3, the
+/// job on stdout): the spinner draws through the diagnostics queue, whose thread alone
+/// blocks on the stopped terminal. Before: the spinner's ticker blocked in its write to the
+/// terminal while holding the bar's lock, the wait's next status update blocked on that
+/// lock on the runtime's only thread, and polls and signals stopped until the terminal
+/// drained.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_wait_whose_terminal_stopped_taking_output_polls_on_and_answers_sigterm() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Read;
+    let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let mut master = std::fs::File::from(master);
+    let mut keyboard = master.try_clone().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = master.read(&mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let args = [
+        "--provider",
+        "vmeg",
+        "clone",
+        SAMPLE,
+        "--name",
+        "n",
+        "--wait",
+        "--poll-interval",
+        "0.05",
+    ];
+    let env = [("TERM", "xterm"), ("VOICECLONE_TEST_FLAT_POLLS", "1")];
+    let mut cmd = support::command(Some(&sim.url()), sim.key(), &env, &args);
+    cmd.stderr(slave);
+    let mut child = cmd.spawn_killed();
+    drop(cmd); // the parent's copy of the slave: the reader ends when the child's closes
+    support::wait_until("no spinner on the terminal", 20, || {
+        String::from_utf8_lossy(&seen.lock().unwrap()).contains("[00:00:0")
+    });
+    // Ctrl-S: the terminal takes no more output until Ctrl-Q.
+    keyboard.write_all(b"\x13").unwrap();
+    let stopped_at = sim.requests();
+    support::wait_until(
+        "the wait stopped polling once the terminal stopped taking output",
+        20,
+        || sim.requests() > stopped_at + 5,
+    );
+    support::send_signal(&child, "-TERM");
+    let ended = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < ended {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Ctrl-Q, so that a process still stuck ends and the output can be read.
+    keyboard.write_all(b"\x11").unwrap();
+    let still_running = child.try_wait().unwrap().is_none();
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    drop(keyboard);
+    let _ = reader.join();
+    assert!(!still_running, "SIGTERM unheard for 20 s: {r:?}");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("vmeg:clone:"), "{r:?}");
+}
+
 #[test]
 fn human_output_and_provider_from_env() {
     let sim = Sim::fast(KEY);
@@ -2666,6 +2743,88 @@ fn a_signal_while_the_result_is_stuck_on_a_full_stdout_ends_the_process() {
     }
 }
 
+/// SIGHUP (a terminal closed, an SSH session dropped, tmux's `kill-pane`) is handled as
+/// SIGTERM: during a wait the job is reported with its id, exit 3 (`interrupted`); once the
+/// result is stuck on a stdout nobody reads, it ends the process with 129 (128 + 1), the
+/// result on stderr. A process started with SIGHUP ignored (`nohup`) keeps ignoring it and
+/// waits on. Before: SIGHUP's default action killed the process with nothing printed, the
+/// paid job's id nowhere. Linux only: elsewhere the CLI cannot tell whether SIGHUP was
+/// ignored when it started, and leaves it alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
+    let slow = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let id = submitted_vmeg_clone(&slow);
+    let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
+    let before = slow.requests();
+    let child =
+        support::command_hanging_up(Some(&slow.url()), slow.key(), &[], &args).spawn_killed();
+    support::wait_until("no poll seen", 20, || slow.requests() > before);
+    support::send_signal(&child, "-HUP");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(s(&j["job_id"]), id, "{j}");
+    assert_eq!(s(&j["error"]["job_id"]), id, "{j}");
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    assert!(s(&j["error"]["message"]).starts_with("SIGHUP: "), "{j}");
+
+    // Under `nohup`, SIGHUP stays ignored: the wait polls on, and a SIGTERM after it is the
+    // signal that stops it.
+    let flat = [("VOICECLONE_TEST_FLAT_POLLS", "1")];
+    let mut polled = args.to_vec();
+    polled.extend(["--poll-interval", "0.05"]);
+    let before = slow.requests();
+    let child = support::command_through(&["nohup"], Some(&slow.url()), slow.key(), &flat, &polled)
+        .spawn_killed();
+    support::wait_until("no poll seen", 20, || slow.requests() > before);
+    assert!(support::ignores_sighup(child.id()));
+    support::send_signal(&child, "-HUP");
+    let after = slow.requests();
+    support::wait_until(
+        "the wait did not go on after SIGHUP under nohup",
+        20,
+        || slow.requests() > after + 2,
+    );
+    support::send_signal(&child, "-TERM");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &polled);
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(s(&j["job_id"]), id, "{j}");
+    assert!(s(&j["error"]["message"]).starts_with("SIGTERM: "), "{j}");
+
+    // The result stuck on a full stdout: SIGHUP ends the process with 129, the job on stderr.
+    let fast = Sim::with(fast_config(), KEY);
+    let id = submitted_vmeg_clone(&fast);
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut filler = writer.try_clone().unwrap();
+    std::thread::spawn(move || filler.write_all(&vec![b'x'; 1 << 20]));
+    let mut args = vec!["--provider", "vmeg", "--json", "wait", id.as_str()];
+    args.extend(FAST_POLL);
+    let mut cmd = support::command_hanging_up(Some(&fast.url()), fast.key(), &[], &args);
+    cmd.stdout(Stdio::from(writer));
+    let mut child = cmd.spawn_killed();
+    drop(cmd);
+    support::wait_until("the result's write never blocked", 20, || {
+        blocked_on_a_pipe(child.id())
+    });
+    support::send_signal(&child, "-HUP");
+    support::wait_until("still running 10 s after SIGHUP", 10, || {
+        child.try_wait().unwrap().is_some()
+    });
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    drop(reader);
+    assert_eq!(r.code, 129, "{r:?}");
+    let j: Value = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON result on stderr: {r:?}"));
+    assert_eq!(j["exit_code"], 129, "{j}");
+    assert_eq!(s(&j["job_id"]), id, "{j}");
+}
+
 /// A pipe whose buffer is full, and its reading end (kept, never read): a stdout that takes
 /// nothing more, as one shared with a reader that stopped reading.
 #[cfg(target_os = "linux")]
@@ -3055,6 +3214,123 @@ fn a_standalone_wait_that_fails_says_the_outcome_is_unknown() {
     .expect(1);
 }
 
+/// `--timeout` bounds a wait by time alone: a wait still short of its `--timeout` keeps
+/// polling past the provider's 200-poll backstop, until the task finishes, and the deadline
+/// still ends one that never does. Before: the wait ended at poll 200 with exit 3
+/// (`wait_timed_out`; about 32 min in at the default intervals), whatever `--timeout` said.
+/// The debug builds' `VOICECLONE_TEST_FLAT_POLLS` seam keeps every interval at 10 ms.
+#[test]
+fn a_wait_with_a_timeout_polls_past_200_until_the_task_finishes() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const FINISHED_AT_POLL: u64 = 250;
+    let fake = support::FakeVmeg::start(1, 10, false);
+    let running = serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": "t1", "taskType": "tts", "status": "running"},
+    })
+    .to_string();
+    fake.answer_details_with(200, &running);
+    // From poll 250 on, the task is finished (the fake's own answer, with its audio).
+    let polls = std::sync::Arc::new(AtomicU64::new(0));
+    let (seen, state) = (polls.clone(), fake.state.clone());
+    fake.on_request(move |path| {
+        if path.ends_with("/tasks/detail")
+            && seen.fetch_add(1, Ordering::SeqCst) + 1 == FINISHED_AT_POLL
+        {
+            *state.detail_answer.lock().unwrap() = None;
+        }
+    });
+    let flat = [("VOICECLONE_TEST_FLAT_POLLS", "1")];
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "wait",
+        "--kind",
+        "speech",
+        "t1",
+        "--timeout",
+        "3600",
+        "--poll-interval",
+        "0.01",
+    ];
+    let r = run_binary(Some(&fake.url), KEY, &[], &flat, &args);
+    let j = r.expect(0).json();
+    assert_eq!(j["status"], "succeeded", "{j}");
+    assert_eq!(polls.load(Ordering::SeqCst), FINISHED_AT_POLL, "{j}");
+    // A task that never finishes: the deadline alone ends the wait, exit 3.
+    fake.answer_details_with(200, &running);
+    let mut args = args;
+    args[8] = "2";
+    let mut child = support::command(Some(&fake.url), KEY, &flat, &args).spawn_killed();
+    support::wait_until("the wait did not end at its --timeout", 120, || {
+        child.try_wait().unwrap().is_some()
+    });
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    let j = r.expect(3).json();
+    assert_eq!(j["error"]["kind"], "wait_timed_out", "{j}");
+}
+
+/// Review 32-b #3: a wait whose poll is refused for its key (a key revoked or rotated after
+/// the submit, another account's key) ends with exit 3, naming the job, as every wait that
+/// ends for another reason than the task's own failure: a bad key says nothing of the job,
+/// which may be running and billed, and 1 reads as "failed, submit again". The message says
+/// to wait again with the key of the account that submitted it, not merely "later" (which
+/// fails the same way). Outside a wait, the same refusal is 1 (`status`).
+#[test]
+fn a_wait_refused_for_its_key_is_exit_3_naming_the_job() {
+    let sim = Sim::start(fast_config());
+    let id = submitted_vmeg_clone(&sim);
+    let wrong = "sk-wrong-key-abcdef987654";
+    let wait = ["--provider", "vmeg", "--json", "wait", id.as_str()];
+    let j = run_with(&sim.url(), wrong, &[], &wait, None)
+        .expect(3)
+        .json();
+    assert_eq!(j["error"]["kind"], "unauthorized", "{j}");
+    assert_eq!(s(&j["job_id"]), id, "{j}");
+    let message = s(&j["error"]["message"]);
+    assert!(
+        message.contains("do not submit it again")
+            && message.contains("the API key was refused")
+            && message.contains("key of the account that submitted it"),
+        "{j}"
+    );
+    let status = ["--provider", "vmeg", "--json", "status", id.as_str()];
+    let j = run_with(&sim.url(), wrong, &[], &status, None)
+        .expect(1)
+        .json();
+    assert_eq!(j["error"]["kind"], "unauthorized", "{j}");
+    // A key refused after the submit took it (`speak --wait`): the same, the job named.
+    let fake = support::FakeVmeg::start(1, 10, false);
+    fake.answer_details_with(
+        401,
+        &serde_json::json!({"code": 401, "message": "Unauthorized", "data": null}).to_string(),
+    );
+    let mut args = vec![
+        "--provider",
+        "vmeg",
+        "--json",
+        "speak",
+        "--voice",
+        "sv_en_us_female_01",
+        "--text",
+        "Hi.",
+        "--wait",
+    ];
+    args.extend(FAST_POLL);
+    let j = run_binary(Some(&fake.url), KEY, &[], &[], &args)
+        .expect(3)
+        .json();
+    assert_eq!(j["error"]["kind"], "unauthorized", "{j}");
+    assert_eq!(s(&j["job_id"]), "vmeg:speech:t1", "{j}");
+    let message = s(&j["error"]["message"]);
+    assert!(
+        message.contains("do not submit it again")
+            && message.contains("key of the account that submitted it"),
+        "{j}"
+    );
+}
+
 /// `--poll-interval` below 10 ms (1e-300 is positive but a zero duration) would poll back to
 /// back: refused (exit 2) before anything is sent.
 #[test]
@@ -3167,6 +3443,71 @@ fn an_unknown_vmeg_submit_without_json_prints_the_reconcile_command() {
         assert!(from <= to, "{args:?}: {words:?}");
         sim.handle.clear_scripted_faults();
     }
+}
+
+/// Review 32-b #4: a run whose key came from a pipe (`--api-key-file <(pass show vmeg-prod)`,
+/// a FIFO) suggests its `reconcile` with a placeholder for the key source, never without
+/// `--api-key-file`: pasted as it is, that command fails (exit 2, nothing sent) instead of
+/// running under whatever key the environment holds, maybe another account's, whose `none`
+/// reads as "submit again". Before: the flag was left out, and the pasted command quietly
+/// ran under the environment's key.
+#[cfg(unix)]
+#[test]
+fn a_key_from_a_pipe_is_never_replaced_by_the_environments_in_a_suggested_command() {
+    let sim = Sim::fast(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("key-pipe");
+    support::mkfifo(&fifo);
+    let writer = {
+        let fifo = fifo.clone();
+        let key = format!("{}\n", sim.key());
+        std::thread::spawn(move || std::fs::write(fifo, key))
+    };
+    sim.handle
+        .fail_next(
+            "vmeg.cloneVoiceCreateAsync",
+            voiceclone_sim::FaultKind::DropAfter,
+            10,
+        )
+        .unwrap();
+    let args = [
+        "--provider",
+        "vmeg",
+        "--api-key-file",
+        fifo.to_str().unwrap(),
+        "clone",
+        SAMPLE,
+        "--language",
+        "en-US",
+    ];
+    // The environment holds a key this server takes too: the worst case, where a pasted
+    // command without `--api-key-file` would run.
+    let r = run_with(&sim.url(), sim.key(), &[], &args, None).expect(3);
+    writer.join().unwrap().unwrap();
+    sim.handle.clear_scripted_faults();
+    let all = format!("{}{}", r.stdout, r.stderr);
+    let pasted = all
+        .split('`')
+        .find(|c| c.starts_with("voiceclone ") && c.contains(" reconcile "))
+        .unwrap_or_else(|| panic!("no reconcile command: {r:?}"));
+    assert!(
+        pasted.contains("--api-key-file '<the same key source as this run>'"),
+        "{pasted}"
+    );
+    // Pasted into a shell with the environment's key: refused, nothing sent.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_voiceclone"));
+    let path = bin.parent().unwrap().to_str().unwrap();
+    let before = sim.requests();
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(pasted)
+        .env_clear()
+        .env("PATH", format!("{path}:/usr/bin:/bin"))
+        .env("VMEG_API_KEY", sim.key())
+        .stdin(Stdio::null());
+    let r = Run::from_output(sh.output().unwrap(), &[KEY], &[pasted]).expect(2);
+    assert!(r.stderr.contains("--api-key-file"), "{r:?}");
+    assert_eq!(sim.requests(), before, "{r:?}");
 }
 
 /// Review 23 pass 2 #9: a VMEG synchronous clone whose answer is lost (never resent: it

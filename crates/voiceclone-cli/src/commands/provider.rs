@@ -409,7 +409,10 @@ pub fn policy(p: Provider, poll: &PollArgs) -> Result<WaitPolicy, Failure> {
     let mut policy = WaitPolicy::for_provider(p);
     if let Some(t) = poll.timeout {
         let d = secs(t, "--timeout")?;
-        policy = policy.with_deadline(Some(d));
+        // No poll bound: the provider's 200 polls (about 32 min at its 10 s intervals) cut
+        // an hour's `--timeout` short, whatever it said. The deadline bounds the wait, and
+        // the intervals (10 s once grown, or `--poll-interval` if longer) bound its rate.
+        policy = policy.with_deadline(Some(d)).with_max_polls(None);
     }
     if let Some(i) = poll.poll_interval {
         let d = secs(i, "--poll-interval")?;
@@ -423,7 +426,26 @@ pub fn policy(p: Provider, poll: &PollArgs) -> Result<WaitPolicy, Failure> {
         let max = policy.max_interval.max(d);
         policy = policy.with_first_interval(d).with_max_interval(max);
     }
+    if flat_polls(
+        cfg!(debug_assertions),
+        std::env::var(FLAT_POLLS_ENV).ok().as_deref(),
+    ) {
+        let first = policy.first_interval;
+        policy = policy.with_max_interval(first);
+    }
     Ok(policy)
+}
+
+/// Test seam, in debug builds only: `1` keeps every interval between polls at the first one
+/// (`--poll-interval`), never growing to the provider's 10 s, so that a test makes hundreds
+/// of polls in seconds.
+const FLAT_POLLS_ENV: &str = "VOICECLONE_TEST_FLAT_POLLS";
+
+/// Whether the [`FLAT_POLLS_ENV`] seam's `value` asks for flat polls, read in debug builds
+/// (the tests') only: set by accident in a release run with a short `--poll-interval`, it
+/// would poll the vendor that often for the whole wait.
+fn flat_polls(debug: bool, value: Option<&str>) -> bool {
+    debug && value.is_some_and(|v| v.trim() == "1")
 }
 
 /// `--timeout` or `--poll-interval` without `--wait`, or with `--sync`: a usage failure
@@ -1157,14 +1179,26 @@ fn after_submit<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
     {
         f.exit = Exit::Unreachable;
         f.message = format!(
-            "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `{}`",
+            "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `{}`{}",
             job.id(),
             f.message,
-            wait_command(job.id(), J::KIND)
+            wait_command(job.id(), J::KIND),
+            with_which_key(&f.kind),
         );
         forget_status(&mut o, &job);
     }
     (o, job)
+}
+
+/// What a wait that ended on a refused key adds to the command it suggests: a bad key says
+/// nothing of the job (exit 3, not 1), but the same command under the same key fails the
+/// same way, so "later" alone would loop for ever.
+fn with_which_key(kind: &str) -> &'static str {
+    if kind == "unauthorized" {
+        " with the key of the account that submitted it: the API key was refused, which says nothing of the job"
+    } else {
+        ""
+    }
 }
 
 /// A `--sync` answer: the job comes back finished, so a success without its voice or audio
@@ -1371,8 +1405,13 @@ async fn wait(
         && f.exit == Exit::Failure
     {
         f.exit = Exit::Unreachable;
+        let when = if f.kind == "unauthorized" {
+            ""
+        } else {
+            " later"
+        };
         f.message = format!(
-            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `{}` later",
+            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `{}`{when}{}",
             f.message,
             wait_command(
                 id,
@@ -1380,7 +1419,8 @@ async fn wait(
                     JobKind::Clone => voiceclone::JobKind::Clone,
                     JobKind::Speech => voiceclone::JobKind::Speech,
                 }
-            )
+            ),
+            with_which_key(&f.kind),
         );
     }
     o
@@ -1677,6 +1717,35 @@ mod tests {
         assert!(!seen.part_way());
         seen.record(UploadProgress::new(40, 100));
         assert!(!seen.part_way(), "a late report of an earlier attempt");
+    }
+
+    /// Review 32-b #1: `--timeout` alone bounds the wait (no 200-poll cut, about 32 min in);
+    /// without it the provider's default keeps its deadline and its poll bound. The flat-polls
+    /// seam is read in debug builds only, and only as `1`.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_timeout_lifts_the_poll_bound_and_the_seam_is_debug_only() {
+        for p in [Provider::Vmeg, Provider::JimmyAi] {
+            let given = PollArgs {
+                timeout: Some(3600.0),
+                poll_interval: None,
+            };
+            let with = policy(p, &given).unwrap();
+            assert_eq!(with.max_polls, None, "{p:?}");
+            assert_eq!(with.deadline, Some(Duration::from_secs(3600)), "{p:?}");
+            let without = PollArgs {
+                timeout: None,
+                poll_interval: None,
+            };
+            assert_eq!(
+                policy(p, &without).unwrap(),
+                WaitPolicy::for_provider(p),
+                "{p:?}"
+            );
+        }
+        assert!(flat_polls(true, Some(" 1\n")));
+        assert!(!flat_polls(false, Some("1")));
+        assert!(!flat_polls(true, Some("0")) && !flat_polls(true, None));
     }
 
     /// The suggested `reconcile` carries the task the answer named: without it the search

@@ -307,11 +307,18 @@ pub fn set_suggested_target(
     let _ = SUGGESTED_TARGET.set(suggested_target(provider, base_url, key_file));
 }
 
+/// What a suggested command says for a key file that is no regular file (a pipe such as
+/// `<(pass show vmeg)`, read once; a FIFO): a placeholder to replace, one shell word.
+const SAME_KEY_SOURCE: &str = "<the same key source as this run>";
+
 /// What a suggested command starts with: the provider; the base URL without credentials,
-/// query or fragment; the key file only when it is a regular file (a pipe such as
-/// `<(pass show vmeg)` is read once), by the path it resolves to: `/dev/stdin` redirected
-/// from a key file names that file (pasted in a terminal, `/dev/stdin` would read the
-/// terminal), and a relative path still works from another directory.
+/// query or fragment; the key file, when one was given: by the path it resolves to when it
+/// is a regular file (`/dev/stdin` redirected from a key file names that file: pasted in a
+/// terminal, `/dev/stdin` would read the terminal; a relative path still works from another
+/// directory), else [`SAME_KEY_SOURCE`]. Never left out: the command pasted without it
+/// would run under whatever key the environment holds, maybe another account's, whose
+/// `reconcile` answers `none` (read as "submit again"); with the placeholder as it is, it
+/// is refused (no such file, exit 2) with nothing sent.
 fn suggested_target(
     provider: voiceclone::Provider,
     base_url: Option<&str>,
@@ -322,12 +329,13 @@ fn suggested_target(
         let url = client_glue::printable_url(url);
         target.push_str(&format!(" --base-url {}", shell_word(&url)));
     }
-    let resolved = key_file
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .filter(|p| p.is_file());
-    if let Some(path) = resolved {
-        let path = path.to_string_lossy();
-        target.push_str(&format!(" --api-key-file {}", shell_word(&path)));
+    if let Some(given) = key_file {
+        let resolved = std::fs::canonicalize(given).ok().filter(|p| p.is_file());
+        let shown = match &resolved {
+            Some(path) => path.to_string_lossy(),
+            None => SAME_KEY_SOURCE.into(),
+        };
+        target.push_str(&format!(" --api-key-file {}", shell_word(&shown)));
     }
     target
 }
@@ -412,6 +420,35 @@ pub fn diagnostic(bytes: Vec<u8>) {
         None => {
             let _ = std::io::stderr().lock().write_all(&bytes);
         }
+    }
+}
+
+/// Queues one frame of a progress display (the spinner, an upload or parts bar) for stderr
+/// as [`diagnostic`] does, without waiting. A frame that finds the queue full is dropped
+/// without being counted: the next one redraws the whole display, and the count says how
+/// many lines were lost. In place when the diagnostics thread could not start.
+pub fn progress_frame(bytes: Vec<u8>) {
+    PROGRESS_SHOWN.store(true, std::sync::atomic::Ordering::Release);
+    match diagnostics() {
+        Some(d) => {
+            let _ = d.tx.try_send(Diagnostic::Write(bytes));
+        }
+        None => {
+            let _ = std::io::stderr().lock().write_all(&bytes);
+        }
+    }
+}
+
+/// Set once a progress display queued a frame ([`progress_frame`]).
+static PROGRESS_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Once a progress display was shown: waits, 1 s at most, until its frames queued so far
+/// are written, so that a line written on stdout next (on the same terminal, as a rule)
+/// comes after the display's last frame, which clears it, rather than being cleared by it.
+/// Nothing without a display, so a stderr nobody reads holds nothing up here.
+pub fn settle_progress() {
+    if PROGRESS_SHOWN.load(std::sync::atomic::Ordering::Acquire) {
+        drain_diagnostics(ORDER_PATIENCE);
     }
 }
 
@@ -698,6 +735,7 @@ impl Printer {
         let text = self.stdout_text(outcome);
         let error_line = outcome.failure.as_ref().map(|f| self.error_line(f));
         crate::signals::writing_result(self.pending(outcome));
+        settle_progress();
         let written = {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes()).and_then(|()| out.flush())
@@ -850,9 +888,17 @@ mod tests {
                 "{given:?}"
             );
         }
-        // Not a regular file (a directory here; a pipe alike): left out.
+        // Not a regular file (a directory here; a pipe alike): a placeholder, never left out
+        // (the environment's key would take its place).
         let t = suggested_target(voiceclone::Provider::Vmeg, None, Some(&dir));
-        assert_eq!(t, "--provider vmeg");
+        assert_eq!(
+            t,
+            "--provider vmeg --api-key-file '<the same key source as this run>'"
+        );
+        assert_eq!(
+            suggested_target(voiceclone::Provider::Vmeg, None, None),
+            "--provider vmeg"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -270,6 +270,69 @@ pub fn command(base_url: Option<&str>, key: &str, env: &[(&str, &str)], args: &[
     cmd
 }
 
+/// [`command`] run through `prefix`, a program that execs the rest (`nohup`, `env ...`),
+/// found on this process's `PATH`: the same environment and output. Its pid is the binary's
+/// once it has exec'd (any time after its first request).
+pub fn command_through(
+    prefix: &[&str],
+    base_url: Option<&str>,
+    key: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Command {
+    let inner = command(base_url, key, env, args);
+    let (first, rest) = prefix.split_first().expect("a program to run through");
+    let program = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(first))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{first} is not on PATH"));
+    let mut cmd = Command::new(program);
+    cmd.args(rest)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env_clear();
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Whether process `pid` ignores SIGHUP (bit 0 of `SigIgn` in its status), as one started by
+/// `nohup` does.
+#[cfg(target_os = "linux")]
+pub fn ignores_sighup(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .expect("a SigIgn line");
+    u64::from_str_radix(mask.trim(), 16).unwrap() & 1 == 1
+}
+
+/// [`command`] whose binary starts with SIGHUP at its default action, as from a terminal:
+/// through `env --default-signal=HUP` (GNU coreutils 8.31 or later) when this test process
+/// ignores SIGHUP (run under `nohup`), which the binary would otherwise inherit.
+#[cfg(target_os = "linux")]
+pub fn command_hanging_up(
+    base_url: Option<&str>,
+    key: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Command {
+    if ignores_sighup(std::process::id()) {
+        command_through(&["env", "--default-signal=HUP"], base_url, key, env, args)
+    } else {
+        command(base_url, key, env, args)
+    }
+}
+
 /// Runs `command(..)` to its end; none of `secrets` (nor `key`) may be printed.
 pub fn run_binary(
     base_url: Option<&str>,

@@ -75,7 +75,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use names::existing_part_file;
 use resend::MIN_RESEND_TIME;
 use resubmit::{MAX_RECHECK_PAUSE, RECHECK_PAUSE, UNRECORDED, positive_secs, reported_before};
@@ -371,7 +371,7 @@ fn parts_bar(enabled: bool, total: usize, done: usize) -> Option<ProgressBar> {
     if !enabled || !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(Some(total as u64), crate::spinner::stderr_target());
     let style = ProgressStyle::with_template(
         "speaking {bar:30} {pos}/{len} parts [{elapsed_precise}] {msg}",
     )
