@@ -66,7 +66,7 @@ pub enum ErrorKind {
     /// The network failed (connection refused, reset, TLS, DNS), also after the answer began:
     /// a body that broke off before its end.
     #[error(
-        "could not talk to the provider (network, TLS or DNS failure); check connectivity and the base URL"
+        "the connection to the provider failed (network, TLS or DNS failure, or an answer cut off); check connectivity and the base URL"
     )]
     Transport,
     /// The provider answered something this crate cannot read.
