@@ -28,6 +28,38 @@ impl RandomId {
         }
         Self(u128::from_le_bytes(bytes))
     }
+
+    /// A fresh id that holds no piece of the secret `scrubber` looks for. Ids sent for the
+    /// client (idempotency keys, request ids) are printed in errors and log lines, where 8
+    /// characters of the API key must never appear, and a key the scrubber would change is
+    /// no longer the key that was sent. A random id meets such a piece about once in ten
+    /// million draws.
+    pub(crate) fn clear_of(scrubber: &crate::scrub::Scrubber) -> Self {
+        first_clear(scrubber, Self::new)
+    }
+
+    /// The id as its 32 hex digits, without an allocation.
+    pub(crate) fn hex(self) -> [u8; 32] {
+        let mut buf = [b'0'; 32];
+        // 32 hex digits fill the buffer exactly; should a write ever fall short, the rest
+        // stays '0' (still hex).
+        let _ = std::io::Write::write_fmt(&mut &mut buf[..], format_args!("{self}"));
+        buf
+    }
+}
+
+/// The first of `draw`'s ids in which `scrubber` finds nothing. Bounded, so that no secret can
+/// make it spin: 64 misses in a row do not happen (the last is taken).
+fn first_clear(scrubber: &crate::scrub::Scrubber, mut draw: impl FnMut() -> RandomId) -> RandomId {
+    let mut id = draw();
+    for _ in 1..64 {
+        let hex = id.hex();
+        if !scrubber.finds_secret_in(std::str::from_utf8(&hex).unwrap_or_default()) {
+            break;
+        }
+        id = draw();
+    }
+    id
 }
 
 impl fmt::Display for RandomId {
@@ -66,5 +98,22 @@ mod tests {
             .count();
         assert_eq!(varied, 32);
         assert_eq!(format!("{}", super::RandomId(1)).len(), 32);
+        assert_eq!(&super::RandomId(0xab).hex()[28..], b"00ab");
+    }
+
+    /// A drawn id holding 8 characters of the API key is drawn again (it would be scrubbed
+    /// in errors and logs, and differ from the id sent); the draws are bounded.
+    #[test]
+    fn a_drawn_id_holding_a_piece_of_the_api_key_is_drawn_again() {
+        let scrubber = crate::scrub::Scrubber::new("sk-0123456789abcdef");
+        let mut draws = [0x0123_4567_89ab_ffff_ffff_ffff_ffff_ffff, 0].into_iter();
+        let id = super::first_clear(&scrubber, || RandomId(draws.next().unwrap_or(7)));
+        assert_eq!(id, RandomId(0));
+        let mut n = 0;
+        let id = super::first_clear(&scrubber, || {
+            n += 1;
+            RandomId(0x0123_4567_89ab_cdef)
+        });
+        assert_eq!((n, id), (64, RandomId(0x0123_4567_89ab_cdef)));
     }
 }

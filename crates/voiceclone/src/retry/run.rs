@@ -937,7 +937,7 @@ mod tests {
     /// reached the provider"), which would let a caller gating resends on `phase()` pay twice.
     #[tokio::test]
     async fn an_unknown_outcome_is_sent_with_the_request_id_of_the_attempt_that_may_have_landed() {
-        let rid = crate::transport::RequestId::new();
+        let rid = crate::transport::RequestId::new(&crate::scrub::Scrubber::new("sk-test-key"));
         let gateway = || {
             http(ErrorKind::Server, 502)
                 .with_message("upstream timed out")
@@ -949,7 +949,9 @@ mod tests {
         let refused_pause = || {
             http(ErrorKind::RateLimited, 429)
                 .with_retry_after(Some(Duration::from_secs(30)))
-                .with_request_id(crate::transport::RequestId::new())
+                .with_request_id(crate::transport::RequestId::new(
+                    &crate::scrub::Scrubber::new("sk-test-key"),
+                ))
         };
         // (The call out of time ends at its second attempt, as `CallOptions` ends it.)
         let cases: Vec<(u32, Vec<Error>)> = vec![

@@ -260,7 +260,7 @@ impl Transport {
         // admitted call: see `admission`.)
         let _slot = self.slot().await?;
         let sent_before = dropped.sending();
-        let req_id = RequestId::new();
+        let req_id = RequestId::new(&self.scrubber);
         // Within a per-call budget (`CallOptions`), the request gets the time
         // left as its timeout: it fails as a timed-out request (for a write,
         // `OutcomeUnknown` with its key), never dropped by an outer timer.

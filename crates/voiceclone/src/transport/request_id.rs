@@ -3,7 +3,6 @@
 //! operator can quote the exact request to the vendor's support.
 
 use std::fmt;
-use std::io::Write as _;
 
 /// The id of one HTTP attempt: 128 random bits as 32 lowercase hex digits, the same shape
 /// VMEG gives the ids it makes itself when a request carries none. Every attempt (each
@@ -14,13 +13,10 @@ use std::io::Write as _;
 pub(crate) struct RequestId([u8; 32]);
 
 impl RequestId {
-    /// A fresh random id.
-    pub(crate) fn new() -> Self {
-        let mut buf = [b'0'; 32];
-        // 32 hex digits fill the buffer exactly; should a write ever fall short, the
-        // rest stays '0' (still hex).
-        let _ = write!(&mut buf[..], "{}", crate::random_id::RandomId::new());
-        RequestId(buf)
+    /// A fresh random id holding no piece of the API key `scrubber` looks for: it is printed
+    /// in errors and log lines, which are never scrubbed for it (`RandomId::clear_of`).
+    pub(crate) fn new(scrubber: &crate::scrub::Scrubber) -> Self {
+        RequestId(crate::random_id::RandomId::clear_of(scrubber).hex())
     }
 
     /// The id as sent on the wire.
@@ -48,8 +44,9 @@ mod tests {
 
     #[test]
     fn ids_are_32_lowercase_hex_and_differ() {
-        let a = RequestId::new();
-        let b = RequestId::new();
+        let scrubber = crate::scrub::Scrubber::new("sk-test-key");
+        let a = RequestId::new(&scrubber);
+        let b = RequestId::new(&scrubber);
         assert_eq!(a.as_str().len(), 32);
         assert!(
             a.as_str()

@@ -68,30 +68,9 @@ pub(crate) fn default_name(key: &str) -> String {
 
 /// A new idempotency key that holds no piece of the API key. Every key the client draws (a
 /// create's, a rename's, a material step's) is sent as a header and kept in errors and log
-/// lines, which leave through the key's scrubber: a key it would change is no longer the key
-/// that was sent, and 8 characters of the API key would be printed beside it (see
-/// [`submit_key`]).
+/// lines (see [`submit_key`] and `RandomId::clear_of`).
 pub(super) fn new_key(t: &Transport) -> String {
-    key_without_secret(&t.scrubber, || {
-        crate::random_id::RandomId::new().to_string()
-    })
-}
-
-/// The first of `draw`'s keys in which `scrubber` finds nothing. Bounded, so that no key can
-/// make it spin: a random 32-digit key meets a piece of the API key about once in ten million
-/// draws, and 64 misses in a row do not happen (the last is taken).
-fn key_without_secret(
-    scrubber: &crate::scrub::Scrubber,
-    mut draw: impl FnMut() -> String,
-) -> String {
-    let mut key = draw();
-    for _ in 1..64 {
-        if !scrubber.finds_secret_in(&key) {
-            break;
-        }
-        key = draw();
-    }
-    key
+    crate::random_id::RandomId::clear_of(&t.scrubber).to_string()
 }
 
 /// A submit's idempotency key: the caller's, or a new one. It is sent, kept in the job and
@@ -405,32 +384,6 @@ pub(crate) async fn synthesize(
         job
     };
     Ok(job.with_idempotency_key(key))
-}
-
-#[cfg(test)]
-mod key_tests {
-    use super::key_without_secret;
-    use crate::scrub::Scrubber;
-
-    /// A drawn key holding 8 characters of the API key is drawn again (it would be scrubbed
-    /// in errors and logs, and differ from the key sent); the draws are bounded.
-    #[test]
-    fn a_drawn_key_holding_a_piece_of_the_api_key_is_drawn_again() {
-        let scrubber = Scrubber::new("sk-0123456789abcdef");
-        let mut draws = vec![
-            "ffff0123456789abffffffffffffffff".to_owned(),
-            "00000000000000000000000000000000".to_owned(),
-        ]
-        .into_iter();
-        let key = key_without_secret(&scrubber, || draws.next().unwrap_or_default());
-        assert_eq!(key, "00000000000000000000000000000000");
-        let mut n = 0;
-        let key = key_without_secret(&scrubber, || {
-            n += 1;
-            "0123456789abcdef".to_owned()
-        });
-        assert_eq!((n, key.as_str()), (64, "0123456789abcdef"));
-    }
 }
 
 #[cfg(test)]
