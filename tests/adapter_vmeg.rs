@@ -1567,6 +1567,37 @@ async fn a_proxys_bare_503_on_a_create_is_no_proof_that_nothing_was_done() {
     assert!(e.is_transient(), "{e}");
 }
 
+/// Review 32 pass 2-b F5: an undocumented status is warned of once each time it appears, not
+/// on every poll (a wait bounded by time alone, the CLI's `--timeout`, polled for a day logged
+/// 8,640 lines); each new word is warned of again. Before: one WARN per poll (5 here).
+#[tokio::test]
+async fn an_undocumented_status_is_warned_of_once_each_time_it_appears() {
+    let (logs, _guard) = capture_logs();
+    let mut steps = vec![detail("t-1", "reviewing", json!({})); 3];
+    steps.extend(vec![detail("t-1", "moderating", json!({})); 2]);
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let policy = fast_wait(Provider::Vmeg).with_max_polls(Some(5));
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &policy)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::WaitTimedOut { polls: 5, .. }),
+        "{e}"
+    );
+    let text = logs.take();
+    let warned: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("undocumented task status"))
+        .collect();
+    assert_eq!(warned.len(), 2, "{text}");
+    assert!(
+        warned[0].contains("reviewing") && warned[1].contains("moderating"),
+        "{warned:?}"
+    );
+}
+
 /// Review 23-b #5: a status word, failure reason or `taskType` a server chooses is cut where
 /// it is read and its control characters folded: a megabyte word holding a newline makes
 /// neither a megabyte error nor a megabyte warn line on every poll, nor a forged log line.

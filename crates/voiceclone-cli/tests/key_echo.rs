@@ -500,7 +500,7 @@ fn a_key_given_as_a_job_id_is_not_drawn_by_the_spinner() {
 /// Review 29-b #2: a log line (a `tracing` event on stderr) is redacted as the printer's lines
 /// are: a server whose status word is the other provider's key (JimmyAI's, to a VMEG
 /// command), or the environment's key when `--api-key-file` gives the one in use, gets its
-/// WARN "undocumented task status" on every poll, at the default level and under
+/// WARN "undocumented task status" (once per wait), at the default level and under
 /// `RUST_LOG=trace`. Before: those lines skipped the printer and printed the key whole.
 #[test]
 fn a_log_line_quoting_a_secret_the_library_does_not_know_is_redacted() {

@@ -239,10 +239,16 @@ where
                         if status.is_terminal() {
                             return Ok(job);
                         }
-                        if let TaskStatus::Unknown(raw) = status {
-                            tracing::warn!(job_id = %w.shown_id(), status = %raw, "undocumented task status; treating it as not finished");
+                        let previous = lock(&w.progress.last_status).replace(status.clone());
+                        // Once each time it appears, not on every poll: a wait without a poll
+                        // bound (the CLI's `--timeout`) would log it every 10 s for as long.
+                        if let TaskStatus::Unknown(raw) = &status {
+                            if previous.as_ref() == Some(status) {
+                                tracing::debug!(job_id = %w.shown_id(), status = %raw, "undocumented task status again");
+                            } else {
+                                tracing::warn!(job_id = %w.shown_id(), status = %raw, "undocumented task status; treating it as not finished");
+                            }
                         }
-                        *lock(&w.progress.last_status) = Some(status.clone());
                         (Duration::ZERO, None)
                     }
                     // A misrouted answer is not about this task, an unreadable one (or one
