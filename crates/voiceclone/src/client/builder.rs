@@ -129,7 +129,11 @@ impl ClientBuilder {
     /// header say, ever reaches storage. Proxies are the caller's too: a client that reads
     /// `HTTP_PROXY` from the environment (reqwest's default) sends a plain-http base URL's
     /// requests, `Authorization` header and all, in clear to the proxy; with such a base
-    /// URL build it with `no_proxy()` (the client this crate builds does so itself).
+    /// URL build it with `no_proxy()` (the client this crate builds does so itself). Name
+    /// resolution is the caller's as well: the client this crate builds resolves a plain-http
+    /// `localhost` base to 127.0.0.1 and ::1 itself, never through the system's resolver;
+    /// yours does what you built it to do, so with such a base give it
+    /// `.resolve("localhost", ...)` or use a loopback literal (`http://127.0.0.1:8080`).
     #[must_use]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
