@@ -750,7 +750,8 @@ fn without_raw_key(key: &[u8], full: bytes::Bytes) -> bytes::Bytes {
 ///   holds the key whole in any case (also percent-decoded, up to three times, whatever the
 ///   filter), gets the value `[redacted]`; one whose name would be changed or holds the key
 ///   (also percent-decoded) is dropped. With the `voiceclone` adapter's filter, that is
-///   every piece of 8 or more characters of the key, in any case; with
+///   every piece of 8 or more characters of the key, in any case, and every run encoding
+///   one (percent-encoded, hex, base64: the same rule as for the strings of a body); with
 ///   [`ClientConfig::bearer`]'s, the key whole. Nothing is allocated for headers that hold
 ///   nothing of the key (the filter runs on a buffer reused by the thread).
 /// - the URL of the response, and of a failed request's error, has no user name, password or

@@ -354,12 +354,16 @@ mod tests {
 
     /// The generated clients the adapter builds check the headers of every answer with the
     /// adapter's scrubber, as they do the strings of its body: a server echoing the key
-    /// lower-cased, cut or percent-encoded in a header (which progenitor's
-    /// `UnexpectedResponse` prints, and a `ResponseValue` keeps) shows no piece of it.
+    /// lower-cased, cut, percent-encoded, in hex or in base64 (`user:key`, as in a Basic
+    /// header) in a header (which progenitor's `UnexpectedResponse` prints, and a
+    /// `ResponseValue` keeps) shows no piece of it.
     #[tokio::test]
     async fn the_generated_clients_check_headers_with_the_adapters_scrubber() {
+        use base64::Engine as _;
         const KEY: &str = "sk-live-0123456789abcdefXYZ";
         let encoded: String = KEY.bytes().map(|b| format!("%{b:02X}")).collect();
+        let hex: String = KEY.bytes().map(|b| format!("{b:02x}")).collect();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("u:{KEY}"));
         let server = httpmock::MockServer::start_async().await;
         server.mock(|when, then| {
             when.path_includes("/tasks/detail");
@@ -367,6 +371,8 @@ mod tests {
                 .header("x-lower", format!("Bearer {}", KEY.to_ascii_lowercase()))
                 .header("x-cut", "key ends 89abcdefXYZ")
                 .header("x-encoded", encoded.as_str())
+                .header("x-hex", hex.as_str())
+                .header("x-basic", format!("Basic {basic}"))
                 .body("{}");
         });
         let connect = Connect {
@@ -399,7 +405,9 @@ mod tests {
             !crate::scrub::Scrubber::new(KEY).finds_secret_in(&shown),
             "{shown}"
         );
-        assert!(!shown.contains(&encoded), "{shown}");
-        assert_eq!(shown.matches("[redacted]").count(), 6, "{shown}");
+        for echo in [&encoded, &hex, &basic] {
+            assert!(!shown.contains(echo.as_str()), "{shown}");
+        }
+        assert_eq!(shown.matches("[redacted]").count(), 10, "{shown}");
     }
 }
