@@ -32,17 +32,51 @@ impl RawResponse {
     }
 }
 
+/// `message`, `msg` and `data` are `Some` when their key was given at all (`Some(None)`: as
+/// `null`, or `message` not as text): what tells the vendor's envelope from a page that only
+/// has a `code` (see [`Envelope::is_the_vendors`]).
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(default, deserialize_with = "lenient_i64")]
     code: Option<i64>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    message: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    msg: Option<String>,
+    #[serde(default, deserialize_with = "given_string")]
+    message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given_string")]
+    msg: Option<Option<String>>,
     /// Kept as text, so that ids in it never pass through `f64` (see `crate::wire`).
-    #[serde(default)]
-    data: Option<Box<RawValue>>,
+    #[serde(default, deserialize_with = "given_raw")]
+    data: Option<Option<Box<RawValue>>>,
+}
+
+fn given_string<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    lenient_string(d).map(Some)
+}
+
+fn given_raw<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<Box<RawValue>>>, D::Error> {
+    Option::<Box<RawValue>>::deserialize(d).map(Some)
+}
+
+impl Envelope {
+    fn data(&self) -> Option<&RawValue> {
+        self.data.as_ref()?.as_deref()
+    }
+
+    /// Whether this is the vendor's own envelope rather than a page that merely holds a
+    /// numeric `code` (a relay's or a gateway's `{"code":503,"message":"Service
+    /// Unavailable"}`). VMEG's has `message` and `data` in every answer (api-facts A3,
+    /// CONFIRMED; `data` is `null` on failures). JimmyAI's has `msg` (B2); whether its
+    /// failures carry `data` is UNKNOWN, so `msg` alone decides. On the safe side: only the
+    /// vendor's own 503 says that a write was not done.
+    fn is_the_vendors(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Vmeg => self.message.is_some() && self.data.is_some(),
+            _ => self.msg.is_some(),
+        }
+    }
 }
 
 /// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
@@ -188,7 +222,7 @@ pub(crate) fn decode_envelope(
     // that does not parse at all (a key given twice, bytes that are not UTF-8) is read again,
     // tolerantly, for that id alone.
     let named = match &envelope {
-        Some(e) if e.code.is_none() => named_task_id(provider, e.data.as_deref()),
+        Some(e) if e.code.is_none() => named_task_id(provider, e.data()),
         Some(_) => None,
         None => tolerant_named_task_id(provider, &resp.body),
     };
@@ -210,14 +244,18 @@ pub(crate) fn decode_envelope(
             None => err,
         });
     };
-    let message = envelope.message.or(envelope.msg).unwrap_or_default();
+    let own = envelope.is_the_vendors(provider);
+    let named = named_task_id(provider, envelope.data());
+    let data = envelope.data.flatten();
+    let message = envelope
+        .message
+        .flatten()
+        .or(envelope.msg.flatten())
+        .unwrap_or_default();
     if code == d.success_code {
         // The body says "done" but the status does not: a write may have created a task.
         // Marked so that no write is ever resent or reported as plainly failed on it.
-        let claimed = |e: Error| {
-            e.with_vendor_code(code)
-                .claiming_success(named_task_id(provider, envelope.data.as_deref()))
-        };
+        let claimed = |e: Error| e.with_vendor_code(code).claiming_success(named.clone());
         if let Some(kind) = ErrorKind::from_http_status(resp.status) {
             return Err(claimed(base(kind)).with_message(message));
         }
@@ -226,24 +264,39 @@ pub(crate) fn decode_envelope(
                 claimed(base(ErrorKind::InvalidResponse)).with_message("unexpected redirect")
             );
         }
-        return Ok(envelope.data);
+        return Ok(data);
     }
-    let err = error_for_code(d, resp.status, resp.retry_after, code, &message);
+    let err = error_in_envelope(d, resp.status, resp.retry_after, code, &message, own);
     // A failure that still names a task (VMEG's 502 "poll tasks/detail with the taskId",
     // api-facts A3): kept, so that an unknown outcome carries it and the job is not lost.
-    Err(match named_task_id(provider, envelope.data.as_deref()) {
+    Err(match named {
         Some(id) => err.with_task_id(id),
         None => err,
     })
 }
 
-/// The error an envelope with a failure `code` stands for, whatever its HTTP status.
+/// The error the vendor's own envelope with a failure `code` stands for, whatever its HTTP
+/// status.
 pub(crate) fn error_for_code(
     d: &Dialect,
     status: u16,
     retry_after: Option<Duration>,
     code: i64,
     message: &str,
+) -> Error {
+    error_in_envelope(d, status, retry_after, code, message, true)
+}
+
+/// [`error_for_code`] for a body with a failure `code` that is the vendor's own envelope
+/// (`own`) or only looks like one (see `Envelope::is_the_vendors`): then its HTTP 503 says
+/// no more than a 500 does (a relay's, whose upstream may have made the task before it died).
+fn error_in_envelope(
+    d: &Dialect,
+    status: u16,
+    retry_after: Option<Duration>,
+    code: i64,
+    message: &str,
+    own: bool,
 ) -> Error {
     // HTTP 429 wins over the body's code: the rate limiter answered before the API did (it
     // often fills in a catch-all code such as JimmyAI's -1), so the call is repeated. Unless
@@ -269,10 +322,11 @@ pub(crate) fn error_for_code(
         // A write counts as not done only when both statuses say so: a refusal code (400,
         // 402, ...) behind an HTTP 500, 502 or 504 may answer a fault that came after the
         // task was made, so it is that server fault (retried under its key, never a refusal
-        // to resubmit), not the refusal. Behind a 503 both say nothing was done.
+        // to resubmit), not the refusal. Behind the vendor's own 503 both say nothing was
+        // done; behind a relay's (no envelope of the vendor's) the 503 does not.
         if d.codes_are_http_statuses
             && kind != ErrorKind::Server
-            && crate::retry::server_status_may_have_landed(status)
+            && (crate::retry::server_status_may_have_landed(status) || (status == 503 && !own))
         {
             ErrorKind::Server
         } else if d.codes_are_http_statuses
@@ -303,7 +357,14 @@ pub(crate) fn error_for_code(
         .with_retry_after(retry_after)
         .with_phase(Phase::Answered)
         .with_vendor_code(code)
-        .with_message(message);
+        .with_message(message)
+        .with_vendors_envelope(own);
+    if status == 503 && !own {
+        err = err.with_note(format!(
+            "the answer has a `code` but lacks the keys of {}'s envelope, so its HTTP 503 may be a relay's and does not say that the request was not carried out",
+            d.provider
+        ));
+    }
     if let Some(as_status) = code_as_status {
         err = err.with_code_status(as_status);
     }
@@ -505,6 +566,95 @@ mod tests {
         assert_eq!(kind(Provider::Vmeg, 201, "402"), ErrorKind::PaymentRequired);
         // JimmyAI's codes are not HTTP statuses: an unknown 524 in a 200 is `Vendor`.
         assert_eq!(kind(Provider::JimmyAi, 200, "524"), ErrorKind::Vendor);
+    }
+
+    /// Review 32 pass 2-a #1: an HTTP 503 says nothing was done only in the vendor's own
+    /// envelope (VMEG's `message` and `data`, `data` null included; JimmyAI's `msg`), not in
+    /// any JSON with a numeric `code` (a relay's `{"code":503,"message":...}`); a refusal code
+    /// in a relay's 503 is no refusal either.
+    #[test]
+    fn only_the_vendors_own_envelope_says_a_503_did_nothing() {
+        // (the kind, and whether a write without a key answered so may have landed)
+        let landed = |provider: Provider, body: &str| {
+            let e = decode_envelope(provider, &resp(503, body)).unwrap_err();
+            let write = crate::retry::decide(crate::retry::OperationKind::UnsafeWrite, &e);
+            (e.kind().clone(), write != crate::retry::Decision::Fail)
+        };
+        let v = Provider::Vmeg;
+        let j = Provider::JimmyAi;
+        for (provider, body, kind, may_have_landed) in [
+            (
+                v,
+                r#"{"code":503,"message":"busy","data":null}"#,
+                ErrorKind::Server,
+                false,
+            ),
+            (
+                v,
+                r#"{"data":{},"message":null,"code":"503"}"#,
+                ErrorKind::Server,
+                false,
+            ),
+            (
+                v,
+                r#"{"code":400,"message":"bad","data":null}"#,
+                ErrorKind::InvalidRequest,
+                false,
+            ),
+            (
+                v,
+                r#"{"code":503,"message":"Service Unavailable"}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (v, r#"{"code":503,"data":null}"#, ErrorKind::Server, true),
+            (
+                v,
+                r#"{"code":503,"msg":"busy","data":null}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (
+                v,
+                r#"{"code":400,"message":"Bad Request"}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (
+                v,
+                r#"{"code":404,"message":"Not Found"}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (
+                j,
+                r#"{"code":-1,"msg":"busy","data":null}"#,
+                ErrorKind::Server,
+                false,
+            ),
+            (j, r#"{"code":503,"msg":"busy"}"#, ErrorKind::Server, false),
+            (
+                j,
+                r#"{"code":503,"message":"Service Unavailable"}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (
+                j,
+                r#"{"code":-1,"message":"busy","data":null}"#,
+                ErrorKind::Server,
+                true,
+            ),
+        ] {
+            assert_eq!(
+                landed(provider, body),
+                (kind, may_have_landed),
+                "{provider} {body}"
+            );
+        }
+        // Not a 503: a relay's page with a code keeps what its status says.
+        let e = decode_envelope(v, &resp(500, r#"{"code":503,"message":"x"}"#)).unwrap_err();
+        assert!(crate::retry::server_error_may_have_landed(&e));
     }
 
     /// A body whose envelope does not parse still names the task in `data`: read lossily,
