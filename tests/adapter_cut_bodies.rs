@@ -351,3 +351,118 @@ async fn a_whole_body_that_is_not_json_is_no_cut() {
         );
     }
 }
+
+/// Review 32 pass 2-a #2: an answer to a create that names its task before it breaks off (a
+/// 200, or a failure naming its task as VMEG's 502 does) leaves an `OutcomeUnknown` carrying
+/// that id, sent once, by its length, in its chunked encoding, as a 2xx the generated client
+/// reads or a failure status read as bytes: for JimmyAI, which has no task list, the id is
+/// the only handle to a task that may be billed. A VMEG async create that names its task is
+/// not resent under its key either (whether a failed attempt uses the key up is UNKNOWN).
+/// Before: `task_id` `None`, the bytes that named it dropped.
+#[tokio::test]
+async fn a_create_whose_answer_breaks_off_after_its_task_id_keeps_the_id() {
+    let cases: [(Provider, bool, u16, &'static str, &str); 6] = [
+        (
+            Provider::JimmyAi,
+            false,
+            200,
+            r#"{"code":20000,"msg":"ok","data":{"id":"audio_7","status":"#,
+            "audio_7",
+        ),
+        (
+            Provider::JimmyAi,
+            false,
+            502,
+            r#"{"code":-1,"msg":"busy","data":{"id":"audio_7","status":"queued""#,
+            "audio_7",
+        ),
+        (
+            Provider::Vmeg,
+            true,
+            200,
+            r#"{"code":200,"message":"","data":{"taskId":"t-7","createdAt":"2026"#,
+            "t-7",
+        ),
+        (
+            Provider::Vmeg,
+            false,
+            200,
+            r#"{"code":200,"message":"","data":{"taskId":"t-7","#,
+            "t-7",
+        ),
+        (
+            Provider::Vmeg,
+            true,
+            502,
+            r#"{"code":502,"message":"upstream","data":{"taskId":"t-7""#,
+            "t-7",
+        ),
+        (
+            Provider::Vmeg,
+            false,
+            502,
+            r#"{"code":502,"message":"upstream","data":{"taskId":"t-7","result"#,
+            "t-7",
+        ),
+    ];
+    for (provider, sync, status, part, id) in cases {
+        for speech in [false, true] {
+            for cut in [Step::cut(status, part), Step::cut_chunked(status, part)] {
+                let what = format!("{provider} speech={speech} sync={sync} {cut:?}");
+                let server = Scripted::start(vec![cut, accepted(provider)]).await;
+                let (c, _) = client(provider, &server.base_url);
+                let e = create(&c, provider, speech, sync).await.unwrap_err();
+                let what = format!("{what}: {e}");
+                assert_eq!(server.seen().len(), 1, "{what}: resent");
+                match e.kind() {
+                    ErrorKind::OutcomeUnknown {
+                        task_id: Some(named),
+                        ..
+                    } => assert_eq!(named.as_str(), id, "{what}"),
+                    other => panic!("{what}: expected OutcomeUnknown naming {id}, got {other:?}"),
+                }
+                assert!(!e.may_resubmit(), "{what}");
+            }
+        }
+    }
+}
+
+/// An id that had not arrived whole when the body broke off names nothing (a string before
+/// its closing quote, a number before what ends it: `"id":12` may have been `"id":123`), nor
+/// does one outside `data` or another vendor's field; the create is still an unknown outcome.
+#[tokio::test]
+async fn an_id_cut_off_before_its_end_names_no_task() {
+    for (provider, part) in [
+        (
+            Provider::JimmyAi,
+            r#"{"code":20000,"msg":"ok","data":{"id":"audio_7"#,
+        ),
+        (
+            Provider::JimmyAi,
+            r#"{"code":20000,"msg":"ok","data":{"id":7"#,
+        ),
+        (
+            Provider::JimmyAi,
+            r#"{"code":20000,"msg":"ok","id":"audio_7","data":{"#,
+        ),
+        (
+            Provider::JimmyAi,
+            r#"{"code":20000,"msg":"ok","data":{"id":"audio_7","id":"audio_8","#,
+        ),
+        (
+            Provider::Vmeg,
+            r#"{"code":200,"message":"","data":{"id":"voice_7","taskId":"t-"#,
+        ),
+    ] {
+        let sync = provider == Provider::Vmeg;
+        let server = Scripted::start(vec![Step::cut(200, part), accepted(provider)]).await;
+        let (c, _) = client(provider, &server.base_url);
+        let e = create(&c, provider, false, sync).await.unwrap_err();
+        let what = format!("{provider} {part}: {e}");
+        assert_eq!(server.seen().len(), 1, "{what}: resent");
+        match e.kind() {
+            ErrorKind::OutcomeUnknown { task_id: None, .. } => {}
+            other => panic!("{what}: expected OutcomeUnknown naming nothing, got {other:?}"),
+        }
+    }
+}

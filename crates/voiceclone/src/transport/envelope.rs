@@ -93,7 +93,7 @@ fn named_task_id(provider: Provider, data: Option<&RawValue>) -> Option<String> 
 fn ids_in_data(
     provider: Provider,
     data: &str,
-    mut named: Option<String>,
+    named: Option<String>,
 ) -> Result<Option<String>, ()> {
     // `from_slice`, not `from_str`: the reader every other answer is decoded with, so no
     // second copy of serde_json's parser is linked for this rare path.
@@ -102,7 +102,13 @@ fn ids_in_data(
     else {
         return Ok(named);
     };
-    for raw in &ids {
+    agreeing_id(&ids, named)
+}
+
+/// The one task id `ids` (each as sent) and `named` (an earlier one) agree on: `Err` when two
+/// disagree or one cannot be used (see [`ids_in_data`]).
+fn agreeing_id(ids: &[Box<RawValue>], mut named: Option<String>) -> Result<Option<String>, ()> {
+    for raw in ids {
         let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
         let id = lenient_string(&mut de).ok().flatten();
         let Some(id) = usable_id(id.as_deref()) else {
@@ -140,6 +146,129 @@ fn tolerant_named_task_id(provider: Provider, body: &[u8]) -> Option<String> {
         named = ids_in_data(provider, data.get(), named).ok()?;
     }
     named
+}
+
+/// The task id the first bytes of a body that broke off (`prefix`: all that arrived, within
+/// the body limit) name in `data`, read as [`tolerant_named_task_id`] reads a whole body:
+/// each vendor's field in each top-level `data` object, ids that disagree naming nothing.
+/// Only an id that arrived whole counts: a string whose closing quote came, any other value
+/// once the next key or the object's end came (`"id":12` may have been `"id":123`). For a JimmyAI create,
+/// which no list finds again, that id is the only handle to a task that may be billed.
+pub(crate) fn task_id_in_prefix(provider: Provider, prefix: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(prefix);
+    let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
+    let mut found = Vec::new();
+    let ids = IdsBeforeTheCut {
+        field: task_id_field(provider),
+        found: &mut found,
+    };
+    // It fails where the body broke off; what it met before that is in `found`.
+    let _ = serde::Deserializer::deserialize_map(&mut de, ids);
+    agreeing_id(&found, None).ok().flatten()
+}
+
+/// Reads a top-level JSON object (maybe cut off), keeping in `found` every value of `field`
+/// in a `data` object that arrived whole, as it is met.
+struct IdsBeforeTheCut<'a> {
+    field: &'static str,
+    found: &'a mut Vec<Box<RawValue>>,
+}
+
+impl<'de> serde::de::Visitor<'de> for IdsBeforeTheCut<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "data" {
+                map.next_value_seed(IdsInData {
+                    field: self.field,
+                    found: &mut *self.found,
+                })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One `data` value of a body that may be cut off: an object's `field` values that arrived
+/// whole go to `found`; anything else names nothing.
+struct IdsInData<'a> {
+    field: &'static str,
+    found: &'a mut Vec<Box<RawValue>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for IdsInData<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for IdsInData<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // A value that is not a string is taken once the next key (or the object's end)
+        // arrived: only then is it known to be whole.
+        let mut unended: Option<Box<RawValue>> = None;
+        loop {
+            let key = map.next_key::<String>()?;
+            self.found.extend(unended.take());
+            let Some(key) = key else {
+                return Ok(());
+            };
+            if key != self.field {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let raw = map.next_value::<Box<RawValue>>()?;
+            if raw.get().trim_start().starts_with('"') {
+                self.found.push(raw);
+            } else {
+                unended = Some(raw);
+            }
+        }
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 /// Reads a JSON object, keeping the value of every entry named `.0` as its text, however
@@ -706,6 +835,82 @@ mod tests {
             .as_deref(),
             Some("t")
         );
+    }
+
+    /// The first bytes of a body that broke off name a task only by an id that arrived whole
+    /// in a top-level `data` object, in the vendor's own field; ids that disagree (or one
+    /// unusable beside another) name nothing, as in a whole body.
+    #[test]
+    fn the_task_a_cut_body_named_before_the_cut_is_read() {
+        let j = Provider::JimmyAi;
+        let v = Provider::Vmeg;
+        let named = |provider: Provider, prefix: &[u8]| {
+            let s = std::sync::Arc::new(Scrubber::new("sk-test-key-0123456789"));
+            let f = crate::scrub::text_filter(&s);
+            crate::scrub::decoding_with(&f, || task_id_in_prefix(provider, prefix))
+        };
+        for (provider, prefix, id) in [
+            (
+                j,
+                &br#"{"code":20000,"msg":"ok","data":{"id":"audio_7","#[..],
+                "audio_7",
+            ),
+            (j, br#"{"code":20000,"data":{"id":"audio_7""#, "audio_7"),
+            (
+                j,
+                br#"{"data":{"status":"q","id":"audio_7","x":{"id":"b"#,
+                "audio_7",
+            ),
+            (j, br#"{"data":{"id":12,"status":"#, "12"),
+            (j, br#"{"data":{"id":12}"#, "12"),
+            (
+                j,
+                br#"{"data":null,"data":{"id":"a"},"data":{"id":"a","#,
+                "a",
+            ),
+            (
+                j,
+                b"{\"msg\":\"\xff\",\"data\":{\"id\":\"a\",\"x\":\"\xe4",
+                "a",
+            ),
+            (
+                v,
+                br#"{"code":200,"data":{"id":"voice","taskId":"t-1","#,
+                "t-1",
+            ),
+            (v, br#"{"code":502,"data":{"taskId":"t-1""#, "t-1"),
+        ] {
+            assert_eq!(
+                named(provider, prefix).as_deref(),
+                Some(id),
+                "{}",
+                String::from_utf8_lossy(prefix)
+            );
+        }
+        for (provider, prefix) in [
+            (j, &br#"{"code":20000,"msg":"ok","data":{"id":"audio_7"#[..]),
+            (j, br#"{"data":{"id":12"#),
+            (j, br#"{"data":{"id":12,"#),
+            (j, br#"{"data":{"id":1.5e"#),
+            (j, br#"{"id":"a","data":{"#),
+            (j, br#"{"data":{"x":{"id":"a"},"#),
+            (j, br#"{"data":{"taskId":"a","#),
+            (j, br#"{"data":{"id":"a","id":"b","#),
+            (j, br#"{"data":{"id":"a"},"data":{"id":"b""#),
+            (j, br#"{"data":{"id":"","id":"a","#),
+            (j, br#"{"data":{"id":"sk-test-key-0123456789","#),
+            (j, br#"<html><body>{"data":{"id":"a","#),
+            (j, br#"[{"data":{"id":"a"}}"#),
+            (j, b""),
+            (v, br#"{"data":{"id":"voice","taskId":"t-"#),
+        ] {
+            assert_eq!(
+                named(provider, prefix),
+                None,
+                "{}",
+                String::from_utf8_lossy(prefix)
+            );
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub(crate) use dropped::{LongPartTag, for_long_part};
 #[cfg(feature = "fake")]
 pub(crate) use dropped::{warn_unconfirmed_refusal, warn_unknown_outcome};
 pub(crate) use envelope::{Dialect, error_for_code};
-use envelope::{RawResponse, decode_data, decode_envelope};
+use envelope::{RawResponse, decode_data, decode_envelope, task_id_in_prefix};
 pub(crate) use request_id::RequestId;
 pub(crate) use summary::is_cut as summary_is_cut;
 #[cfg(feature = "fake")]
@@ -334,8 +334,11 @@ impl Transport {
         let started = Instant::now();
         let mut in_flight = RequestGuard::new(self.connection_limit.as_ref());
         // The generated client scrubs every string of the answer as it decodes it: its
-        // config carries the key's text filter (`provider::Connect::config`).
-        let generated = op.start(self.dialect, req_id);
+        // config carries the key's text filter (`provider::Connect::config`). A 2xx whose
+        // body fails leaves what arrived of it in `cut` (`ResponseBodyError` holds no more).
+        let cut = client_glue::hooks::CutBodySlot::default();
+        let generated =
+            client_glue::hooks::keeping_cut_bodies(cut.clone(), op.start(self.dialect, req_id));
         let sent = match timeout {
             None => generated.await,
             Some(left) => client_glue::hooks::with_request_timeout(left, generated).await,
@@ -354,12 +357,12 @@ impl Transport {
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                let outcome = match read_body(resp, status, self.max_response_bytes).await {
+                let outcome = match read_body(resp, self.max_response_bytes).await {
                     Ok(body) => {
                         let raw = RawResponse::new(status, retry_after.as_deref(), body);
                         op.decode(self, &raw)
                     }
-                    Err(e) => Err(e),
+                    Err(failed) => Err(self.body_error(failed, Some(status))),
                 };
                 (Some(status), closing, outcome)
             }
@@ -369,11 +372,14 @@ impl Transport {
                 let raw = RawResponse::new(200, None, body);
                 (Some(200), false, op.decode(self, &raw))
             }
-            Sent::Failed(GenError::ResponseBodyError(e)) => (
-                None,
-                false,
-                Err(body_error(e, None, self.max_response_bytes)),
-            ),
+            Sent::Failed(GenError::ResponseBodyError(e)) => {
+                let (status, prefix) = match cut.take() {
+                    Some(c) => (Some(c.status.as_u16()), c.prefix),
+                    None => (None, bytes::Bytes::new()),
+                };
+                let failed = BodyFailed::Read(e, prefix);
+                (status, false, Err(self.body_error(failed, status)))
+            }
             Sent::Failed(GenError::CommunicationError(e)) => {
                 (None, false, Err(Error::from_reqwest(e)))
             }
@@ -620,9 +626,44 @@ fn closes(headers: &reqwest::header::HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
 }
 
-/// A failure while reading the body of an answer with `status` (`None`: the 200 the generated
-/// client was decoding): over the size limit (`InvalidResponse`, reach `Maybe`: answered with
-/// something unreadable), the request's timeout (`Timeout`), or the body breaking off.
+/// How reading an answer's body failed, with the bytes that arrived before.
+enum BodyFailed {
+    /// reqwest's error (the hook's size limit among them).
+    Read(reqwest::Error, bytes::Bytes),
+    /// Over the size limit, found while reading.
+    TooLarge(bytes::Bytes),
+}
+
+impl Transport {
+    /// [`body_error`] for `failed`, carrying the task id that arrived whole in the body's first
+    /// bytes (see [`task_id_in_prefix`]), read with the key's text filter: for a create that
+    /// may have been made, and (JimmyAI) no list finds again, it may be all there is.
+    fn body_error(&self, failed: BodyFailed, status: Option<u16>) -> Error {
+        let (err, prefix) = match failed {
+            BodyFailed::Read(e, prefix) => (body_error(e, status, self.max_response_bytes), prefix),
+            BodyFailed::TooLarge(prefix) => {
+                let err = too_large(self.max_response_bytes);
+                let err = match status {
+                    Some(s) => err.with_http_status(s),
+                    None => err,
+                };
+                (err, prefix)
+            }
+        };
+        let named = decoding_with(&self.text_filter, || {
+            task_id_in_prefix(self.provider, &prefix)
+        });
+        match named {
+            Some(id) => err.with_task_id(id),
+            None => err,
+        }
+    }
+}
+
+/// A failure while reading the body of an answer with `status` (`None`: a 2xx the generated
+/// client was decoding, its status lost): over the size limit (`InvalidResponse`, reach
+/// `Maybe`: answered with something unreadable), the request's timeout (`Timeout`), or the
+/// body breaking off.
 fn body_error(e: reqwest::Error, status: Option<u16>, limit: usize) -> Error {
     if client_glue::is_body_too_large(&e) {
         let mut err = too_large(limit);
@@ -663,22 +704,19 @@ fn too_large(limit: usize) -> Error {
         ))
 }
 
-/// Reads a (non-2xx) response body; the generated client's hook already bounds it.
-async fn read_body(
-    mut resp: reqwest::Response,
-    status: u16,
-    limit: usize,
-) -> Result<bytes::Bytes, Error> {
+/// Reads a (non-2xx) response body; the generated client's hook already bounds it. On a
+/// failure, what arrived before it is kept (at most `limit` bytes).
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<bytes::Bytes, BodyFailed> {
     let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| body_error(e, Some(status), limit))?
-    {
+    loop {
+        let chunk = match resp.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => return Err(BodyFailed::Read(e, body.freeze())),
+        };
         if chunk.len() > limit.saturating_sub(body.len()) {
-            return Err(too_large(limit).with_http_status(status));
+            return Err(BodyFailed::TooLarge(body.freeze()));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
 }
