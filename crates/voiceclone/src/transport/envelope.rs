@@ -24,6 +24,14 @@ pub(crate) struct RawResponse {
 impl RawResponse {
     pub(crate) fn new(status: u16, retry_after_header: Option<&str>, body: bytes::Bytes) -> Self {
         let retry_after = retry_after_header.and_then(crate::time::parse_retry_after);
+        Self::with_retry_after(status, retry_after, body)
+    }
+
+    pub(crate) fn with_retry_after(
+        status: u16,
+        retry_after: Option<Duration>,
+        body: bytes::Bytes,
+    ) -> Self {
         Self {
             status,
             retry_after,
@@ -510,7 +518,7 @@ fn error_in_envelope(
 }
 
 /// An HTTP 4xx that refuses the request (not 408, the server giving up waiting, nor 429).
-fn refusal_status(status: u16) -> bool {
+pub(super) fn refusal_status(status: u16) -> bool {
     (400..500).contains(&status) && !matches!(status, 408 | 429)
 }
 

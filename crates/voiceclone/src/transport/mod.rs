@@ -222,7 +222,10 @@ impl Transport {
         let mut retries = Retries::new(&self.retry, &info);
         let dropped = dropped::DroppedWrite::new(self, call);
         let outcome = loop {
-            let err = match self.attempt(retries.attempt(), &mut *op, &dropped).await {
+            let err = match self
+                .attempt(retries.attempt(), call.kind, &mut *op, &dropped)
+                .await
+            {
                 Ok(()) => break Ok(()),
                 Err(e) => e,
             };
@@ -250,6 +253,7 @@ impl Transport {
     async fn attempt(
         &self,
         attempt: u32,
+        kind: OperationKind,
         op: &mut dyn Operation,
         dropped: &dropped::DroppedWrite<'_>,
     ) -> Result<(), Error> {
@@ -267,9 +271,9 @@ impl Transport {
         // The whole exchange runs in the request's task scope, so that the connection
         // limit's guard in it is dropped within the scope too (`connection_limit`).
         let done = match crate::client::time_left() {
-            None => in_request_task(self.exchange(attempt, req_id, None, op)).await,
+            None => in_request_task(self.exchange(attempt, kind, req_id, None, op)).await,
             Some(left) if left.is_zero() => Err(crate::client::out_of_time()),
-            Some(left) => in_request_task(self.exchange(attempt, req_id, Some(left), op))
+            Some(left) => in_request_task(self.exchange(attempt, kind, req_id, Some(left), op))
                 .await
                 .map_err(crate::client::note_if_out_of_time),
         };
@@ -318,10 +322,11 @@ impl Transport {
 
     /// One request (the caller holds an in-flight slot): the generated call, with `timeout`
     /// instead of the operation's own when the call's budget sets one, then the envelope
-    /// rule.
+    /// rule. `kind` says how an answer whose body failed is read (see [`refused_though_cut`]).
     async fn exchange(
         &self,
         attempt: u32,
+        kind: OperationKind,
         req_id: RequestId,
         timeout: Option<Duration>,
         op: &mut dyn Operation,
@@ -356,13 +361,13 @@ impl Transport {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
+                    .and_then(crate::time::parse_retry_after);
                 let outcome = match read_body(resp, self.max_response_bytes).await {
                     Ok(body) => {
-                        let raw = RawResponse::new(status, retry_after.as_deref(), body);
+                        let raw = RawResponse::with_retry_after(status, retry_after, body);
                         op.decode(self, &raw)
                     }
-                    Err(failed) => Err(self.body_error(failed, Some(status))),
+                    Err(failed) => Err(self.body_error(failed, Some(status), retry_after)),
                 };
                 (Some(status), closing, outcome)
             }
@@ -373,12 +378,23 @@ impl Transport {
                 (Some(200), false, op.decode(self, &raw))
             }
             Sent::Failed(GenError::ResponseBodyError(e)) => {
-                let (status, prefix) = match cut.take() {
-                    Some(c) => (Some(c.status.as_u16()), c.prefix),
-                    None => (None, bytes::Bytes::new()),
+                let (status, retry_after, prefix) = match cut.take() {
+                    Some(c) => {
+                        let retry_after = c
+                            .headers
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(crate::time::parse_retry_after);
+                        (Some(c.status.as_u16()), retry_after, c.prefix)
+                    }
+                    None => (None, None, bytes::Bytes::new()),
                 };
                 let failed = BodyFailed::Read(e, prefix);
-                (status, false, Err(self.body_error(failed, status)))
+                (
+                    status,
+                    false,
+                    Err(self.body_error(failed, status, retry_after)),
+                )
             }
             Sent::Failed(GenError::CommunicationError(e)) => {
                 (None, false, Err(Error::from_reqwest(e)))
@@ -444,6 +460,12 @@ impl Transport {
                 _ => {}
             }
         }
+        // After the bookkeeping above: the connection of a body that failed is lost, whatever
+        // its status says.
+        let outcome = match (outcome, status) {
+            (Err(e), Some(s)) => Err(refused_though_cut(e, s, kind)),
+            (outcome, _) => outcome,
+        };
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         span.record("latency_ms", latency_ms);
         match (&outcome, status) {
@@ -637,8 +659,14 @@ enum BodyFailed {
 impl Transport {
     /// [`body_error`] for `failed`, carrying the task id that arrived whole in the body's first
     /// bytes (see [`task_id_in_prefix`]), read with the key's text filter: for a create that
-    /// may have been made, and (JimmyAI) no list finds again, it may be all there is.
-    fn body_error(&self, failed: BodyFailed, status: Option<u16>) -> Error {
+    /// may have been made, and (JimmyAI) no list finds again, it may be all there is. The
+    /// answer's `Retry-After` is kept: a 429 or a 503 asked for that pause, cut or not.
+    fn body_error(
+        &self,
+        failed: BodyFailed,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+    ) -> Error {
         let (err, prefix) = match failed {
             BodyFailed::Read(e, prefix) => (body_error(e, status, self.max_response_bytes), prefix),
             BodyFailed::TooLarge(prefix) => {
@@ -653,6 +681,7 @@ impl Transport {
         let named = decoding_with(&self.text_filter, || {
             task_id_in_prefix(self.provider, &prefix)
         });
+        let err = err.with_retry_after(retry_after);
         match named {
             Some(id) => err.with_task_id(id),
             None => err,
@@ -660,10 +689,33 @@ impl Transport {
     }
 }
 
+/// `err`, the failure of an answer with `status` whose body failed (broke off, or did not
+/// arrive in time), read by that status where the status decides: on a read, a wait's poll
+/// or an upload, a 4xx refusal (not 408 or 429) is that refusal (a 401 ends a wait at once
+/// rather than being polled through to its deadline), its status line being all the answer
+/// said that arrived. A write keeps `Transport` or `Timeout`: its refusal is the vendor's
+/// code (VMEG: "decided by code"), which was in the lost body, so it may have been made.
+/// Any other error is returned as it is.
+fn refused_though_cut(err: Error, status: u16, kind: OperationKind) -> Error {
+    let body_failed = matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout)
+        && err.phase() == Phase::Sent;
+    if !body_failed || kind.has_consequences() || !envelope::refusal_status(status) {
+        return err;
+    }
+    let Some(refusal) = ErrorKind::from_http_status(status) else {
+        return err;
+    };
+    err.with_kind(refusal)
+        .with_phase(Phase::Answered)
+        .with_message(format!(
+            "HTTP {status}; the answer's body did not arrive whole, so it is read by its status"
+        ))
+}
+
 /// A failure while reading the body of an answer with `status` (`None`: a 2xx the generated
 /// client was decoding, its status lost): over the size limit (`InvalidResponse`, reach
 /// `Maybe`: answered with something unreadable), the request's timeout (`Timeout`), or the
-/// body breaking off.
+/// body breaking off (`Transport`; on a read, a refusal status decides: [`refused_though_cut`]).
 fn body_error(e: reqwest::Error, status: Option<u16>, limit: usize) -> Error {
     if client_glue::is_body_too_large(&e) {
         let mut err = too_large(limit);
