@@ -351,3 +351,303 @@ async fn a_whole_body_that_is_not_json_is_no_cut() {
         );
     }
 }
+
+/// Review 32 pass 2-a #2: an answer to a create that names its task before it breaks off (a
+/// 200, or a failure naming its task as VMEG's 502 does) leaves an `OutcomeUnknown` carrying
+/// that id, sent once, by its length, in its chunked encoding, as a 2xx the generated client
+/// reads or a failure status read as bytes: for JimmyAI, which has no task list, the id is
+/// the only handle to a task that may be billed. A VMEG async create that names its task is
+/// not resent under its key either (whether a failed attempt uses the key up is UNKNOWN).
+/// Before: `task_id` `None`, the bytes that named it dropped.
+#[tokio::test]
+async fn a_create_whose_answer_breaks_off_after_its_task_id_keeps_the_id() {
+    let cases: [(Provider, bool, u16, &'static str, &str); 6] = [
+        (
+            Provider::JimmyAi,
+            false,
+            200,
+            r#"{"code":20000,"msg":"ok","data":{"id":"audio_7","status":"#,
+            "audio_7",
+        ),
+        (
+            Provider::JimmyAi,
+            false,
+            502,
+            r#"{"code":-1,"msg":"busy","data":{"id":"audio_7","status":"queued""#,
+            "audio_7",
+        ),
+        (
+            Provider::Vmeg,
+            true,
+            200,
+            r#"{"code":200,"message":"","data":{"taskId":"t-7","createdAt":"2026"#,
+            "t-7",
+        ),
+        (
+            Provider::Vmeg,
+            false,
+            200,
+            r#"{"code":200,"message":"","data":{"taskId":"t-7","#,
+            "t-7",
+        ),
+        (
+            Provider::Vmeg,
+            true,
+            502,
+            r#"{"code":502,"message":"upstream","data":{"taskId":"t-7""#,
+            "t-7",
+        ),
+        (
+            Provider::Vmeg,
+            false,
+            502,
+            r#"{"code":502,"message":"upstream","data":{"taskId":"t-7","result"#,
+            "t-7",
+        ),
+    ];
+    for (provider, sync, status, part, id) in cases {
+        for speech in [false, true] {
+            for cut in [Step::cut(status, part), Step::cut_chunked(status, part)] {
+                let what = format!("{provider} speech={speech} sync={sync} {cut:?}");
+                let server = Scripted::start(vec![cut, accepted(provider)]).await;
+                let (c, _) = client(provider, &server.base_url);
+                let e = create(&c, provider, speech, sync).await.unwrap_err();
+                let what = format!("{what}: {e}");
+                assert_eq!(server.seen().len(), 1, "{what}: resent");
+                match e.kind() {
+                    ErrorKind::OutcomeUnknown {
+                        task_id: Some(named),
+                        ..
+                    } => assert_eq!(named.as_str(), id, "{what}"),
+                    other => panic!("{what}: expected OutcomeUnknown naming {id}, got {other:?}"),
+                }
+                assert!(!e.may_resubmit(), "{what}");
+            }
+        }
+    }
+}
+
+/// An id that had not arrived whole when the body broke off names nothing (a string before
+/// its closing quote, a number before what ends it: `"id":12` may have been `"id":123`), nor
+/// does one outside `data` or another vendor's field; the create is still an unknown outcome.
+#[tokio::test]
+async fn an_id_cut_off_before_its_end_names_no_task() {
+    for (provider, part) in [
+        (
+            Provider::JimmyAi,
+            r#"{"code":20000,"msg":"ok","data":{"id":"audio_7"#,
+        ),
+        (
+            Provider::JimmyAi,
+            r#"{"code":20000,"msg":"ok","data":{"id":7"#,
+        ),
+        (
+            Provider::JimmyAi,
+            r#"{"code":20000,"msg":"ok","id":"audio_7","data":{"#,
+        ),
+        (
+            Provider::JimmyAi,
+            r#"{"code":20000,"msg":"ok","data":{"id":"audio_7","id":"audio_8","#,
+        ),
+        (
+            Provider::Vmeg,
+            r#"{"code":200,"message":"","data":{"id":"voice_7","taskId":"t-"#,
+        ),
+    ] {
+        let sync = provider == Provider::Vmeg;
+        let server = Scripted::start(vec![Step::cut(200, part), accepted(provider)]).await;
+        let (c, _) = client(provider, &server.base_url);
+        let e = create(&c, provider, false, sync).await.unwrap_err();
+        let what = format!("{provider} {part}: {e}");
+        assert_eq!(server.seen().len(), 1, "{what}: resent");
+        match e.kind() {
+            ErrorKind::OutcomeUnknown { task_id: None, .. } => {}
+            other => panic!("{what}: expected OutcomeUnknown naming nothing, got {other:?}"),
+        }
+    }
+}
+
+/// A running clone task's status answer and the id to read it by.
+fn running_clone(provider: Provider) -> (Step, JobId) {
+    match provider {
+        Provider::Vmeg => (
+            vmeg_ok(
+                json!({"taskId": "t-1", "taskType": "cloneVoice", "status": "running", "result": null}),
+            ),
+            JobId::typed(provider, JobKind::Clone, "t-1"),
+        ),
+        _ => (
+            jimmyai_ok(jimmyai_task(
+                "audio_1",
+                "soundCloningClone",
+                "processing",
+                json!({}),
+            )),
+            JobId::typed(provider, JobKind::Clone, "audio_1"),
+        ),
+    }
+}
+
+/// Review 32 pass 2-a #3: a cut answer keeps the `Retry-After` its headers carried (a 429, a
+/// 503, even a 200): a read, and a VMEG async create under its key, wait that long before the
+/// repeat, not the policy's backoff alone (about 0.2 s, four quick requests at a server that
+/// asked for 3 s). Before: the header was read only for a body that arrived whole.
+#[tokio::test]
+async fn a_cut_answer_keeps_its_retry_after() {
+    for provider in Provider::ALL {
+        let (running, id) = running_clone(provider);
+        for cut in [
+            Step::cut(429, PAGE),
+            Step::cut(503, PAGE),
+            Step::cut_chunked(503, PAGE),
+            Step::cut(200, ok_part(provider)),
+        ] {
+            let cut = cut.with_header("retry-after", "3");
+            let what = format!("{provider} {cut:?}");
+            let server = Scripted::start(vec![cut, running.clone()]).await;
+            let (c, sleeper) = client(provider, &server.base_url);
+            let status = c.clone_status(&id).await;
+            assert!(status.is_ok(), "{what}: {status:?}");
+            assert_eq!(server.seen().len(), 2, "{what}");
+            assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(3)], "{what}");
+        }
+    }
+    for speech in [false, true] {
+        for cut in [Step::cut(503, PAGE), Step::cut_chunked(429, PAGE)] {
+            let cut = cut.with_header("retry-after", "3");
+            let what = format!("speech={speech} {cut:?}");
+            let server = Scripted::start(vec![cut, accepted(Provider::Vmeg)]).await;
+            let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+            let r = create(&c, Provider::Vmeg, speech, false).await;
+            assert!(r.is_ok(), "{what}: {r:?}");
+            let seen = server.seen();
+            assert_eq!(seen.len(), 2, "{what}");
+            assert_eq!(
+                seen[0].header("x-idempotency-key"),
+                seen[1].header("x-idempotency-key"),
+                "{what}"
+            );
+            assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(3)], "{what}");
+        }
+    }
+}
+
+/// Review 32 pass 2-a #3: on a read, a wait's poll or an upload, a cut 4xx refusal (not 408
+/// or 429) is that refusal by its status, as the same status with a whole body that is no
+/// envelope: not transient, not repeated, and a wait ends on a cut 401 at once (README: a 401
+/// during a wait is `unauthorized`). A cut 408 or 429 is still repeated. Before: `Transport`,
+/// transient, so the read was repeated and a wait polled to its deadline.
+#[tokio::test]
+async fn a_cut_refusal_on_a_read_or_an_upload_is_that_refusal() {
+    let refusals = [
+        (401, ErrorKind::Unauthorized),
+        (403, ErrorKind::Unauthorized),
+        (404, ErrorKind::NotFound),
+        (400, ErrorKind::InvalidRequest),
+        (402, ErrorKind::PaymentRequired),
+    ];
+    for provider in Provider::ALL {
+        let (running, id) = running_clone(provider);
+        for (status, kind) in refusals.clone() {
+            for cut in [Step::cut(status, PAGE), Step::cut_chunked(status, PAGE)] {
+                let what = format!("{provider} {cut:?}");
+                let server = Scripted::start(vec![cut, running.clone()]).await;
+                let (c, sleeper) = client(provider, &server.base_url);
+                let e = c.clone_status(&id).await.unwrap_err();
+                let what = format!("{what}: {e}");
+                assert_eq!(e.kind(), &kind, "{what}");
+                assert!(!e.is_transient(), "{what}");
+                assert_eq!(e.http_status(), Some(status), "{what}");
+                assert_eq!(server.seen().len(), 1, "{what}");
+                assert!(sleeper.sleeps().is_empty(), "{what}");
+                assert!(!e.to_string().contains(SECRET_KEY), "{what}");
+            }
+        }
+        for status in [408, 429] {
+            let server = Scripted::start(vec![Step::cut(status, PAGE), running.clone()]).await;
+            let (c, _) = client(provider, &server.base_url);
+            let r = c.clone_status(&id).await;
+            assert!(r.is_ok(), "{provider} {status}: {r:?}");
+            assert_eq!(server.seen().len(), 2, "{provider} {status}");
+        }
+
+        // A wait whose poll is a cut 401 ends at once.
+        let (finished, wait_id) = match provider {
+            Provider::Vmeg => (
+                vmeg_ok(
+                    json!({"taskId": "tts-1", "taskType": "tts", "status": "finished",
+                    "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}),
+                ),
+                JobId::typed(provider, JobKind::Speech, "tts-1"),
+            ),
+            _ => (
+                jimmyai_ok(jimmyai_task(
+                    "audio_9",
+                    "soundCloningAudio",
+                    "completed",
+                    json!({"audioUrl": "https://cdn.example.com/a.m4a"}),
+                )),
+                JobId::typed(provider, JobKind::Speech, "audio_9"),
+            ),
+        };
+        let server = Scripted::start(vec![Step::cut(401, PAGE), finished]).await;
+        let c = Client::builder(provider)
+            .api_key(SECRET_KEY)
+            .base_url(&server.base_url)
+            .retry(RetryPolicy::none())
+            .sleeper(Arc::new(RecordingSleeper::new()))
+            .build()
+            .unwrap();
+        let e = c
+            .wait_for_speech(&wait_id, &fast_wait(provider))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{provider}: {e}");
+        assert_eq!(server.seen().len(), 1, "{provider}: {e}");
+
+        // An upload (VMEG's `gen-upload-url`, JimmyAI's `files/upload`): refused, not repeated.
+        let server = Scripted::start(vec![Step::cut(401, PAGE), Step::cut(401, PAGE)]).await;
+        let (c, _) = client(provider, &server.base_url);
+        let e = c
+            .upload(&voiceclone::AudioSource::Bytes {
+                file_name: "c.wav".into(),
+                bytes: crate::adapter_upload::wav(200).into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{provider}: {e}");
+        assert_eq!(server.seen().len(), 1, "{provider}: {e}");
+    }
+}
+
+/// A write keeps `Transport` on a cut 4xx (review 32 pass 2-a #3): its refusal is the
+/// vendor's code, which was in the lost body (VMEG: "decided by code"), so a JimmyAI create
+/// and a VMEG synchronous create end `OutcomeUnknown`, sent once, and a VMEG async create is
+/// repeated under its key.
+#[tokio::test]
+async fn a_cut_refusal_on_a_write_is_no_refusal() {
+    for (provider, sync) in [
+        (Provider::JimmyAi, false),
+        (Provider::Vmeg, true),
+        (Provider::Vmeg, false),
+    ] {
+        for status in [400, 401, 404] {
+            let what = format!("{provider} sync={sync} {status}");
+            let server = Scripted::start(vec![Step::cut(status, PAGE), accepted(provider)]).await;
+            let (c, _) = client(provider, &server.base_url);
+            let r = create(&c, provider, false, sync).await;
+            if provider == Provider::Vmeg && !sync {
+                assert!(r.is_ok(), "{what}: {r:?}");
+                assert_eq!(server.seen().len(), 2, "{what}");
+                continue;
+            }
+            let e = r.unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }),
+                "{what}: {e}"
+            );
+            assert!(!e.may_resubmit(), "{what}: {e}");
+            assert_eq!(server.seen().len(), 1, "{what}: {e}");
+        }
+    }
+}

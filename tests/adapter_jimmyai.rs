@@ -1,8 +1,8 @@
 //! The adapter against JimmyAI's dialect, on a scripted loopback server.
 
 use crate::adapter_support::{
-    ENVOY_503, SECRET_KEY, assert_no_forged_or_huge_line, capture_logs, client, fast_wait,
-    folded_failure_reason, megabyte_word,
+    ENVOY_503, RELAY_JSON_503, SECRET_KEY, assert_no_forged_or_huge_line, capture_logs, client,
+    fast_wait, folded_failure_reason, megabyte_word,
 };
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
@@ -383,7 +383,9 @@ async fn server_errors_on_a_create_are_reported_not_resent() {
 /// `ENVOY_503`) is the proxy's word, not the vendor's: the upstream may have made the task
 /// before it died. A create ends `OutcomeUnknown`, sent once, not transient, with its request,
 /// submit time and the WARN line, never "try again later" (a caller repeating transient
-/// failures paid twice). The vendor's own 503 envelope keeps its meaning
+/// failures paid twice). So does a relay's JSON with a numeric `code` but no `msg`
+/// (`RELAY_JSON_503`; review 32 pass 2-a #1: it was read as the vendor's 503, `Server`). The
+/// vendor's own 503 envelope keeps its meaning
 /// (`server_errors_on_a_create_are_reported_not_resent`), and a read is still retried.
 #[tokio::test]
 async fn a_proxys_bare_503_on_a_create_is_an_unknown_outcome_sent_once() {
@@ -391,6 +393,8 @@ async fn a_proxys_bare_503_on_a_create_is_an_unknown_outcome_sent_once() {
     for page in [
         ENVOY_503,
         "<html><body><h1>503 Service Unavailable</h1></body></html>",
+        RELAY_JSON_503,
+        r#"{"code":-1,"message":"busy","data":null}"#,
     ] {
         for speech in [false, true] {
             let server = Scripted::start(vec![
@@ -427,19 +431,21 @@ async fn a_proxys_bare_503_on_a_create_is_an_unknown_outcome_sent_once() {
         }
     }
     // A read answered so is retried, as before.
-    let server = Scripted::start(vec![
-        Step::Raw(503, ENVOY_503),
-        ok(task(
-            "audio_9",
-            "soundCloningClone",
-            "processing",
-            json!({}),
-        )),
-    ])
-    .await;
-    let (c, _) = client(Provider::JimmyAi, &server.base_url);
-    c.clone_status(&JobId::new("audio_9")).await.unwrap();
-    assert_eq!(server.seen().len(), 2);
+    for page in [ENVOY_503, RELAY_JSON_503] {
+        let server = Scripted::start(vec![
+            Step::Raw(503, page),
+            ok(task(
+                "audio_9",
+                "soundCloningClone",
+                "processing",
+                json!({}),
+            )),
+        ])
+        .await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        c.clone_status(&JobId::new("audio_9")).await.unwrap();
+        assert_eq!(server.seen().len(), 2, "{page}");
+    }
 }
 
 #[tokio::test]

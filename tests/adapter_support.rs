@@ -55,6 +55,11 @@ pub fn capture_logs() -> (
 /// after the request was forwarded (response flag `UC`).
 pub const ENVOY_503: &str = "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
 
+/// A relay's or a gateway's JSON 503 (Sentinel, Spring Cloud Gateway and many others answer
+/// `{"code":N,"message":...}`): a numeric `code`, but neither vendor's envelope (VMEG's has
+/// `data`, JimmyAI's `msg`).
+pub const RELAY_JSON_503: &str = r#"{"code":503,"message":"Service Unavailable"}"#;
+
 /// A server's text of about 1 MiB holding a newline that would start a forged log line.
 pub const FORGED_LINE: &str = "\n2026-12-05T00:00:00Z  INFO voiceclone: task t-1 succeeded";
 

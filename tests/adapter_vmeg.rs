@@ -1502,11 +1502,14 @@ async fn a_voice_name_holding_a_newline_forges_no_log_line_when_its_write_is_los
 /// the connection after the request was forwarded) does not say nothing was done: VMEG may
 /// have made the task first. A synchronous create ends `OutcomeUnknown` with its key at once,
 /// sent once (it may still be running); an async create is still retried under its key and,
-/// answered so on every attempt, ends `OutcomeUnknown` with the key, not `Server`. VMEG's own
-/// 503 envelope keeps its meaning: retried under the key, and `Server` when attempts run out.
+/// answered so on every attempt, ends `OutcomeUnknown` with the key, not `Server`. So does a
+/// relay's JSON with a numeric `code` but without VMEG's `data` (`RELAY_JSON_503`, or a
+/// refusal code in it; review 32 pass 2-a #1: read as VMEG's own 503, the synchronous create
+/// was resent). VMEG's own 503 envelope keeps its meaning: retried under the key, and `Server`
+/// when attempts run out.
 #[tokio::test]
 async fn a_proxys_bare_503_on_a_create_is_no_proof_that_nothing_was_done() {
-    use crate::adapter_support::ENVOY_503;
+    use crate::adapter_support::{ENVOY_503, RELAY_JSON_503};
     let speech = SpeechRequest::new("cv_1", "Hello");
     let key_of = |e: &voiceclone::Error| match e.kind() {
         ErrorKind::OutcomeUnknown {
@@ -1514,50 +1517,58 @@ async fn a_proxys_bare_503_on_a_create_is_no_proof_that_nothing_was_done() {
         } => idempotency_key.clone(),
         other => panic!("expected OutcomeUnknown, got {other:?}: {e}"),
     };
-    for what in ["sync clone", "sync speech"] {
-        let server = Scripted::start(vec![Step::Raw(503, ENVOY_503), accepted("t-2")]).await;
-        let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
-        let e = if what == "sync clone" {
-            c.clone_voice(&clone_req().synchronous(true))
-                .await
-                .map(|_| ())
-        } else {
-            c.synthesize(&speech.clone().synchronous(true))
-                .await
-                .map(|_| ())
+    for page in [
+        ENVOY_503,
+        RELAY_JSON_503,
+        r#"{"code":400,"message":"Bad Request"}"#,
+    ] {
+        for what in ["sync clone", "sync speech"] {
+            let server = Scripted::start(vec![Step::Raw(503, page), accepted("t-2")]).await;
+            let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+            let e = if what == "sync clone" {
+                c.clone_voice(&clone_req().synchronous(true))
+                    .await
+                    .map(|_| ())
+            } else {
+                c.synthesize(&speech.clone().synchronous(true))
+                    .await
+                    .map(|_| ())
+            }
+            .unwrap_err();
+            let what = format!("{page} {what}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent: {e}");
+            assert!(sleeper.sleeps().is_empty(), "{what}");
+            let sent = server.seen()[0]
+                .header("x-idempotency-key")
+                .map(str::to_owned);
+            assert!(sent.is_some(), "{what}");
+            assert_eq!(key_of(&e), sent, "{what}");
+            assert!(!e.is_transient() && !e.may_resubmit(), "{what}: {e}");
         }
-        .unwrap_err();
-        assert_eq!(server.seen().len(), 1, "{what}: resent: {e}");
-        assert!(sleeper.sleeps().is_empty(), "{what}");
-        let sent = server.seen()[0]
-            .header("x-idempotency-key")
-            .map(str::to_owned);
-        assert!(sent.is_some(), "{what}");
-        assert_eq!(key_of(&e), sent, "{what}");
-        assert!(!e.is_transient() && !e.may_resubmit(), "{what}: {e}");
+        // Async: retried under its key, and settled by the retry.
+        let server = Scripted::start(vec![Step::Raw(503, page), accepted("t-1")]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let job = c.clone_voice(&clone_req()).await.unwrap();
+        assert_eq!(job.id.as_str(), "t-1", "{page}");
+        let seen = server.seen();
+        assert_eq!(seen.len(), 2, "{page}");
+        assert_eq!(
+            seen[0].header("x-idempotency-key"),
+            seen[1].header("x-idempotency-key"),
+            "{page}"
+        );
+        // Answered so on every attempt (the test client makes 3): unknown, with the key.
+        let server = Scripted::start(vec![Step::Raw(503, page); 3]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        let seen = server.seen();
+        assert_eq!(seen.len(), 3, "{page}: {e}");
+        assert_eq!(
+            key_of(&e).as_deref(),
+            seen[0].header("x-idempotency-key"),
+            "{page}: {e}"
+        );
     }
-    // Async: retried under its key, and settled by the retry.
-    let server = Scripted::start(vec![Step::Raw(503, ENVOY_503), accepted("t-1")]).await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let job = c.clone_voice(&clone_req()).await.unwrap();
-    assert_eq!(job.id.as_str(), "t-1");
-    let seen = server.seen();
-    assert_eq!(seen.len(), 2);
-    assert_eq!(
-        seen[0].header("x-idempotency-key"),
-        seen[1].header("x-idempotency-key")
-    );
-    // Answered so on every attempt (the test client makes 3): unknown, with the key.
-    let server = Scripted::start(vec![Step::Raw(503, ENVOY_503); 3]).await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let e = c.clone_voice(&clone_req()).await.unwrap_err();
-    let seen = server.seen();
-    assert_eq!(seen.len(), 3, "{e}");
-    assert_eq!(
-        key_of(&e).as_deref(),
-        seen[0].header("x-idempotency-key"),
-        "{e}"
-    );
     // VMEG's own 503 on every attempt: nothing was done, `Server` as before.
     let server = Scripted::start(vec![err(503, 503, "busy"); 3]).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);

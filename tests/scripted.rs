@@ -38,6 +38,7 @@ pub enum Step {
     /// or, with `None`, in the middle of its chunked encoding (no last chunk).
     Cut {
         status: u16,
+        headers: Vec<(&'static str, String)>,
         part: &'static str,
         announced: Option<usize>,
     },
@@ -54,6 +55,7 @@ impl Step {
     pub fn cut(status: u16, part: &'static str) -> Self {
         Step::Cut {
             status,
+            headers: Vec::new(),
             part,
             announced: Some(part.len() + 100),
         }
@@ -63,9 +65,17 @@ impl Step {
     pub fn cut_chunked(status: u16, part: &'static str) -> Self {
         Step::Cut {
             status,
+            headers: Vec::new(),
             part,
             announced: None,
         }
+    }
+    /// This step with one more header (a cut or a JSON answer; other steps are unchanged).
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        if let Step::Cut { headers, .. } | Step::Json(_, headers, _) = &mut self {
+            headers.push((name, value.to_owned()));
+        }
+        self
     }
 }
 
@@ -227,12 +237,16 @@ async fn answer(
     let (status, headers, body): (u16, Vec<(&'static str, String)>, Bytes) = match step {
         Some(Step::Cut {
             status,
+            headers,
             part,
             announced,
         }) => {
             let mut resp = Response::builder()
                 .status(status)
                 .header("content-type", "application/json");
+            for (k, v) in headers {
+                resp = resp.header(k, v);
+            }
             if let Some(len) = announced {
                 resp = resp.header("content-length", len.to_string());
             }

@@ -406,6 +406,71 @@ mod template_tests {
 tokio::task_local! {
     /// Set by [`with_request_timeout`]: the timeout of every request prepared inside it.
     static REQUEST_TIMEOUT: std::time::Duration;
+    /// Set by [`keeping_cut_bodies`]: where [`decode`] leaves a 2xx answer whose body failed.
+    static CUT_BODY: CutBodySlot;
+}
+
+/// What arrived of a 2xx answer whose body failed while [`decode`] read it (the connection
+/// closed or reset mid-body, the request's timeout, the body limit): its status line, its
+/// headers, and the bytes before the failure (no more than the body limit lets through).
+/// progenitor's `ResponseBodyError` holds reqwest's error alone, and a caller may need what
+/// came: the id of a task the answer's first bytes named, a `Retry-After`.
+pub struct CutBody {
+    /// The answer's status.
+    pub status: reqwest::StatusCode,
+    /// The answer's headers, as [`execute`] left them (none holds the key).
+    pub headers: reqwest::header::HeaderMap,
+    /// The body's bytes that arrived before the failure, unfiltered: they may hold the key.
+    pub prefix: bytes::Bytes,
+}
+
+/// Its `Debug` shows the prefix's length only: the bytes may hold the key.
+impl std::fmt::Debug for CutBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CutBody")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("prefix_len", &self.prefix.len())
+            .finish()
+    }
+}
+
+/// Where [`decode`] leaves the [`CutBody`] of a 2xx whose body failed, for a caller that runs
+/// the generated call inside [`keeping_cut_bodies`]; a clone shares the slot.
+#[derive(Clone, Debug, Default)]
+pub struct CutBodySlot(std::sync::Arc<std::sync::Mutex<Option<CutBody>>>);
+
+impl CutBodySlot {
+    /// The cut body left here, if any (it is taken out).
+    pub fn take(&self) -> Option<CutBody> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    fn put(&self, cut: CutBody) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cut);
+    }
+}
+
+/// Runs `fut` so that a 2xx answer whose body fails while a generated call inside it reads it
+/// is left in `slot` (see [`CutBody`]); the call still fails with `ResponseBodyError`.
+///
+/// ```
+/// # async fn run() {
+/// let slot = client_glue::hooks::CutBodySlot::default();
+/// // Any generated method call goes where this block is.
+/// let answer = client_glue::hooks::keeping_cut_bodies(slot.clone(), async { "the answer" }).await;
+/// assert!(slot.take().is_none());
+/// # let _ = answer;
+/// # }
+/// ```
+pub async fn keeping_cut_bodies<F: std::future::Future>(slot: CutBodySlot, fut: F) -> F::Output {
+    CUT_BODY.scope(slot, fut).await
 }
 
 /// Runs `fut` so that every request [`prepare`]d while it runs times out after `timeout`
@@ -602,16 +667,28 @@ fn is_plain_segment(segment: &str) -> bool {
 /// A 2xx answer read as JSON into `T`, with the errors of progenitor's
 /// `ResponseValue::from_response` (which the xtask replaces with this), but the headers moved
 /// instead of copied, and the config's text filter (if any) applied to every string decoded.
+/// A body that fails midway is `ResponseBodyError`, as there; inside [`keeping_cut_bodies`],
+/// what arrived of it is left in the slot too.
 pub async fn decode<T: DeserializeOwned, E>(
     config: &ClientConfig,
     mut response: reqwest::Response,
 ) -> Result<ResponseValue<T>, progenitor_client::Error<E>> {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
-    let full = response
-        .bytes()
-        .await
-        .map_err(progenitor_client::Error::ResponseBodyError)?;
+    let full = match read_whole(&mut response).await {
+        Ok(full) => full,
+        Err((e, prefix)) => {
+            // Outside `keeping_cut_bodies` there is no slot: the prefix is dropped.
+            let _ = CUT_BODY.try_with(|slot| {
+                slot.put(CutBody {
+                    status,
+                    headers,
+                    prefix,
+                })
+            });
+            return Err(progenitor_client::Error::ResponseBodyError(e));
+        }
+    };
     let decoded = match &config.text_filter {
         Some(filter) => {
             crate::wire::with_text_filter_sync(filter, || serde_json::from_slice::<T>(&full))
@@ -625,6 +702,36 @@ pub async fn decode<T: DeserializeOwned, E>(
             Err(progenitor_client::Error::InvalidResponsePayload(full, e))
         }
     }
+}
+
+/// The whole body of `response`, or the failure that ended it with the bytes that came
+/// before. A body in one chunk is not copied.
+async fn read_whole(
+    response: &mut reqwest::Response,
+) -> Result<bytes::Bytes, (reqwest::Error, bytes::Bytes)> {
+    let mut first = bytes::Bytes::new();
+    let mut joined: Option<bytes::BytesMut> = None;
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                let prefix = joined.map_or(first, bytes::BytesMut::freeze);
+                return Err((e, prefix));
+            }
+        };
+        match &mut joined {
+            Some(j) => j.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => {
+                let mut j = bytes::BytesMut::with_capacity(first.len().saturating_add(chunk.len()));
+                j.extend_from_slice(&first);
+                j.extend_from_slice(&chunk);
+                joined = Some(j);
+            }
+        }
+    }
+    Ok(joined.map_or(first, bytes::BytesMut::freeze))
 }
 
 /// The body and decoding error of an answer that did not decode, with every whole occurrence

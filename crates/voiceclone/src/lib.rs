@@ -103,7 +103,8 @@
 //! code is [`ErrorKind::Vendor`] inside an HTTP 200 and, for VMEG, behind an HTTP 4xx
 //! refusal (it does not say nothing was done), else takes the kind of the HTTP status. A
 //! VMEG refusal code behind an HTTP 5xx that may follow a processed write (500, 502, 504,
-//! ...; not 503) is `Server`: a write counts as refused only when both statuses say so;
+//! ...; not VMEG's own 503, but a relay's: a `code` without VMEG's `message` and `data`) is
+//! `Server`: a write counts as refused only when both statuses say so;
 //! behind a status that does not say nothing was done (a 1xx, a redirect other than 307 and
 //! 308, or 600-999) it is [`ErrorKind::Vendor`].
 //! An HTTP 429 is `RateLimited` whatever the code.

@@ -316,7 +316,8 @@ async fn a_submit_answered_with_a_status_ends_as_the_clients_does() {
         assert_eq!(plan.requests.len(), 1, "{what}: one request to answer");
         let route = plan.requests[0].path.clone();
         // What each vendor's server sends with such a status: JimmyAI its catch-all code,
-        // VMEG the status as its code.
+        // VMEG the status as its code; each vendor's envelope, `data` null (a body without
+        // it is a relay's for VMEG, whose 503 says nothing of what was done).
         let code = match provider {
             Provider::Vmeg => i64::from(status),
             _ => -1,
@@ -325,9 +326,9 @@ async fn a_submit_answered_with_a_status_ends_as_the_clients_does() {
         let mock = server
             .mock_async(|when, then| {
                 when.method(POST).path(route.as_str());
-                let then = then
-                    .status(status)
-                    .json_body(json!({"code": code, "message": "busy", "msg": "busy"}));
+                let then = then.status(status).json_body(
+                    json!({"code": code, "message": "busy", "msg": "busy", "data": null}),
+                );
                 if let Some(secs) = retry_after {
                     then.header("Retry-After", secs.to_string());
                 }

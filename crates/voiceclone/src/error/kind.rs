@@ -64,7 +64,8 @@ pub enum ErrorKind {
     #[error("the request timed out; it is safe to try again later")]
     Timeout,
     /// The network failed (connection refused, reset, TLS, DNS), also after the answer began:
-    /// a body that broke off before its end.
+    /// a body that broke off before its end (on a read or an upload, a cut 4xx refusal other
+    /// than 408 and 429 is that refusal instead: its status said so).
     #[error(
         "the connection to the provider failed (network, TLS or DNS failure, or an answer cut off); check connectivity and the base URL"
     )]

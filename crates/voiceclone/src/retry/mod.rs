@@ -7,8 +7,8 @@
 //! | timeout, connection broken mid-request or mid-answer (a body cut off) | retry | retry | `OutcomeUnknown` |
 //! | 500 (and JimmyAI `-1`)                  | retry  | retry (may have landed: see below) | `OutcomeUnknown` (the fault may have come after the task was made) |
 //! | 502, 504, a CDN's 520 and 524, 507      | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
-//! | 503 in the vendor's envelope, a CDN's 521-523 | retry | retry | fail (never reached the service: not processed) |
-//! | a bare 503 (no envelope: a proxy's page) | retry | retry | `OutcomeUnknown` (the upstream may have made the task before it died) |
+//! | 503 in the vendor's own envelope, a CDN's 521-523 | retry | retry | fail (never reached the service: not processed) |
+//! | a bare 503 (no envelope of the vendor's: a proxy's page, a relay's JSON with a `code`) | retry | retry | `OutcomeUnknown` (the upstream may have made the task before it died) |
 //! | a CDN's 525, 526 (TLS to the origin)    | fail   | retry                              | fail (never reached the service) |
 //! | 501, 505, 511                           | fail   | fail                               | fail (refused before processing) |
 //! | any other 5xx (530, ...)                | fail   | retry                              | `OutcomeUnknown`               |
@@ -38,8 +38,9 @@
 //! server fault by `transport::error_for_code`). The column above is chosen by the code's
 //! status when it is a 5xx (an HTTP 400 whose code says 502 is retried as a 502), else by
 //! the HTTP status (`Error::effective_status`). An HTTP 503 says nothing was done only in the
-//! vendor's envelope: a bare one is a proxy's page (Envoy's "upstream connect error or
-//! disconnect/reset before headers"), which a write takes as may have landed.
+//! vendor's own envelope (VMEG's `message` and `data`, JimmyAI's `msg`): a bare one is a
+//! proxy's page (Envoy's "upstream connect error or disconnect/reset before headers") or a
+//! relay's JSON (`{"code":503,"message":...}`), which a write takes as may have landed.
 //!
 //! `Upload` (a JimmyAI `files/upload`, VMEG's material calls with their idempotency keys, a
 //! PUT to a presigned storage URL) follows the `Read` column: a repeat creates nothing
@@ -302,18 +303,19 @@ fn never_works(status: u16) -> bool {
 /// taken as not done only when every status it carries says so. A 500, a gateway's 502 or
 /// 504, a CDN's 520 or 524, JimmyAI's `-1` (no status) may all come after the task was made.
 ///
-/// An HTTP 503 says nothing was done only in the vendor's own words (its envelope, with a
-/// code): a bare 503 page is a proxy's, such as Envoy's "upstream connect error or
-/// disconnect/reset before headers" when the upstream closed the connection after the request
-/// was forwarded, and the service may have made the task before it died. A CDN's 521-523,
-/// 525 and 526 keep their meaning: it never reached the origin.
+/// An HTTP 503 says nothing was done only in the vendor's own words (its envelope, with its
+/// keys: `transport::envelope`'s `Envelope::is_the_vendors`): a bare 503 page is a proxy's,
+/// such as Envoy's "upstream connect error or disconnect/reset before headers" when the
+/// upstream closed the connection after the request was forwarded, and the service may have
+/// made the task before it died; so is a relay's JSON with only a `code` and `message`. A
+/// CDN's 521-523, 525 and 526 keep their meaning: it never reached the origin.
 pub(crate) fn server_error_may_have_landed(err: &Error) -> bool {
     let http = err.http_status().filter(|s| *s >= 400);
     let code = err.code_status();
     if http.is_none() && code.is_none() {
         return true;
     }
-    if http == Some(503) && err.vendor_code().is_none() {
+    if http == Some(503) && !err.in_vendors_envelope() {
         return true;
     }
     !(http.is_none_or(says_nothing_was_done) && code.is_none_or(says_nothing_was_done))

@@ -24,6 +24,14 @@ pub(crate) struct RawResponse {
 impl RawResponse {
     pub(crate) fn new(status: u16, retry_after_header: Option<&str>, body: bytes::Bytes) -> Self {
         let retry_after = retry_after_header.and_then(crate::time::parse_retry_after);
+        Self::with_retry_after(status, retry_after, body)
+    }
+
+    pub(crate) fn with_retry_after(
+        status: u16,
+        retry_after: Option<Duration>,
+        body: bytes::Bytes,
+    ) -> Self {
         Self {
             status,
             retry_after,
@@ -32,17 +40,51 @@ impl RawResponse {
     }
 }
 
+/// `message`, `msg` and `data` are `Some` when their key was given at all (`Some(None)`: as
+/// `null`, or `message` not as text): what tells the vendor's envelope from a page that only
+/// has a `code` (see [`Envelope::is_the_vendors`]).
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(default, deserialize_with = "lenient_i64")]
     code: Option<i64>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    message: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    msg: Option<String>,
+    #[serde(default, deserialize_with = "given_string")]
+    message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given_string")]
+    msg: Option<Option<String>>,
     /// Kept as text, so that ids in it never pass through `f64` (see `crate::wire`).
-    #[serde(default)]
-    data: Option<Box<RawValue>>,
+    #[serde(default, deserialize_with = "given_raw")]
+    data: Option<Option<Box<RawValue>>>,
+}
+
+fn given_string<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    lenient_string(d).map(Some)
+}
+
+fn given_raw<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<Box<RawValue>>>, D::Error> {
+    Option::<Box<RawValue>>::deserialize(d).map(Some)
+}
+
+impl Envelope {
+    fn data(&self) -> Option<&RawValue> {
+        self.data.as_ref()?.as_deref()
+    }
+
+    /// Whether this is the vendor's own envelope rather than a page that merely holds a
+    /// numeric `code` (a relay's or a gateway's `{"code":503,"message":"Service
+    /// Unavailable"}`). VMEG's has `message` and `data` in every answer (api-facts A3,
+    /// CONFIRMED; `data` is `null` on failures). JimmyAI's has `msg` (B2); whether its
+    /// failures carry `data` is UNKNOWN, so `msg` alone decides. On the safe side: only the
+    /// vendor's own 503 says that a write was not done.
+    fn is_the_vendors(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Vmeg => self.message.is_some() && self.data.is_some(),
+            _ => self.msg.is_some(),
+        }
+    }
 }
 
 /// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
@@ -59,7 +101,7 @@ fn named_task_id(provider: Provider, data: Option<&RawValue>) -> Option<String> 
 fn ids_in_data(
     provider: Provider,
     data: &str,
-    mut named: Option<String>,
+    named: Option<String>,
 ) -> Result<Option<String>, ()> {
     // `from_slice`, not `from_str`: the reader every other answer is decoded with, so no
     // second copy of serde_json's parser is linked for this rare path.
@@ -68,7 +110,13 @@ fn ids_in_data(
     else {
         return Ok(named);
     };
-    for raw in &ids {
+    agreeing_id(&ids, named)
+}
+
+/// The one task id `ids` (each as sent) and `named` (an earlier one) agree on: `Err` when two
+/// disagree or one cannot be used (see [`ids_in_data`]).
+fn agreeing_id(ids: &[Box<RawValue>], mut named: Option<String>) -> Result<Option<String>, ()> {
+    for raw in ids {
         let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
         let id = lenient_string(&mut de).ok().flatten();
         let Some(id) = usable_id(id.as_deref()) else {
@@ -106,6 +154,129 @@ fn tolerant_named_task_id(provider: Provider, body: &[u8]) -> Option<String> {
         named = ids_in_data(provider, data.get(), named).ok()?;
     }
     named
+}
+
+/// The task id the first bytes of a body that broke off (`prefix`: all that arrived, within
+/// the body limit) name in `data`, read as [`tolerant_named_task_id`] reads a whole body:
+/// each vendor's field in each top-level `data` object, ids that disagree naming nothing.
+/// Only an id that arrived whole counts: a string whose closing quote came, any other value
+/// once the next key or the object's end came (`"id":12` may have been `"id":123`). For a JimmyAI create,
+/// which no list finds again, that id is the only handle to a task that may be billed.
+pub(crate) fn task_id_in_prefix(provider: Provider, prefix: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(prefix);
+    let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
+    let mut found = Vec::new();
+    let ids = IdsBeforeTheCut {
+        field: task_id_field(provider),
+        found: &mut found,
+    };
+    // It fails where the body broke off; what it met before that is in `found`.
+    let _ = serde::Deserializer::deserialize_map(&mut de, ids);
+    agreeing_id(&found, None).ok().flatten()
+}
+
+/// Reads a top-level JSON object (maybe cut off), keeping in `found` every value of `field`
+/// in a `data` object that arrived whole, as it is met.
+struct IdsBeforeTheCut<'a> {
+    field: &'static str,
+    found: &'a mut Vec<Box<RawValue>>,
+}
+
+impl<'de> serde::de::Visitor<'de> for IdsBeforeTheCut<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "data" {
+                map.next_value_seed(IdsInData {
+                    field: self.field,
+                    found: &mut *self.found,
+                })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One `data` value of a body that may be cut off: an object's `field` values that arrived
+/// whole go to `found`; anything else names nothing.
+struct IdsInData<'a> {
+    field: &'static str,
+    found: &'a mut Vec<Box<RawValue>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for IdsInData<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for IdsInData<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // A value that is not a string is taken once the next key (or the object's end)
+        // arrived: only then is it known to be whole.
+        let mut unended: Option<Box<RawValue>> = None;
+        loop {
+            let key = map.next_key::<String>()?;
+            self.found.extend(unended.take());
+            let Some(key) = key else {
+                return Ok(());
+            };
+            if key != self.field {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let raw = map.next_value::<Box<RawValue>>()?;
+            if raw.get().trim_start().starts_with('"') {
+                self.found.push(raw);
+            } else {
+                unended = Some(raw);
+            }
+        }
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 /// Reads a JSON object, keeping the value of every entry named `.0` as its text, however
@@ -188,7 +359,7 @@ pub(crate) fn decode_envelope(
     // that does not parse at all (a key given twice, bytes that are not UTF-8) is read again,
     // tolerantly, for that id alone.
     let named = match &envelope {
-        Some(e) if e.code.is_none() => named_task_id(provider, e.data.as_deref()),
+        Some(e) if e.code.is_none() => named_task_id(provider, e.data()),
         Some(_) => None,
         None => tolerant_named_task_id(provider, &resp.body),
     };
@@ -210,14 +381,18 @@ pub(crate) fn decode_envelope(
             None => err,
         });
     };
-    let message = envelope.message.or(envelope.msg).unwrap_or_default();
+    let own = envelope.is_the_vendors(provider);
+    let named = named_task_id(provider, envelope.data());
+    let data = envelope.data.flatten();
+    let message = envelope
+        .message
+        .flatten()
+        .or(envelope.msg.flatten())
+        .unwrap_or_default();
     if code == d.success_code {
         // The body says "done" but the status does not: a write may have created a task.
         // Marked so that no write is ever resent or reported as plainly failed on it.
-        let claimed = |e: Error| {
-            e.with_vendor_code(code)
-                .claiming_success(named_task_id(provider, envelope.data.as_deref()))
-        };
+        let claimed = |e: Error| e.with_vendor_code(code).claiming_success(named.clone());
         if let Some(kind) = ErrorKind::from_http_status(resp.status) {
             return Err(claimed(base(kind)).with_message(message));
         }
@@ -226,24 +401,39 @@ pub(crate) fn decode_envelope(
                 claimed(base(ErrorKind::InvalidResponse)).with_message("unexpected redirect")
             );
         }
-        return Ok(envelope.data);
+        return Ok(data);
     }
-    let err = error_for_code(d, resp.status, resp.retry_after, code, &message);
+    let err = error_in_envelope(d, resp.status, resp.retry_after, code, &message, own);
     // A failure that still names a task (VMEG's 502 "poll tasks/detail with the taskId",
     // api-facts A3): kept, so that an unknown outcome carries it and the job is not lost.
-    Err(match named_task_id(provider, envelope.data.as_deref()) {
+    Err(match named {
         Some(id) => err.with_task_id(id),
         None => err,
     })
 }
 
-/// The error an envelope with a failure `code` stands for, whatever its HTTP status.
+/// The error the vendor's own envelope with a failure `code` stands for, whatever its HTTP
+/// status.
 pub(crate) fn error_for_code(
     d: &Dialect,
     status: u16,
     retry_after: Option<Duration>,
     code: i64,
     message: &str,
+) -> Error {
+    error_in_envelope(d, status, retry_after, code, message, true)
+}
+
+/// [`error_for_code`] for a body with a failure `code` that is the vendor's own envelope
+/// (`own`) or only looks like one (see `Envelope::is_the_vendors`): then its HTTP 503 says
+/// no more than a 500 does (a relay's, whose upstream may have made the task before it died).
+fn error_in_envelope(
+    d: &Dialect,
+    status: u16,
+    retry_after: Option<Duration>,
+    code: i64,
+    message: &str,
+    own: bool,
 ) -> Error {
     // HTTP 429 wins over the body's code: the rate limiter answered before the API did (it
     // often fills in a catch-all code such as JimmyAI's -1), so the call is repeated. Unless
@@ -269,10 +459,11 @@ pub(crate) fn error_for_code(
         // A write counts as not done only when both statuses say so: a refusal code (400,
         // 402, ...) behind an HTTP 500, 502 or 504 may answer a fault that came after the
         // task was made, so it is that server fault (retried under its key, never a refusal
-        // to resubmit), not the refusal. Behind a 503 both say nothing was done.
+        // to resubmit), not the refusal. Behind the vendor's own 503 both say nothing was
+        // done; behind a relay's (no envelope of the vendor's) the 503 does not.
         if d.codes_are_http_statuses
             && kind != ErrorKind::Server
-            && crate::retry::server_status_may_have_landed(status)
+            && (crate::retry::server_status_may_have_landed(status) || (status == 503 && !own))
         {
             ErrorKind::Server
         } else if d.codes_are_http_statuses
@@ -303,7 +494,14 @@ pub(crate) fn error_for_code(
         .with_retry_after(retry_after)
         .with_phase(Phase::Answered)
         .with_vendor_code(code)
-        .with_message(message);
+        .with_message(message)
+        .with_vendors_envelope(own);
+    if status == 503 && !own {
+        err = err.with_note(format!(
+            "the answer has a `code` but lacks the keys of {}'s envelope, so its HTTP 503 may be a relay's and does not say that the request was not carried out",
+            d.provider
+        ));
+    }
     if let Some(as_status) = code_as_status {
         err = err.with_code_status(as_status);
     }
@@ -320,7 +518,7 @@ pub(crate) fn error_for_code(
 }
 
 /// An HTTP 4xx that refuses the request (not 408, the server giving up waiting, nor 429).
-fn refusal_status(status: u16) -> bool {
+pub(super) fn refusal_status(status: u16) -> bool {
     (400..500).contains(&status) && !matches!(status, 408 | 429)
 }
 
@@ -507,6 +705,95 @@ mod tests {
         assert_eq!(kind(Provider::JimmyAi, 200, "524"), ErrorKind::Vendor);
     }
 
+    /// Review 32 pass 2-a #1: an HTTP 503 says nothing was done only in the vendor's own
+    /// envelope (VMEG's `message` and `data`, `data` null included; JimmyAI's `msg`), not in
+    /// any JSON with a numeric `code` (a relay's `{"code":503,"message":...}`); a refusal code
+    /// in a relay's 503 is no refusal either.
+    #[test]
+    fn only_the_vendors_own_envelope_says_a_503_did_nothing() {
+        // (the kind, and whether a write without a key answered so may have landed)
+        let landed = |provider: Provider, body: &str| {
+            let e = decode_envelope(provider, &resp(503, body)).unwrap_err();
+            let write = crate::retry::decide(crate::retry::OperationKind::UnsafeWrite, &e);
+            (e.kind().clone(), write != crate::retry::Decision::Fail)
+        };
+        let v = Provider::Vmeg;
+        let j = Provider::JimmyAi;
+        for (provider, body, kind, may_have_landed) in [
+            (
+                v,
+                r#"{"code":503,"message":"busy","data":null}"#,
+                ErrorKind::Server,
+                false,
+            ),
+            (
+                v,
+                r#"{"data":{},"message":null,"code":"503"}"#,
+                ErrorKind::Server,
+                false,
+            ),
+            (
+                v,
+                r#"{"code":400,"message":"bad","data":null}"#,
+                ErrorKind::InvalidRequest,
+                false,
+            ),
+            (
+                v,
+                r#"{"code":503,"message":"Service Unavailable"}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (v, r#"{"code":503,"data":null}"#, ErrorKind::Server, true),
+            (
+                v,
+                r#"{"code":503,"msg":"busy","data":null}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (
+                v,
+                r#"{"code":400,"message":"Bad Request"}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (
+                v,
+                r#"{"code":404,"message":"Not Found"}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (
+                j,
+                r#"{"code":-1,"msg":"busy","data":null}"#,
+                ErrorKind::Server,
+                false,
+            ),
+            (j, r#"{"code":503,"msg":"busy"}"#, ErrorKind::Server, false),
+            (
+                j,
+                r#"{"code":503,"message":"Service Unavailable"}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (
+                j,
+                r#"{"code":-1,"message":"busy","data":null}"#,
+                ErrorKind::Server,
+                true,
+            ),
+        ] {
+            assert_eq!(
+                landed(provider, body),
+                (kind, may_have_landed),
+                "{provider} {body}"
+            );
+        }
+        // Not a 503: a relay's page with a code keeps what its status says.
+        let e = decode_envelope(v, &resp(500, r#"{"code":503,"message":"x"}"#)).unwrap_err();
+        assert!(crate::retry::server_error_may_have_landed(&e));
+    }
+
     /// A body whose envelope does not parse still names the task in `data`: read lossily,
     /// a repeated key read each time; ids that disagree (or one unusable beside another)
     /// name nothing; each vendor's own field only.
@@ -556,6 +843,82 @@ mod tests {
             .as_deref(),
             Some("t")
         );
+    }
+
+    /// The first bytes of a body that broke off name a task only by an id that arrived whole
+    /// in a top-level `data` object, in the vendor's own field; ids that disagree (or one
+    /// unusable beside another) name nothing, as in a whole body.
+    #[test]
+    fn the_task_a_cut_body_named_before_the_cut_is_read() {
+        let j = Provider::JimmyAi;
+        let v = Provider::Vmeg;
+        let named = |provider: Provider, prefix: &[u8]| {
+            let s = std::sync::Arc::new(Scrubber::new("sk-test-key-0123456789"));
+            let f = crate::scrub::text_filter(&s);
+            crate::scrub::decoding_with(&f, || task_id_in_prefix(provider, prefix))
+        };
+        for (provider, prefix, id) in [
+            (
+                j,
+                &br#"{"code":20000,"msg":"ok","data":{"id":"audio_7","#[..],
+                "audio_7",
+            ),
+            (j, br#"{"code":20000,"data":{"id":"audio_7""#, "audio_7"),
+            (
+                j,
+                br#"{"data":{"status":"q","id":"audio_7","x":{"id":"b"#,
+                "audio_7",
+            ),
+            (j, br#"{"data":{"id":12,"status":"#, "12"),
+            (j, br#"{"data":{"id":12}"#, "12"),
+            (
+                j,
+                br#"{"data":null,"data":{"id":"a"},"data":{"id":"a","#,
+                "a",
+            ),
+            (
+                j,
+                b"{\"msg\":\"\xff\",\"data\":{\"id\":\"a\",\"x\":\"\xe4",
+                "a",
+            ),
+            (
+                v,
+                br#"{"code":200,"data":{"id":"voice","taskId":"t-1","#,
+                "t-1",
+            ),
+            (v, br#"{"code":502,"data":{"taskId":"t-1""#, "t-1"),
+        ] {
+            assert_eq!(
+                named(provider, prefix).as_deref(),
+                Some(id),
+                "{}",
+                String::from_utf8_lossy(prefix)
+            );
+        }
+        for (provider, prefix) in [
+            (j, &br#"{"code":20000,"msg":"ok","data":{"id":"audio_7"#[..]),
+            (j, br#"{"data":{"id":12"#),
+            (j, br#"{"data":{"id":12,"#),
+            (j, br#"{"data":{"id":1.5e"#),
+            (j, br#"{"id":"a","data":{"#),
+            (j, br#"{"data":{"x":{"id":"a"},"#),
+            (j, br#"{"data":{"taskId":"a","#),
+            (j, br#"{"data":{"id":"a","id":"b","#),
+            (j, br#"{"data":{"id":"a"},"data":{"id":"b""#),
+            (j, br#"{"data":{"id":"","id":"a","#),
+            (j, br#"{"data":{"id":"sk-test-key-0123456789","#),
+            (j, br#"<html><body>{"data":{"id":"a","#),
+            (j, br#"[{"data":{"id":"a"}}"#),
+            (j, b""),
+            (v, br#"{"data":{"id":"voice","taskId":"t-"#),
+        ] {
+            assert_eq!(
+                named(provider, prefix),
+                None,
+                "{}",
+                String::from_utf8_lossy(prefix)
+            );
+        }
     }
 
     #[test]

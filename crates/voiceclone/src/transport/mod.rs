@@ -20,7 +20,7 @@ pub(crate) use dropped::{LongPartTag, for_long_part};
 #[cfg(feature = "fake")]
 pub(crate) use dropped::{warn_unconfirmed_refusal, warn_unknown_outcome};
 pub(crate) use envelope::{Dialect, error_for_code};
-use envelope::{RawResponse, decode_data, decode_envelope};
+use envelope::{RawResponse, decode_data, decode_envelope, task_id_in_prefix};
 pub(crate) use request_id::RequestId;
 pub(crate) use summary::is_cut as summary_is_cut;
 #[cfg(feature = "fake")]
@@ -222,7 +222,10 @@ impl Transport {
         let mut retries = Retries::new(&self.retry, &info);
         let dropped = dropped::DroppedWrite::new(self, call);
         let outcome = loop {
-            let err = match self.attempt(retries.attempt(), &mut *op, &dropped).await {
+            let err = match self
+                .attempt(retries.attempt(), call.kind, &mut *op, &dropped)
+                .await
+            {
                 Ok(()) => break Ok(()),
                 Err(e) => e,
             };
@@ -250,6 +253,7 @@ impl Transport {
     async fn attempt(
         &self,
         attempt: u32,
+        kind: OperationKind,
         op: &mut dyn Operation,
         dropped: &dropped::DroppedWrite<'_>,
     ) -> Result<(), Error> {
@@ -267,9 +271,9 @@ impl Transport {
         // The whole exchange runs in the request's task scope, so that the connection
         // limit's guard in it is dropped within the scope too (`connection_limit`).
         let done = match crate::client::time_left() {
-            None => in_request_task(self.exchange(attempt, req_id, None, op)).await,
+            None => in_request_task(self.exchange(attempt, kind, req_id, None, op)).await,
             Some(left) if left.is_zero() => Err(crate::client::out_of_time()),
-            Some(left) => in_request_task(self.exchange(attempt, req_id, Some(left), op))
+            Some(left) => in_request_task(self.exchange(attempt, kind, req_id, Some(left), op))
                 .await
                 .map_err(crate::client::note_if_out_of_time),
         };
@@ -318,10 +322,11 @@ impl Transport {
 
     /// One request (the caller holds an in-flight slot): the generated call, with `timeout`
     /// instead of the operation's own when the call's budget sets one, then the envelope
-    /// rule.
+    /// rule. `kind` says how an answer whose body failed is read (see [`refused_though_cut`]).
     async fn exchange(
         &self,
         attempt: u32,
+        kind: OperationKind,
         req_id: RequestId,
         timeout: Option<Duration>,
         op: &mut dyn Operation,
@@ -334,8 +339,11 @@ impl Transport {
         let started = Instant::now();
         let mut in_flight = RequestGuard::new(self.connection_limit.as_ref());
         // The generated client scrubs every string of the answer as it decodes it: its
-        // config carries the key's text filter (`provider::Connect::config`).
-        let generated = op.start(self.dialect, req_id);
+        // config carries the key's text filter (`provider::Connect::config`). A 2xx whose
+        // body fails leaves what arrived of it in `cut` (`ResponseBodyError` holds no more).
+        let cut = client_glue::hooks::CutBodySlot::default();
+        let generated =
+            client_glue::hooks::keeping_cut_bodies(cut.clone(), op.start(self.dialect, req_id));
         let sent = match timeout {
             None => generated.await,
             Some(left) => client_glue::hooks::with_request_timeout(left, generated).await,
@@ -353,13 +361,13 @@ impl Transport {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let outcome = match read_body(resp, status, self.max_response_bytes).await {
+                    .and_then(crate::time::parse_retry_after);
+                let outcome = match read_body(resp, self.max_response_bytes).await {
                     Ok(body) => {
-                        let raw = RawResponse::new(status, retry_after.as_deref(), body);
+                        let raw = RawResponse::with_retry_after(status, retry_after, body);
                         op.decode(self, &raw)
                     }
-                    Err(e) => Err(e),
+                    Err(failed) => Err(self.body_error(failed, Some(status), retry_after)),
                 };
                 (Some(status), closing, outcome)
             }
@@ -369,11 +377,25 @@ impl Transport {
                 let raw = RawResponse::new(200, None, body);
                 (Some(200), false, op.decode(self, &raw))
             }
-            Sent::Failed(GenError::ResponseBodyError(e)) => (
-                None,
-                false,
-                Err(body_error(e, None, self.max_response_bytes)),
-            ),
+            Sent::Failed(GenError::ResponseBodyError(e)) => {
+                let (status, retry_after, prefix) = match cut.take() {
+                    Some(c) => {
+                        let retry_after = c
+                            .headers
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(crate::time::parse_retry_after);
+                        (Some(c.status.as_u16()), retry_after, c.prefix)
+                    }
+                    None => (None, None, bytes::Bytes::new()),
+                };
+                let failed = BodyFailed::Read(e, prefix);
+                (
+                    status,
+                    false,
+                    Err(self.body_error(failed, status, retry_after)),
+                )
+            }
             Sent::Failed(GenError::CommunicationError(e)) => {
                 (None, false, Err(Error::from_reqwest(e)))
             }
@@ -438,6 +460,12 @@ impl Transport {
                 _ => {}
             }
         }
+        // After the bookkeeping above: the connection of a body that failed is lost, whatever
+        // its status says.
+        let outcome = match (outcome, status) {
+            (Err(e), Some(s)) => Err(refused_though_cut(e, s, kind)),
+            (outcome, _) => outcome,
+        };
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         span.record("latency_ms", latency_ms);
         match (&outcome, status) {
@@ -620,9 +648,74 @@ fn closes(headers: &reqwest::header::HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
 }
 
-/// A failure while reading the body of an answer with `status` (`None`: the 200 the generated
-/// client was decoding): over the size limit (`InvalidResponse`, reach `Maybe`: answered with
-/// something unreadable), the request's timeout (`Timeout`), or the body breaking off.
+/// How reading an answer's body failed, with the bytes that arrived before.
+enum BodyFailed {
+    /// reqwest's error (the hook's size limit among them).
+    Read(reqwest::Error, bytes::Bytes),
+    /// Over the size limit, found while reading.
+    TooLarge(bytes::Bytes),
+}
+
+impl Transport {
+    /// [`body_error`] for `failed`, carrying the task id that arrived whole in the body's first
+    /// bytes (see [`task_id_in_prefix`]), read with the key's text filter: for a create that
+    /// may have been made, and (JimmyAI) no list finds again, it may be all there is. The
+    /// answer's `Retry-After` is kept: a 429 or a 503 asked for that pause, cut or not.
+    fn body_error(
+        &self,
+        failed: BodyFailed,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+    ) -> Error {
+        let (err, prefix) = match failed {
+            BodyFailed::Read(e, prefix) => (body_error(e, status, self.max_response_bytes), prefix),
+            BodyFailed::TooLarge(prefix) => {
+                let err = too_large(self.max_response_bytes);
+                let err = match status {
+                    Some(s) => err.with_http_status(s),
+                    None => err,
+                };
+                (err, prefix)
+            }
+        };
+        let named = decoding_with(&self.text_filter, || {
+            task_id_in_prefix(self.provider, &prefix)
+        });
+        let err = err.with_retry_after(retry_after);
+        match named {
+            Some(id) => err.with_task_id(id),
+            None => err,
+        }
+    }
+}
+
+/// `err`, the failure of an answer with `status` whose body failed (broke off, or did not
+/// arrive in time), read by that status where the status decides: on a read, a wait's poll
+/// or an upload, a 4xx refusal (not 408 or 429) is that refusal (a 401 ends a wait at once
+/// rather than being polled through to its deadline), its status line being all the answer
+/// said that arrived. A write keeps `Transport` or `Timeout`: its refusal is the vendor's
+/// code (VMEG: "decided by code"), which was in the lost body, so it may have been made.
+/// Any other error is returned as it is.
+fn refused_though_cut(err: Error, status: u16, kind: OperationKind) -> Error {
+    let body_failed = matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout)
+        && err.phase() == Phase::Sent;
+    if !body_failed || kind.has_consequences() || !envelope::refusal_status(status) {
+        return err;
+    }
+    let Some(refusal) = ErrorKind::from_http_status(status) else {
+        return err;
+    };
+    err.with_kind(refusal)
+        .with_phase(Phase::Answered)
+        .with_message(format!(
+            "HTTP {status}; the answer's body did not arrive whole, so it is read by its status"
+        ))
+}
+
+/// A failure while reading the body of an answer with `status` (`None`: a 2xx the generated
+/// client was decoding, its status lost): over the size limit (`InvalidResponse`, reach
+/// `Maybe`: answered with something unreadable), the request's timeout (`Timeout`), or the
+/// body breaking off (`Transport`; on a read, a refusal status decides: [`refused_though_cut`]).
 fn body_error(e: reqwest::Error, status: Option<u16>, limit: usize) -> Error {
     if client_glue::is_body_too_large(&e) {
         let mut err = too_large(limit);
@@ -663,22 +756,19 @@ fn too_large(limit: usize) -> Error {
         ))
 }
 
-/// Reads a (non-2xx) response body; the generated client's hook already bounds it.
-async fn read_body(
-    mut resp: reqwest::Response,
-    status: u16,
-    limit: usize,
-) -> Result<bytes::Bytes, Error> {
+/// Reads a (non-2xx) response body; the generated client's hook already bounds it. On a
+/// failure, what arrived before it is kept (at most `limit` bytes).
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<bytes::Bytes, BodyFailed> {
     let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| body_error(e, Some(status), limit))?
-    {
+    loop {
+        let chunk = match resp.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => return Err(BodyFailed::Read(e, body.freeze())),
+        };
         if chunk.len() > limit.saturating_sub(body.len()) {
-            return Err(too_large(limit).with_http_status(status));
+            return Err(BodyFailed::TooLarge(body.freeze()));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
 }
