@@ -2761,7 +2761,8 @@ fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
         support::command_hanging_up(Some(&slow.url()), slow.key(), &[], &args).spawn_killed();
     support::wait_until("no poll seen", 20, || slow.requests() > before);
     support::send_signal(&child, "-HUP");
-    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    let out = child.wait_with_output_within("the wait went on after SIGHUP", 20);
+    let r = Run::from_output(out, &[KEY], &args);
     assert_eq!(r.code, 3, "{r:?}");
     let j = r.json();
     assert_eq!(s(&j["job_id"]), id, "{j}");
@@ -2787,7 +2788,8 @@ fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
         || slow.requests() > after + 2,
     );
     support::send_signal(&child, "-TERM");
-    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &polled);
+    let out = child.wait_with_output_within("the wait went on after SIGTERM under nohup", 20);
+    let r = Run::from_output(out, &[KEY], &polled);
     assert_eq!(r.code, 3, "{r:?}");
     let j = r.json();
     assert_eq!(s(&j["job_id"]), id, "{j}");
@@ -2796,9 +2798,7 @@ fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
     // The result stuck on a full stdout: SIGHUP ends the process with 129, the job on stderr.
     let fast = Sim::with(fast_config(), KEY);
     let id = submitted_vmeg_clone(&fast);
-    let (reader, writer) = std::io::pipe().unwrap();
-    let mut filler = writer.try_clone().unwrap();
-    std::thread::spawn(move || filler.write_all(&vec![b'x'; 1 << 20]));
+    let (reader, writer) = full_pipe();
     let mut args = vec!["--provider", "vmeg", "--json", "wait", id.as_str()];
     args.extend(FAST_POLL);
     let mut cmd = support::command_hanging_up(Some(&fast.url()), fast.key(), &[], &args);
@@ -3218,10 +3218,16 @@ fn a_standalone_wait_that_fails_says_the_outcome_is_unknown() {
 /// polling past the provider's 200-poll backstop, until the task finishes, and the deadline
 /// still ends one that never does. Before: the wait ended at poll 200 with exit 3
 /// (`wait_timed_out`; about 32 min in at the default intervals), whatever `--timeout` said.
-/// The debug builds' `VOICECLONE_TEST_FLAT_POLLS` seam keeps every interval at 10 ms.
+/// The debug builds' `VOICECLONE_TEST_FLAT_POLLS` seam keeps every interval at 10 ms; without
+/// it (a release build) 250 polls take about 40 min, so the test does not run there. Any
+/// `--timeout` lifts the backstop: 60 s holds 250 polls of 10 ms many times over, and bounds
+/// a run that never sees the task finish (the fake's hook stops matching, say).
 #[test]
 fn a_wait_with_a_timeout_polls_past_200_until_the_task_finishes() {
     use std::sync::atomic::{AtomicU64, Ordering};
+    if !cfg!(debug_assertions) {
+        return;
+    }
     const FINISHED_AT_POLL: u64 = 250;
     let fake = support::FakeVmeg::start(1, 10, false);
     let running = serde_json::json!({
@@ -3250,12 +3256,13 @@ fn a_wait_with_a_timeout_polls_past_200_until_the_task_finishes() {
         "speech",
         "t1",
         "--timeout",
-        "3600",
+        "60",
         "--poll-interval",
         "0.01",
     ];
-    let r = run_binary(Some(&fake.url), KEY, &[], &flat, &args);
-    let j = r.expect(0).json();
+    let child = support::command(Some(&fake.url), KEY, &flat, &args).spawn_killed();
+    let out = child.wait_with_output_within("the wait past poll 200 did not end", 120);
+    let j = Run::from_output(out, &[KEY], &args).expect(0).json();
     assert_eq!(j["status"], "succeeded", "{j}");
     assert_eq!(polls.load(Ordering::SeqCst), FINISHED_AT_POLL, "{j}");
     // A task that never finishes: the deadline alone ends the wait, exit 3.
@@ -3458,11 +3465,7 @@ fn a_key_from_a_pipe_is_never_replaced_by_the_environments_in_a_suggested_comman
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("key-pipe");
     support::mkfifo(&fifo);
-    let writer = {
-        let fifo = fifo.clone();
-        let key = format!("{}\n", sim.key());
-        std::thread::spawn(move || std::fs::write(fifo, key))
-    };
+    let writer = support::feed_fifo(&fifo, format!("{}\n", sim.key()));
     sim.handle
         .fail_next(
             "vmeg.cloneVoiceCreateAsync",
@@ -3483,7 +3486,7 @@ fn a_key_from_a_pipe_is_never_replaced_by_the_environments_in_a_suggested_comman
     // The environment holds a key this server takes too: the worst case, where a pasted
     // command without `--api-key-file` would run.
     let r = run_with(&sim.url(), sim.key(), &[], &args, None).expect(3);
-    writer.join().unwrap().unwrap();
+    writer.join_within("the key pipe was never read", 20);
     sim.handle.clear_scripted_faults();
     let all = format!("{}{}", r.stdout, r.stderr);
     let pasted = all
