@@ -2825,6 +2825,60 @@ fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
     assert_eq!(s(&j["job_id"]), id, "{j}");
 }
 
+/// `sim` and `webhook listen` hold no job: SIGHUP keeps its previous action there (no
+/// handler), so a receiver run as a container's PID 1, whose unhandled SIGHUP the kernel
+/// drops, is not stopped with exit 0 (which an `on-failure` restart policy leaves stopped) by
+/// `docker kill -s HUP` or a config reloader's HUP. Elsewhere SIGHUP ends them as before,
+/// killed by the signal, where SIGTERM stops them cleanly (exit 0). Before: SIGHUP was
+/// handled as SIGTERM for every command, and stopped these with exit 0.
+#[cfg(target_os = "linux")]
+#[test]
+fn sim_and_webhook_listen_leave_sighup_its_default_action() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let sim = ["sim", "--addr", "127.0.0.1:0"];
+    let listen = [
+        "webhook",
+        "listen",
+        "--addr",
+        "127.0.0.1:0",
+        "--secret-env",
+        "WH_SECRET",
+    ];
+    for args in [&sim[..], &listen[..]] {
+        for signal in ["-HUP", "-TERM"] {
+            let env = [("WH_SECRET", "whsec-hangup-default-0123")];
+            let mut child = support::command_hanging_up(None, "", &env, args).spawn_killed();
+            // The start line is printed once the handlers are in place.
+            let stdout = child.stdout.take().unwrap();
+            let (tx, first) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut lines = std::io::BufReader::new(stdout).lines();
+                let _ = tx.send(lines.next());
+                lines.for_each(drop);
+            });
+            let line = first.recv_timeout(Duration::from_secs(20));
+            assert!(
+                matches!(line, Ok(Some(Ok(_)))),
+                "{args:?}: no start line: {line:?}"
+            );
+            support::send_signal(&child, signal);
+            let out = child.wait_with_output_within("still running after the signal", 20);
+            let err = String::from_utf8_lossy(&out.stderr);
+            if signal == "-HUP" {
+                assert_eq!(
+                    out.status.signal(),
+                    Some(1),
+                    "{args:?}: not ended by SIGHUP ({:?}): {err}",
+                    out.status
+                );
+            } else {
+                assert_eq!(out.status.code(), Some(0), "{args:?} {signal}: {err}");
+            }
+        }
+    }
+}
+
 /// A pipe whose buffer is full, and its reading end (kept, never read): a stdout that takes
 /// nothing more, as one shared with a reader that stopped reading.
 #[cfg(target_os = "linux")]
