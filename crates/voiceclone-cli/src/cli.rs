@@ -40,7 +40,8 @@ Exit codes:
      it starts is stuck on a stdout nobody reads, 2 s after the signal
   129  SIGHUP (a terminal closed, an SSH session dropped) in the cases of 143, for the
      commands that hold a job (clone, speak, wait, status): a first SIGHUP is handled
-     as a first SIGTERM (during a wait: exit 3, the job named); a process started with
+     as a first SIGTERM (during a wait: exit 3, the job named), and another within 1 s
+     is the same hang-up (a terminal closed sends two); a process started with
      SIGHUP ignored (nohup) keeps ignoring it (Linux; elsewhere SIGHUP keeps its default
      action); sim and webhook listen handle SIGINT and SIGTERM only, and leave SIGHUP
      its default action

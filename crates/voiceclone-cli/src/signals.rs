@@ -6,7 +6,8 @@
 //! ([`hangup_handled`]). A server that holds no job (`sim`, `webhook listen`) leaves SIGHUP
 //! alone ([`Signals::install_keeping_hangup`]).
 //!
-//! Only the first one is an event. Once it came, a second signal ends the process as soon
+//! Only the first one is an event. Once it came, a second signal (not a SIGHUP repeating a
+//! first one within [`HANGUP_ECHO`]: a terminal closed sends two) ends the process as soon
 //! as the first one's result is written (at most 2 s later), with exit 130, 143 or 129
 //! (128 + the signal's number, what a shell reports for a process the signal killed):
 //! whoever sends a second one wants the process gone now, and it may be stuck where no
@@ -95,6 +96,9 @@ impl Signals {
                 () = hangup(self.hup.as_mut()) => "SIGHUP",
             };
             // In the same poll that hands the signal over: never cancelled half-way.
+            if name == "SIGHUP" {
+                let _ = FIRST_HANGUP.set(std::time::Instant::now());
+            }
             SIGNAL_SEEN.store(true, std::sync::atomic::Ordering::Release);
             arm_second_signal();
             name
@@ -145,6 +149,29 @@ fn sighup_at_default(status: Option<&str>) -> bool {
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix("SigIgn:")))
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
         .is_some_and(|mask| mask & 1 == 0)
+}
+
+/// When a first SIGHUP was handed over by [`Signals::next`] ([`HANGUP_ECHO`]).
+#[cfg(unix)]
+static FIRST_HANGUP: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// How long after a first SIGHUP another one is the same hang-up, not a second signal: a
+/// terminal closed sends two, the shell's to each of its jobs and, once the shell has gone
+/// (after saving its history, maybe), the kernel's to the foreground group. Taken as a
+/// second signal, the second one ended the process with 129 or let it end with 3, by a race.
+/// Ignoring a repeat costs nothing: the first one already stops the work, and a process
+/// stuck after it still ends on a SIGINT, SIGTERM or later SIGHUP. Longer than the pair's
+/// usual milliseconds, for a loaded machine; shorter than anyone sending a deliberate second
+/// SIGHUP takes.
+#[cfg(unix)]
+const HANGUP_ECHO: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a SIGHUP now repeats a first one handed over less than [`HANGUP_ECHO`] ago.
+#[cfg(unix)]
+fn hangup_repeated() -> bool {
+    FIRST_HANGUP
+        .get()
+        .is_some_and(|first| first.elapsed() < HANGUP_ECHO)
 }
 
 /// Set once a first signal was handed over by [`Signals::next`].
@@ -378,10 +405,19 @@ fn arm_second_signal() {
                         .then(|| signal(SignalKind::hangup()).ok())
                         .flatten();
                     let _ = ready.send(());
-                    let name = tokio::select! {
-                        _ = int.recv() => "SIGINT",
-                        _ = term.recv() => "SIGTERM",
-                        () = hangup(hup.as_mut()) => "SIGHUP",
+                    let name = loop {
+                        let name = tokio::select! {
+                            _ = int.recv() => "SIGINT",
+                            _ = term.recv() => "SIGTERM",
+                            () = hangup(hup.as_mut()) => "SIGHUP",
+                        };
+                        if name == "SIGHUP" && hangup_repeated() {
+                            tracing::debug!(
+                                "SIGHUP repeated right after the first: the same hang-up"
+                            );
+                            continue;
+                        }
+                        break name;
                     };
                     let code = exit_code_for(name);
                     // The first signal's result names the job: a second signal right behind

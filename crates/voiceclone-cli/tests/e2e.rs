@@ -2825,6 +2825,35 @@ fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
     assert_eq!(s(&j["job_id"]), id, "{j}");
 }
 
+/// A terminal closed sends SIGHUP twice, moments apart: the shell's to each of its jobs, and
+/// the kernel's to the foreground group once the shell has gone. The second is the same
+/// hang-up, not a second signal: the wait still ends with exit 3 and the job on stdout, not
+/// with 129 (whose result, when written, said 3). Before: the second one, when it came after
+/// the second-signal listener was in place (mostly), ended the process with 129.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_hangup_sent_twice_back_to_back_is_one_hangup() {
+    let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let id = submitted_vmeg_clone(&sim);
+    let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
+    // Several runs: whether the second one came before or after the listener was in place
+    // was a race, most often lost.
+    for _ in 0..6 {
+        let before = sim.requests();
+        let child =
+            support::command_hanging_up(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
+        support::wait_until("no poll seen", 20, || sim.requests() > before);
+        support::send_signal(&child, "-HUP");
+        support::send_signal(&child, "-HUP");
+        let out = child.wait_with_output_within("the wait went on after SIGHUP", 20);
+        let r = Run::from_output(out, &[KEY], &args);
+        assert_eq!(r.code, 3, "{r:?}");
+        let j = r.json();
+        assert_eq!(s(&j["job_id"]), id, "{j}");
+        assert!(s(&j["error"]["message"]).starts_with("SIGHUP: "), "{j}");
+    }
+}
+
 /// `sim` and `webhook listen` hold no job: SIGHUP keeps its previous action there (no
 /// handler), so a receiver run as a container's PID 1, whose unhandled SIGHUP the kernel
 /// drops, is not stopped with exit 0 (which an `on-failure` restart policy leaves stopped) by
