@@ -2798,7 +2798,7 @@ fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
     // The result stuck on a full stdout: SIGHUP ends the process with 129, the job on stderr.
     let fast = Sim::with(fast_config(), KEY);
     let id = submitted_vmeg_clone(&fast);
-    let (reader, writer) = full_pipe();
+    let (reader, writer) = support::full_pipe();
     let mut args = vec!["--provider", "vmeg", "--json", "wait", id.as_str()];
     args.extend(FAST_POLL);
     let mut cmd = support::command_hanging_up(Some(&fast.url()), fast.key(), &[], &args);
@@ -2908,29 +2908,6 @@ fn sim_and_webhook_listen_leave_sighup_its_default_action() {
     }
 }
 
-/// A pipe whose buffer is full, and its reading end (kept, never read): a stdout that takes
-/// nothing more, as one shared with a reader that stopped reading.
-#[cfg(target_os = "linux")]
-fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
-    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
-    let (reader, mut writer) = std::io::pipe().unwrap();
-    let flags = fcntl_getfl(&writer).unwrap();
-    fcntl_setfl(&writer, flags | OFlags::NONBLOCK).unwrap();
-    let chunk = [b'x'; 4096];
-    let mut size = 4096;
-    loop {
-        match writer.write(&chunk[..size]) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && size > 1 => size = 1,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(e) => panic!("{e}"),
-        }
-    }
-    // Blocking again: the child's writes wait, as on a pipe nobody reads.
-    fcntl_setfl(&writer, flags).unwrap();
-    (reader, writer)
-}
-
 /// `sim` and `webhook listen` write a line on stdout while they run (the simulator's base
 /// URL and key; the listener's address). On a stdout that takes nothing more (a pipe shared
 /// with a reader that stopped), a SIGTERM (SIGINT) ends the process within a few seconds,
@@ -2954,7 +2931,7 @@ fn a_signal_ends_a_command_whose_running_output_is_stuck_on_a_full_stdout() {
         (&listen[..], "-TERM", 143),
         (&listen[..], "-INT", 130),
     ] {
-        let (reader, writer) = full_pipe();
+        let (reader, writer) = support::full_pipe();
         let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
             .env_clear()
             .env("WH_SECRET", "whsec-stuck-first-line-0123")
@@ -3775,7 +3752,7 @@ fn a_signal_ends_a_wait_whose_stderr_nobody_reads() {
         SimConfig::default().with_durations(Duration::from_secs(600), Duration::from_secs(600)),
     );
     for (json, env) in [(false, None), (true, Some(("RUST_LOG", "trace")))] {
-        let (reader, writer) = full_pipe();
+        let (reader, writer) = support::full_pipe();
         let mut args = vec!["--provider", "vmeg"];
         if json {
             args.push("--json");

@@ -602,10 +602,21 @@ const SIGNALLED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5
 
 /// Writes `line` and a newline to stderr, ignoring a failed write: `eprintln!` panics when
 /// stderr is a pipe nobody reads any more, and a diagnostic must never end a command that
-/// holds a paid job. The diagnostics queued before it are written first (1 s at most).
+/// holds a paid job. Queued behind the diagnostics queued before it, so it comes after them,
+/// and never written in place: a stderr nobody reads (a full pipe, a terminal stopped by
+/// Ctrl-S) blocked that write on the runtime's only thread, after a paid wait, with SIGINT
+/// and SIGTERM swallowed. It waits 1 s at most for room in a full queue, then is dropped
+/// and counted as a log event is.
 pub fn stderr_line(line: &str) {
+    diagnostic_within(format!("{line}\n").into_bytes(), ORDER_PATIENCE);
+}
+
+/// Writes `text` to stderr in place, after the diagnostics queued before it (1 s at most):
+/// for the result itself, once it could not go to stdout (the second-signal listener is
+/// armed by then, so a stderr nobody reads holds no signal up), whose text is never dropped.
+fn stderr_in_place(text: &str) {
     drain_diagnostics(ORDER_PATIENCE);
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// The secrets to redact and how: each exact form (as it is, as it reads inside a JSON
@@ -905,17 +916,17 @@ impl Printer {
         } else {
             "; here it is on stderr"
         };
-        stderr_line(&self.safe(&format!(
-            "error (stdout): the result could not be written to stdout ({e}){why}"
-        )));
         let floor = if names_job {
             Exit::Unreachable
         } else {
             Exit::Failure
         };
         let exit = outcome.exit().max(floor);
+        let line = self.safe(&format!(
+            "error (stdout): the result could not be written to stdout ({e}){why}"
+        ));
         let text = self.stdout_text_exiting(outcome, exit.code());
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        stderr_in_place(&format!("{line}\n{text}"));
         exit
     }
 }

@@ -417,6 +417,30 @@ pub fn command_hanging_up(
     }
 }
 
+/// A pipe whose buffer is full, and its reading end (kept, never read): a stdout (or
+/// stderr) that takes nothing more, as one shared with a reader that stopped reading.
+#[cfg(target_os = "linux")]
+pub fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    use std::io::Write;
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let flags = fcntl_getfl(&writer).unwrap();
+    fcntl_setfl(&writer, flags | OFlags::NONBLOCK).unwrap();
+    let chunk = [b'x'; 4096];
+    let mut size = 4096;
+    loop {
+        match writer.write(&chunk[..size]) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && size > 1 => size = 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Blocking again: the child's writes wait, as on a pipe nobody reads.
+    fcntl_setfl(&writer, flags).unwrap();
+    (reader, writer)
+}
+
 /// Runs `command(..)` to its end; none of `secrets` (nor `key`) may be printed.
 pub fn run_binary(
     base_url: Option<&str>,
