@@ -297,14 +297,34 @@ impl Outcome {
 /// of this run (set once by [`set_suggested_target`]).
 static SUGGESTED_TARGET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The variable this run's key came from (`VMEG_API_KEY`, `JIMMYAI_API_KEY`), when it came
+/// from the environment (set once by [`set_suggested_target`]).
+static SUGGESTED_KEY_VAR: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
 /// Records this run's provider, base URL and key file for [`suggested_command`] (see
-/// [`suggested_target`]).
+/// [`suggested_target`]); without a key file, the key came from the provider's variable
+/// ([`suggested_key_note`]).
 pub fn set_suggested_target(
     provider: voiceclone::Provider,
     base_url: Option<&str>,
     key_file: Option<&std::path::Path>,
 ) {
     let _ = SUGGESTED_TARGET.set(suggested_target(provider, base_url, key_file));
+    if key_file.is_none() {
+        let _ = SUGGESTED_KEY_VAR.set(provider.api_key_var());
+    }
+}
+
+/// What follows a suggested command in a sentence when this run's key came from the
+/// environment: ` (run it with the same `VMEG_API_KEY` as this run)`; nothing for a key file,
+/// which the command names. The command carries no key, so pasted into a shell that holds
+/// another account's (`VMEG_API_KEY=$(pass show vmeg-prod) voiceclone ...` where the dev key
+/// is exported), a `reconcile` answers `none`, read as "submit again", and a `wait` fails.
+pub fn suggested_key_note() -> String {
+    SUGGESTED_KEY_VAR
+        .get()
+        .map(|var| format!(" (run it with the same `{var}` as this run)"))
+        .unwrap_or_default()
 }
 
 /// What a suggested command says for a key file that is no regular file (a pipe such as
@@ -338,6 +358,16 @@ fn suggested_target(
         target.push_str(&format!(" --api-key-file {}", shell_word(&shown)));
     }
     target
+}
+
+/// The line that suggests `command` as the next step, the command last so that the line's
+/// end pastes as it is: `next: COMMAND`, or, when this run's key came from the environment,
+/// `next (with the same `VMEG_API_KEY` as this run): COMMAND` ([`suggested_key_note`]).
+pub fn next_step(command: &str) -> String {
+    match SUGGESTED_KEY_VAR.get() {
+        Some(var) => format!("next (with the same `{var}` as this run): {command}"),
+        None => format!("next: {command}"),
+    }
 }
 
 /// `voiceclone --provider P [--base-url URL] [--api-key-file PATH] ARGS`: a command to paste
