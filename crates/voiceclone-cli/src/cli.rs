@@ -38,10 +38,13 @@ Exit codes:
      nobody reads): a result naming a job that stdout did not take goes to stderr first
      (up to 1 s more); and a first one while the line `sim` or `webhook listen` prints as
      it starts is stuck on a stdout nobody reads, 2 s after the signal
-  129  SIGHUP (a terminal closed, an SSH session dropped) in the cases of 143: a first
-     SIGHUP is handled as a first SIGTERM (during a wait: exit 3, the job named); a
-     process started with SIGHUP ignored (nohup) keeps ignoring it (Linux; elsewhere
-     SIGHUP keeps its default action)
+  129  SIGHUP (a terminal closed, an SSH session dropped) in the cases of 143, for the
+     commands that hold a job (clone, speak, wait, status): a first SIGHUP is handled
+     as a first SIGTERM (during a wait: exit 3, the job named), and another within 1 s
+     is the same hang-up (a terminal closed sends two); a process started with
+     SIGHUP ignored (nohup) keeps ignoring it (Linux; elsewhere SIGHUP keeps its default
+     action); sim and webhook listen handle SIGINT and SIGTERM only, and leave SIGHUP
+     its default action
 
 Environment:
   VOICECLONE_PROVIDER              default for --provider
@@ -245,7 +248,8 @@ pub enum Command {
     /// VMEG webhook tools
     #[command(subcommand)]
     Webhook(WebhookCommand),
-    /// Run the local simulator of both APIs in the foreground until Ctrl-C or SIGTERM
+    /// Run the local simulator of both APIs in the foreground until Ctrl-C or SIGTERM (exit
+    /// 0); SIGHUP keeps its default action
     #[command(after_help = EXIT_CODES)]
     Sim(SimArgs),
     /// Run clone -> wait -> speak -> wait for both providers against an in-process
@@ -521,8 +525,8 @@ pub enum WebhookCommand {
     /// Verify a VMEG webhook delivery (HMAC-SHA256 over X-Timestamp + body) and print
     /// the event; exit 1 when it does not verify
     Verify(VerifyArgs),
-    /// Receive VMEG webhook deliveries until Ctrl-C or SIGTERM; stdout is a stream of JSON
-    /// lines, one per verified, first-seen event
+    /// Receive VMEG webhook deliveries until Ctrl-C or SIGTERM (SIGHUP keeps its default
+    /// action); stdout is a stream of JSON lines, one per verified, first-seen event
     #[command(long_about = LISTEN_ABOUT, after_help = EXIT_CODES)]
     Listen(ListenArgs),
 }
@@ -545,7 +549,9 @@ are printed with control characters escaped.
 
 VMEG only: JimmyAI sends no webhooks (--provider jimmyai exits 2). Ctrl-C or SIGTERM stops
 it (exit 0; 130 or 143 when its first line is stuck on a stdout nobody reads, 2 s after the
-signal: nothing was served). If stdout is closed (the reader went away), it stops with exit 3: the event
+signal: nothing was served). SIGHUP is not handled: it keeps its default action (it ends the
+process; as a container's PID 1 it is ignored), so a HUP meant for a reload never stops a
+receiver with exit 0. If stdout is closed (the reader went away), it stops with exit 3: the event
 being written may not have been read, although VMEG was answered 200.
 
 The webhook secret comes from the environment variable named by --secret-env. With

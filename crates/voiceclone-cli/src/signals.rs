@@ -1,10 +1,13 @@
 //! SIGINT, SIGTERM and SIGHUP as events: a command that holds a paid job's id says what it
 //! knows before it ends, instead of dying silently with the id unprinted. SIGHUP (a terminal
-//! closed, an SSH session dropped, tmux's `kill-pane`) is handled as SIGTERM, except in a
-//! process started with it ignored (`nohup`): that asked to outlive the terminal, and a
-//! handler would undo it ([`hangup_handled`]).
+//! closed, an SSH session dropped, tmux's `kill-pane`) is handled as SIGTERM by those
+//! commands only ([`Signals::install`]), and not in a process started with it ignored
+//! (`nohup`): that asked to outlive the terminal, and a handler would undo it
+//! ([`hangup_handled`]). A server that holds no job (`sim`, `webhook listen`) leaves SIGHUP
+//! alone ([`Signals::install_keeping_hangup`]).
 //!
-//! Only the first one is an event. Once it came, a second signal ends the process as soon
+//! Only the first one is an event. Once it came, a second signal (not a SIGHUP repeating a
+//! first one within [`HANGUP_ECHO`]: a terminal closed sends two) ends the process as soon
 //! as the first one's result is written (at most 2 s later), with exit 130, 143 or 129
 //! (128 + the signal's number, what a shell reports for a process the signal killed):
 //! whoever sends a second one wants the process gone now, and it may be stuck where no
@@ -23,7 +26,7 @@
 //! A line written on stdout while the work runs (`sim`'s start line, `webhook listen`'s
 //! first line) goes through [`write_stdout`]: from a thread of its own, raced against the
 //! signals, so that a stdout nobody reads blocks that thread, never the runtime; a signal the
-//! blocked line does not survive by [`STUCK_LINE_GRACE`] ends the process (130, 143 or 129).
+//! blocked line does not survive by [`STUCK_LINE_GRACE`] ends the process (130 or 143).
 
 use crate::output::Failure;
 
@@ -40,8 +43,23 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Installs the handlers (from then on the signals no longer end the process).
+    /// Installs the handlers (from then on the signals no longer end the process), SIGHUP's
+    /// among them unless it was ignored when the process started ([`hangup_handled`]): for a
+    /// command that holds a job, whose id a hang-up would otherwise take with it.
     pub fn install() -> Result<Self, Failure> {
+        Self::install_with(true)
+    }
+
+    /// [`Signals::install`] for SIGINT and SIGTERM only: SIGHUP keeps its disposition, for
+    /// a server that holds no job (`sim`, `webhook listen`). Run as a container's PID 1,
+    /// whose unhandled SIGHUP the kernel drops, a handler would turn `docker kill -s HUP` or
+    /// a config reloader's HUP into a clean stop, exit 0, which an `on-failure` restart
+    /// policy leaves stopped.
+    pub fn install_keeping_hangup() -> Result<Self, Failure> {
+        Self::install_with(false)
+    }
+
+    fn install_with(hangup: bool) -> Result<Self, Failure> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -50,18 +68,20 @@ impl Signals {
             let handler = |kind: SignalKind, name: &str| {
                 signal(kind).map_err(|e| Failure::io(&format!("cannot handle {name}"), &e))
             };
-            Ok(Self {
-                int: handler(SignalKind::interrupt(), "SIGINT")?,
-                term: handler(SignalKind::terminate(), "SIGTERM")?,
-                hup: if hangup_handled() {
-                    Some(handler(SignalKind::hangup(), "SIGHUP")?)
-                } else {
-                    None
-                },
-            })
+            let int = handler(SignalKind::interrupt(), "SIGINT")?;
+            let term = handler(SignalKind::terminate(), "SIGTERM")?;
+            let hup = if hangup && hangup_handled() {
+                // Before the handler, as for INSTALLED: the second-signal listener follows.
+                HANGUP_INSTALLED.store(true, std::sync::atomic::Ordering::Release);
+                Some(handler(SignalKind::hangup(), "SIGHUP")?)
+            } else {
+                None
+            };
+            Ok(Self { int, term, hup })
         }
         #[cfg(not(unix))]
         {
+            let _ = hangup;
             Ok(Self {})
         }
     }
@@ -76,6 +96,9 @@ impl Signals {
                 () = hangup(self.hup.as_mut()) => "SIGHUP",
             };
             // In the same poll that hands the signal over: never cancelled half-way.
+            if name == "SIGHUP" {
+                let _ = FIRST_HANGUP.set(std::time::Instant::now());
+            }
             SIGNAL_SEEN.store(true, std::sync::atomic::Ordering::Release);
             arm_second_signal();
             name
@@ -128,6 +151,29 @@ fn sighup_at_default(status: Option<&str>) -> bool {
         .is_some_and(|mask| mask & 1 == 0)
 }
 
+/// When a first SIGHUP was handed over by [`Signals::next`] ([`HANGUP_ECHO`]).
+#[cfg(unix)]
+static FIRST_HANGUP: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// How long after a first SIGHUP another one is the same hang-up, not a second signal: a
+/// terminal closed sends two, the shell's to each of its jobs and, once the shell has gone
+/// (after saving its history, maybe), the kernel's to the foreground group. Taken as a
+/// second signal, the second one ended the process with 129 or let it end with 3, by a race.
+/// Ignoring a repeat costs nothing: the first one already stops the work, and a process
+/// stuck after it still ends on a SIGINT, SIGTERM or later SIGHUP. Longer than the pair's
+/// usual milliseconds, for a loaded machine; shorter than anyone sending a deliberate second
+/// SIGHUP takes.
+#[cfg(unix)]
+const HANGUP_ECHO: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a SIGHUP now repeats a first one handed over less than [`HANGUP_ECHO`] ago.
+#[cfg(unix)]
+fn hangup_repeated() -> bool {
+    FIRST_HANGUP
+        .get()
+        .is_some_and(|first| first.elapsed() < HANGUP_ECHO)
+}
+
 /// Set once a first signal was handed over by [`Signals::next`].
 static SIGNAL_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -142,11 +188,16 @@ pub fn signal_seen() -> bool {
 /// signal then ends the process without waiting.
 static RESULT_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Set once [`Signals::install`] ran: tokio then holds SIGINT, SIGTERM (and SIGHUP, see
-/// [`hangup_handled`]) for the rest of the process, and they end it only through this
-/// module's listener.
+/// Set once [`Signals::install`] (or [`Signals::install_keeping_hangup`]) ran: tokio then
+/// holds SIGINT, SIGTERM (and SIGHUP, see [`HANGUP_INSTALLED`]) for the rest of the process,
+/// and they end it only through this module's listener.
 #[cfg(unix)]
 static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set once [`Signals::install`] takes SIGHUP: the second-signal listener then takes it too
+/// (elsewhere it keeps its disposition, as [`Signals::install_keeping_hangup`] left it).
+#[cfg(unix)]
+static HANGUP_INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// What the result being written says, when it names a job: for stderr, should stdout
 /// never take it before a signal ends the process.
@@ -349,14 +400,24 @@ fn arm_second_signal() {
                     ) else {
                         return;
                     };
-                    let mut hup = hangup_handled()
+                    let mut hup = HANGUP_INSTALLED
+                        .load(std::sync::atomic::Ordering::Acquire)
                         .then(|| signal(SignalKind::hangup()).ok())
                         .flatten();
                     let _ = ready.send(());
-                    let name = tokio::select! {
-                        _ = int.recv() => "SIGINT",
-                        _ = term.recv() => "SIGTERM",
-                        () = hangup(hup.as_mut()) => "SIGHUP",
+                    let name = loop {
+                        let name = tokio::select! {
+                            _ = int.recv() => "SIGINT",
+                            _ = term.recv() => "SIGTERM",
+                            () = hangup(hup.as_mut()) => "SIGHUP",
+                        };
+                        if name == "SIGHUP" && hangup_repeated() {
+                            tracing::debug!(
+                                "SIGHUP repeated right after the first: the same hang-up"
+                            );
+                            continue;
+                        }
+                        break name;
                     };
                     let code = exit_code_for(name);
                     // The first signal's result names the job: a second signal right behind

@@ -729,6 +729,15 @@ fn a_manifest_write_that_fails_after_a_part_was_paid_is_exit_3_naming_its_task()
         for needed in ["vmeg:speech:t1", "vmeg:speech:t2", MANIFEST] {
             assert!(msg.contains(needed), "{needed:?} missing: {msg}");
         }
+        // The ids in the list, the command to paste in backticks (before: the other way
+        // round), with the key's variable to run it with.
+        assert!(
+            msg.contains("Keep these ids (`voiceclone --provider vmeg ")
+                && msg.contains(
+                    " wait --kind speech ID` (run it with the same `VMEG_API_KEY` as this run) waits"
+                ),
+            "{msg}"
+        );
     }
 }
 

@@ -681,6 +681,37 @@ fn out_names_numbered_files_of_an_earlier_run() {
     assert!(j.get("stale_paths").is_none(), "{j}");
 }
 
+/// Review 32-b pass 2 F2: a warning written after a paid wait (here the numbered file of an
+/// earlier run beside this run's `--out`) on a stderr nobody reads (a full pipe; a terminal
+/// stopped by Ctrl-S alike) is queued behind the diagnostics, never written in place: the
+/// command goes on and its result, naming the job, reaches stdout. Before: after 1 s the
+/// warning's write blocked the runtime's only thread, with SIGINT and SIGTERM swallowed,
+/// until stderr drained (here never).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_warning_after_the_wait_on_a_stderr_nobody_reads_holds_nothing_up() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    std::fs::write(parts.join("03.wav"), b"old").unwrap();
+    let out = format!("{}/", parts.display());
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let mut args = speak_out_args(Path::new(&out));
+    args.push("--overwrite");
+    let (reader, writer) = support::full_pipe();
+    let mut cmd = support::command(Some(&fake.url), KEY, &[], &args);
+    cmd.stderr(Stdio::from(writer));
+    let child = cmd.spawn_killed();
+    drop(cmd);
+    let out = child.wait_with_output_within("held up by its warning on stderr", 20);
+    drop(reader);
+    let r = Run::from_output(out, &[KEY], &args).expect(0);
+    let j = r.json();
+    assert!(j["job_id"].is_string(), "{j}");
+    assert_eq!(j["stale_paths"].as_array().map(Vec::len), Some(1), "{j}");
+}
+
 /// Review 27 CLI #4: the key pasted as `--out` (a script swapping two variables), with a file
 /// of that name from an earlier run and an answer of two audio URLs: the warning that names the
 /// stale PATH is redacted like every other line. Before, it went through `tracing`, which

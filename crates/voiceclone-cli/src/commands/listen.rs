@@ -79,7 +79,7 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         None => CompletionHub::in_memory(secret),
     };
     // Handlers first: a SIGTERM right after the listening line must not kill the process.
-    let mut signals = crate::signals::Signals::install().map_err(fail)?;
+    let mut signals = crate::signals::Signals::install_keeping_hangup().map_err(fail)?;
     let listener = Receiver::bind(args.addr).await.map_err(fail)?;
     let addr = listener
         .local_addr()

@@ -546,10 +546,10 @@ async fn clone(
         (job_outcome(&job), job)
     };
     if !args.wait && o.failure.is_none() && !done {
-        printer.progress(&format!(
-            "next: {}",
-            wait_command(&job.id, voiceclone::JobKind::Clone)
-        ));
+        printer.progress(&crate::output::next_step(&wait_command(
+            &job.id,
+            voiceclone::JobKind::Clone,
+        )));
     }
     o.fields.entry("waited").or_insert(false.into());
     if let Some(out) = &args.out
@@ -601,7 +601,7 @@ async fn clone(
 fn preview_not_written(id: &JobId, f: &Failure, printer: &Printer, o: &mut Outcome) {
     warn_voice_kept(id, printer, |status| {
         format!(
-            "its preview could not be downloaded to --out ({}: {}); its URL is printed, and `{status}` shows it again",
+            "its preview could not be downloaded to --out ({}: {}); its URL is printed, and {status} shows it again",
             f.kind, f.message
         )
     });
@@ -616,7 +616,7 @@ fn preview_not_written(id: &JobId, f: &Failure, printer: &Printer, o: &mut Outco
 fn no_preview(id: &JobId, printer: &Printer, o: &mut Outcome) {
     warn_voice_kept(id, printer, |status| {
         format!(
-            "the task gave no usable preview URL: nothing was written to --out; `{status}` shows the preview if JimmyAI gives one later"
+            "the task gave no usable preview URL: nothing was written to --out; {status} shows the preview if JimmyAI gives one later"
         )
     });
     o.set("files", Vec::<serde_json::Value>::new());
@@ -627,7 +627,11 @@ fn no_preview(id: &JobId, printer: &Printer, o: &mut Outcome) {
 /// went wrong (`why`, given the `status` command that shows the clone again), and that
 /// running clone again bills a new one.
 fn warn_voice_kept(id: &JobId, printer: &Printer, why: impl FnOnce(&str) -> String) {
-    let status = crate::output::suggested_command(&format!("status {}", sh_id(id)));
+    let status = format!(
+        "`{}`{}",
+        crate::output::suggested_command(&format!("status {}", sh_id(id))),
+        crate::output::suggested_key_note()
+    );
     crate::output::stderr_line(&printer.safe(&format!(
         "warning: the clone succeeded and its voice is usable, but {} (running clone again bills a new clone)",
         why(&status)
@@ -844,15 +848,17 @@ async fn interruptible<J: CliJob>(
             }
             let message = match waited_for {
                 Waited::Accepted => format!(
-                    "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `{}` follows it",
+                    "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `{}`{} follows it",
                     job.id(),
-                    wait_command(job.id(), J::KIND)
+                    wait_command(job.id(), J::KIND),
+                    crate::output::suggested_key_note()
                 ),
                 // An id from the command line: nothing is known of it yet.
                 Waited::ById => format!(
-                    "{name}: stopped waiting for job {}; nothing is known of how it ended: `{}` follows it",
+                    "{name}: stopped waiting for job {}; nothing is known of how it ended: `{}`{} follows it",
                     job.id(),
-                    wait_command(job.id(), J::KIND)
+                    wait_command(job.id(), J::KIND),
+                    crate::output::suggested_key_note()
                 ),
             };
             // The id at the top (as every job result has it) and in the error (as `status`
@@ -1111,8 +1117,9 @@ fn look_up(
         );
     }
     format!(
-        "look it up with `{}` before submitting again",
-        reconcile_command(kind, &at, &last, key, task, voice_name)
+        "look it up with `{}`{} before submitting again",
+        reconcile_command(kind, &at, &last, key, task, voice_name),
+        crate::output::suggested_key_note()
     )
 }
 
@@ -1193,11 +1200,11 @@ fn after_submit<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
 /// What a wait that ended on a refused key adds to the command it suggests: a bad key says
 /// nothing of the job (exit 3, not 1), but the same command under the same key fails the
 /// same way, so "later" alone would loop for ever.
-fn with_which_key(kind: &str) -> &'static str {
+fn with_which_key(kind: &str) -> String {
     if kind == "unauthorized" {
-        " with the key of the account that submitted it: the API key was refused, which says nothing of the job"
+        " with the key of the account that submitted it: the API key was refused, which says nothing of the job".to_owned()
     } else {
-        ""
+        crate::output::suggested_key_note()
     }
 }
 
@@ -1215,9 +1222,10 @@ fn sync_result<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
                 Exit::Unreachable,
                 "invalid_response",
                 format!(
-                    "job {} succeeded, but the synchronous answer carries no {what}: do not submit it again, fetch the result with `{}`",
+                    "job {} succeeded, but the synchronous answer carries no {what}: do not submit it again, fetch the result with `{}`{}",
                     job.id(),
-                    wait_command(job.id(), J::KIND)
+                    wait_command(job.id(), J::KIND),
+                    crate::output::suggested_key_note()
                 ),
             )
             .with("job_id", job.id().to_string()),
@@ -1536,9 +1544,10 @@ async fn wrong_kind_wait(
         Failure {
             exit: Exit::Unreachable,
             message: format!(
-                "job {} is a {that} job, not a {this} job ({}); its outcome is not known: do not submit it again, wait for it with `{command}`",
+                "job {} is a {that} job, not a {this} job ({}); its outcome is not known: do not submit it again, wait for it with `{command}`{}",
                 id.as_str(),
-                f.message
+                f.message,
+                crate::output::suggested_key_note()
             ),
             ..f
         }
@@ -1621,10 +1630,10 @@ async fn speak(
         (job_outcome(&job), job)
     };
     if !args.wait && o.failure.is_none() && !finished(&job) {
-        printer.progress(&format!(
-            "next: {}",
-            wait_command(&job.id, voiceclone::JobKind::Speech)
-        ));
+        printer.progress(&crate::output::next_step(&wait_command(
+            &job.id,
+            voiceclone::JobKind::Speech,
+        )));
     }
     o.fields.entry("waited").or_insert(false.into());
     // Before the download: the wait saw the speech succeed with its audio, so its voice is

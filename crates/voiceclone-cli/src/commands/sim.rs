@@ -55,7 +55,7 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
         )
     };
     // Before the start line: whoever read it may signal at once.
-    let mut signals = crate::signals::Signals::install();
+    let mut signals = crate::signals::Signals::install_keeping_hangup();
     // Without its base URL and key nobody can use the simulator: a stdout that cannot take
     // them (a full disk, a closed pipe) stops it at once, exit 2 (a local I/O problem with
     // what the user named, like an address it cannot listen on; nothing was sent). Raced

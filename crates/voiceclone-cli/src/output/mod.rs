@@ -297,14 +297,34 @@ impl Outcome {
 /// of this run (set once by [`set_suggested_target`]).
 static SUGGESTED_TARGET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The variable this run's key came from (`VMEG_API_KEY`, `JIMMYAI_API_KEY`), when it came
+/// from the environment (set once by [`set_suggested_target`]).
+static SUGGESTED_KEY_VAR: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
 /// Records this run's provider, base URL and key file for [`suggested_command`] (see
-/// [`suggested_target`]).
+/// [`suggested_target`]); without a key file, the key came from the provider's variable
+/// ([`suggested_key_note`]).
 pub fn set_suggested_target(
     provider: voiceclone::Provider,
     base_url: Option<&str>,
     key_file: Option<&std::path::Path>,
 ) {
     let _ = SUGGESTED_TARGET.set(suggested_target(provider, base_url, key_file));
+    if key_file.is_none() {
+        let _ = SUGGESTED_KEY_VAR.set(provider.api_key_var());
+    }
+}
+
+/// What follows a suggested command in a sentence when this run's key came from the
+/// environment: ` (run it with the same `VMEG_API_KEY` as this run)`; nothing for a key file,
+/// which the command names. The command carries no key, so pasted into a shell that holds
+/// another account's (`VMEG_API_KEY=$(pass show vmeg-prod) voiceclone ...` where the dev key
+/// is exported), a `reconcile` answers `none`, read as "submit again", and a `wait` fails.
+pub fn suggested_key_note() -> String {
+    SUGGESTED_KEY_VAR
+        .get()
+        .map(|var| format!(" (run it with the same `{var}` as this run)"))
+        .unwrap_or_default()
 }
 
 /// What a suggested command says for a key file that is no regular file (a pipe such as
@@ -340,6 +360,16 @@ fn suggested_target(
     target
 }
 
+/// The line that suggests `command` as the next step, the command last so that the line's
+/// end pastes as it is: `next: COMMAND`, or, when this run's key came from the environment,
+/// `next (with the same `VMEG_API_KEY` as this run): COMMAND` ([`suggested_key_note`]).
+pub fn next_step(command: &str) -> String {
+    match SUGGESTED_KEY_VAR.get() {
+        Some(var) => format!("next (with the same `{var}` as this run): {command}"),
+        None => format!("next: {command}"),
+    }
+}
+
 /// `voiceclone --provider P [--base-url URL] [--api-key-file PATH] ARGS`: a command to paste
 /// that reaches what this run reached (before, `voiceclone wait ID` was refused, exit 2,
 /// without `VOICECLONE_PROVIDER`, and went to the vendor's default base URL).
@@ -354,10 +384,17 @@ pub fn suggested_command(args: &str) -> String {
 /// being read; more are dropped, and their count said with the next one written.
 const DIAGNOSTICS_QUEUE: usize = 1024;
 
+/// How many frames of a progress display may wait for stderr at once; more are dropped (the
+/// next one drawn redraws the display), so that a stopped terminal leaves the queue's room to
+/// log lines, and a display's backlog is a moment of it, not 100 s.
+const FRAMES_QUEUED: usize = 8;
+
 /// What the diagnostics writer thread is given: bytes to write, or a marker to acknowledge
 /// once everything queued before it is written.
 enum Diagnostic {
     Write(Vec<u8>),
+    /// A progress display's frame, drawn in the display epoch it names ([`Shared::epoch`]).
+    Frame(Vec<u8>, u64),
     Drained(std::sync::mpsc::SyncSender<()>),
 }
 
@@ -368,7 +405,51 @@ enum Diagnostic {
 /// until SIGKILL, its job reported nowhere.
 struct Diagnostics {
     tx: std::sync::mpsc::SyncSender<Diagnostic>,
-    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    shared: std::sync::Arc<Shared>,
+}
+
+/// What the queue's senders and its writer thread share.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Bytes dropped for want of room since the last write, said with the next one.
+    dropped: std::sync::atomic::AtomicU64,
+    /// Frames queued and not yet taken by the writer ([`FRAMES_QUEUED`] at most).
+    frames: std::sync::atomic::AtomicUsize,
+    /// The display epoch: moved on when a settle gives up ([`Diagnostics::settle`]); a frame
+    /// of an earlier epoch is dropped by the writer, never written after the result.
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    /// What the writer thread does with `item`: its bytes written to `out()` (taken only
+    /// when there is something to write), a drain marker acknowledged.
+    fn handle<W: Write>(&self, item: Diagnostic, out: impl FnOnce() -> W) {
+        use std::sync::atomic::Ordering;
+        match item {
+            Diagnostic::Write(bytes) => self.write(&mut out(), &bytes),
+            Diagnostic::Frame(bytes, epoch) => {
+                self.frames.fetch_sub(1, Ordering::AcqRel);
+                if epoch == self.epoch.load(Ordering::Acquire) {
+                    self.write(&mut out(), &bytes);
+                }
+            }
+            Diagnostic::Drained(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn write(&self, out: &mut impl Write, bytes: &[u8]) {
+        let lost = self.dropped.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if lost > 0 {
+            let _ = writeln!(
+                out,
+                "({lost} diagnostic lines dropped: stderr was not being read)"
+            );
+        }
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+    }
 }
 
 /// The writer, started by the first diagnostic; `None` when its thread could not start (the
@@ -378,35 +459,18 @@ static DIAGNOSTICS: std::sync::OnceLock<Option<Diagnostics>> = std::sync::OnceLo
 fn diagnostics() -> Option<&'static Diagnostics> {
     DIAGNOSTICS
         .get_or_init(|| {
-            use std::sync::atomic::Ordering;
             let (tx, rx) = std::sync::mpsc::sync_channel::<Diagnostic>(DIAGNOSTICS_QUEUE);
-            let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let counted = dropped.clone();
+            let shared = std::sync::Arc::new(Shared::default());
+            let writer = shared.clone();
             std::thread::Builder::new()
                 .name("stderr".into())
                 .spawn(move || {
-                    for d in rx {
-                        match d {
-                            Diagnostic::Write(bytes) => {
-                                let mut err = std::io::stderr().lock();
-                                let lost = counted.swap(0, Ordering::Relaxed);
-                                if lost > 0 {
-                                    let _ = writeln!(
-                                        err,
-                                        "({lost} diagnostic lines dropped: stderr was not being read)"
-                                    );
-                                }
-                                let _ = err.write_all(&bytes);
-                                let _ = err.flush();
-                            }
-                            Diagnostic::Drained(done) => {
-                                let _ = done.send(());
-                            }
-                        }
+                    for item in rx {
+                        writer.handle(item, || std::io::stderr().lock());
                     }
                 })
                 .ok()
-                .map(|_| Diagnostics { tx, dropped })
+                .map(|_| Diagnostics { tx, shared })
         })
         .as_ref()
 }
@@ -424,15 +488,13 @@ pub fn diagnostic(bytes: Vec<u8>) {
 }
 
 /// Queues one frame of a progress display (the spinner, an upload or parts bar) for stderr
-/// as [`diagnostic`] does, without waiting. A frame that finds the queue full is dropped
-/// without being counted: the next one redraws the whole display, and the count says how
-/// many lines were lost. In place when the diagnostics thread could not start.
+/// as [`diagnostic`] does, without waiting. A frame that finds [`FRAMES_QUEUED`] frames
+/// waiting, or the queue full, is dropped without being counted: the next one redraws the
+/// whole display. In place when the diagnostics thread could not start.
 pub fn progress_frame(bytes: Vec<u8>) {
     PROGRESS_SHOWN.store(true, std::sync::atomic::Ordering::Release);
     match diagnostics() {
-        Some(d) => {
-            let _ = d.tx.try_send(Diagnostic::Write(bytes));
-        }
+        Some(d) => d.frame(bytes),
         None => {
             let _ = std::io::stderr().lock().write_all(&bytes);
         }
@@ -445,10 +507,13 @@ static PROGRESS_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::Atomic
 /// Once a progress display was shown: waits, 1 s at most, until its frames queued so far
 /// are written, so that a line written on stdout next (on the same terminal, as a rule)
 /// comes after the display's last frame, which clears it, rather than being cleared by it.
-/// Nothing without a display, so a stderr nobody reads holds nothing up here.
+/// Those still queued after that are dropped ([`Diagnostics::settle`]). Nothing without a
+/// display, so a stderr nobody reads holds nothing up here.
 pub fn settle_progress() {
-    if PROGRESS_SHOWN.load(std::sync::atomic::Ordering::Acquire) {
-        drain_diagnostics(ORDER_PATIENCE);
+    if PROGRESS_SHOWN.load(std::sync::atomic::Ordering::Acquire)
+        && let Some(d) = DIAGNOSTICS.get().and_then(Option::as_ref)
+    {
+        d.settle(ORDER_PATIENCE);
     }
 }
 
@@ -476,6 +541,44 @@ fn send_within(d: &Diagnostics, bytes: Vec<u8>, patience: std::time::Duration) {
 }
 
 impl Diagnostics {
+    /// [`progress_frame`] on this writer: queued unless [`FRAMES_QUEUED`] wait already or
+    /// the queue is full, never waiting.
+    fn frame(&self, bytes: Vec<u8>) {
+        use std::sync::atomic::Ordering;
+        if self.shared.frames.fetch_add(1, Ordering::AcqRel) >= FRAMES_QUEUED {
+            self.shared.frames.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let epoch = self.shared.epoch.load(Ordering::Acquire);
+        if self.tx.try_send(Diagnostic::Frame(bytes, epoch)).is_err() {
+            self.shared.frames.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// [`settle_progress`] on this writer: when the frames queued so far are not written
+    /// within `patience`, they never are (the writer drops them): the result written next
+    /// must not be followed by a frame, whose cursor moves and clears would wipe it. A
+    /// display left drawn above the result is harmless.
+    fn settle(&self, patience: std::time::Duration) {
+        if !self.drain(patience) {
+            self.shared
+                .epoch
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+
+    /// [`drain_diagnostics`] on this writer: whether everything queued before was written
+    /// within `patience`.
+    fn drain(&self, patience: std::time::Duration) -> bool {
+        let (done, drained) = std::sync::mpsc::sync_channel(1);
+        let deadline = std::time::Instant::now() + patience;
+        // The queue may be full: the marker waits for room until the deadline.
+        self.send(Diagnostic::Drained(done), patience)
+            && drained
+                .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+                .is_ok()
+    }
+
     /// Queues `item`, waiting `patience` at most for room in a full queue; whether it was
     /// queued. Bytes that find no room are dropped and counted; bytes whose writer thread has
     /// gone are written in place.
@@ -491,7 +594,8 @@ impl Diagnostics {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
                 Err(TrySendError::Full(Diagnostic::Write(_))) => {
-                    self.dropped
+                    self.shared
+                        .dropped
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return false;
                 }
@@ -509,14 +613,8 @@ impl Diagnostics {
 /// written in place (so the order holds), and before the process ends (so none is lost to a
 /// stderr that is only slow).
 pub fn drain_diagnostics(patience: std::time::Duration) {
-    let Some(d) = DIAGNOSTICS.get().and_then(Option::as_ref) else {
-        return;
-    };
-    let (done, drained) = std::sync::mpsc::sync_channel(1);
-    let deadline = std::time::Instant::now() + patience;
-    // The queue may be full: the marker waits for room until the deadline.
-    if d.send(Diagnostic::Drained(done), patience) {
-        let _ = drained.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
+    if let Some(d) = DIAGNOSTICS.get().and_then(Option::as_ref) {
+        d.drain(patience);
     }
 }
 
@@ -534,10 +632,21 @@ const SIGNALLED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5
 
 /// Writes `line` and a newline to stderr, ignoring a failed write: `eprintln!` panics when
 /// stderr is a pipe nobody reads any more, and a diagnostic must never end a command that
-/// holds a paid job. The diagnostics queued before it are written first (1 s at most).
+/// holds a paid job. Queued behind the diagnostics queued before it, so it comes after them,
+/// and never written in place: a stderr nobody reads (a full pipe, a terminal stopped by
+/// Ctrl-S) blocked that write on the runtime's only thread, after a paid wait, with SIGINT
+/// and SIGTERM swallowed. It waits 1 s at most for room in a full queue, then is dropped
+/// and counted as a log event is.
 pub fn stderr_line(line: &str) {
+    diagnostic_within(format!("{line}\n").into_bytes(), ORDER_PATIENCE);
+}
+
+/// Writes `text` to stderr in place, after the diagnostics queued before it (1 s at most):
+/// for the result itself, once it could not go to stdout (the second-signal listener is
+/// armed by then, so a stderr nobody reads holds no signal up), whose text is never dropped.
+fn stderr_in_place(text: &str) {
     drain_diagnostics(ORDER_PATIENCE);
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// The secrets to redact and how: each exact form (as it is, as it reads inside a JSON
@@ -837,17 +946,17 @@ impl Printer {
         } else {
             "; here it is on stderr"
         };
-        stderr_line(&self.safe(&format!(
-            "error (stdout): the result could not be written to stdout ({e}){why}"
-        )));
         let floor = if names_job {
             Exit::Unreachable
         } else {
             Exit::Failure
         };
         let exit = outcome.exit().max(floor);
+        let line = self.safe(&format!(
+            "error (stdout): the result could not be written to stdout ({e}){why}"
+        ));
         let text = self.stdout_text_exiting(outcome, exit.code());
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        stderr_in_place(&format!("{line}\n{text}"));
         exit
     }
 }
@@ -909,12 +1018,15 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let d = Diagnostics {
             tx,
-            dropped: Default::default(),
+            shared: Default::default(),
         };
         d.tx.try_send(Diagnostic::Write(b"event\n".to_vec()))
             .unwrap();
         diagnostic_to(&d, b"another event\n".to_vec());
-        assert_eq!(d.dropped.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(
+            d.shared.dropped.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
         std::thread::scope(|scope| {
             let sent =
                 scope.spawn(|| send_within(&d, b"error\n".to_vec(), Duration::from_secs(30)));
@@ -929,7 +1041,73 @@ mod tests {
             sent.join().unwrap();
             assert_eq!(read, ["event\n", "error\n"]);
         });
-        assert_eq!(d.dropped.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(
+            d.shared.dropped.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
+
+    /// Review 32-b pass 2 F1: frames of a progress display still queued when the wait for
+    /// them gives up (a terminal stopped as the wait ends) are dropped, never written after
+    /// the result that goes to stdout next: each one moves the cursor up and clears, which
+    /// from below the result wiped its last line. Log lines queued among them are kept, and a
+    /// later display's frames are written.
+    #[test]
+    fn frames_still_queued_when_the_settle_gives_up_are_never_written() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(DIAGNOSTICS_QUEUE);
+        let d = Diagnostics {
+            tx,
+            shared: Default::default(),
+        };
+        d.frame(b"\r\x1b[2Kspinner".to_vec());
+        diagnostic_to(&d, b"log line\n".to_vec());
+        d.frame(b"\r\x1b[2K".to_vec());
+        // Nothing is written meanwhile (the terminal stopped): the settle gives up.
+        d.settle(Duration::from_millis(50));
+        d.frame(b"a later display".to_vec());
+        let mut written = Vec::new();
+        for item in rx.try_iter() {
+            d.shared.handle(item, || &mut written);
+        }
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            "log line\na later display"
+        );
+    }
+
+    /// Review 32-b pass 2 F1: a stopped terminal lets only a few frames wait (a ticker queues
+    /// one every 100 ms whatever the terminal takes); a log line behind them still has room.
+    #[test]
+    fn only_a_few_frames_wait_and_log_lines_keep_their_room() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(DIAGNOSTICS_QUEUE);
+        let d = Diagnostics {
+            tx,
+            shared: Default::default(),
+        };
+        for k in 0..DIAGNOSTICS_QUEUE {
+            d.frame(format!("frame {k}").into_bytes());
+        }
+        diagnostic_to(&d, b"log line\n".to_vec());
+        assert_eq!(
+            d.shared.dropped.load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+        let mut written = Vec::new();
+        let items: Vec<_> = rx.try_iter().collect();
+        assert_eq!(items.len(), FRAMES_QUEUED + 1);
+        for item in items {
+            d.shared.handle(item, || &mut written);
+        }
+        let written = String::from_utf8(written).unwrap();
+        assert!(
+            written.starts_with("frame 0") && written.ends_with("log line\n"),
+            "{written}"
+        );
+        // Written, the frames make room for as many again.
+        for k in 0..DIAGNOSTICS_QUEUE {
+            d.frame(format!("frame {k}").into_bytes());
+        }
+        assert_eq!(rx.try_iter().count(), FRAMES_QUEUED);
     }
 
     #[test]

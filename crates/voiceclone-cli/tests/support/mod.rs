@@ -42,6 +42,49 @@ impl KillOnDrop {
             .expect("the child is there until waited on")
             .wait_with_output()
     }
+
+    /// [`KillOnDrop::wait_with_output`], bounded: fails the test naming `what` if the child
+    /// has not ended `secs` seconds on (it is killed then, and what it wrote so far shown),
+    /// rather than waiting for as long as a regression keeps it running.
+    pub fn wait_with_output_within(mut self, what: &str, secs: u64) -> Output {
+        use std::io::Read;
+        fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+            std::thread::spawn(move || {
+                let mut all = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut all);
+                }
+                all
+            })
+        }
+        let child = self.0.as_mut().expect("the child is there until waited on");
+        let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let out = (stdout.join().unwrap(), stderr.join().unwrap());
+        let Some(status) = status else {
+            panic!(
+                "{what}: still running {secs} s on (killed); stdout: {:?}; stderr: {:?}",
+                String::from_utf8_lossy(&out.0),
+                String::from_utf8_lossy(&out.1)
+            );
+        };
+        Output {
+            status,
+            stdout: out.0,
+            stderr: out.1,
+        }
+    }
 }
 
 impl std::ops::Deref for KillOnDrop {
@@ -191,6 +234,47 @@ pub fn mkfifo(path: &std::path::Path) {
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
 }
 
+/// A thread writing a text into a FIFO: its open blocks until a reader opens the FIFO.
+#[cfg(unix)]
+pub struct FifoFeed {
+    path: std::path::PathBuf,
+    writer: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts writing `text` into the FIFO at `path` (made with [`mkfifo`]) from a thread.
+#[cfg(unix)]
+pub fn feed_fifo(path: &std::path::Path, text: String) -> FifoFeed {
+    let fifo = path.to_owned();
+    FifoFeed {
+        path: path.to_owned(),
+        writer: std::thread::spawn(move || std::fs::write(fifo, text)),
+    }
+}
+
+#[cfg(unix)]
+impl FifoFeed {
+    /// Waits for the text to be written, `secs` seconds at most; fails the test naming
+    /// `what` if nobody opened the FIFO by then (its writer is released first, by a read end
+    /// opened without waiting, so that the test ends rather than hangs on it).
+    pub fn join_within(self, what: &str, secs: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while !self.writer.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let opened = self.writer.is_finished();
+        if !opened {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _release = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+                .open(&self.path);
+            let _ = self.writer.join();
+            panic!("{what}: nobody opened {} in {secs} s", self.path.display());
+        }
+        self.writer.join().unwrap().unwrap();
+    }
+}
+
 /// A loopback port nothing answers on, for as long as the returned socket lives: bound but
 /// never listening, so a connection to it is refused, and no other test's server can be
 /// given the same port meanwhile (as it could if a listener bound to port 0 were dropped
@@ -331,6 +415,30 @@ pub fn command_hanging_up(
     } else {
         command(base_url, key, env, args)
     }
+}
+
+/// A pipe whose buffer is full, and its reading end (kept, never read): a stdout (or
+/// stderr) that takes nothing more, as one shared with a reader that stopped reading.
+#[cfg(target_os = "linux")]
+pub fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    use std::io::Write;
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let flags = fcntl_getfl(&writer).unwrap();
+    fcntl_setfl(&writer, flags | OFlags::NONBLOCK).unwrap();
+    let chunk = [b'x'; 4096];
+    let mut size = 4096;
+    loop {
+        match writer.write(&chunk[..size]) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && size > 1 => size = 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Blocking again: the child's writes wait, as on a pipe nobody reads.
+    fcntl_setfl(&writer, flags).unwrap();
+    (reader, writer)
 }
 
 /// Runs `command(..)` to its end; none of `secrets` (nor `key`) may be printed.

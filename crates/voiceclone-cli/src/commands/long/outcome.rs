@@ -292,11 +292,12 @@ impl Run<'_> {
                     ));
                 }
                 (PartState::Submitted, Some(id)) => o.line(format!(
-                    "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `{}` follows it)",
+                    "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `{}`{} follows it)",
                     crate::output::suggested_command(&format!(
                         "wait --kind speech {}",
                         crate::output::shell_word(id)
-                    ))
+                    )),
+                    crate::output::suggested_key_note()
                 )),
                 (PartState::Done, Some(id)) if p.error.is_some() => o.line(format!(
                     "{name}: its audio was downloaded before, but its file is missing or damaged and its task {id} now reads failed or cannot be read: not submitted again (--resubmit-unknown submits it again, billed again)"
@@ -444,13 +445,14 @@ impl Run<'_> {
             )
         } else {
             format!(
-                "the tasks this run submitted (paid for), which {} may not record: {}. Keep these ids (`{}` waits for one and shows its result); a rerun knows only what the manifest records",
+                "the tasks this run submitted (paid for), which {} may not record: {}. Keep these ids (`{}`{} waits for one and shows its result); a rerun knows only what the manifest records",
                 manifest.display(),
-                crate::output::suggested_command("wait --kind speech ID"),
                 ids.iter()
                     .map(|(i, id)| format!("{}: {id}", self.name(*i)))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                crate::output::suggested_command("wait --kind speech ID"),
+                crate::output::suggested_key_note(),
             )
         };
         let job_ids: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();

@@ -348,13 +348,14 @@ impl Run<'_> {
             // The task is paid for and the manifest does not know it (JimmyAI has no task
             // list: this id is the only way to it). Say so, whatever the output mode.
             let message = format!(
-                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`{}` waits for it and shows its result); a rerun does not know it",
+                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`{}`{} waits for it and shows its result); a rerun does not know it",
                 self.name(i),
                 f.message,
                 crate::output::suggested_command(&format!(
                     "wait --kind speech {}",
                     crate::output::shell_word(&stored)
-                ))
+                )),
+                crate::output::suggested_key_note()
             );
             return Ready::Failed(
                 Failure {
