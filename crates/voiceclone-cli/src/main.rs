@@ -8,6 +8,7 @@ mod context;
 mod env_name;
 mod exit;
 mod output;
+mod own_key;
 mod receiver;
 mod signals;
 mod spinner;

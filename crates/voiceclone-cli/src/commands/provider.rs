@@ -873,14 +873,14 @@ async fn interruptible<J: CliJob>(
     }
 }
 
-/// A VMEG submit's idempotency key, made here (a new uuid, as the library would make one):
-/// the command then knows it while the submit is in flight, so a signal or a lost answer can
-/// name what to look the job up by. JimmyAI takes no key.
+/// A VMEG submit's idempotency key, made here (a new uuid clear of the API key,
+/// [`crate::own_key`]): the command then knows it while the submit is in flight, so a signal
+/// or a lost answer can name what to look the job up by. JimmyAI takes no key.
 fn with_own_key<R>(p: Provider, req: R, set: fn(R, String) -> R) -> (R, Option<String>) {
     if p != Provider::Vmeg {
         return (req, None);
     }
-    let key = uuid::Uuid::new_v4().simple().to_string();
+    let key = crate::own_key::new("");
     (set(req, key.clone()), Some(key))
 }
 

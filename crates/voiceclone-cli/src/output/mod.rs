@@ -717,6 +717,12 @@ fn redact_logged(text: &str) -> String {
         .redact(text)
 }
 
+/// True when the redaction of any printer's secrets would change `text`: a key the command
+/// makes itself must not be, or it is printed other than as it was sent ([`crate::own_key`]).
+pub fn holds_secret(text: &str) -> bool {
+    redact_logged(text) != text
+}
+
 /// Prints outcomes and diagnostics, removing secrets.
 #[derive(Debug, Clone, Default)]
 pub struct Printer {

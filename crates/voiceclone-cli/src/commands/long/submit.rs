@@ -40,8 +40,7 @@ impl Run<'_> {
         let Some(mut req) = self.plan.request(i) else {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
-        let key = (self.plan.provider() == Provider::Vmeg)
-            .then(|| format!("vclong-{}", uuid::Uuid::new_v4().simple()));
+        let key = (self.plan.provider() == Provider::Vmeg).then(|| crate::own_key::new("vclong-"));
         if let Some(k) = &key {
             req = req.idempotency_key(k.as_str());
         }
