@@ -18,7 +18,7 @@
 //! key is never threaded through serde.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 /// What a redacted piece of a server string is replaced with.
@@ -266,21 +266,26 @@ impl Scrubber {
             return;
         }
         // Each decoding its own window, all in one pass: a key holding `%XX` is found at the
-        // round that gives it back, an echo encoded twice at the second.
-        let hits = RefCell::new(Vec::new());
+        // round that gives it back, an echo encoded twice at the second. Pieces go to `found`
+        // as they are found, never kept: a hostile text can hold one at nearly every byte.
+        let found = RefCell::new(found);
+        let stopped = Cell::new(false);
+        let report = |start: usize, end: usize| {
+            if !stopped.get() && !(found.borrow_mut())(start, end) {
+                stopped.set(true);
+            }
+        };
         let raw = bytes.iter().enumerate().map(|(i, &byte)| Spanned {
             byte,
             start: i,
             end: i + 1,
+            fresh: false,
         });
-        let once = tapped(self, PercentDecoded::new(raw), &hits);
-        let twice = tapped(self, PercentDecoded::new(once), &hits);
-        tapped(self, PercentDecoded::new(twice), &hits).for_each(drop);
-        for (start, end) in hits.into_inner() {
-            if !found(start, end) {
-                return;
-            }
-        }
+        let once = tapped(self, PercentDecoded::new(raw), &report);
+        let twice = tapped(self, PercentDecoded::new(once), &report);
+        tapped(self, PercentDecoded::new(twice), &report)
+            .take_while(|_| !stopped.get())
+            .for_each(drop);
     }
 
     /// The range of the longest piece of the secret that ends with `bytes[i]`. Out of line:
@@ -408,6 +413,9 @@ struct Spanned {
     byte: u8,
     start: usize,
     end: usize,
+    /// Whether the decoding that gave this stream made this byte (out of an escape) rather
+    /// than passing it on from the stream it decoded.
+    fresh: bool,
 }
 
 /// A rolling window over a decoded stream of bytes: the last 16, and where in the text each
@@ -417,6 +425,8 @@ struct Rolling<'a> {
     word: u128,
     seen: usize,
     starts: [usize; 16],
+    /// `seen` just after the last fresh byte (0 before any).
+    fresh_at: usize,
 }
 
 impl<'a> Rolling<'a> {
@@ -426,11 +436,14 @@ impl<'a> Rolling<'a> {
             word: 0,
             seen: 0,
             starts: [0; 16],
+            fresh_at: 0,
         }
     }
 
     /// Takes in the next byte; the range of the text of the longest piece of the secret
-    /// that ends with it, if any.
+    /// that ends with it, if any, when that piece holds a fresh byte. A piece without one is
+    /// also, byte for byte, in the stream this one decoded, whose window has found it: the
+    /// text as it is would otherwise be found again by every decoding.
     #[inline]
     fn push(&mut self, at: Spanned) -> Option<(usize, usize)> {
         self.word = (self.word << 8) | u128::from(at.byte);
@@ -438,26 +451,36 @@ impl<'a> Rolling<'a> {
             *start = at.start;
         }
         self.seen = self.seen.wrapping_add(1);
-        if !has_tail(&self.scrubber.any_tail, tail_of(self.word)) {
+        if at.fresh {
+            self.fresh_at = self.seen;
+        }
+        let since_fresh = self.seen.wrapping_sub(self.fresh_at);
+        if self.fresh_at == 0
+            || since_fresh >= 16
+            || !has_tail(&self.scrubber.any_tail, tail_of(self.word))
+        {
             return None;
         }
         let len = self.scrubber.piece_len(self.word, self.seen)?;
+        if since_fresh >= len {
+            return None;
+        }
         let start = self.starts.get(self.seen.wrapping_sub(len) % 16)?;
         Some((*start, at.end))
     }
 }
 
 /// `stream` as it is, each of its bytes also taken in by a window of its own, whose pieces
-/// of the secret go to `hits`.
+/// of the secret go to `found` as they are found.
 fn tapped<'a>(
     scrubber: &'a Scrubber,
     stream: impl Iterator<Item = Spanned> + 'a,
-    hits: &'a RefCell<Vec<(usize, usize)>>,
+    found: &'a dyn Fn(usize, usize),
 ) -> impl Iterator<Item = Spanned> + 'a {
     let mut window = Rolling::new(scrubber);
     stream.inspect(move |&at| {
-        if let Some(piece) = window.push(at) {
-            hits.borrow_mut().push(piece);
+        if let Some((start, end)) = window.push(at) {
+            found(start, end);
         }
     })
 }
@@ -505,7 +528,7 @@ impl<I: Iterator<Item = Spanned>> Iterator for PercentDecoded<I> {
             None => self.inner.next()?,
         };
         if at.byte != b'%' {
-            return Some(at);
+            return Some(Spanned { fresh: false, ..at });
         }
         if first.is_none() {
             *first = self.inner.next();
@@ -514,7 +537,7 @@ impl<I: Iterator<Item = Spanned>> Iterator for PercentDecoded<I> {
             *second = self.inner.next();
         }
         let (Some(hi), Some(lo)) = (*first, *second) else {
-            return Some(at);
+            return Some(Spanned { fresh: false, ..at });
         };
         match (hex_digit(hi.byte), hex_digit(lo.byte)) {
             (Some(h), Some(l)) => {
@@ -524,9 +547,10 @@ impl<I: Iterator<Item = Spanned>> Iterator for PercentDecoded<I> {
                     byte: (h << 4) | l,
                     start: at.start,
                     end: lo.end,
+                    fresh: true,
                 })
             }
-            _ => Some(at),
+            _ => Some(Spanned { fresh: false, ..at }),
         }
     }
 }
@@ -855,6 +879,41 @@ mod tests {
             proptest::prop_assert!(!s.finds_secret_in(&once), "{text:?} -> {once:?}");
             proptest::prop_assert_eq!(s.scrub(&once), once.as_str());
         }
+    }
+
+    /// A hostile answer: the key repeated, with one escape so that the decoded pass runs.
+    /// Each piece the text holds as it is is handed on once, by the pass over the text as it
+    /// is; the three decodings hand on only pieces holding a byte they decoded (so nothing
+    /// grows with the text but the text's own bitmap), and the first piece can stop it all.
+    #[test]
+    fn a_repeated_key_with_one_escape_is_not_found_again_by_the_decodings() {
+        let s = Scrubber::new(KEY);
+        let repeated = KEY.repeat(2000);
+        let text = format!("{repeated}%41");
+        let count = |text: &str| {
+            let mut n = 0usize;
+            s.each_piece(text, |_, _| {
+                n += 1;
+                true
+            });
+            n
+        };
+        let plain = count(&repeated);
+        assert_eq!(plain, 2000 * (KEY.len() - MIN_PIECE + 1));
+        let all = count(&text);
+        assert!(
+            all <= plain + 3 * 16,
+            "{all} pieces for {plain} in the plain text"
+        );
+        assert_eq!(s.scrub(&text), format!("{REDACTED}%41"));
+        // Stopping at the first piece: the decodings' as well.
+        let encoded = format!("x {}", percent(KEY, true, |_| true)).repeat(100);
+        let mut calls = 0;
+        s.each_piece(&encoded, |_, _| {
+            calls += 1;
+            false
+        });
+        assert_eq!(calls, 1);
     }
 
     #[test]
