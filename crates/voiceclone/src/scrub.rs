@@ -53,6 +53,11 @@ const _: () = assert!(MIN_PIECE <= 16 && HEX_PIECE <= 16 && BASE64_PIECE <= 16);
 ///   its encoding that only its bytes decide, 60 of its bits (any 8 of its bytes encode to
 ///   at least 10 such characters).
 ///
+/// Hex and base64 are of the secret as it is, lower-cased or upper-cased (not of a mix of
+/// cases). Not found: the secret in full-width or other compatibility characters
+/// (`ｓｋ－...`, outside a URL's host), hex with separators (`73 6b 2d`), percent-encoding
+/// four or more times over, or pieces of 7 or fewer interleaved with other text.
+///
 /// A secret shorter than 8 bytes is not searched for in hex or base64. Neither 7 characters
 /// of the secret nor their percent or hex encoding is a piece; their base64 is one only
 /// when the bytes beside them repeat 4 or more bits of the secret's own (60 bits of it
@@ -194,9 +199,10 @@ fn base64_runs(key: &[u8]) -> Vec<String> {
 }
 
 impl Scrubber {
-    /// A scrubber for `secret`: its 8-byte windows as they are, in hex and in base64 (or the
-    /// whole secret when shorter, found only as it is or percent-encoded, in any case; an
-    /// empty one finds nothing). A very short "secret" (`"a"`) is redacted wherever it
+    /// A scrubber for `secret`: its 8-byte windows in any case, as they are, in hex and in
+    /// base64 (of the secret as it is, lower-cased or upper-cased), or the whole secret when
+    /// shorter, found only as it is or percent-encoded, in any case; an empty one finds
+    /// nothing. A very short "secret" (`"a"`) is redacted wherever it
     /// appears, as asked: give it real secrets only.
     pub fn new(secret: &str) -> Self {
         let bytes = secret.as_bytes();
@@ -207,12 +213,19 @@ impl Scrubber {
             forms.push(Form::new(len, true, lower.windows(len)));
         }
         if bytes.len() >= MIN_PIECE {
-            let hex: Vec<String> = bytes
-                .windows(MIN_PIECE)
+            // The text form matches the key in any case, so the encoded ones match it as it
+            // is, lower-cased and upper-cased (an echo of a header a proxy re-cased).
+            let upper: Vec<u8> = bytes.iter().map(u8::to_ascii_uppercase).collect();
+            let mut cased: Vec<&[u8]> = vec![bytes, &lower, &upper];
+            cased.sort_unstable();
+            cased.dedup();
+            let hex: Vec<String> = cased
+                .iter()
+                .flat_map(|key| key.windows(MIN_PIECE))
                 .map(|w| w.iter().map(|b| format!("{b:02x}")).collect())
                 .collect();
             forms.push(Form::new(HEX_PIECE, true, hex.iter().map(String::as_bytes)));
-            let runs = base64_runs(bytes);
+            let runs: Vec<String> = cased.iter().flat_map(|key| base64_runs(key)).collect();
             let windows = runs.iter().flat_map(|r| r.as_bytes().windows(BASE64_PIECE));
             forms.push(Form::new(BASE64_PIECE, false, windows));
         }
@@ -781,6 +794,24 @@ mod tests {
         }
         // A piece of 8: 16 hex digits.
         assert_eq!(s.scrub(&format!("k={}.", &hex[6..22])), "k=[redacted].");
+        // The key in another case is the key, encoded too: a proxy that upper-cases the
+        // header and dumps it in hex, base64 of `Bearer ` and the key lower-cased.
+        let s = Scrubber::new("sk-Live-AbCdEf0123456789");
+        assert_eq!(
+            s.scrub("534b2d4c4956452d41424344454630313233343536373839"),
+            REDACTED
+        );
+        let out = s
+            .scrub(&STANDARD.encode("Bearer sk-live-abcdef0123456789"))
+            .into_owned();
+        assert!(
+            out.starts_with("QmVhcmVyI") && out.len() <= 9 + REDACTED.len() + 4,
+            "{out}"
+        );
+        let out = s
+            .scrub(&STANDARD.encode("SK-LIVE-ABCDEF0123456789"))
+            .into_owned();
+        assert!(out.len() <= REDACTED.len() + 4, "{out}");
     }
 
     /// Text that is hex, base64 or percent-encoded but not the key stays as it is: a
