@@ -856,6 +856,40 @@ async fn a_result_hosts_refusal_never_blames_the_api_key_or_credits() {
     }
 }
 
+/// A result URL from which the scrubber removed the key (a JimmyAI `audioUrl` holding it
+/// percent-encoded in its query, or in its path) still parses, but is refused before anything
+/// is sent, saying the server put the API key in it. Before: fetched, and the storage's 403 or
+/// 404 read "may have expired: fetch the task's status again", which gave the same URL.
+#[tokio::test]
+async fn a_url_the_key_was_redacted_from_is_refused_saying_so() {
+    let server = Server::start(vec![(
+        "/a.mp3",
+        Answer::Full(403, vec![], b"denied".to_vec()),
+    )])
+    .await;
+    let c = client().build().unwrap();
+    let scrubber = voiceclone::scrub::Scrubber::new(KEY);
+    let pct: String = KEY.bytes().map(|b| format!("%{b:02X}")).collect();
+    for returned in [format!("/a.mp3?sig={pct}&e=1"), format!("/k/{KEY}/a.mp3")] {
+        let url = server.url(&scrubber.scrub(&returned));
+        assert!(url.as_str().contains("[redacted]"), "{url}");
+        let e = c
+            .download_to_writer(&url, &mut Vec::new())
+            .await
+            .unwrap_err();
+        let DownloadFailure::UrlRefused { reason } = download_failure(&e) else {
+            panic!("{e}");
+        };
+        assert!(
+            reason.contains("API key") && reason.contains("redacted"),
+            "{reason}"
+        );
+        assert!(!e.to_string().contains("expired"), "{e}");
+        assert_eq!(e.http_status(), None);
+    }
+    assert!(server.heads().is_empty(), "{:?}", server.heads());
+}
+
 #[tokio::test]
 async fn errors_never_show_the_signed_query() {
     let server = Server::start(vec![]).await;

@@ -18,7 +18,7 @@
 //! key is never threaded through serde.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 /// What a redacted piece of a server string is replaced with.
@@ -52,6 +52,11 @@ const _: () = assert!(MIN_PIECE <= 16 && HEX_PIECE <= 16 && BASE64_PIECE <= 16);
 /// - base64, standard or URL-safe, whatever bytes come before the secret: 10 characters of
 ///   its encoding that only its bytes decide, 60 of its bits (any 8 of its bytes encode to
 ///   at least 10 such characters).
+///
+/// Hex and base64 are of the secret as it is, lower-cased or upper-cased (not of a mix of
+/// cases). Not found: the secret in full-width or other compatibility characters
+/// (`ｓｋ－...`, outside a URL's host), hex with separators (`73 6b 2d`), percent-encoding
+/// four or more times over, or pieces of 7 or fewer interleaved with other text.
 ///
 /// A secret shorter than 8 bytes is not searched for in hex or base64. Neither 7 characters
 /// of the secret nor their percent or hex encoding is a piece; their base64 is one only
@@ -194,9 +199,10 @@ fn base64_runs(key: &[u8]) -> Vec<String> {
 }
 
 impl Scrubber {
-    /// A scrubber for `secret`: its 8-byte windows as they are, in hex and in base64 (or the
-    /// whole secret when shorter, found only as it is or percent-encoded, in any case; an
-    /// empty one finds nothing). A very short "secret" (`"a"`) is redacted wherever it
+    /// A scrubber for `secret`: its 8-byte windows in any case, as they are, in hex and in
+    /// base64 (of the secret as it is, lower-cased or upper-cased), or the whole secret when
+    /// shorter, found only as it is or percent-encoded, in any case; an empty one finds
+    /// nothing. A very short "secret" (`"a"`) is redacted wherever it
     /// appears, as asked: give it real secrets only.
     pub fn new(secret: &str) -> Self {
         let bytes = secret.as_bytes();
@@ -207,12 +213,19 @@ impl Scrubber {
             forms.push(Form::new(len, true, lower.windows(len)));
         }
         if bytes.len() >= MIN_PIECE {
-            let hex: Vec<String> = bytes
-                .windows(MIN_PIECE)
+            // The text form matches the key in any case, so the encoded ones match it as it
+            // is, lower-cased and upper-cased (an echo of a header a proxy re-cased).
+            let upper: Vec<u8> = bytes.iter().map(u8::to_ascii_uppercase).collect();
+            let mut cased: Vec<&[u8]> = vec![bytes, &lower, &upper];
+            cased.sort_unstable();
+            cased.dedup();
+            let hex: Vec<String> = cased
+                .iter()
+                .flat_map(|key| key.windows(MIN_PIECE))
                 .map(|w| w.iter().map(|b| format!("{b:02x}")).collect())
                 .collect();
             forms.push(Form::new(HEX_PIECE, true, hex.iter().map(String::as_bytes)));
-            let runs = base64_runs(bytes);
+            let runs: Vec<String> = cased.iter().flat_map(|key| base64_runs(key)).collect();
             let windows = runs.iter().flat_map(|r| r.as_bytes().windows(BASE64_PIECE));
             forms.push(Form::new(BASE64_PIECE, false, windows));
         }
@@ -266,21 +279,26 @@ impl Scrubber {
             return;
         }
         // Each decoding its own window, all in one pass: a key holding `%XX` is found at the
-        // round that gives it back, an echo encoded twice at the second.
-        let hits = RefCell::new(Vec::new());
+        // round that gives it back, an echo encoded twice at the second. Pieces go to `found`
+        // as they are found, never kept: a hostile text can hold one at nearly every byte.
+        let found = RefCell::new(found);
+        let stopped = Cell::new(false);
+        let report = |start: usize, end: usize| {
+            if !stopped.get() && !(found.borrow_mut())(start, end) {
+                stopped.set(true);
+            }
+        };
         let raw = bytes.iter().enumerate().map(|(i, &byte)| Spanned {
             byte,
             start: i,
             end: i + 1,
+            fresh: false,
         });
-        let once = tapped(self, PercentDecoded::new(raw), &hits);
-        let twice = tapped(self, PercentDecoded::new(once), &hits);
-        tapped(self, PercentDecoded::new(twice), &hits).for_each(drop);
-        for (start, end) in hits.into_inner() {
-            if !found(start, end) {
-                return;
-            }
-        }
+        let once = tapped(self, PercentDecoded::new(raw), &report);
+        let twice = tapped(self, PercentDecoded::new(once), &report);
+        tapped(self, PercentDecoded::new(twice), &report)
+            .take_while(|_| !stopped.get())
+            .for_each(drop);
     }
 
     /// The range of the longest piece of the secret that ends with `bytes[i]`. Out of line:
@@ -408,6 +426,9 @@ struct Spanned {
     byte: u8,
     start: usize,
     end: usize,
+    /// Whether the decoding that gave this stream made this byte (out of an escape) rather
+    /// than passing it on from the stream it decoded.
+    fresh: bool,
 }
 
 /// A rolling window over a decoded stream of bytes: the last 16, and where in the text each
@@ -417,6 +438,8 @@ struct Rolling<'a> {
     word: u128,
     seen: usize,
     starts: [usize; 16],
+    /// `seen` just after the last fresh byte (0 before any).
+    fresh_at: usize,
 }
 
 impl<'a> Rolling<'a> {
@@ -426,11 +449,14 @@ impl<'a> Rolling<'a> {
             word: 0,
             seen: 0,
             starts: [0; 16],
+            fresh_at: 0,
         }
     }
 
     /// Takes in the next byte; the range of the text of the longest piece of the secret
-    /// that ends with it, if any.
+    /// that ends with it, if any, when that piece holds a fresh byte. A piece without one is
+    /// also, byte for byte, in the stream this one decoded, whose window has found it: the
+    /// text as it is would otherwise be found again by every decoding.
     #[inline]
     fn push(&mut self, at: Spanned) -> Option<(usize, usize)> {
         self.word = (self.word << 8) | u128::from(at.byte);
@@ -438,26 +464,36 @@ impl<'a> Rolling<'a> {
             *start = at.start;
         }
         self.seen = self.seen.wrapping_add(1);
-        if !has_tail(&self.scrubber.any_tail, tail_of(self.word)) {
+        if at.fresh {
+            self.fresh_at = self.seen;
+        }
+        let since_fresh = self.seen.wrapping_sub(self.fresh_at);
+        if self.fresh_at == 0
+            || since_fresh >= 16
+            || !has_tail(&self.scrubber.any_tail, tail_of(self.word))
+        {
             return None;
         }
         let len = self.scrubber.piece_len(self.word, self.seen)?;
+        if since_fresh >= len {
+            return None;
+        }
         let start = self.starts.get(self.seen.wrapping_sub(len) % 16)?;
         Some((*start, at.end))
     }
 }
 
 /// `stream` as it is, each of its bytes also taken in by a window of its own, whose pieces
-/// of the secret go to `hits`.
+/// of the secret go to `found` as they are found.
 fn tapped<'a>(
     scrubber: &'a Scrubber,
     stream: impl Iterator<Item = Spanned> + 'a,
-    hits: &'a RefCell<Vec<(usize, usize)>>,
+    found: &'a dyn Fn(usize, usize),
 ) -> impl Iterator<Item = Spanned> + 'a {
     let mut window = Rolling::new(scrubber);
     stream.inspect(move |&at| {
-        if let Some(piece) = window.push(at) {
-            hits.borrow_mut().push(piece);
+        if let Some((start, end)) = window.push(at) {
+            found(start, end);
         }
     })
 }
@@ -505,7 +541,7 @@ impl<I: Iterator<Item = Spanned>> Iterator for PercentDecoded<I> {
             None => self.inner.next()?,
         };
         if at.byte != b'%' {
-            return Some(at);
+            return Some(Spanned { fresh: false, ..at });
         }
         if first.is_none() {
             *first = self.inner.next();
@@ -514,7 +550,7 @@ impl<I: Iterator<Item = Spanned>> Iterator for PercentDecoded<I> {
             *second = self.inner.next();
         }
         let (Some(hi), Some(lo)) = (*first, *second) else {
-            return Some(at);
+            return Some(Spanned { fresh: false, ..at });
         };
         match (hex_digit(hi.byte), hex_digit(lo.byte)) {
             (Some(h), Some(l)) => {
@@ -524,9 +560,10 @@ impl<I: Iterator<Item = Spanned>> Iterator for PercentDecoded<I> {
                     byte: (h << 4) | l,
                     start: at.start,
                     end: lo.end,
+                    fresh: true,
                 })
             }
-            _ => Some(at),
+            _ => Some(Spanned { fresh: false, ..at }),
         }
     }
 }
@@ -757,6 +794,24 @@ mod tests {
         }
         // A piece of 8: 16 hex digits.
         assert_eq!(s.scrub(&format!("k={}.", &hex[6..22])), "k=[redacted].");
+        // The key in another case is the key, encoded too: a proxy that upper-cases the
+        // header and dumps it in hex, base64 of `Bearer ` and the key lower-cased.
+        let s = Scrubber::new("sk-Live-AbCdEf0123456789");
+        assert_eq!(
+            s.scrub("534b2d4c4956452d41424344454630313233343536373839"),
+            REDACTED
+        );
+        let out = s
+            .scrub(&STANDARD.encode("Bearer sk-live-abcdef0123456789"))
+            .into_owned();
+        assert!(
+            out.starts_with("QmVhcmVyI") && out.len() <= 9 + REDACTED.len() + 4,
+            "{out}"
+        );
+        let out = s
+            .scrub(&STANDARD.encode("SK-LIVE-ABCDEF0123456789"))
+            .into_owned();
+        assert!(out.len() <= REDACTED.len() + 4, "{out}");
     }
 
     /// Text that is hex, base64 or percent-encoded but not the key stays as it is: a
@@ -855,6 +910,41 @@ mod tests {
             proptest::prop_assert!(!s.finds_secret_in(&once), "{text:?} -> {once:?}");
             proptest::prop_assert_eq!(s.scrub(&once), once.as_str());
         }
+    }
+
+    /// A hostile answer: the key repeated, with one escape so that the decoded pass runs.
+    /// Each piece the text holds as it is is handed on once, by the pass over the text as it
+    /// is; the three decodings hand on only pieces holding a byte they decoded (so nothing
+    /// grows with the text but the text's own bitmap), and the first piece can stop it all.
+    #[test]
+    fn a_repeated_key_with_one_escape_is_not_found_again_by_the_decodings() {
+        let s = Scrubber::new(KEY);
+        let repeated = KEY.repeat(2000);
+        let text = format!("{repeated}%41");
+        let count = |text: &str| {
+            let mut n = 0usize;
+            s.each_piece(text, |_, _| {
+                n += 1;
+                true
+            });
+            n
+        };
+        let plain = count(&repeated);
+        assert_eq!(plain, 2000 * (KEY.len() - MIN_PIECE + 1));
+        let all = count(&text);
+        assert!(
+            all <= plain + 3 * 16,
+            "{all} pieces for {plain} in the plain text"
+        );
+        assert_eq!(s.scrub(&text), format!("{REDACTED}%41"));
+        // Stopping at the first piece: the decodings' as well.
+        let encoded = format!("x {}", percent(KEY, true, |_| true)).repeat(100);
+        let mut calls = 0;
+        s.each_piece(&encoded, |_, _| {
+            calls += 1;
+            false
+        });
+        assert_eq!(calls, 1);
     }
 
     #[test]

@@ -1217,6 +1217,32 @@ mod tests {
                 assert!(!out.to_ascii_lowercase().contains(piece), "{echoed}: {out}");
             }
         }
+        // Encoded, in the library's rule: percent-encoded, hex (of the secret upper-cased
+        // too), base64 (only characters its neighbours decide may stay).
+        let secret = "whsec-qwertyuiopzxcvbnm";
+        let pct: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+        let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+        let upper_hex: String = secret
+            .bytes()
+            .map(|b| format!("{:02x}", b.to_ascii_uppercase()))
+            .collect();
+        for encoded in [pct, hex, upper_hex] {
+            assert_eq!(
+                p.redact(&format!("x {encoded} y")),
+                "x [redacted] y",
+                "{encoded}"
+            );
+        }
+        // base64 of "Bearer whsec-qwertyuiopzxcvbnm": the key's bytes start at a group's 2nd.
+        let out = p.redact("QmVhcmVyIHdoc2VjLXF3ZXJ0eXVpb3B6eGN2Ym5t");
+        assert!(
+            out.starts_with("QmVhcmVyI") && out.contains("[redacted]"),
+            "{out}"
+        );
+        assert!(
+            out.len() <= "QmVhcmVyI".len() + 1 + "[redacted]".len() + 4,
+            "{out}"
+        );
     }
 
     #[test]

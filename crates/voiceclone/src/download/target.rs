@@ -11,7 +11,18 @@ use crate::validate;
 ///
 /// The same check runs on the first URL and on every redirect target, so a public URL
 /// cannot bounce the client into the local network.
+///
+/// A URL holding `[redacted]` is refused too: the server put the API key in it and the
+/// scrubber took it out, so what is left is not the URL the server meant, and fetching it
+/// would fail as if it had expired (fetching the status again gives the same URL).
 pub(crate) fn refusal(url: &Url, allow_private: bool) -> Option<String> {
+    if url.as_str().contains(crate::scrub::REDACTED) {
+        return Some(format!(
+            "holds {}: the server put the API key in it, and it was redacted (the key is never \
+             sent on), so the URL cannot be fetched; report it to the vendor",
+            crate::scrub::REDACTED
+        ));
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Some("carries credentials (user:password@)".to_owned());
     }
@@ -88,6 +99,14 @@ mod tests {
         // Plain http from a public host stays refused, opt-in or not.
         assert!(refusal(&u("http://cdn.example.com/a.wav"), true).is_some());
         assert!(refusal(&u("https://u:p@127.0.0.1/a"), true).is_some());
+        // The key redacted from it, in the query or the path.
+        for bad in [
+            "https://cdn.example.com/a.mp3?sig=[redacted]&e=1",
+            "http://127.0.0.1:8080/k/[redacted]/a.mp3",
+        ] {
+            let why = refusal(&u(bad), true).unwrap();
+            assert!(why.contains("API key"), "{bad}: {why}");
+        }
     }
 
     /// Every hop is checked: a public URL redirecting into the local network, to plain

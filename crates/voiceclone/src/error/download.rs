@@ -32,7 +32,8 @@ pub enum DownloadFailure {
         content_type: String,
     },
     /// The URL itself may not be fetched (plain http, a private or loopback address,
-    /// credentials in it, a host name that resolves to no public address); nothing was sent
+    /// credentials in it, a host name that resolves to no public address, `[redacted]` in it
+    /// where the server had put the API key); nothing was sent
     /// (not retried: it would be refused again). A vendor's result URL on loopback is what a local
     /// simulator hands out: allow it with `ClientBuilder::allow_private_urls`.
     #[error("the URL {reason}; nothing was fetched")]
