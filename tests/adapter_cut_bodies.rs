@@ -267,33 +267,8 @@ async fn a_status_read_whose_answer_breaks_off_is_retried() {
 #[tokio::test]
 async fn a_wait_whose_poll_breaks_off_polls_again() {
     for provider in Provider::ALL {
-        let (running, finished, id) = match provider {
-            Provider::Vmeg => (
-                vmeg_ok(
-                    json!({"taskId": "tts-1", "taskType": "tts", "status": "running", "result": null}),
-                ),
-                vmeg_ok(
-                    json!({"taskId": "tts-1", "taskType": "tts", "status": "finished",
-                    "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}),
-                ),
-                JobId::typed(provider, JobKind::Speech, "tts-1"),
-            ),
-            _ => (
-                jimmyai_ok(jimmyai_task(
-                    "audio_9",
-                    "soundCloningAudio",
-                    "queued",
-                    json!({}),
-                )),
-                jimmyai_ok(jimmyai_task(
-                    "audio_9",
-                    "soundCloningAudio",
-                    "completed",
-                    json!({"audioUrl": "https://cdn.example.com/a.m4a"}),
-                )),
-                JobId::typed(provider, JobKind::Speech, "audio_9"),
-            ),
-        };
+        let (running, id) = speech_task(provider, false);
+        let (finished, _) = speech_task(provider, true);
         for cut in cuts(provider) {
             let what = format!("{provider} {cut:?}");
             let server = Scripted::start(vec![running.clone(), cut, finished.clone()]).await;
@@ -467,6 +442,40 @@ async fn an_id_cut_off_before_its_end_names_no_task() {
     }
 }
 
+/// A speech task's status answer, still running or `done` with its audio, and the id to read
+/// it by.
+fn speech_task(provider: Provider, done: bool) -> (Step, JobId) {
+    match provider {
+        Provider::Vmeg => {
+            let answer = if done {
+                json!({"taskId": "tts-1", "taskType": "tts", "status": "finished",
+                "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}})
+            } else {
+                json!({"taskId": "tts-1", "taskType": "tts", "status": "running", "result": null})
+            };
+            (
+                vmeg_ok(answer),
+                JobId::typed(provider, JobKind::Speech, "tts-1"),
+            )
+        }
+        _ => {
+            let (status, extra) = if done {
+                (
+                    "completed",
+                    json!({"audioUrl": "https://cdn.example.com/a.m4a"}),
+                )
+            } else {
+                ("queued", json!({}))
+            };
+            let answer = jimmyai_task("audio_9", "soundCloningAudio", status, extra);
+            (
+                jimmyai_ok(answer),
+                JobId::typed(provider, JobKind::Speech, "audio_9"),
+            )
+        }
+    }
+}
+
 /// A running clone task's status answer and the id to read it by.
 fn running_clone(provider: Provider) -> (Step, JobId) {
     match provider {
@@ -572,24 +581,7 @@ async fn a_cut_refusal_on_a_read_or_an_upload_is_that_refusal() {
         }
 
         // A wait whose poll is a cut 401 ends at once.
-        let (finished, wait_id) = match provider {
-            Provider::Vmeg => (
-                vmeg_ok(
-                    json!({"taskId": "tts-1", "taskType": "tts", "status": "finished",
-                    "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}),
-                ),
-                JobId::typed(provider, JobKind::Speech, "tts-1"),
-            ),
-            _ => (
-                jimmyai_ok(jimmyai_task(
-                    "audio_9",
-                    "soundCloningAudio",
-                    "completed",
-                    json!({"audioUrl": "https://cdn.example.com/a.m4a"}),
-                )),
-                JobId::typed(provider, JobKind::Speech, "audio_9"),
-            ),
-        };
+        let (finished, wait_id) = speech_task(provider, true);
         let server = Scripted::start(vec![Step::cut(401, PAGE), finished]).await;
         let c = Client::builder(provider)
             .api_key(SECRET_KEY)

@@ -2854,6 +2854,18 @@ fn a_hangup_sent_twice_back_to_back_is_one_hangup() {
     }
 }
 
+/// `sim` and `webhook listen` on a free loopback port (the listener's secret from
+/// `WH_SECRET`): the two commands that run until stopped.
+const SIM_ARGS: &[&str] = &["sim", "--addr", "127.0.0.1:0"];
+const LISTEN_ARGS: &[&str] = &[
+    "webhook",
+    "listen",
+    "--addr",
+    "127.0.0.1:0",
+    "--secret-env",
+    "WH_SECRET",
+];
+
 /// `sim` and `webhook listen` hold no job: SIGHUP keeps its previous action there (no
 /// handler), so a receiver run as a container's PID 1, whose unhandled SIGHUP the kernel
 /// drops, is not stopped with exit 0 (which an `on-failure` restart policy leaves stopped) by
@@ -2865,16 +2877,8 @@ fn a_hangup_sent_twice_back_to_back_is_one_hangup() {
 fn sim_and_webhook_listen_leave_sighup_its_default_action() {
     use std::io::BufRead;
     use std::os::unix::process::ExitStatusExt;
-    let sim = ["sim", "--addr", "127.0.0.1:0"];
-    let listen = [
-        "webhook",
-        "listen",
-        "--addr",
-        "127.0.0.1:0",
-        "--secret-env",
-        "WH_SECRET",
-    ];
-    for args in [&sim[..], &listen[..]] {
+    let (sim, listen) = (SIM_ARGS, LISTEN_ARGS);
+    for args in [sim, listen] {
         for signal in ["-HUP", "-TERM"] {
             let env = [("WH_SECRET", "whsec-hangup-default-0123")];
             let mut child = support::command_hanging_up(None, "", &env, args).spawn_killed();
@@ -2916,20 +2920,12 @@ fn sim_and_webhook_listen_leave_sighup_its_default_action() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_signal_ends_a_command_whose_running_output_is_stuck_on_a_full_stdout() {
-    let sim = ["sim", "--addr", "127.0.0.1:0"];
-    let listen = [
-        "webhook",
-        "listen",
-        "--addr",
-        "127.0.0.1:0",
-        "--secret-env",
-        "WH_SECRET",
-    ];
+    let (sim, listen) = (SIM_ARGS, LISTEN_ARGS);
     for (args, signal, code) in [
-        (&sim[..], "-TERM", 143),
-        (&sim[..], "-INT", 130),
-        (&listen[..], "-TERM", 143),
-        (&listen[..], "-INT", 130),
+        (sim, "-TERM", 143),
+        (sim, "-INT", 130),
+        (listen, "-TERM", 143),
+        (listen, "-INT", 130),
     ] {
         let (reader, writer) = support::full_pipe();
         let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
