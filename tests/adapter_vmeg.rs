@@ -28,6 +28,23 @@ fn detail(task: &str, status: &str, result: Value) -> Step {
     ok(json!({"taskId": task, "taskType": "cloneVoice", "status": status, "result": result}))
 }
 
+/// A synchronous create: a clone (`what` is "sync clone") or `speech`.
+async fn sync_create(
+    c: &voiceclone::Client,
+    what: &str,
+    speech: &SpeechRequest,
+) -> Result<(), voiceclone::Error> {
+    if what == "sync clone" {
+        c.clone_voice(&clone_req().synchronous(true))
+            .await
+            .map(drop)
+    } else {
+        c.synthesize(&speech.clone().synchronous(true))
+            .await
+            .map(drop)
+    }
+}
+
 fn clone_req() -> CloneRequest {
     CloneRequest::new("https://cdn.example.com/sample.wav")
         .name("narrator")
@@ -1414,16 +1431,7 @@ async fn a_synchronous_create_cut_short_after_sending_is_not_resent() {
             .sleeper(std::sync::Arc::new(voiceclone::RecordingSleeper::new()))
             .build()
             .unwrap();
-        let e = if what == "sync clone" {
-            c.clone_voice(&clone_req().synchronous(true))
-                .await
-                .map(|_| ())
-        } else {
-            c.synthesize(&speech.clone().synchronous(true))
-                .await
-                .map(|_| ())
-        }
-        .unwrap_err();
+        let e = sync_create(&c, what, &speech).await.unwrap_err();
         let what = format!("{what} after {cut:?}");
         assert_eq!(server.seen().len(), 1, "{what}: resent: {e}");
         match e.kind() {
@@ -1525,16 +1533,7 @@ async fn a_proxys_bare_503_on_a_create_is_no_proof_that_nothing_was_done() {
         for what in ["sync clone", "sync speech"] {
             let server = Scripted::start(vec![Step::Raw(503, page), accepted("t-2")]).await;
             let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
-            let e = if what == "sync clone" {
-                c.clone_voice(&clone_req().synchronous(true))
-                    .await
-                    .map(|_| ())
-            } else {
-                c.synthesize(&speech.clone().synchronous(true))
-                    .await
-                    .map(|_| ())
-            }
-            .unwrap_err();
+            let e = sync_create(&c, what, &speech).await.unwrap_err();
             let what = format!("{page} {what}");
             assert_eq!(server.seen().len(), 1, "{what}: resent: {e}");
             assert!(sleeper.sleeps().is_empty(), "{what}");
