@@ -79,6 +79,14 @@ pub(crate) fn presigned_url(raw: &str, allow_private: bool) -> Result<Url, Error
                 "the provider's upload URL {why}; nothing was sent to it"
             ))
     };
+    // The scrubber took the API key out of it: the URL the vendor meant is gone, and a PUT
+    // to what is left fails at storage with a reason that names neither.
+    if raw.contains(crate::scrub::REDACTED) {
+        return Err(refuse(
+            "holds [redacted]: the provider put the API key in it, and it was removed (the key \
+             is never sent on), so it cannot be used; report it to the vendor",
+        ));
+    }
     let url = Url::parse(raw.trim()).map_err(|_| refuse("is not an absolute URL"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(refuse("carries credentials"));
@@ -388,6 +396,15 @@ mod tests {
         assert!(presigned_url("http://127.0.0.1:9/a", true).is_ok());
         assert!(presigned_url("https://u:p@storage.example.com/a", false).is_err());
         assert!(presigned_url("/relative", false).is_err());
+        // Review 32 pass 2-c #2: a URL the key was scrubbed from is refused, saying so.
+        // Before: used, and its PUT failed at storage naming neither.
+        for raw in [
+            "https://storage.example.com/a?X-Amz-Signature=[redacted]&e=1",
+            "https://storage.example.com/k/[redacted]/a.wav",
+        ] {
+            let e = presigned_url(raw, false).unwrap_err();
+            assert!(e.to_string().contains("the API key in it"), "{raw}: {e}");
+        }
     }
 
     #[test]
