@@ -38,9 +38,11 @@
 //! server fault by `transport::error_for_code`). The column above is chosen by the code's
 //! status when it is a 5xx (an HTTP 400 whose code says 502 is retried as a 502), else by
 //! the HTTP status (`Error::effective_status`). An HTTP 503 says nothing was done only in the
-//! vendor's own envelope (VMEG's `message` and `data`, JimmyAI's `msg`): a bare one is a
-//! proxy's page (Envoy's "upstream connect error or disconnect/reset before headers") or a
-//! relay's JSON (`{"code":503,"message":...}`), which a write takes as may have landed.
+//! vendor's own envelope (VMEG's `message` and `data`, JimmyAI's `msg` and `data` with a code
+//! of its own): a bare one is a proxy's page (Envoy's "upstream connect error or
+//! disconnect/reset before headers") or a relay's JSON (`{"code":503,"message":...}`), which a
+//! write takes as may have landed; so is a code 503 behind another HTTP status (a gateway's
+//! "200 always").
 //!
 //! `Upload` (a JimmyAI `files/upload`, VMEG's material calls with their idempotency keys, a
 //! PUT to a presigned storage URL) follows the `Read` column: a repeat creates nothing
@@ -316,6 +318,12 @@ pub(crate) fn server_error_may_have_landed(err: &Error) -> bool {
         return true;
     }
     if http == Some(503) && !err.in_vendors_envelope() {
+        return true;
+    }
+    // A code 503 is the vendor's "nothing was done" only as an HTTP 503 in its own envelope
+    // (how VMEG sends it): behind an HTTP 200 it is a gateway's "200 always, status in
+    // `code`" whose upstream may have died after the request was forwarded.
+    if code == Some(503) && http != Some(503) {
         return true;
     }
     !(http.is_none_or(says_nothing_was_done) && code.is_none_or(says_nothing_was_done))

@@ -76,13 +76,19 @@ impl Envelope {
     /// Whether this is the vendor's own envelope rather than a page that merely holds a
     /// numeric `code` (a relay's or a gateway's `{"code":503,"message":"Service
     /// Unavailable"}`). VMEG's has `message` and `data` in every answer (api-facts A3,
-    /// CONFIRMED; `data` is `null` on failures). JimmyAI's has `msg` (B2); whether its
-    /// failures carry `data` is UNKNOWN, so `msg` alone decides. On the safe side: only the
-    /// vendor's own 503 says that a write was not done.
-    fn is_the_vendors(&self, provider: Provider) -> bool {
-        match provider {
+    /// CONFIRMED; `data` is `null` on failures). JimmyAI's has `msg` and `data` in every
+    /// answer (B2, CONFIRMED), and its codes are its own (20000, 20001, 20002, -1): a
+    /// `{"code":503,"msg":...,"data":null}`, the shape of many gateways' error handlers, is a
+    /// relay's. On the safe side: only the vendor's own 503 says that a write was not done.
+    fn is_the_vendors(&self, d: &Dialect) -> bool {
+        match d.provider {
             Provider::Vmeg => self.message.is_some() && self.data.is_some(),
-            _ => self.msg.is_some(),
+            _ => {
+                let own_code = self
+                    .code
+                    .is_some_and(|c| c == d.success_code || (d.kind_for_code)(c).is_some());
+                self.msg.is_some() && self.data.is_some() && own_code
+            }
         }
     }
 }
@@ -381,7 +387,7 @@ pub(crate) fn decode_envelope(
             None => err,
         });
     };
-    let own = envelope.is_the_vendors(provider);
+    let own = envelope.is_the_vendors(d);
     let named = named_task_id(provider, envelope.data());
     let data = envelope.data.flatten();
     let message = envelope
@@ -706,9 +712,9 @@ mod tests {
     }
 
     /// Review 32 pass 2-a #1: an HTTP 503 says nothing was done only in the vendor's own
-    /// envelope (VMEG's `message` and `data`, `data` null included; JimmyAI's `msg`), not in
-    /// any JSON with a numeric `code` (a relay's `{"code":503,"message":...}`); a refusal code
-    /// in a relay's 503 is no refusal either.
+    /// envelope (VMEG's `message` and `data`, `data` null included; JimmyAI's `msg` and
+    /// `data` with a code of its own), not in any JSON with a numeric `code` (a relay's
+    /// `{"code":503,"message":...}`); a refusal code in a relay's 503 is no refusal either.
     #[test]
     fn only_the_vendors_own_envelope_says_a_503_did_nothing() {
         // (the kind, and whether a write without a key answered so may have landed)
@@ -769,7 +775,17 @@ mod tests {
                 ErrorKind::Server,
                 false,
             ),
-            (j, r#"{"code":503,"msg":"busy"}"#, ErrorKind::Server, false),
+            // Review 32 pass 3 #2: JimmyAI's envelope has `data` in every answer and its
+            // own codes; a gateway's `{code, msg, data}` with code 503 is a relay's. Before:
+            // `msg` alone made it the vendor's, and a create was a transient `Server`.
+            (j, r#"{"code":503,"msg":"busy"}"#, ErrorKind::Server, true),
+            (
+                j,
+                r#"{"code":503,"msg":"Service Unavailable","data":null}"#,
+                ErrorKind::Server,
+                true,
+            ),
+            (j, r#"{"code":-1,"msg":"busy"}"#, ErrorKind::Server, true),
             (
                 j,
                 r#"{"code":503,"message":"Service Unavailable"}"#,
@@ -789,6 +805,12 @@ mod tests {
                 "{provider} {body}"
             );
         }
+        // Review 32 pass 3 #3: a code 503 behind an HTTP 200 (a gateway's "200 always,
+        // status in `code`") is no "nothing was done", even in VMEG's shape. Before: a
+        // synchronous create was resent under its key.
+        let e = decode_envelope(v, &resp(200, r#"{"code":503,"message":"x","data":null}"#))
+            .unwrap_err();
+        assert!(crate::retry::server_error_may_have_landed(&e), "{e:?}");
         // Not a 503: a relay's page with a code keeps what its status says.
         let e = decode_envelope(v, &resp(500, r#"{"code":503,"message":"x"}"#)).unwrap_err();
         assert!(crate::retry::server_error_may_have_landed(&e));
