@@ -159,12 +159,28 @@ static FIRST_HANGUP: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLo
 /// terminal closed sends two, the shell's to each of its jobs and, once the shell has gone
 /// (after saving its history, maybe), the kernel's to the foreground group. Taken as a
 /// second signal, the second one ended the process with 129 or let it end with 3, by a race.
-/// Ignoring a repeat costs nothing: the first one already stops the work, and a process
-/// stuck after it still ends on a SIGINT, SIGTERM or later SIGHUP. Longer than the pair's
-/// usual milliseconds, for a loaded machine; shorter than anyone sending a deliberate second
-/// SIGHUP takes.
+/// A repeat does not end the process while the first one's result is written; a process
+/// still stuck writing it after [`SECOND_SIGNAL_GRACE`] (a stdout nobody reads: nobody is
+/// left to send another signal after a terminal close) is ended as by a second signal.
+/// Longer than the pair's usual milliseconds, for a loaded machine; shorter than anyone
+/// sending a deliberate second SIGHUP takes.
 #[cfg(unix)]
 const HANGUP_ECHO: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the first signal's result is written within `grace` (checked every 10 ms).
+#[cfg(unix)]
+async fn result_written_within(grace: std::time::Duration) -> bool {
+    let until = tokio::time::Instant::now() + grace;
+    loop {
+        if RESULT_WRITTEN.load(std::sync::atomic::Ordering::Acquire) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
 
 /// Whether a SIGHUP now repeats a first one handed over less than [`HANGUP_ECHO`] ago.
 #[cfg(unix)]
@@ -412,10 +428,16 @@ fn arm_second_signal() {
                             () = hangup(hup.as_mut()) => "SIGHUP",
                         };
                         if name == "SIGHUP" && hangup_repeated() {
+                            // The same hang-up, but after a terminal close nobody is left to
+                            // send another signal: a process still stuck writing the result
+                            // (a stdout nobody reads) after the grace is ended as by a
+                            // second signal; one that wrote it ends with its own code.
                             tracing::debug!(
                                 "SIGHUP repeated right after the first: the same hang-up"
                             );
-                            continue;
+                            if result_written_within(SECOND_SIGNAL_GRACE).await {
+                                continue;
+                            }
                         }
                         break name;
                     };
@@ -424,12 +446,7 @@ fn arm_second_signal() {
                     // it (`kill -INT; kill -TERM`, a wrapper forwarding what the terminal
                     // sent) must not end the process before it is written. It gets a moment;
                     // a process stuck writing it (a stdout nobody reads) is ended after it.
-                    let grace = tokio::time::Instant::now() + SECOND_SIGNAL_GRACE;
-                    while !RESULT_WRITTEN.load(std::sync::atomic::Ordering::Acquire)
-                        && tokio::time::Instant::now() < grace
-                    {
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    }
+                    result_written_within(SECOND_SIGNAL_GRACE).await;
                     end_process(code, name);
                 });
             });

@@ -2823,6 +2823,33 @@ fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
         .unwrap_or_else(|| panic!("no JSON result on stderr: {r:?}"));
     assert_eq!(j["exit_code"], 129, "{j}");
     assert_eq!(s(&j["job_id"]), id, "{j}");
+
+    // Review 32 pass 3 #4: a terminal closed during the wait, stdout a reader that stopped:
+    // the first SIGHUP stops the wait, its result sticks on the full stdout, and the kernel's
+    // SIGHUP right behind it is the same hang-up, after which nobody sends another signal.
+    // The process still ends, 129, the job on stderr. Before: it hung for ever.
+    let slow = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let id = submitted_vmeg_clone(&slow);
+    let (reader, writer) = support::full_pipe();
+    let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
+    let before = slow.requests();
+    let mut cmd = support::command_hanging_up(Some(&slow.url()), slow.key(), &[], &args);
+    cmd.stdout(Stdio::from(writer));
+    let mut child = cmd.spawn_killed();
+    drop(cmd);
+    support::wait_until("no poll seen", 20, || slow.requests() > before);
+    support::send_signal(&child, "-HUP");
+    support::wait_until("the result's write never blocked", 20, || {
+        blocked_on_a_pipe(child.id())
+    });
+    support::send_signal(&child, "-HUP");
+    support::wait_until("still running 10 s after the second SIGHUP", 10, || {
+        child.try_wait().unwrap().is_some()
+    });
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    drop(reader);
+    assert_eq!(r.code, 129, "{r:?}");
+    assert!(r.stderr.contains(id.as_str()), "{r:?}");
 }
 
 /// A terminal closed sends SIGHUP twice, moments apart: the shell's to each of its jobs, and
