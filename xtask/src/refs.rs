@@ -1,5 +1,5 @@
 //! Following local `$ref`s and collecting an operation's header parameters: one reading of
-//! a document for the checks (spec.rs), the codegen's rewrite counts (codegen.rs) and the
+//! a document for the checks (spec.rs), the codegen's rewrite counts (codegen/rewrites.rs) and the
 //! conformance comparison, so that they cannot disagree about what a document says.
 
 use serde_json::Value;

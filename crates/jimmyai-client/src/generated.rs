@@ -5,7 +5,7 @@
 // Skipped operations: uploadFile
 // Not generated: callback operations none
 // Not checked by the generated types (typify drops these bounds; voiceclone's rules, crates/voiceclone/src/provider/*/rules.rs, check them, and serde_json sends a non-finite number as `null`): CreateAudioRequest.pitch: minimum -12, maximum 12; CreateAudioRequest.speed: minimum 0.5, maximum 2; CreateAudioRequest.vol: minimum 0, exclusiveMinimum true, maximum 10
-// What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):
+// What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen/rewrites.rs):
 // - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
 // - progenitor's `api-version` header (neither vendor documents it) is not added

@@ -5,7 +5,7 @@
 // Skipped operations: none
 // Not generated: callback operations cloneVoiceTaskCompletedWebhook (POST https://{yourWebhookUrl}, callback `taskCompleted` of cloneVoiceCreateAsync), ttsTaskCompletedWebhook (POST https://{yourWebhookUrl}, callback `taskCompleted` of ttsCreateAsync) (requests the vendor sends; voiceclone's webhook module reads them)
 // Not checked by the generated types (typify drops these bounds; voiceclone's rules, crates/voiceclone/src/provider/*/rules.rs, check them, and serde_json sends a non-finite number as `null`): TtsCreateAsyncRequest.data: maxItems 50; TtsCreateRequest.data: maxItems 50; TtsLine.emoWeight: minimum 0, maximum 1
-// What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):
+// What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen/rewrites.rs):
 // - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
 // - progenitor's `api-version` header (neither vendor documents it) is not added
