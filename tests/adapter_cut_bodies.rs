@@ -37,6 +37,20 @@ fn cuts(provider: Provider) -> Vec<Step> {
     ]
 }
 
+/// A client that makes one attempt per call (a wait's polls are its only repeats), and the
+/// sleeper that records its pauses (a wait's), so that no test sleeps for real.
+fn client_without_retries(provider: Provider, base: &str) -> (Client, RecordingSleeper) {
+    let sleeper = RecordingSleeper::new();
+    let c = Client::builder(provider)
+        .api_key(SECRET_KEY)
+        .base_url(base)
+        .retry(RetryPolicy::none())
+        .sleeper(Arc::new(sleeper.clone()))
+        .build()
+        .unwrap();
+    (c, sleeper)
+}
+
 fn status_of(cut: &Step) -> u16 {
     match cut {
         Step::Cut { status, .. } => *status,
@@ -242,12 +256,7 @@ async fn a_status_read_whose_answer_breaks_off_is_retried() {
             assert_eq!(sleeper.sleeps().len(), 1, "{what}");
 
             let server = Scripted::start(vec![cut.clone()]).await;
-            let c = Client::builder(provider)
-                .api_key(SECRET_KEY)
-                .base_url(&server.base_url)
-                .retry(RetryPolicy::none())
-                .build()
-                .unwrap();
+            let (c, _) = client_without_retries(provider, &server.base_url);
             let e = c.clone_status(&id).await.unwrap_err();
             assert_eq!(e.kind(), &ErrorKind::Transport, "{what}: {e}");
             assert!(e.is_transient(), "{what}: {e}");
@@ -272,13 +281,7 @@ async fn a_wait_whose_poll_breaks_off_polls_again() {
         for cut in cuts(provider) {
             let what = format!("{provider} {cut:?}");
             let server = Scripted::start(vec![running.clone(), cut, finished.clone()]).await;
-            let c = Client::builder(provider)
-                .api_key(SECRET_KEY)
-                .base_url(&server.base_url)
-                .retry(RetryPolicy::none())
-                .sleeper(Arc::new(RecordingSleeper::new()))
-                .build()
-                .unwrap();
+            let (c, _) = client_without_retries(provider, &server.base_url);
             let speech = c.wait_for_speech(&id, &fast_wait(provider)).await;
             let speech = speech.unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!(
@@ -299,12 +302,7 @@ async fn a_whole_body_that_is_not_json_is_no_cut() {
     for provider in Provider::ALL {
         let id = JobId::typed(provider, JobKind::Clone, "t-1");
         let server = Scripted::start(vec![Step::Raw(200, "{\"code\":")]).await;
-        let c = Client::builder(provider)
-            .api_key(SECRET_KEY)
-            .base_url(&server.base_url)
-            .retry(RetryPolicy::none())
-            .build()
-            .unwrap();
+        let (c, _) = client_without_retries(provider, &server.base_url);
         let e = c.clone_status(&id).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{provider}: {e}");
         assert!(!e.is_transient(), "{provider}: {e}");
@@ -583,13 +581,7 @@ async fn a_cut_refusal_on_a_read_or_an_upload_is_that_refusal() {
         // A wait whose poll is a cut 401 ends at once.
         let (finished, wait_id) = speech_task(provider, true);
         let server = Scripted::start(vec![Step::cut(401, PAGE), finished]).await;
-        let c = Client::builder(provider)
-            .api_key(SECRET_KEY)
-            .base_url(&server.base_url)
-            .retry(RetryPolicy::none())
-            .sleeper(Arc::new(RecordingSleeper::new()))
-            .build()
-            .unwrap();
+        let (c, _) = client_without_retries(provider, &server.base_url);
         let e = c
             .wait_for_speech(&wait_id, &fast_wait(provider))
             .await
