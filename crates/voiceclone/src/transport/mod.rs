@@ -19,7 +19,7 @@ pub(crate) use admission::slot_of;
 pub(crate) use dropped::{LongPartTag, for_long_part};
 #[cfg(feature = "fake")]
 pub(crate) use dropped::{warn_unconfirmed_refusal, warn_unknown_outcome};
-pub(crate) use envelope::{Dialect, error_for_code};
+pub(crate) use envelope::{Dialect, EnvelopeKeys, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope, task_id_in_prefix};
 pub(crate) use request_id::RequestId;
 pub(crate) use summary::is_cut as summary_is_cut;
