@@ -306,7 +306,7 @@ fn never_works(status: u16) -> bool {
 /// 504, a CDN's 520 or 524, JimmyAI's `-1` (no status) may all come after the task was made.
 ///
 /// An HTTP 503 says nothing was done only in the vendor's own words (its envelope, with its
-/// keys: `transport::envelope`'s `Envelope::is_the_vendors`): a bare 503 page is a proxy's,
+/// keys: each vendor's `transport::Dialect::is_own_envelope`): a bare 503 page is a proxy's,
 /// such as Envoy's "upstream connect error or disconnect/reset before headers" when the
 /// upstream closed the connection after the request was forwarded, and the service may have
 /// made the task before it died; so is a relay's JSON with only a `code` and `message`. A

@@ -42,7 +42,7 @@ impl RawResponse {
 
 /// `message`, `msg` and `data` are `Some` when their key was given at all (`Some(None)`: as
 /// `null`, or `message` not as text): what tells the vendor's envelope from a page that only
-/// has a `code` (see [`Envelope::is_the_vendors`]).
+/// has a `code` (see [`Dialect::is_own_envelope`]).
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(default, deserialize_with = "lenient_i64")]
@@ -73,24 +73,25 @@ impl Envelope {
         self.data.as_ref()?.as_deref()
     }
 
-    /// Whether this is the vendor's own envelope rather than a page that merely holds a
-    /// numeric `code` (a relay's or a gateway's `{"code":503,"message":"Service
-    /// Unavailable"}`). VMEG's has `message` and `data` in every answer (api-facts A3,
-    /// CONFIRMED; `data` is `null` on failures). JimmyAI's has `msg` and `data` in every
-    /// answer (B2, CONFIRMED), and its codes are its own (20000, 20001, 20002, -1): a
-    /// `{"code":503,"msg":...,"data":null}`, the shape of many gateways' error handlers, is a
-    /// relay's. On the safe side: only the vendor's own 503 says that a write was not done.
+    /// Whether this is the vendor's own envelope, by its dialect's rule.
     fn is_the_vendors(&self, d: &Dialect) -> bool {
-        match d.provider {
-            Provider::Vmeg => self.message.is_some() && self.data.is_some(),
-            _ => {
-                let own_code = self
-                    .code
-                    .is_some_and(|c| c == d.success_code || (d.kind_for_code)(c).is_some());
-                self.msg.is_some() && self.data.is_some() && own_code
-            }
-        }
+        (d.is_own_envelope)(EnvelopeKeys {
+            code: self.code,
+            message: self.message.is_some(),
+            msg: self.msg.is_some(),
+            data: self.data.is_some(),
+        })
     }
+}
+
+/// What a body with a `code` gave: its code, and which of the other keys it gave at all
+/// (`null` included). A vendor's [`Dialect::is_own_envelope`] tells its envelope by these.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EnvelopeKeys {
+    pub(crate) code: Option<i64>,
+    pub(crate) message: bool,
+    pub(crate) msg: bool,
+    pub(crate) data: bool,
 }
 
 /// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
@@ -327,6 +328,10 @@ pub(crate) struct Dialect {
     /// Whether its requests carry a request id of ours (VMEG's `req_id`, api-facts A5):
     /// then each attempt's id is recorded in its span and on its error.
     pub(crate) request_ids: bool,
+    /// Whether a body with these keys is the vendor's own envelope rather than a page that
+    /// merely holds a numeric `code` (a relay's or a gateway's `{"code":503,"message":"Service
+    /// Unavailable"}`). On the safe side: only the vendor's own 503 says a write was not done.
+    pub(crate) is_own_envelope: fn(EnvelopeKeys) -> bool,
 }
 
 /// The start of a body that is not an envelope (a gateway's HTML page, say), for the error
@@ -431,7 +436,7 @@ pub(crate) fn error_for_code(
 }
 
 /// [`error_for_code`] for a body with a failure `code` that is the vendor's own envelope
-/// (`own`) or only looks like one (see `Envelope::is_the_vendors`): then its HTTP 503 says
+/// (`own`) or only looks like one (see [`Dialect::is_own_envelope`]): then its HTTP 503 says
 /// no more than a 500 does (a relay's, whose upstream may have made the task before it died).
 fn error_in_envelope(
     d: &Dialect,

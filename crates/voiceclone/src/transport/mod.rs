@@ -19,7 +19,7 @@ pub(crate) use admission::slot_of;
 pub(crate) use dropped::{LongPartTag, for_long_part};
 #[cfg(feature = "fake")]
 pub(crate) use dropped::{warn_unconfirmed_refusal, warn_unknown_outcome};
-pub(crate) use envelope::{Dialect, error_for_code};
+pub(crate) use envelope::{Dialect, EnvelopeKeys, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope, task_id_in_prefix};
 pub(crate) use request_id::RequestId;
 pub(crate) use summary::is_cut as summary_is_cut;
@@ -377,24 +377,15 @@ impl Transport {
                 let raw = RawResponse::new(200, None, body);
                 (Some(200), false, op.decode(self, &raw))
             }
+            // The slot holds only 2xx answers, whose `Retry-After` a cut does not keep (see
+            // `body_error`).
             Sent::Failed(GenError::ResponseBodyError(e)) => {
-                let (status, retry_after, prefix) = match cut.take() {
-                    Some(c) => {
-                        let retry_after = c
-                            .headers
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(crate::time::parse_retry_after);
-                        (Some(c.status.as_u16()), retry_after, c.prefix)
-                    }
-                    None => (None, None, bytes::Bytes::new()),
+                let (status, prefix) = match cut.take() {
+                    Some(c) => (Some(c.status.as_u16()), c.prefix),
+                    None => (None, bytes::Bytes::new()),
                 };
                 let failed = BodyFailed::Read(e, prefix);
-                (
-                    status,
-                    false,
-                    Err(self.body_error(failed, status, retry_after)),
-                )
+                (status, false, Err(self.body_error(failed, status, None)))
             }
             Sent::Failed(GenError::CommunicationError(e)) => {
                 (None, false, Err(Error::from_reqwest(e)))
@@ -660,13 +651,17 @@ impl Transport {
     /// [`body_error`] for `failed`, carrying the task id that arrived whole in the body's first
     /// bytes (see [`task_id_in_prefix`]), read with the key's text filter: for a create that
     /// may have been made, and (JimmyAI) no list finds again, it may be all there is. The
-    /// answer's `Retry-After` is kept: a 429 or a 503 asked for that pause, cut or not.
+    /// answer's `Retry-After` is kept unless its status is a 2xx: a 429 or a 503 asked for
+    /// that pause, cut or not, but a 2xx's (a 202's polling hint) asks none of a repeat, and
+    /// the code that would say it failed was lost. A whole 2xx with the success code is not
+    /// paced by it either; obeyed, one past `max_retry_after` gave the attempt up at once.
     fn body_error(
         &self,
         failed: BodyFailed,
         status: Option<u16>,
         retry_after: Option<Duration>,
     ) -> Error {
+        let retry_after = retry_after.filter(|_| !status.is_some_and(|s| (200..300).contains(&s)));
         let (err, prefix) = match failed {
             BodyFailed::Read(e, prefix) => (body_error(e, status, self.max_response_bytes), prefix),
             BodyFailed::TooLarge(prefix) => {

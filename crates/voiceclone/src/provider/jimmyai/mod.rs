@@ -34,8 +34,8 @@ use crate::model::AudioSource;
 use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice};
 #[cfg(feature = "upload")]
 use crate::transfer::Uploads;
-use crate::transport::Dialect;
 use crate::transport::Transport;
+use crate::transport::{Dialect, EnvelopeKeys};
 
 /// JimmyAI's billing rules and request plans (`crate::estimate`).
 pub(crate) const OFFLINE: Offline = Offline {
@@ -54,11 +54,12 @@ pub(crate) const FACTS: Facts = Facts {
     base_url_var: "JIMMYAI_BASE_URL",
     dialect: Dialect {
         provider: Provider::JimmyAi,
-        success_code: 20000,
+        success_code: SUCCESS_CODE,
         kind_for_code,
         codes_are_http_statuses: false,
         codes_confirmed: false,
         request_ids: false,
+        is_own_envelope,
     },
     set_engine: |req, engine| Ok(req.sound_version(engine.parse()?)),
     // The vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.
@@ -77,6 +78,19 @@ pub(crate) const FACTS: Facts = Facts {
 /// Uploads of up to 100 MB get longer than the default timeout.
 #[cfg(feature = "upload")]
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// JimmyAI's business `code` for success (documented).
+const SUCCESS_CODE: i64 = 20000;
+
+/// JimmyAI's own envelope has `msg` and `data` in every answer (api-facts B2, CONFIRMED), and
+/// its codes are its own (20000, 20001, 20002, -1): a `{"code":503,"msg":...,"data":null}`,
+/// the shape of many gateways' error handlers, is a relay's.
+fn is_own_envelope(keys: EnvelopeKeys) -> bool {
+    let own_code = keys
+        .code
+        .is_some_and(|c| c == SUCCESS_CODE || kind_for_code(c).is_some());
+    keys.msg && keys.data && own_code
+}
 
 /// JimmyAI business `code`. Only 20000 (success) is documented; 20001, 20002 and -1 come
 /// from a third-party summary (UNCONFIRMED): the dialect says so (`codes_confirmed: false`),

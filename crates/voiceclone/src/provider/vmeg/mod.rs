@@ -51,8 +51,8 @@ use crate::model::{
 use crate::provider::paging::Page;
 #[cfg(feature = "upload")]
 use crate::transfer::Uploads;
-use crate::transport::Dialect;
 use crate::transport::Transport;
+use crate::transport::{Dialect, EnvelopeKeys};
 
 /// VMEG's billing rules and request plans (`crate::estimate`).
 pub(crate) const OFFLINE: Offline = Offline {
@@ -76,6 +76,7 @@ pub(crate) const FACTS: Facts = Facts {
         codes_are_http_statuses: true,
         codes_confirmed: true,
         request_ids: true,
+        is_own_envelope,
     },
     set_engine: |req, engine| Ok(req.vmeg_engine(engine.parse()?)),
     // No vendor guidance: 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a short
@@ -91,6 +92,12 @@ pub(crate) const FACTS: Facts = Facts {
     },
     connect,
 };
+
+/// VMEG's own envelope has `message` and `data` in every answer (api-facts A3, CONFIRMED;
+/// `data` is `null` on failures): a body with a `code` that lacks either is a relay's.
+fn is_own_envelope(keys: EnvelopeKeys) -> bool {
+    keys.message && keys.data
+}
 
 /// VMEG business `code` (documented table: 400, 401, 402, 404, 409, 413, 422, 500, 502).
 /// 403 (App-Synced "no plan"), 429, 503 and 504 are assumed by analogy.
