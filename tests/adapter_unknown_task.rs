@@ -52,6 +52,14 @@ async fn an_unknown_jimmyai_task_id_is_named_and_not_called_not_found() {
         e.note().unwrap_or_default().contains("\"audio_gone\""),
         "{e}"
     );
+    // Review 33-a #6: the wait's job may exist (the id was the caller's to hold), so the
+    // text does not advise sending the request again, as `may_resubmit` does not.
+    assert!(!e.may_resubmit(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("the task may still exist") && !text.contains("before sending it again"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

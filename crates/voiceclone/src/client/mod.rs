@@ -775,6 +775,11 @@ impl Client {
     /// ([`Error::step`]). Cloning from a local recording does this by itself
     /// ([`CloneRequest::from_file`]). Requires the `upload` feature.
     ///
+    /// The recording's length is not checked here (an upload need not be for a clone);
+    /// [`CloneRequest::from_file`] checks it. A JimmyAI clone needs more than 15 s and less
+    /// than 60 s of speech (VMEG documents no limit): a shorter recording uploads fine, and
+    /// its clone is refused or fails.
+    ///
     /// ```
     /// use voiceclone::{AudioSource, CloneRequest};
     ///
@@ -798,7 +803,7 @@ impl Client {
     /// # }
     /// // JimmyAI `files/upload`; the simulator's file URLs are on loopback (`allow_private_urls`).
     /// let url = client
-    ///     .upload(&AudioSource::Bytes { file_name: "me.wav".into(), bytes: wav(10).into() })
+    ///     .upload(&AudioSource::Bytes { file_name: "me.wav".into(), bytes: wav(20).into() })
     ///     .await?;
     /// let job = client.clone_voice(&CloneRequest::new(url.as_str())).await?;
     /// assert!(!job.status.is_terminal());
@@ -839,7 +844,7 @@ impl Client {
     /// # }
     /// # let dir = tempfile::tempdir()?;
     /// # let path = dir.path().join("me.wav");
-    /// # std::fs::write(&path, wav(10))?;
+    /// # std::fs::write(&path, wav(20))?;
     /// let url = client.upload_sample(&path).await?;
     /// let job = client.clone_voice(&CloneRequest::new(url.as_str())).await?;
     /// assert!(!job.status.is_terminal());

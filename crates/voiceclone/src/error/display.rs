@@ -93,7 +93,14 @@ impl fmt::Display for Error {
             // the text's own advice follows instead.
             kind => match without_resend_advice(kind).filter(|_| whole_text_may_be_paid(i)) {
                 Some(what) => f.write_str(&what)?,
-                None => write!(f, "{kind}")?,
+                // A call about a task that exists or may exist (a wait, a status read, a
+                // resend's lookup): "does not know this resource" or "top up, then submit
+                // again" read as "it is gone, send it again", which `may_resubmit` says not
+                // to do (review 33-a #6).
+                None => match i.task_may_exist.then(|| with_task_kept(kind)).flatten() {
+                    Some(text) => f.write_str(&text)?,
+                    None => write!(f, "{kind}")?,
+                },
             },
         }
         let mut details = Vec::new();
@@ -159,6 +166,20 @@ fn whole_text_may_be_paid(i: &super::Inner) -> bool {
         let _ = i;
         false
     }
+}
+
+/// The text of a kind whose own words read as "nothing is there, send it again", for a call
+/// about a task that exists or may exist: what went wrong, then why the task may still be
+/// there and what to do instead. `None` for the kinds whose own text stands.
+fn with_task_kept(kind: &ErrorKind) -> Option<String> {
+    let what = match kind {
+        ErrorKind::NotFound => "the provider does not know this resource (check the id, and that it belongs to this provider and API key)".to_owned(),
+        ErrorKind::InvalidRequest | ErrorKind::PaymentRequired => without_resend_advice(kind)?,
+        _ => return None,
+    };
+    Some(format!(
+        "{what}; the task may still exist (just created and not yet readable, made under another API key, or refused only for this read): do not submit it again; check it later by its id, or find it with Client::reconcile"
+    ))
 }
 
 /// What the kind says went wrong without its advice, for kinds that advise sending the
@@ -288,6 +309,40 @@ mod tests {
         .to_string();
         assert!(one_part.contains("submit a new task"), "{one_part}");
         assert!(!one_part.contains("whole text"), "{one_part}");
+    }
+
+    /// Review 33-a #6: a wait or status read refused as not found, invalid or unpaid is about
+    /// a task that may exist (`may_resubmit` is false); its text says so instead of reading as
+    /// "gone, send it again". The same kinds of a call that made nothing keep their words.
+    #[test]
+    fn a_refusal_about_a_task_that_may_exist_never_reads_as_gone() {
+        for kind in [
+            ErrorKind::NotFound,
+            ErrorKind::InvalidRequest,
+            ErrorKind::PaymentRequired,
+        ] {
+            let plain = Error::new(kind.clone()).to_string();
+            assert_eq!(plain, kind.to_string());
+            let kept = Error::new(kind.clone()).task_may_exist();
+            assert!(!kept.may_resubmit());
+            let text = kept.to_string();
+            assert!(
+                text.contains("the task may still exist")
+                    && text.contains("do not submit it again"),
+                "{text}"
+            );
+            assert!(
+                !text.contains("submit again") && !text.contains("sending it again"),
+                "{text}"
+            );
+        }
+        let not_found = Error::new(ErrorKind::NotFound).task_may_exist().to_string();
+        assert!(not_found.contains("check the id"), "{not_found}");
+        // Kinds whose own words invite no resend keep them.
+        let key = Error::new(ErrorKind::Unauthorized)
+            .task_may_exist()
+            .to_string();
+        assert_eq!(key, ErrorKind::Unauthorized.to_string());
     }
 
     #[test]
