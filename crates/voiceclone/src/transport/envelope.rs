@@ -138,13 +138,9 @@ fn agreeing_id(ids: &[Box<RawValue>], mut named: Option<String>) -> Result<Optio
     Ok(named)
 }
 
-/// The field that names a task in each vendor's `data` (VMEG's `id` may be a voice's or a
-/// material's).
+/// The field that names a task in `provider`'s `data` ([`Dialect::task_id_field`]).
 fn task_id_field(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Vmeg => "taskId",
-        _ => "id",
-    }
+    crate::provider::facts(provider).dialect.task_id_field
 }
 
 /// The task id a body whose envelope does not parse names in `data`, read tolerantly: bytes
@@ -332,6 +328,10 @@ pub(crate) struct Dialect {
     /// merely holds a numeric `code` (a relay's or a gateway's `{"code":503,"message":"Service
     /// Unavailable"}`). On the safe side: only the vendor's own 503 says a write was not done.
     pub(crate) is_own_envelope: fn(EnvelopeKeys) -> bool,
+    /// The field of `data` that names a task, read from an answer that did not decode (a
+    /// cut body, an unreadable envelope): for a create, the only handle to a task that may
+    /// be billed.
+    pub(crate) task_id_field: &'static str,
 }
 
 /// The start of a body that is not an envelope (a gateway's HTML page, say), for the error

@@ -60,6 +60,7 @@ pub(crate) const FACTS: Facts = Facts {
         codes_confirmed: false,
         request_ids: false,
         is_own_envelope,
+        task_id_field: "id",
     },
     set_engine: |req, engine| Ok(req.sound_version(engine.parse()?)),
     // The vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.

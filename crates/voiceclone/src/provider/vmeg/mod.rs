@@ -77,6 +77,8 @@ pub(crate) const FACTS: Facts = Facts {
         codes_confirmed: true,
         request_ids: true,
         is_own_envelope,
+        // `id` in VMEG's `data` may be a voice's or a material's.
+        task_id_field: "taskId",
     },
     set_engine: |req, engine| Ok(req.vmeg_engine(engine.parse()?)),
     // No vendor guidance: 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a short
