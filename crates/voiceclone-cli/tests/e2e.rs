@@ -278,19 +278,9 @@ fn the_wait_spinner_shows_on_a_terminal_only_without_json_or_quiet() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_wait_whose_terminal_stopped_taking_output_polls_on_and_answers_sigterm() {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
     use std::io::Read;
     let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    grantpt(&master).unwrap();
-    unlockpt(&master).unwrap();
-    let name = ptsname(&master, Vec::new()).unwrap();
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(name.to_str().unwrap())
-        .unwrap();
-    let mut master = std::fs::File::from(master);
+    let (mut master, slave) = support::pty();
     let mut keyboard = master.try_clone().unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let reader = {

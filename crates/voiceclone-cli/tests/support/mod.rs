@@ -441,6 +441,23 @@ pub fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
     (reader, writer)
 }
 
+/// A pseudo-terminal: its master (the terminal's side: what is read from it is what a
+/// program wrote on the terminal, what is written to it is typed) and its slave (the
+/// program's side, to give as its stdin, stdout or stderr).
+pub fn pty() -> (std::fs::File, std::fs::File) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    (std::fs::File::from(master), slave)
+}
+
 /// Runs `command(..)` to its end; none of `secrets` (nor `key`) may be printed.
 pub fn run_binary(
     base_url: Option<&str>,
@@ -463,11 +480,8 @@ pub fn run_on_a_terminal(
     dir: Option<&std::path::Path>,
     args: &[&str],
 ) -> (i32, String, String) {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
     use std::io::Read;
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    grantpt(&master).unwrap();
-    unlockpt(&master).unwrap();
+    let (mut master, slave) = pty();
     let size = rustix::termios::Winsize {
         ws_row: 24,
         ws_col: 120,
@@ -475,13 +489,6 @@ pub fn run_on_a_terminal(
         ws_ypixel: 0,
     };
     rustix::termios::tcsetwinsize(&master, size).unwrap();
-    let name = ptsname(&master, Vec::new()).unwrap();
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(name.to_str().unwrap())
-        .unwrap();
-    let mut master = std::fs::File::from(master);
     let reader = std::thread::spawn(move || {
         let mut seen = Vec::new();
         let mut buf = [0u8; 4096];
