@@ -419,7 +419,7 @@ pub fn command_hanging_up(
 
 /// A pipe whose buffer is full, and its reading end (kept, never read): a stdout (or
 /// stderr) that takes nothing more, as one shared with a reader that stopped reading.
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 pub fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
     use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
     use std::io::Write;
@@ -439,6 +439,19 @@ pub fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
     // Blocking again: the child's writes wait, as on a pipe nobody reads.
     fcntl_setfl(&writer, flags).unwrap();
     (reader, writer)
+}
+
+/// Spawns `cmd` with its stdout on a [`full_pipe`]: its first write there blocks, as on a
+/// stdout whose reader stopped reading (`voiceclone ... | sleep 1000`). Returns the child and
+/// the pipe's reading end, to keep until the child has ended: dropped, the write fails
+/// (EPIPE) instead of blocking.
+#[cfg(unix)]
+pub fn spawn_on_full_stdout(mut cmd: Command) -> (KillOnDrop, std::io::PipeReader) {
+    let (reader, writer) = full_pipe();
+    cmd.stdout(Stdio::from(writer));
+    let child = cmd.spawn_killed();
+    drop(cmd); // the parent's copy of the writing end
+    (child, reader)
 }
 
 /// A pseudo-terminal: its master (the terminal's side: what is read from it is what a
