@@ -13,7 +13,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 use voiceclone::{UploadProgress, WaitPolicy};
 
-use crate::output::Printer;
+use crate::output::{Frame, Printer};
 
 /// The draw target of the spinner and the bars: stderr's terminal, each frame queued whole
 /// for the diagnostics thread ([`crate::output::progress_frame`]), at indicatif's usual 20
@@ -35,15 +35,24 @@ pub fn stderr_target() -> ProgressDrawTarget {
 /// draws is gathered here and queued as one frame at each flush, never waited for.
 #[derive(Debug, Default)]
 struct QueuedStderr {
-    frame: std::sync::Mutex<Vec<u8>>,
+    frame: std::sync::Mutex<Frame>,
 }
 
 impl QueuedStderr {
-    fn push(&self, text: &str) -> std::io::Result<()> {
-        self.frame
+    /// Adds `bytes` to the frame: to its erase while no text was written (indicatif's
+    /// `draw_to_term` first clears the previous frame's lines with cursor moves and line
+    /// clears only, then writes the new lines), else to its draw.
+    fn push(&self, bytes: &str, text: bool) -> std::io::Result<()> {
+        let mut frame = self
+            .frame
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(text.as_bytes());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let part = if text || !frame.draw.is_empty() {
+            &mut frame.draw
+        } else {
+            &mut frame.erase
+        };
+        part.extend_from_slice(bytes.as_bytes());
         Ok(())
     }
 
@@ -53,7 +62,7 @@ impl QueuedStderr {
         if n == 0 {
             return Ok(());
         }
-        self.push(&format!("\x1b[{n}{code}"))
+        self.push(&format!("\x1b[{n}{code}"), false)
     }
 
     /// Stderr's terminal size (rows, columns), read at each draw (a window resized); 24 x 79,
@@ -96,16 +105,16 @@ impl TermLike for QueuedStderr {
     }
 
     fn write_line(&self, s: &str) -> std::io::Result<()> {
-        self.push(s)?;
-        self.push("\n")
+        self.push(s, true)?;
+        self.push("\n", true)
     }
 
     fn write_str(&self, s: &str) -> std::io::Result<()> {
-        self.push(s)
+        self.push(s, true)
     }
 
     fn clear_line(&self) -> std::io::Result<()> {
-        self.push("\r\x1b[2K")
+        self.push("\r\x1b[2K", false)
     }
 
     fn flush(&self) -> std::io::Result<()> {
@@ -215,8 +224,9 @@ impl Drop for UploadBar {
 mod tests {
     use super::*;
 
-    /// A frame is gathered whole and handed on at the flush; a cursor move by 0 writes
-    /// nothing (`ESC[0A` moves one line on many terminals).
+    /// A frame is gathered whole and handed on at the flush, what clears the previous frame
+    /// (before any text) apart from what draws this one; a cursor move by 0 writes nothing
+    /// (`ESC[0A` moves one line on many terminals).
     #[test]
     #[allow(clippy::unwrap_used)]
     fn a_frame_is_written_as_console_writes_it() {
@@ -228,7 +238,8 @@ mod tests {
         t.write_line(" done").unwrap();
         t.move_cursor_left(3).unwrap();
         let frame = t.frame.lock().unwrap().clone();
-        assert_eq!(frame, b"\x1b[2A\r\x1b[2Kspin done\n\x1b[3D");
+        assert_eq!(frame.erase, b"\x1b[2A\r\x1b[2K");
+        assert_eq!(frame.draw, b"spin done\n\x1b[3D");
         assert!(t.width() > 0 && t.height() > 0);
     }
 

@@ -278,19 +278,9 @@ fn the_wait_spinner_shows_on_a_terminal_only_without_json_or_quiet() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_wait_whose_terminal_stopped_taking_output_polls_on_and_answers_sigterm() {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
     use std::io::Read;
     let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    grantpt(&master).unwrap();
-    unlockpt(&master).unwrap();
-    let name = ptsname(&master, Vec::new()).unwrap();
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(name.to_str().unwrap())
-        .unwrap();
-    let mut master = std::fs::File::from(master);
+    let (mut master, slave) = support::pty();
     let mut keyboard = master.try_clone().unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let reader = {
@@ -2627,16 +2617,11 @@ fn a_second_signal_ends_a_process_stuck_on_a_full_stdout() {
     let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
     let id = submitted_vmeg_clone(&sim);
     for (signal, code) in [("-TERM", 143), ("-INT", 130)] {
-        // A stdout nobody reads, filled by a thread that then blocks on it.
-        let (reader, writer) = std::io::pipe().unwrap();
-        let mut filler = writer.try_clone().unwrap();
-        std::thread::spawn(move || filler.write_all(&vec![b'x'; 1 << 20]));
         let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
         let before = sim.requests();
         let mut cmd = support::command(Some(&sim.url()), sim.key(), &[], &args);
-        cmd.stdout(Stdio::from(writer)).stderr(Stdio::null());
-        let mut child = cmd.spawn_killed();
-        drop(cmd);
+        cmd.stderr(Stdio::null());
+        let (mut child, stdout) = support::spawn_on_full_stdout(cmd);
         support::wait_until("no poll seen", 20, || sim.requests() > before);
         // The first signal: the result is written to the full pipe, which blocks. Then the
         // same signal again, until the process ends (10 s at most).
@@ -2655,7 +2640,7 @@ fn a_second_signal_ends_a_process_stuck_on_a_full_stdout() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        drop(reader);
+        drop(stdout);
         assert_eq!(
             status.and_then(|s| s.code()),
             Some(code),
@@ -2691,38 +2676,18 @@ fn a_signal_while_the_result_is_stuck_on_a_full_stdout_ends_the_process() {
     let sim = Sim::with(fast_config(), KEY);
     let id = submitted_vmeg_clone(&sim);
     for (signal, code) in [("-TERM", 143), ("-INT", 130)] {
-        // A stdout nobody reads, filled by a thread that then blocks on it.
-        let (reader, writer) = std::io::pipe().unwrap();
-        let mut filler = writer.try_clone().unwrap();
-        std::thread::spawn(move || filler.write_all(&vec![b'x'; 1 << 20]));
         let mut args = vec!["--provider", "vmeg", "--json", "wait", id.as_str()];
         args.extend(FAST_POLL);
-        let mut cmd = support::command(Some(&sim.url()), sim.key(), &[], &args);
-        cmd.stdout(Stdio::from(writer));
-        let mut child = cmd.spawn_killed();
-        drop(cmd);
+        let cmd = support::command(Some(&sim.url()), sim.key(), &[], &args);
+        let (child, stdout) = support::spawn_on_full_stdout(cmd);
         // The wait is over (the task was done) and the result's write blocks: the signal
         // meets the output phase, not the wait.
         support::wait_until("the result's write never blocked", 20, || {
             blocked_on_a_pipe(child.id())
         });
         support::send_signal(&child, signal);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let ended = loop {
-            if child.try_wait().unwrap().is_some() {
-                break true;
-            }
-            if std::time::Instant::now() > deadline {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        if !ended {
-            let _ = child.kill();
-        }
-        let out = child.wait_with_output().unwrap();
-        drop(reader);
-        assert!(ended, "{signal}: still running 10 s after the signal");
+        let out = child.wait_with_output_within(&format!("{signal}: after the signal"), 10);
+        drop(stdout);
         let r = Run::from_output(out, &[KEY], &args);
         assert_eq!(r.code, code, "{signal}: {r:?}");
         assert!(
@@ -2798,22 +2763,17 @@ fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
     // The result stuck on a full stdout: SIGHUP ends the process with 129, the job on stderr.
     let fast = Sim::with(fast_config(), KEY);
     let id = submitted_vmeg_clone(&fast);
-    let (reader, writer) = support::full_pipe();
     let mut args = vec!["--provider", "vmeg", "--json", "wait", id.as_str()];
     args.extend(FAST_POLL);
-    let mut cmd = support::command_hanging_up(Some(&fast.url()), fast.key(), &[], &args);
-    cmd.stdout(Stdio::from(writer));
-    let mut child = cmd.spawn_killed();
-    drop(cmd);
+    let cmd = support::command_hanging_up(Some(&fast.url()), fast.key(), &[], &args);
+    let (child, stdout) = support::spawn_on_full_stdout(cmd);
     support::wait_until("the result's write never blocked", 20, || {
         blocked_on_a_pipe(child.id())
     });
     support::send_signal(&child, "-HUP");
-    support::wait_until("still running 10 s after SIGHUP", 10, || {
-        child.try_wait().unwrap().is_some()
-    });
-    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
-    drop(reader);
+    let out = child.wait_with_output_within("stuck on a full stdout, after SIGHUP", 10);
+    drop(stdout);
+    let r = Run::from_output(out, &[KEY], &args);
     assert_eq!(r.code, 129, "{r:?}");
     let j: Value = r
         .stderr
@@ -2830,24 +2790,19 @@ fn a_hangup_during_a_wait_reports_the_job_unless_nohup_ignores_it() {
     // The process still ends, 129, the job on stderr. Before: it hung for ever.
     let slow = Sim::with(SimConfig::default().with_speed(0.01), KEY);
     let id = submitted_vmeg_clone(&slow);
-    let (reader, writer) = support::full_pipe();
     let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
     let before = slow.requests();
-    let mut cmd = support::command_hanging_up(Some(&slow.url()), slow.key(), &[], &args);
-    cmd.stdout(Stdio::from(writer));
-    let mut child = cmd.spawn_killed();
-    drop(cmd);
+    let cmd = support::command_hanging_up(Some(&slow.url()), slow.key(), &[], &args);
+    let (child, stdout) = support::spawn_on_full_stdout(cmd);
     support::wait_until("no poll seen", 20, || slow.requests() > before);
     support::send_signal(&child, "-HUP");
     support::wait_until("the result's write never blocked", 20, || {
         blocked_on_a_pipe(child.id())
     });
     support::send_signal(&child, "-HUP");
-    support::wait_until("still running 10 s after the second SIGHUP", 10, || {
-        child.try_wait().unwrap().is_some()
-    });
-    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
-    drop(reader);
+    let out = child.wait_with_output_within("stuck on a full stdout, after the second SIGHUP", 10);
+    drop(stdout);
+    let r = Run::from_output(out, &[KEY], &args);
     assert_eq!(r.code, 129, "{r:?}");
     assert!(r.stderr.contains(id.as_str()), "{r:?}");
 }
@@ -2954,39 +2909,21 @@ fn a_signal_ends_a_command_whose_running_output_is_stuck_on_a_full_stdout() {
         (listen, "-TERM", 143),
         (listen, "-INT", 130),
     ] {
-        let (reader, writer) = support::full_pipe();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
-            .env_clear()
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
+        cmd.env_clear()
             .env("WH_SECRET", "whsec-stuck-first-line-0123")
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(writer))
-            .stderr(Stdio::piped())
-            .spawn_killed();
+            .stderr(Stdio::piped());
+        let (child, stdout) = support::spawn_on_full_stdout(cmd);
         support::wait_until("its stdout line never blocked", 20, || {
             blocked_on_a_pipe(child.id())
         });
         support::send_signal(&child, signal);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let ended = loop {
-            if child.try_wait().unwrap().is_some() {
-                break true;
-            }
-            if std::time::Instant::now() > deadline {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        if !ended {
-            let _ = child.kill();
-        }
-        let out = child.wait_with_output().unwrap();
-        drop(reader);
+        let out =
+            child.wait_with_output_within(&format!("{args:?} {signal}: after the signal"), 10);
+        drop(stdout);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            ended,
-            "{args:?} {signal}: still running 10 s after the signal: {err}"
-        );
         assert_eq!(out.status.code(), Some(code), "{args:?} {signal}: {err}");
     }
 }

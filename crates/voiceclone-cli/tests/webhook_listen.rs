@@ -2103,16 +2103,7 @@ fn verify_from_stdin(stdin: Stdio, limit: Duration) -> (i32, String, String, Dur
 /// it refuses at once (exit 2), saying to pass BODY_FILE or pipe the body.
 #[test]
 fn webhook_verify_refuses_a_terminal_stdin_at_once() {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    grantpt(&master).unwrap();
-    unlockpt(&master).unwrap();
-    let name = ptsname(&master, Vec::new()).unwrap();
-    let terminal = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(name.to_str().unwrap())
-        .unwrap();
+    let (master, terminal) = support::pty();
     let (code, out, err, elapsed) = verify_from_stdin(terminal.into(), Duration::from_secs(20));
     drop(master);
     assert_eq!(code, 2, "{out} {err}");

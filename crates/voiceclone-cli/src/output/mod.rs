@@ -10,7 +10,7 @@
 mod escape;
 mod render;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use serde_json::{Map, Value};
 use voiceclone::ErrorKind;
@@ -384,17 +384,74 @@ pub fn suggested_command(args: &str) -> String {
 /// being read; more are dropped, and their count said with the next one written.
 const DIAGNOSTICS_QUEUE: usize = 1024;
 
-/// How many frames of a progress display may wait for stderr at once; more are dropped (the
-/// next one drawn redraws the display), so that a stopped terminal leaves the queue's room to
-/// log lines, and a display's backlog is a moment of it, not 100 s.
+/// How many frames of a progress display may wait for stderr at once; a frame drawn past
+/// them takes the newest one's place ([`Diagnostics::frame`]), so that a stopped terminal
+/// leaves the queue's room to log lines, and a display's backlog is a moment of it, not 100 s.
 const FRAMES_QUEUED: usize = 8;
+
+/// One frame of a progress display as indicatif draws it: what clears the display's previous
+/// frame (cursor moves and line clears, as many as that frame had lines), then what draws
+/// this one. Kept apart so that a frame may take the place of one never written: the erase of
+/// the one replaced, which clears what is on the screen, then the draw of the newer.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Clears the previous frame (nothing for a display's first).
+    pub erase: Vec<u8>,
+    /// Draws this frame (nothing for the clearing frame of `finish_and_clear`).
+    pub draw: Vec<u8>,
+}
+
+impl Frame {
+    /// True when the frame writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.erase.is_empty() && self.draw.is_empty()
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        let mut bytes = self.erase;
+        bytes.extend_from_slice(&self.draw);
+        bytes
+    }
+}
+
+/// A frame in the queue: until the writer takes it, a newer frame may take its place.
+#[derive(Debug)]
+struct QueuedFrame {
+    /// The display epoch it was drawn in ([`Shared::epoch`]).
+    epoch: u64,
+    /// `None` once the writer has taken it.
+    frame: std::sync::Mutex<Option<Frame>>,
+}
+
+impl QueuedFrame {
+    /// `newer` takes this frame's place: this frame's erase (what is on the screen is the
+    /// frame before it, which that erase clears) and `newer`'s draw, so that the display's
+    /// latest frame is the one written and the line count indicatif keeps (the lines of the
+    /// frame it drew last) stays true. `newer` back when the writer has taken this one.
+    fn supersede(&self, newer: Frame) -> Result<(), Frame> {
+        match lock(&self.frame).as_mut() {
+            Some(queued) => {
+                queued.draw = newer.draw;
+                Ok(())
+            }
+            None => Err(newer),
+        }
+    }
+}
+
+/// `mutex` locked, a poisoned one as it is: a panic elsewhere must not stop the output.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// What the diagnostics writer thread is given: bytes to write, or a marker to acknowledge
 /// once everything queued before it is written.
 enum Diagnostic {
     Write(Vec<u8>),
-    /// A progress display's frame, drawn in the display epoch it names ([`Shared::epoch`]).
-    Frame(Vec<u8>, u64),
+    /// A progress display's frame ([`QueuedFrame`]).
+    Frame(std::sync::Arc<QueuedFrame>),
     Drained(std::sync::mpsc::SyncSender<()>),
 }
 
@@ -418,6 +475,22 @@ struct Shared {
     /// The display epoch: moved on when a settle gives up ([`Diagnostics::settle`]); a frame
     /// of an earlier epoch is dropped by the writer, never written after the result.
     epoch: std::sync::atomic::AtomicU64,
+    /// The frames' side of the queue, which [`Diagnostics::frame`] works on under its lock.
+    tail: std::sync::Mutex<FrameTail>,
+    /// Set when a display may be left drawn where the cursor is (a settle gave up, a frame
+    /// was dropped): the result's first line would continue the display's row
+    /// ([`display_left_drawn`]).
+    left_drawn: std::sync::atomic::AtomicBool,
+}
+
+/// The newest frame queued and what a dropped frame left to do.
+#[derive(Debug, Default)]
+struct FrameTail {
+    /// The newest frame queued (maybe taken by the writer since).
+    newest: Option<std::sync::Arc<QueuedFrame>>,
+    /// The erase of a frame dropped for want of room, in its epoch: the next frame queued
+    /// clears with it, since the screen still shows what that erase clears.
+    unerased: Option<(u64, Vec<u8>)>,
 }
 
 impl Shared {
@@ -427,10 +500,13 @@ impl Shared {
         use std::sync::atomic::Ordering;
         match item {
             Diagnostic::Write(bytes) => self.write(&mut out(), &bytes),
-            Diagnostic::Frame(bytes, epoch) => {
+            Diagnostic::Frame(queued) => {
                 self.frames.fetch_sub(1, Ordering::AcqRel);
-                if epoch == self.epoch.load(Ordering::Acquire) {
-                    self.write(&mut out(), &bytes);
+                let frame = lock(&queued.frame).take();
+                if let Some(frame) = frame
+                    && queued.epoch == self.epoch.load(Ordering::Acquire)
+                {
+                    self.write(&mut out(), &frame.into_bytes());
                 }
             }
             Diagnostic::Drained(done) => {
@@ -489,16 +565,27 @@ pub fn diagnostic(bytes: Vec<u8>) {
 
 /// Queues one frame of a progress display (the spinner, an upload or parts bar) for stderr
 /// as [`diagnostic`] does, without waiting. A frame that finds [`FRAMES_QUEUED`] frames
-/// waiting, or the queue full, is dropped without being counted: the next one redraws the
-/// whole display. In place when the diagnostics thread could not start.
-pub fn progress_frame(bytes: Vec<u8>) {
+/// waiting, or the queue full, takes the newest one's place: the latest frame, a display's
+/// last (its clear) too, is the one written. In place when the diagnostics thread could not
+/// start.
+pub fn progress_frame(frame: Frame) {
     PROGRESS_SHOWN.store(true, std::sync::atomic::Ordering::Release);
     match diagnostics() {
-        Some(d) => d.frame(bytes),
+        Some(d) => d.frame(frame),
         None => {
-            let _ = std::io::stderr().lock().write_all(&bytes);
+            let _ = std::io::stderr().lock().write_all(&frame.into_bytes());
         }
     }
+}
+
+/// Whether a progress display may be left drawn where the cursor is, since this was last
+/// asked: a settle gave up (the frame being written when it did is not the display's clear)
+/// or a frame was dropped (its display's clear, maybe). Answered once.
+fn display_left_drawn() -> bool {
+    DIAGNOSTICS
+        .get()
+        .and_then(Option::as_ref)
+        .is_some_and(|d| d.shared.take_left_drawn())
 }
 
 /// Set once a progress display queued a frame ([`progress_frame`]).
@@ -540,30 +627,76 @@ fn send_within(d: &Diagnostics, bytes: Vec<u8>, patience: std::time::Duration) {
     d.send(Diagnostic::Write(bytes), patience);
 }
 
+impl Shared {
+    /// [`display_left_drawn`] for this writer.
+    fn take_left_drawn(&self) -> bool {
+        self.left_drawn
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+}
+
 impl Diagnostics {
-    /// [`progress_frame`] on this writer: queued unless [`FRAMES_QUEUED`] wait already or
-    /// the queue is full, never waiting.
-    fn frame(&self, bytes: Vec<u8>) {
+    /// [`progress_frame`] on this writer, never waiting: queued, unless [`FRAMES_QUEUED`]
+    /// frames wait already or the queue is full; then it takes the place of the newest frame
+    /// queued ([`QueuedFrame::supersede`]), so the frames held stay [`FRAMES_QUEUED`] (one
+    /// more past each settle given up, its frames stale). Before, such a frame was dropped:
+    /// the display's clear among them, and the result was printed on the spinner's row; one
+    /// of another height, and indicatif's next clear moved up by the wrong count of lines.
+    /// Dropped only with no frame of its display waiting and the queue full of log lines:
+    /// the next frame then clears with its erase.
+    fn frame(&self, frame: Frame) {
         use std::sync::atomic::Ordering;
-        if self.shared.frames.fetch_add(1, Ordering::AcqRel) >= FRAMES_QUEUED {
-            self.shared.frames.fetch_sub(1, Ordering::AcqRel);
+        let epoch = self.shared.epoch.load(Ordering::Acquire);
+        let mut tail = lock(&self.shared.tail);
+        let mut frame = frame;
+        if let Some((dropped_in, erase)) = tail.unerased.take()
+            && dropped_in == epoch
+        {
+            frame.erase = erase;
+        }
+        // A stale newest frame (an earlier epoch) is never written: this one is queued.
+        let newest = tail.newest.clone().filter(|q| q.epoch == epoch);
+        if let Some(newest) = &newest
+            && self.shared.frames.load(Ordering::Acquire) >= FRAMES_QUEUED
+        {
+            match newest.supersede(frame) {
+                Ok(()) => return,
+                Err(again) => frame = again,
+            }
+        }
+        let queued = std::sync::Arc::new(QueuedFrame {
+            epoch,
+            frame: std::sync::Mutex::new(Some(frame)),
+        });
+        self.shared.frames.fetch_add(1, Ordering::AcqRel);
+        if self.tx.try_send(Diagnostic::Frame(queued.clone())).is_ok() {
+            tail.newest = Some(queued);
             return;
         }
-        let epoch = self.shared.epoch.load(Ordering::Acquire);
-        if self.tx.try_send(Diagnostic::Frame(bytes, epoch)).is_err() {
-            self.shared.frames.fetch_sub(1, Ordering::AcqRel);
+        self.shared.frames.fetch_sub(1, Ordering::AcqRel);
+        let Some(mut frame) = lock(&queued.frame).take() else {
+            return;
+        };
+        if let Some(newest) = &newest {
+            match newest.supersede(frame) {
+                Ok(()) => return,
+                Err(again) => frame = again,
+            }
         }
+        tail.unerased = Some((epoch, frame.erase));
+        self.shared.left_drawn.store(true, Ordering::Release);
     }
 
     /// [`settle_progress`] on this writer: when the frames queued so far are not written
     /// within `patience`, they never are (the writer drops them): the result written next
-    /// must not be followed by a frame, whose cursor moves and clears would wipe it. A
-    /// display left drawn above the result is harmless.
+    /// must not be followed by a frame, whose cursor moves and clears would wipe it. The
+    /// frame being written then is not the display's clear, so the result starts on a row
+    /// of its own ([`display_left_drawn`]).
     fn settle(&self, patience: std::time::Duration) {
+        use std::sync::atomic::Ordering;
         if !self.drain(patience) {
-            self.shared
-                .epoch
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.shared.epoch.fetch_add(1, Ordering::AcqRel);
+            self.shared.left_drawn.store(true, Ordering::Release);
         }
     }
 
@@ -851,6 +984,7 @@ impl Printer {
         let error_line = outcome.failure.as_ref().map(|f| self.error_line(f));
         crate::signals::writing_result(self.pending(outcome));
         settle_progress();
+        let text = self.own_row(text, display_left_drawn(), std::io::stdout().is_terminal());
         let written = {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes()).and_then(|()| out.flush())
@@ -938,6 +1072,19 @@ impl Printer {
         }
     }
 
+    /// `text`, the human result, started on a row of its own (a newline first) when a
+    /// progress display may be left drawn where the cursor is and stdout is a terminal
+    /// (that one, as a rule): else its first line continued the display's row, the job id
+    /// to copy after the spinner's text. Neither `--json` (no display is shown with it) nor
+    /// a stdout that is no terminal gets the newline.
+    fn own_row(&self, text: String, display_left_drawn: bool, stdout_is_terminal: bool) -> String {
+        if display_left_drawn && stdout_is_terminal && !self.json {
+            format!("\n{text}")
+        } else {
+            text
+        }
+    }
+
     /// The outcome could not be written to stdout: it goes to stderr instead (see
     /// [`Printer::finish`]), with the exit code the process exits with (a `--json` result
     /// that said `"exit_code":0` on stderr while the process exited 3 was misread as
@@ -978,6 +1125,14 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+
+    /// A frame that clears with `erase` and draws `draw`.
+    fn frame(erase: &str, draw: &str) -> Frame {
+        Frame {
+            erase: erase.into(),
+            draw: draw.into(),
+        }
+    }
 
     /// A key file given as `/dev/stdin` (or `/proc/self/fd/N`) redirected from a file is
     /// suggested by the file's own path; a relative path by its absolute one.
@@ -1065,12 +1220,12 @@ mod tests {
             tx,
             shared: Default::default(),
         };
-        d.frame(b"\r\x1b[2Kspinner".to_vec());
+        d.frame(frame("", "spinner"));
         diagnostic_to(&d, b"log line\n".to_vec());
-        d.frame(b"\r\x1b[2K".to_vec());
+        d.frame(frame("\r\x1b[2K", ""));
         // Nothing is written meanwhile (the terminal stopped): the settle gives up.
         d.settle(Duration::from_millis(50));
-        d.frame(b"a later display".to_vec());
+        d.frame(frame("", "a later display"));
         let mut written = Vec::new();
         for item in rx.try_iter() {
             d.shared.handle(item, || &mut written);
@@ -1091,7 +1246,7 @@ mod tests {
             shared: Default::default(),
         };
         for k in 0..DIAGNOSTICS_QUEUE {
-            d.frame(format!("frame {k}").into_bytes());
+            d.frame(frame("", &format!("frame {k}")));
         }
         diagnostic_to(&d, b"log line\n".to_vec());
         assert_eq!(
@@ -1106,14 +1261,116 @@ mod tests {
         }
         let written = String::from_utf8(written).unwrap();
         assert!(
-            written.starts_with("frame 0") && written.ends_with("log line\n"),
+            written.starts_with("frame 0") && written.ends_with("frame 1023log line\n"),
             "{written}"
         );
         // Written, the frames make room for as many again.
         for k in 0..DIAGNOSTICS_QUEUE {
-            d.frame(format!("frame {k}").into_bytes());
+            d.frame(frame("", &format!("frame {k}")));
         }
         assert_eq!(rx.try_iter().count(), FRAMES_QUEUED);
+    }
+
+    /// Review 32 pass 3 #1: a display's clearing frame that finds the frame queue full (a
+    /// terminal stopped for 0.8 s as the wait ends) is the frame written last, never dropped:
+    /// dropped, the spinner stayed drawn and the result was printed on its row. It clears
+    /// what is on the screen: it takes the 8th frame's place, so it clears with that one's
+    /// erase (the 7 lines of the 7th, the last written), not its own (the 23 lines of a
+    /// frame never written), and the line count indicatif keeps holds.
+    #[test]
+    fn a_clearing_frame_behind_a_full_frame_queue_is_written_last() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(DIAGNOSTICS_QUEUE);
+        let d = Diagnostics {
+            tx,
+            shared: Default::default(),
+        };
+        // Frame k erases the k-1 lines of frame k-1 ("E{k-1}") and draws k lines.
+        let mut expected = String::new();
+        for k in 1..3 * FRAMES_QUEUED {
+            let f = frame(&format!("E{}|", k - 1), &format!("{k} lines|"));
+            if k < FRAMES_QUEUED {
+                expected.push_str(&format!("E{}|{k} lines|", k - 1));
+            }
+            d.frame(f);
+        }
+        d.frame(frame(&format!("E{}|", 3 * FRAMES_QUEUED - 1), ""));
+        expected.push_str(&format!("E{}|", FRAMES_QUEUED - 1));
+        let mut written = Vec::new();
+        for item in rx.try_iter() {
+            d.shared.handle(item, || &mut written);
+        }
+        assert_eq!(String::from_utf8(written).unwrap(), expected);
+        assert!(!d.shared.take_left_drawn());
+    }
+
+    /// Review 32 pass 3 #1: a frame that finds the queue full of log lines and no frame of
+    /// its display waiting is dropped, and the next frame queued clears with its erase (the
+    /// screen still shows what that erase clears); the result is then started on a row of
+    /// its own, as after a settle that gave up.
+    #[test]
+    fn a_frame_dropped_for_want_of_room_leaves_its_erase_to_the_next() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let d = Diagnostics {
+            tx,
+            shared: Default::default(),
+        };
+        let mut written = Vec::new();
+        d.frame(frame("", "A"));
+        diagnostic_to(&d, b"log 1\n".to_vec());
+        d.shared.handle(rx.try_recv().unwrap(), || &mut written);
+        diagnostic_to(&d, b"log 2\n".to_vec());
+        d.frame(frame("E(A)", "B"));
+        assert!(d.shared.take_left_drawn());
+        for item in rx.try_iter() {
+            d.shared.handle(item, || &mut written);
+        }
+        d.frame(frame("E(B)", "C"));
+        for item in rx.try_iter() {
+            d.shared.handle(item, || &mut written);
+        }
+        assert_eq!(String::from_utf8(written).unwrap(), "Alog 1\nlog 2\nE(A)C");
+    }
+
+    /// Review 32 pass 3 #1: once a settle gave up (the frame the writer is in, not the
+    /// display's clear, completes before the result) the human result starts with a newline
+    /// on a terminal, so that its first line (the job id to copy) never continues the
+    /// spinner's row; said once. Not on a pipe, not with `--json`, not after a clean settle.
+    #[test]
+    fn a_result_after_a_display_left_drawn_starts_on_a_row_of_its_own() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(DIAGNOSTICS_QUEUE);
+        let d = Diagnostics {
+            tx,
+            shared: Default::default(),
+        };
+        d.frame(frame("", "spinner"));
+        d.frame(frame("\r\x1b[2K", ""));
+        // Written meanwhile (the two frames, then the settle's marker): the settle ends clean.
+        let (written, _reader) = std::thread::scope(|scope| {
+            let writer = scope.spawn(|| {
+                let mut written = Vec::new();
+                for item in rx.iter().take(3) {
+                    d.shared.handle(item, || &mut written);
+                }
+                (written, rx)
+            });
+            d.settle(Duration::from_secs(30));
+            writer.join().unwrap()
+        });
+        assert_eq!(written, b"spinner\r\x1b[2K");
+        assert!(!d.shared.take_left_drawn());
+        // The terminal stops: the settle gives up.
+        d.frame(frame("", "spinner"));
+        d.settle(Duration::from_millis(50));
+        assert!(d.shared.take_left_drawn());
+        assert!(!d.shared.take_left_drawn());
+
+        let human = Printer::new(false, false);
+        let text = "submitted job vmeg:clone:t1\n".to_owned();
+        assert_eq!(human.own_row(text.clone(), true, true), format!("\n{text}"));
+        assert_eq!(human.own_row(text.clone(), true, false), text);
+        assert_eq!(human.own_row(text.clone(), false, true), text);
+        let json = Printer::new(true, false);
+        assert_eq!(json.own_row("{}\n".into(), true, true), "{}\n");
     }
 
     #[test]

@@ -419,7 +419,7 @@ pub fn command_hanging_up(
 
 /// A pipe whose buffer is full, and its reading end (kept, never read): a stdout (or
 /// stderr) that takes nothing more, as one shared with a reader that stopped reading.
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 pub fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
     use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
     use std::io::Write;
@@ -439,6 +439,36 @@ pub fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
     // Blocking again: the child's writes wait, as on a pipe nobody reads.
     fcntl_setfl(&writer, flags).unwrap();
     (reader, writer)
+}
+
+/// Spawns `cmd` with its stdout on a [`full_pipe`]: its first write there blocks, as on a
+/// stdout whose reader stopped reading (`voiceclone ... | sleep 1000`). Returns the child and
+/// the pipe's reading end, to keep until the child has ended: dropped, the write fails
+/// (EPIPE) instead of blocking.
+#[cfg(unix)]
+pub fn spawn_on_full_stdout(mut cmd: Command) -> (KillOnDrop, std::io::PipeReader) {
+    let (reader, writer) = full_pipe();
+    cmd.stdout(Stdio::from(writer));
+    let child = cmd.spawn_killed();
+    drop(cmd); // the parent's copy of the writing end
+    (child, reader)
+}
+
+/// A pseudo-terminal: its master (the terminal's side: what is read from it is what a
+/// program wrote on the terminal, what is written to it is typed) and its slave (the
+/// program's side, to give as its stdin, stdout or stderr).
+pub fn pty() -> (std::fs::File, std::fs::File) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    (std::fs::File::from(master), slave)
 }
 
 /// Runs `command(..)` to its end; none of `secrets` (nor `key`) may be printed.
@@ -463,11 +493,8 @@ pub fn run_on_a_terminal(
     dir: Option<&std::path::Path>,
     args: &[&str],
 ) -> (i32, String, String) {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
     use std::io::Read;
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    grantpt(&master).unwrap();
-    unlockpt(&master).unwrap();
+    let (mut master, slave) = pty();
     let size = rustix::termios::Winsize {
         ws_row: 24,
         ws_col: 120,
@@ -475,13 +502,6 @@ pub fn run_on_a_terminal(
         ws_ypixel: 0,
     };
     rustix::termios::tcsetwinsize(&master, size).unwrap();
-    let name = ptsname(&master, Vec::new()).unwrap();
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(name.to_str().unwrap())
-        .unwrap();
-    let mut master = std::fs::File::from(master);
     let reader = std::thread::spawn(move || {
         let mut seen = Vec::new();
         let mut buf = [0u8; 4096];
