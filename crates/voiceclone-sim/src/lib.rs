@@ -399,11 +399,13 @@
 //! is idle they fire at once, so a sync create or a webhook delivery wakes, finds its task
 //! not due on the real clock, and sleeps again, spinning a core (and taking the state
 //! lock) until real time reaches the due time; a connection's header, body and write
-//! timeouts end it as soon as the runtime idles waiting for its client. A test that pauses its clock starts the simulator on a runtime
-//! of its own, as above: the test's paused clock then moves its own sleeps only. (Not
-//! following the paused clock instead: tokio's clock is read from whichever runtime the
-//! caller is on, so the handle's methods, called from another runtime or none, would see
-//! a clock going back and forth.)
+//! timeouts end it as soon as the runtime idles waiting for its client. A test that pauses
+//! its clock starts the simulator on a runtime of its own, as above: the test's paused
+//! clock then moves its own sleeps only, and [`SimHandle::wait_for_deliveries`], timed on
+//! the simulator's runtime, still waits real time for the webhooks. (Not following the
+//! paused clock instead: tokio's clock is read from whichever runtime the caller is on, so
+//! the handle's methods, called from another runtime or none, would see a clock going back
+//! and forth.)
 //!
 //! # Settings and their bounds
 //!

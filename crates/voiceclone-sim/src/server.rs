@@ -82,6 +82,7 @@ impl Simulator {
         let accept = tokio::spawn(accept_loop(Arc::downgrade(&listener), shared.clone()));
         Ok(SimHandle {
             shared,
+            runtime: tokio::runtime::Handle::current(),
             addr,
             listener: Some(listener),
             accept: Some(accept),
@@ -96,6 +97,9 @@ impl Simulator {
 /// the webhook secret, nor what tasks and uploads hold.
 pub struct SimHandle {
     shared: Arc<Shared>,
+    /// The runtime the server runs on: [`SimHandle::wait_for_deliveries`] times its wait
+    /// there, not on the caller's runtime, whose clock may be paused.
+    runtime: tokio::runtime::Handle,
     addr: SocketAddr,
     /// The listening socket. The accept loop holds it only weakly (while it
     /// polls it), so that dropping this closes the port at once: owned by the
@@ -238,19 +242,26 @@ impl SimHandle {
     /// ([`SimHandle::webhook_deliveries`]: fewer than `n` when the bounds
     /// dropped the oldest). A `timeout` too large for the clock
     /// (`Duration::MAX`) waits without a deadline.
+    ///
+    /// The timeout is real time whatever runtime calls this: from a test whose clock is
+    /// paused (`#[tokio::test(start_paused = true)]`, the simulator on a runtime of its
+    /// own as the crate docs advise), it still waits for deliveries to come. The wait
+    /// runs on the simulator's runtime and wakes as each attempt is recorded; it returns
+    /// at once if that runtime has shut down.
     pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
         // `Instant + Duration` panics on overflow; a caller's "forever" is no deadline.
-        let deadline = tokio::time::Instant::now().checked_add(timeout);
-        loop {
-            // Counted, not the records kept: those stop growing at their bounds.
-            let recorded = lock(&self.shared.deliveries).recorded;
-            if recorded >= n || deadline.is_some_and(|at| tokio::time::Instant::now() >= at) {
-                return self.webhook_deliveries();
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        // Timed on the caller's tokio clock, a paused one moved the deadline on as soon
+        // as the caller idled, and the wait ended in milliseconds with nothing.
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let sh = self.shared.clone();
+        let mut wait = AbortOnDrop(
+            self.runtime
+                .spawn(async move { sh.wait_for_recorded(n, deadline).await }),
+        );
+        // An error is the simulator's runtime gone: nothing more will be delivered.
+        let _ = (&mut wait.0).await;
+        self.webhook_deliveries()
     }
-
     /// Number of tasks (both APIs) currently stored.
     pub fn task_count(&self) -> usize {
         self.shared.lock_state().tasks.len()
@@ -303,6 +314,15 @@ impl Drop for SimHandle {
         }
         drop(self.shared.stop_connections());
         drop(self.shared.stop_background());
+    }
+}
+
+/// A task aborted when its waiter goes (a caller's timeout dropped the wait).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
