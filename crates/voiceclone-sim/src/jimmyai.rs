@@ -120,8 +120,25 @@ pub(crate) async fn handle(
             }
         }
         "jimmyai.createClone" | "jimmyai.createAudio" => {
-            let m = match read_json(body, MAX_JSON, false, sh.config.body_read_timeout).await {
+            // `_parsing`: the body's room in the parse budget, held as long as `m`.
+            let (m, _parsing) = match read_json(
+                body,
+                MAX_JSON,
+                false,
+                sh.config.body_read_timeout,
+                &sh.json_budget,
+            )
+            .await
+            {
                 Ok(m) => m,
+                Err(BodyError::Busy) => {
+                    return err(
+                        sh,
+                        sh.config.jimmy_server_error,
+                        "server busy: too many large request bodies at once, try again later \
+                         (simulated)",
+                    );
+                }
                 Err(BodyError::TimedOut) => {
                     return crate::respond::body_timeout(envelope_err(
                         sh,

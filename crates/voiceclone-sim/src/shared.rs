@@ -25,6 +25,9 @@ pub(crate) struct Shared {
     pub clock_changed: Notify,
     /// Uploads being received (see `crate::bounds::MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: tokio::sync::Semaphore,
+    /// Bytes of JSON bodies being parsed, one permit a byte (see
+    /// `crate::bounds::MAX_JSON_PARSE_BYTES` and `crate::wire::read_json`).
+    pub json_budget: tokio::sync::Semaphore,
     /// Webhook attempts in flight (see `crate::bounds::MAX_CONCURRENT_WEBHOOKS`).
     pub webhook_slots: tokio::sync::Semaphore,
     /// Bytes of webhook bodies held by deliveries, one permit a byte: at most
@@ -137,6 +140,7 @@ impl Shared {
             state: Mutex::new(State::new(Limits::from_config(&config))),
             clock_changed: Notify::new(),
             upload_permits: tokio::sync::Semaphore::new(crate::bounds::MAX_CONCURRENT_UPLOADS),
+            json_budget: tokio::sync::Semaphore::new(crate::bounds::MAX_JSON_PARSE_BYTES),
             webhook_slots: tokio::sync::Semaphore::new(crate::bounds::MAX_CONCURRENT_WEBHOOKS),
             webhook_bytes: tokio::sync::Semaphore::new(webhook_bytes_cap),
             webhook_bytes_cap,
