@@ -78,7 +78,9 @@
 //!
 //! JimmyAI: Bearer auth, no idempotency (every accepted create is a new billable
 //! task), `modelId` valid for 3 simulated days after the preview completes unless a
-//! production task with it completes (activating it). Operations: `jimmyai.createClone`,
+//! production task with it completes (activating it). A preview clone of a WAV the simulator
+//! holds (`fileUrl` one of its own upload URLs) lasting 15 s or less, or 60 s or more,
+//! fails (the UNKNOWN table below). Operations: `jimmyai.createClone`,
 //! `jimmyai.createAudio`, `jimmyai.getAudio`, `jimmyai.uploadFile`.
 //!
 //! Billing ([`Stats::billable`], [`SimHandle::billable`]): every accepted create of
@@ -136,6 +138,7 @@
 //! | JimmyAI server error / injected business error | code -1, HTTP 200 | [`SimConfig::jimmy_server_error`] |
 //! | JimmyAI `modelId` activation | when a production task with it completes (a failed one never activates it) | — |
 //! | JimmyAI `fileUrl` without extension | accepted | — |
+//! | JimmyAI clone of speech not lasting more than 15 s and less than 60 s (B4, CONFIRMED): refused at the create, or the task failed | checked only when `fileUrl` names a WAV the simulator holds (its upload, a VMEG material: `/sim/files/...`), by the whole file's duration: accepted (and billed), then the task fails with `error` "speech must last more than 15 s and less than 60 s (simulated): ..." and no `modelId`. Other URLs are never fetched, so never checked | — |
 //! | VMEG clone `refAudio` = a material's `addressUrl` (plain http on loopback) | accepted | [`SimConfig::vmeg_clone_accepts_material_urls`] |
 //! | VMEG material size limit (→ 413) | 200 MiB per PUT and per material (less when [`SimConfig::max_upload_bytes`] is smaller) | [`SimConfig::vmeg_max_material_bytes`] |
 //! | VMEG `recommendedPartSize` | 8 MiB | [`SimConfig::vmeg_material_part_size`] |
