@@ -455,6 +455,8 @@
 //! | `vmeg_material_part_size` | 1 byte to 5 GiB (default 8 MiB) |
 //! | `vmeg_presign_validity` | 1 s to 365 days (default 1 h) |
 //!
+//! On a 32-bit target the bounds of 16 GiB and 5 GiB are `usize::MAX` instead.
+//!
 //! Any duration divided by `speed` is capped at 30,000 days, and the
 //! simulated clock saturates ([`SimHandle::advance_clock`] with
 //! `Duration::MAX` is fine), so no setting and no request can overflow.

@@ -183,6 +183,40 @@ async fn vmeg_async_clone_state_machine_and_voice_list() {
     assert_eq!(s, 404);
 }
 
+/// A `taskId` with spaces around it names the same task for `tasks/detail` and
+/// `tasks/delete`. Before: detail trimmed it and found the task, delete did not and
+/// answered "Task not found".
+#[tokio::test]
+async fn a_task_id_with_spaces_around_it_is_found_by_detail_and_delete_alike() {
+    let sim = Simulator::start_with(common::keyed(fast())).await.unwrap();
+    let api = Api::new(&sim);
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/task/clone-voice/create-async",
+            Some("spaced"),
+            clone_body(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let task = v["data"]["taskId"].as_str().unwrap().to_string();
+    let (s, v) = api
+        .get(&format!("/openapi/v1/tasks/detail?taskId=%20{task}%20"))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/tasks/delete",
+            Some("spaced-delete"),
+            json!({"taskId": format!(" {task} ")}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = api
+        .get(&format!("/openapi/v1/tasks/detail?taskId={task}"))
+        .await;
+    assert_eq!(s, 404, "deleted");
+}
+
 #[tokio::test]
 async fn vmeg_sync_clone_then_tts_and_clone_result_without_voice_id() {
     let sim = Simulator::start_with(common::keyed(
