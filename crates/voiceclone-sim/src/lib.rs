@@ -43,7 +43,11 @@
 //! Tasks move `queued -> processing -> completed | failed`, computed from
 //! elapsed simulated time (first quarter of the duration queued). Durations
 //! are divided by [`SimConfig::speed`]. [`SimHandle::complete_all_now`] and
-//! [`SimHandle::advance_clock`] move things along.
+//! [`SimHandle::advance_clock`] move things along. An advance moves the dates the APIs
+//! report as well (VMEG `createdAt` and `updatedAt`, JimmyAI `created`): they run ahead of
+//! the real clock by it, as a vendor's whose clock is that far fast. A client that compares
+//! vendor dates with its own clock does not find the tasks made after an advance beyond
+//! the skew it allows (voiceclone's `reconcile` allows 5 min).
 //!
 //! VMEG: Bearer auth (HTTP 401 envelope), `X-Idempotency-Key` required on
 //! every mutating POST (not on the two list POSTs), a repeated (path, key)
@@ -402,6 +406,44 @@
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## What tests sharing one simulator share
+//!
+//! A simulator is one account under one API key: every test on a shared one sees and
+//! changes the same
+//!
+//! - tasks and voices: `tasks/list` and `clone/list` list every test's (so does
+//!   voiceclone's `reconcile`: a neighbour's clone named "narrator" is a candidate for this
+//!   test's lost submit), and [`SimHandle::complete_all_now`] finishes them all;
+//! - idempotency keys, per (path, key): of two tests sending the key `test-1` on one path,
+//!   the second gets 409;
+//! - the clock: [`SimHandle::advance_clock`] ages every test's keys, tasks, uploads and
+//!   JimmyAI `modelId`s (finished tasks past [`SimConfig::task_retention`] are evicted, and
+//!   `tasks/detail` answers 404 for them), and moves every date reported (# Behaviour in
+//!   brief);
+//! - scripted faults, queued per operation, not per test: [`SimHandle::fail_next`]`(op,
+//!   .., 8)` fails the next 8 calls of `op`, whichever tests make them, and
+//!   [`SimHandle::clear_scripted_faults`] clears every test's;
+//! - the counters and records: [`Stats`], [`SimHandle::billable`],
+//!   [`SimHandle::webhook_deliveries`], [`SimHandle::wait_for_deliveries`] (it counts every
+//!   test's attempts), and [`Stats::duplicate_logical_calls`] (two tests synthesizing the
+//!   same text are one logical call billed twice).
+//!
+//! cargo runs a binary's tests in parallel, so tests sharing one simulator must:
+//!
+//! - use keys and names of their own: the test's name or a UUID in every idempotency key,
+//!   voice name, text and `extraData`;
+//! - assert deltas (a count read before and after), never absolute counts, and look for
+//!   their own tasks by id;
+//! - never call [`SimHandle::fail_next`], [`SimHandle::advance_clock`],
+//!   [`SimHandle::complete_all_now`] or [`SimHandle::clear_scripted_faults`].
+//!
+//! A test that needs any of these starts a simulator of its own instead (a port bound and
+//! a few allocations: milliseconds), as this workspace's own tests do. The simulator
+//! accepts one API key, so a test cannot keep to itself with a key of its own as it could
+//! at VMEG, which scopes tasks, assets and idempotency keys to the API key.
+//!
+//! ## A test whose clock is paused
 //!
 //! Do not start it on a runtime whose clock is paused (`#[tokio::test(start_paused =
 //! true)]`, `tokio::time::pause`). Its simulated clock is the real one plus

@@ -188,13 +188,24 @@ impl SimHandle {
     }
 
     /// Make every existing task terminal now (completed, or failed if it was
-    /// drawn to fail). Pending webhooks fire shortly after.
+    /// drawn to fail). Pending webhooks fire shortly after. Every test's tasks, on a
+    /// simulator shared by several (crate docs, # Sharing one simulator).
     pub fn complete_all_now(&self) {
         self.shared.complete_all_now();
     }
 
     /// Move the simulated clock forward (tasks progress, JimmyAI model ids
-    /// expire, idempotency keys age). Timestamps in responses move too.
+    /// expire, idempotency keys age, finished tasks and uploads pass their retention).
+    ///
+    /// The dates the APIs report move too (VMEG `createdAt` and `updatedAt`, JimmyAI
+    /// `created`): from now on they are `by` ahead of the real clock, as a vendor's whose
+    /// clock is that far fast. A client that compares vendor dates with its own clock does
+    /// not find the tasks made after an advance beyond the skew it allows: voiceclone's
+    /// `reconcile` allows 5 min, so after `advance_clock(25 h)` it finds none of the tasks
+    /// submitted since (`Candidates { incomplete: true }`, then `None`).
+    ///
+    /// On a simulator shared by several tests it acts on every test's tasks, keys and
+    /// dates: see the crate docs (# Sharing one simulator).
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
         self.shared.clock_changed.notify_waiters();
@@ -211,6 +222,9 @@ impl SimHandle {
     /// [`crate::STATUS_OPERATIONS`]; durations beyond the `--fault` bounds
     /// are refused. Every scripted fault is counted in
     /// [`Stats::faults_by_kind`] like a random one.
+    ///
+    /// The next calls are whoever makes them: on a simulator shared by several tests,
+    /// another test's calls may take the faults (crate docs, # Sharing one simulator).
     pub fn fail_next(
         &self,
         operation: &str,
