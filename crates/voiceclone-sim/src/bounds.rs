@@ -72,14 +72,26 @@ pub const READ_TIMEOUT: RangeInclusive<Duration> =
     Duration::from_millis(10)..=Duration::from_secs(3600);
 /// `max_tasks`.
 pub const MAX_TASKS: usize = 10_000_000;
-/// `max_task_bytes`.
-pub const MAX_TASK_BYTES: usize = 16 * 1024 * 1024 * 1024;
+/// `n` bytes as a `usize`, or `usize::MAX` where `n` does not fit (a 32-bit target, where
+/// the bounds above 4 GiB mean "whatever the address space holds"). Written as `usize`
+/// products, 16 GiB overflowed at compile time there and the crate did not build.
+const fn bytes(n: u64) -> usize {
+    if n > usize::MAX as u64 {
+        usize::MAX
+    } else {
+        n as usize
+    }
+}
+
+/// `max_task_bytes` (16 GiB; `usize::MAX` on a 32-bit target).
+pub const MAX_TASK_BYTES: usize = bytes(16 << 30);
 /// `max_uploads`.
 pub const MAX_UPLOADS: usize = 1_000_000;
-/// `max_upload_bytes`.
-pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024 * 1024;
-/// `vmeg_material_part_size` (the usual object-store maximum part).
-pub const MAX_PART_BYTES: usize = 5 * 1024 * 1024 * 1024;
+/// `max_upload_bytes` (16 GiB; `usize::MAX` on a 32-bit target).
+pub const MAX_UPLOAD_BYTES: usize = bytes(16 << 30);
+/// `vmeg_material_part_size`, the usual object-store maximum part (5 GiB; `usize::MAX`
+/// on a 32-bit target).
+pub const MAX_PART_BYTES: usize = bytes(5 << 30);
 /// `vmeg_presign_validity`.
 pub const PRESIGN_VALIDITY: RangeInclusive<Duration> =
     Duration::from_secs(1)..=Duration::from_secs(365 * 86_400);
@@ -89,6 +101,12 @@ pub const MAX_IDEMPOTENCY_KEYS: usize = 10_000_000;
 /// JimmyAI uploads received at the same time, at most (each is buffered whole,
 /// up to the vendor's 100 MB).
 pub const MAX_CONCURRENT_UPLOADS: usize = 2;
+
+/// Bytes of JSON request bodies (both vendors) being parsed and checked at once, at
+/// most; a body larger takes the whole budget alone. Each parses to some 17 to 32 times
+/// its size, so this holds the parsed bodies to some 256 MiB; bodies beyond wait their
+/// turn within the body read timeout, then get a 503, busy.
+pub const MAX_JSON_PARSE_BYTES: usize = 8 * 1024 * 1024;
 
 /// VMEG webhook attempts in flight at once, at most (each a connection to the
 /// receiver); the bodies of deliveries under way hold at most
@@ -134,5 +152,18 @@ impl ConfigError {
             bounds,
             got: got.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// On 64-bit targets the byte bounds are the sizes the docs give.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn byte_bounds_are_their_sizes_on_64_bit() {
+        let gib = 1024 * 1024 * 1024;
+        assert_eq!(super::MAX_TASK_BYTES, 16 * gib);
+        assert_eq!(super::MAX_UPLOAD_BYTES, 16 * gib);
+        assert_eq!(super::MAX_PART_BYTES, 5 * gib);
     }
 }

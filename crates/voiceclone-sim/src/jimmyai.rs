@@ -14,7 +14,8 @@ use crate::faults::{FaultKind, FaultPlan};
 use crate::respond::{bearer_ok, json_response};
 use crate::shared::Shared;
 use crate::state::{
-    Phase, StoredFile, TASKS_FULL_RETRY_AFTER_SECS, Task, TaskKind, TasksFull, TtsLine, hex_id,
+    Phase, State, StoredFile, TASKS_FULL_RETRY_AFTER_SECS, Task, TaskKind, TasksFull, TtsLine,
+    hex_id,
 };
 use crate::stats::Created;
 use crate::wire::{BodyError, extension, is_http_url, opt_bool, opt_f64, opt_str, read_json};
@@ -120,8 +121,25 @@ pub(crate) async fn handle(
             }
         }
         "jimmyai.createClone" | "jimmyai.createAudio" => {
-            let m = match read_json(body, MAX_JSON, false, sh.config.body_read_timeout).await {
+            // `_parsing`: the body's room in the parse budget, held as long as `m`.
+            let (m, _parsing) = match read_json(
+                body,
+                MAX_JSON,
+                false,
+                sh.config.body_read_timeout,
+                &sh.json_budget,
+            )
+            .await
+            {
                 Ok(m) => m,
+                Err(BodyError::Busy) => {
+                    return err(
+                        sh,
+                        sh.config.jimmy_server_error,
+                        "server busy: too many large request bodies at once, try again later \
+                         (simulated)",
+                    );
+                }
                 Err(BodyError::TimedOut) => {
                     return crate::respond::body_timeout(envelope_err(
                         sh,
@@ -295,7 +313,12 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         now,
         sh.config.scaled(sh.config.clone_duration),
     );
+    // Drawn whatever the audio, so later draws stay those of the seed.
     t.will_fail = sh.draw_task_failure();
+    if let Some(why) = stored_speech_out_of_range(sh, &st, &file_url) {
+        t.will_fail = true;
+        t.fail_reason = Some(why);
+    }
     t.is_async = true;
     t.model_id = Some(format!("mdl_{}", hex_id()));
     t.ref_audio = file_url.clone();
@@ -317,6 +340,37 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
     drop(st);
     tracing::debug!(task_id = %id, "jimmyai preview clone accepted");
     Ok(data)
+}
+
+/// The speech a preview clone needs, in milliseconds, bounds excluded: "more than 15 s and
+/// less than 60 s" (api-facts B4, CONFIRMED).
+const CLONE_SPEECH_MS: (u64, u64) = (15_000, 60_000);
+
+/// Why a clone of `file_url` fails, when it names a WAV file the simulator holds (an
+/// upload, or a VMEG material: `/sim/files/{name}` under its base URL) whose duration is
+/// outside [`CLONE_SPEECH_MS`]. The whole file's duration stands for its speech. Any other
+/// URL, an unreadable WAV or another format is not checked (the simulator fetches
+/// nothing), nor are the results it generates.
+///
+/// Whether JimmyAI refuses such a file at the create or fails its task is UNKNOWN: the
+/// task fails, as "must last" describes the audio the task processes (the crate docs'
+/// table). Either way voiceclone's own check (`rules::clone_duration`) is what guards a caller.
+fn stored_speech_out_of_range(sh: &Shared, st: &State, file_url: &str) -> Option<String> {
+    let name = file_url
+        .strip_prefix(sh.base_url.as_str())?
+        .strip_prefix("/sim/files/")?
+        .split(['?', '#'])
+        .next()?;
+    let ms = crate::audio::wav_duration_ms(&st.files.get(name)?.bytes)?;
+    let (min, max) = CLONE_SPEECH_MS;
+    if ms > min && ms < max {
+        return None;
+    }
+    Some(format!(
+        "speech must last more than 15 s and less than 60 s (simulated): the file lasts {}.{} s",
+        ms / 1000,
+        ms % 1000 / 100
+    ))
 }
 
 fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr> {
@@ -490,7 +544,11 @@ fn get_audio(sh: &Shared, plan: &FaultPlan, id: &str) -> Response<Body> {
                 }
             }
             Phase::Failed => {
-                d.insert("error".into(), json!("task failed (simulated)"));
+                let why = t
+                    .fail_reason
+                    .as_deref()
+                    .unwrap_or("task failed (simulated)");
+                d.insert("error".into(), json!(why));
             }
             Phase::Queued | Phase::Processing => {}
         }

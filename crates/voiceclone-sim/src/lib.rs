@@ -43,7 +43,11 @@
 //! Tasks move `queued -> processing -> completed | failed`, computed from
 //! elapsed simulated time (first quarter of the duration queued). Durations
 //! are divided by [`SimConfig::speed`]. [`SimHandle::complete_all_now`] and
-//! [`SimHandle::advance_clock`] move things along.
+//! [`SimHandle::advance_clock`] move things along. An advance moves the dates the APIs
+//! report as well (VMEG `createdAt` and `updatedAt`, JimmyAI `created`): they run ahead of
+//! the real clock by it, as a vendor's whose clock is that far fast. A client that compares
+//! vendor dates with its own clock does not find the tasks made after an advance beyond
+//! the skew it allows (voiceclone's `reconcile` allows 5 min).
 //!
 //! VMEG: Bearer auth (HTTP 401 envelope), `X-Idempotency-Key` required on
 //! every mutating POST (not on the two list POSTs), a repeated (path, key)
@@ -78,7 +82,9 @@
 //!
 //! JimmyAI: Bearer auth, no idempotency (every accepted create is a new billable
 //! task), `modelId` valid for 3 simulated days after the preview completes unless a
-//! production task with it completes (activating it). Operations: `jimmyai.createClone`,
+//! production task with it completes (activating it). A preview clone of a WAV the simulator
+//! holds (`fileUrl` one of its own upload URLs) lasting 15 s or less, or 60 s or more,
+//! fails (the UNKNOWN table below). Operations: `jimmyai.createClone`,
 //! `jimmyai.createAudio`, `jimmyai.getAudio`, `jimmyai.uploadFile`.
 //!
 //! Billing ([`Stats::billable`], [`SimHandle::billable`]): every accepted create of
@@ -136,6 +142,7 @@
 //! | JimmyAI server error / injected business error | code -1, HTTP 200 | [`SimConfig::jimmy_server_error`] |
 //! | JimmyAI `modelId` activation | when a production task with it completes (a failed one never activates it) | — |
 //! | JimmyAI `fileUrl` without extension | accepted | — |
+//! | JimmyAI clone of speech not lasting more than 15 s and less than 60 s (B4, CONFIRMED): refused at the create, or the task failed | checked only when `fileUrl` names a WAV the simulator holds (its upload, a VMEG material: `/sim/files/...`), by the whole file's duration: accepted (and billed), then the task fails with `error` "speech must last more than 15 s and less than 60 s (simulated): ..." and no `modelId`. Other URLs are never fetched, so never checked | — |
 //! | VMEG clone `refAudio` = a material's `addressUrl` (plain http on loopback) | accepted | [`SimConfig::vmeg_clone_accepts_material_urls`] |
 //! | VMEG material size limit (→ 413) | 200 MiB per PUT and per material (less when [`SimConfig::max_upload_bytes`] is smaller) | [`SimConfig::vmeg_max_material_bytes`] |
 //! | VMEG `recommendedPartSize` | 8 MiB | [`SimConfig::vmeg_material_part_size`] |
@@ -184,6 +191,13 @@
 //!   a multipart upload's parts, run on tokio's blocking pool (never under a
 //!   lock), so a large upload does not hold a current-thread runtime; calls to
 //!   `complete` for one upload run one after the other (one copy of it at a time).
+//! - **JSON bodies parsed at once.** A JSON body (either vendor) is parsed only with
+//!   room in a budget of 8 MiB of bodies being parsed and checked
+//!   ([`bounds::MAX_JSON_PARSE_BYTES`]; a larger body takes it alone), as each parses to
+//!   some 17 to 32 times its size; the others wait for room within
+//!   [`SimConfig::body_read_timeout`] (counted from the request's body), past which VMEG
+//!   answers 503 with `Retry-After` and JimmyAI [`SimConfig::jimmy_server_error`]
+//!   ("busy"): nothing created, no VMEG key used.
 //! - **Stored data.** Finished tasks beyond [`SimConfig::max_tasks`] (the
 //!   oldest first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved
@@ -393,17 +407,57 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## What tests sharing one simulator share
+//!
+//! A simulator is one account under one API key: every test on a shared one sees and
+//! changes the same
+//!
+//! - tasks and voices: `tasks/list` and `clone/list` list every test's (so does
+//!   voiceclone's `reconcile`: a neighbour's clone named "narrator" is a candidate for this
+//!   test's lost submit), and [`SimHandle::complete_all_now`] finishes them all;
+//! - idempotency keys, per (path, key): of two tests sending the key `test-1` on one path,
+//!   the second gets 409;
+//! - the clock: [`SimHandle::advance_clock`] ages every test's keys, tasks, uploads and
+//!   JimmyAI `modelId`s (finished tasks past [`SimConfig::task_retention`] are evicted, and
+//!   `tasks/detail` answers 404 for them), and moves every date reported (# Behaviour in
+//!   brief);
+//! - scripted faults, queued per operation, not per test: [`SimHandle::fail_next`]`(op,
+//!   .., 8)` fails the next 8 calls of `op`, whichever tests make them, and
+//!   [`SimHandle::clear_scripted_faults`] clears every test's;
+//! - the counters and records: [`Stats`], [`SimHandle::billable`],
+//!   [`SimHandle::webhook_deliveries`], [`SimHandle::wait_for_deliveries`] (it counts every
+//!   test's attempts), and [`Stats::duplicate_logical_calls`] (two tests synthesizing the
+//!   same text are one logical call billed twice).
+//!
+//! cargo runs a binary's tests in parallel, so tests sharing one simulator must:
+//!
+//! - use keys and names of their own: the test's name or a UUID in every idempotency key,
+//!   voice name, text and `extraData`;
+//! - assert deltas (a count read before and after), never absolute counts, and look for
+//!   their own tasks by id;
+//! - never call [`SimHandle::fail_next`], [`SimHandle::advance_clock`],
+//!   [`SimHandle::complete_all_now`] or [`SimHandle::clear_scripted_faults`].
+//!
+//! A test that needs any of these starts a simulator of its own instead (a port bound and
+//! a few allocations: milliseconds), as this workspace's own tests do. The simulator
+//! accepts one API key, so a test cannot keep to itself with a key of its own as it could
+//! at VMEG, which scopes tasks, assets and idempotency keys to the API key.
+//!
+//! ## A test whose clock is paused
+//!
 //! Do not start it on a runtime whose clock is paused (`#[tokio::test(start_paused =
 //! true)]`, `tokio::time::pause`). Its simulated clock is the real one plus
 //! [`SimHandle::advance_clock`], while its timers are that runtime's: each time the runtime
 //! is idle they fire at once, so a sync create or a webhook delivery wakes, finds its task
 //! not due on the real clock, and sleeps again, spinning a core (and taking the state
 //! lock) until real time reaches the due time; a connection's header, body and write
-//! timeouts end it as soon as the runtime idles waiting for its client. A test that pauses its clock starts the simulator on a runtime
-//! of its own, as above: the test's paused clock then moves its own sleeps only. (Not
-//! following the paused clock instead: tokio's clock is read from whichever runtime the
-//! caller is on, so the handle's methods, called from another runtime or none, would see
-//! a clock going back and forth.)
+//! timeouts end it as soon as the runtime idles waiting for its client. A test that pauses
+//! its clock starts the simulator on a runtime of its own, as above: the test's paused
+//! clock then moves its own sleeps only, and [`SimHandle::wait_for_deliveries`], timed on
+//! the simulator's runtime, still waits real time for the webhooks. (Not following the
+//! paused clock instead: tokio's clock is read from whichever runtime the caller is on, so
+//! the handle's methods, called from another runtime or none, would see a clock going back
+//! and forth.)
 //!
 //! # Settings and their bounds
 //!
@@ -442,6 +496,8 @@
 //! | `vmeg_max_material_bytes` | 1 byte to 16 GiB (default 200 MiB; `max_upload_bytes` is the limit when smaller) |
 //! | `vmeg_material_part_size` | 1 byte to 5 GiB (default 8 MiB) |
 //! | `vmeg_presign_validity` | 1 s to 365 days (default 1 h) |
+//!
+//! On a 32-bit target the bounds of 16 GiB and 5 GiB are `usize::MAX` instead.
 //!
 //! Any duration divided by `speed` is capped at 30,000 days, and the
 //! simulated clock saturates ([`SimHandle::advance_clock`] with

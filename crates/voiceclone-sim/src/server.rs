@@ -82,6 +82,7 @@ impl Simulator {
         let accept = tokio::spawn(accept_loop(Arc::downgrade(&listener), shared.clone()));
         Ok(SimHandle {
             shared,
+            runtime: tokio::runtime::Handle::current(),
             addr,
             listener: Some(listener),
             accept: Some(accept),
@@ -96,6 +97,9 @@ impl Simulator {
 /// the webhook secret, nor what tasks and uploads hold.
 pub struct SimHandle {
     shared: Arc<Shared>,
+    /// The runtime the server runs on: [`SimHandle::wait_for_deliveries`] times its wait
+    /// there, not on the caller's runtime, whose clock may be paused.
+    runtime: tokio::runtime::Handle,
     addr: SocketAddr,
     /// The listening socket. The accept loop holds it only weakly (while it
     /// polls it), so that dropping this closes the port at once: owned by the
@@ -184,13 +188,24 @@ impl SimHandle {
     }
 
     /// Make every existing task terminal now (completed, or failed if it was
-    /// drawn to fail). Pending webhooks fire shortly after.
+    /// drawn to fail). Pending webhooks fire shortly after. Every test's tasks, on a
+    /// simulator shared by several (crate docs, # Sharing one simulator).
     pub fn complete_all_now(&self) {
         self.shared.complete_all_now();
     }
 
     /// Move the simulated clock forward (tasks progress, JimmyAI model ids
-    /// expire, idempotency keys age). Timestamps in responses move too.
+    /// expire, idempotency keys age, finished tasks and uploads pass their retention).
+    ///
+    /// The dates the APIs report move too (VMEG `createdAt` and `updatedAt`, JimmyAI
+    /// `created`): from now on they are `by` ahead of the real clock, as a vendor's whose
+    /// clock is that far fast. A client that compares vendor dates with its own clock does
+    /// not find the tasks made after an advance beyond the skew it allows: voiceclone's
+    /// `reconcile` allows 5 min, so after `advance_clock(25 h)` it finds none of the tasks
+    /// submitted since (`Candidates { incomplete: true }`, then `None`).
+    ///
+    /// On a simulator shared by several tests it acts on every test's tasks, keys and
+    /// dates: see the crate docs (# Sharing one simulator).
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
         self.shared.clock_changed.notify_waiters();
@@ -207,6 +222,9 @@ impl SimHandle {
     /// [`crate::STATUS_OPERATIONS`]; durations beyond the `--fault` bounds
     /// are refused. Every scripted fault is counted in
     /// [`Stats::faults_by_kind`] like a random one.
+    ///
+    /// The next calls are whoever makes them: on a simulator shared by several tests,
+    /// another test's calls may take the faults (crate docs, # Sharing one simulator).
     pub fn fail_next(
         &self,
         operation: &str,
@@ -238,19 +256,26 @@ impl SimHandle {
     /// ([`SimHandle::webhook_deliveries`]: fewer than `n` when the bounds
     /// dropped the oldest). A `timeout` too large for the clock
     /// (`Duration::MAX`) waits without a deadline.
+    ///
+    /// The timeout is real time whatever runtime calls this: from a test whose clock is
+    /// paused (`#[tokio::test(start_paused = true)]`, the simulator on a runtime of its
+    /// own as the crate docs advise), it still waits for deliveries to come. The wait
+    /// runs on the simulator's runtime and wakes as each attempt is recorded; it returns
+    /// at once if that runtime has shut down.
     pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
         // `Instant + Duration` panics on overflow; a caller's "forever" is no deadline.
-        let deadline = tokio::time::Instant::now().checked_add(timeout);
-        loop {
-            // Counted, not the records kept: those stop growing at their bounds.
-            let recorded = lock(&self.shared.deliveries).recorded;
-            if recorded >= n || deadline.is_some_and(|at| tokio::time::Instant::now() >= at) {
-                return self.webhook_deliveries();
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        // Timed on the caller's tokio clock, a paused one moved the deadline on as soon
+        // as the caller idled, and the wait ended in milliseconds with nothing.
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let sh = self.shared.clone();
+        let mut wait = AbortOnDrop(
+            self.runtime
+                .spawn(async move { sh.wait_for_recorded(n, deadline).await }),
+        );
+        // An error is the simulator's runtime gone: nothing more will be delivered.
+        let _ = (&mut wait.0).await;
+        self.webhook_deliveries()
     }
-
     /// Number of tasks (both APIs) currently stored.
     pub fn task_count(&self) -> usize {
         self.shared.lock_state().tasks.len()
@@ -303,6 +328,15 @@ impl Drop for SimHandle {
         }
         drop(self.shared.stop_connections());
         drop(self.shared.stop_background());
+    }
+}
+
+/// A task aborted when its waiter goes (a caller's timeout dropped the wait).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

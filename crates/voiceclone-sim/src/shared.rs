@@ -25,6 +25,9 @@ pub(crate) struct Shared {
     pub clock_changed: Notify,
     /// Uploads being received (see `crate::bounds::MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: tokio::sync::Semaphore,
+    /// Bytes of JSON bodies being parsed, one permit a byte (see
+    /// `crate::bounds::MAX_JSON_PARSE_BYTES` and `crate::wire::read_json`).
+    pub json_budget: tokio::sync::Semaphore,
     /// Webhook attempts in flight (see `crate::bounds::MAX_CONCURRENT_WEBHOOKS`).
     pub webhook_slots: tokio::sync::Semaphore,
     /// Bytes of webhook bodies held by deliveries, one permit a byte: at most
@@ -37,6 +40,8 @@ pub(crate) struct Shared {
     pub task_rng: Mutex<fastrand::Rng>,
     /// The latest webhook attempts.
     pub deliveries: Mutex<DeliveryLog>,
+    /// Woken each time a webhook attempt is recorded ([`Shared::wait_for_recorded`]).
+    pub delivery_recorded: Notify,
     pub scripts: Mutex<Scripts>,
     /// VMEG material uploads and materials (lock before `state` when both are needed).
     pub materials: Mutex<crate::vmeg::materials::MaterialStore>,
@@ -135,6 +140,7 @@ impl Shared {
             state: Mutex::new(State::new(Limits::from_config(&config))),
             clock_changed: Notify::new(),
             upload_permits: tokio::sync::Semaphore::new(crate::bounds::MAX_CONCURRENT_UPLOADS),
+            json_budget: tokio::sync::Semaphore::new(crate::bounds::MAX_JSON_PARSE_BYTES),
             webhook_slots: tokio::sync::Semaphore::new(crate::bounds::MAX_CONCURRENT_WEBHOOKS),
             webhook_bytes: tokio::sync::Semaphore::new(webhook_bytes_cap),
             webhook_bytes_cap,
@@ -143,6 +149,7 @@ impl Shared {
             fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
             task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
             deliveries: Mutex::new(DeliveryLog::default()),
+            delivery_recorded: Notify::new(),
             scripts: Mutex::new(Scripts::default()),
             materials: Mutex::new(Default::default()),
             background: Mutex::new(Some(JoinSet::new())),
@@ -275,6 +282,38 @@ impl Shared {
             match log.kept.pop_front() {
                 Some(old) => log.bytes = log.bytes.saturating_sub(delivery_bytes(&old)),
                 None => break,
+            }
+        }
+        drop(log);
+        self.delivery_recorded.notify_waiters();
+    }
+
+    /// Wait until at least `n` webhook attempts were recorded (counted, not the records
+    /// kept: those stop growing at their bounds) or the real-time `deadline` passed
+    /// (`None`: no deadline). Woken by each recorded attempt; one timer, no polling.
+    pub async fn wait_for_recorded(&self, n: usize, deadline: Option<std::time::Instant>) {
+        loop {
+            // Registered before the look, so an attempt recorded in between wakes it.
+            let notified = self.delivery_recorded.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if lock(&self.deliveries).recorded >= n {
+                return;
+            }
+            match deadline {
+                None => notified.await,
+                Some(at) => {
+                    let left = at.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return;
+                    }
+                    // On the simulator's runtime, whose clock is real (its docs say never
+                    // to pause it); the deadline is read again from the real clock.
+                    tokio::select! {
+                        () = tokio::time::sleep(left) => {}
+                        () = notified => {}
+                    }
+                }
             }
         }
     }

@@ -123,6 +123,10 @@ pub(crate) struct Task {
     /// Total time until terminal.
     pub total: Duration,
     pub will_fail: bool,
+    /// Why the task fails when it is due, if the simulator knows a reason of the vendor's
+    /// (a JimmyAI clone of a stored WAV too short or too long); `None`: the generic
+    /// simulated failure.
+    pub fail_reason: Option<String>,
     pub is_async: bool,
     /// `extraData` of an async VMEG create, as compact JSON text (shared with its
     /// create record; see `crate::stats::Created`).
@@ -164,6 +168,7 @@ impl Task {
             queued_for: total / 4,
             total,
             will_fail: false,
+            fail_reason: None,
             is_async: false,
             extra_data: None,
             voice_id: None,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use serde_json::{Map, Value};
+use tokio::sync::SemaphorePermit;
 
 /// Why a body could not be read.
 #[derive(Debug)]
@@ -17,6 +18,10 @@ pub(crate) enum BodyError {
     Incomplete(String),
     /// Not fully received within the body read timeout.
     TimedOut,
+    /// Received, but no room to parse it within the body read timeout: the bodies being
+    /// parsed hold the whole budget ([`crate::bounds::MAX_JSON_PARSE_BYTES`]). Answered
+    /// 503, busy, as the upload slots are.
+    Busy,
 }
 
 /// The most bytes of a request body read and thrown away before an early
@@ -143,24 +148,46 @@ fn causes(e: &dyn std::error::Error) -> String {
 /// Read a JSON object body within `timeout`. An empty body counts as `{}`
 /// when `allow_empty`. A body over `limit` is drained (see [`drain`]) before
 /// `TooLarge` is answered.
-pub(crate) async fn read_json(
+///
+/// A body is parsed only with room in `budget` (one permit a byte of body, at most the
+/// whole budget, so one body alone always fits), waited for within what is left of
+/// `timeout` (then `Busy`); the permit comes back with the object and must be held until
+/// the handler is done with it. A body parses to some 17 times its size (32 for an array
+/// of zeros), and parsed bodies were bounded only by the server's worker threads: 48 of
+/// them parsing 1 MiB bodies at once grew a test binary by a GiB.
+pub(crate) async fn read_json<'a>(
     body: Body,
     limit: usize,
     allow_empty: bool,
     timeout: std::time::Duration,
-) -> Result<Map<String, Value>, BodyError> {
+    budget: &'a tokio::sync::Semaphore,
+) -> Result<(Map<String, Value>, Option<SemaphorePermit<'a>>), BodyError> {
+    let started = tokio::time::Instant::now();
     let bytes = tokio::time::timeout(timeout, read_limited(body, limit))
         .await
         .map_err(|_| BodyError::TimedOut)??;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return if allow_empty {
-            Ok(Map::new())
+            Ok((Map::new(), None))
         } else {
             Err(BodyError::Malformed("request body is required".into()))
         };
     }
+    let permits =
+        u32::try_from(bytes.len().min(crate::bounds::MAX_JSON_PARSE_BYTES)).unwrap_or(u32::MAX);
+    // Polled once before the deadline is checked: room available now is taken even when
+    // the read used up the timeout.
+    let deadline = started.checked_add(timeout);
+    let permit = match deadline {
+        Some(at) => tokio::time::timeout_at(at, budget.acquire_many(permits))
+            .await
+            .map_err(|_| BodyError::Busy)?,
+        None => budget.acquire_many(permits).await,
+    }
+    // Closed: never, as nothing closes it.
+    .map_err(|_| BodyError::Busy)?;
     match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Object(m)) => Ok((m, Some(permit))),
         Ok(_) => Err(BodyError::Malformed(
             "request body must be a JSON object".into(),
         )),

@@ -709,6 +709,53 @@ async fn waiting_for_deliveries_for_ever_does_not_panic() {
     sim.shutdown().await;
 }
 
+/// A test whose clock is paused (`start_paused`), the simulator on a runtime of its own as
+/// the crate docs advise, waits for a webhook that comes after some real time. Before: the
+/// wait's deadline and its 5 ms polling sleeps were on the caller's paused clock, which
+/// tokio moves on whenever the test idles: the 30 s passed in milliseconds of real time and
+/// the wait returned nothing while the delivery was still to come. Now the deadline is
+/// real time and the wait wakes when a delivery is recorded.
+#[tokio::test(start_paused = true)]
+async fn a_test_with_a_paused_clock_waits_real_time_for_a_delivery() {
+    let started = std::thread::spawn(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let token = common::token();
+        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
+        let (receiver, _) = rt.block_on(canned_server(ok, &token, None));
+        // Real time: the TTS task takes 1 s, its webhook comes after it.
+        let sim = rt
+            .block_on(Simulator::start_with(common::keyed(
+                SimConfig::default()
+                    .with_speed(1.0)
+                    .with_webhook(format!("http://{receiver}/{token}/hook"), "secret"),
+            )))
+            .unwrap();
+        let (st, v) = rt.block_on(vmeg_post(
+            &sim,
+            "/openapi/v1/task/tts/create-async",
+            "paused-wait",
+            json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}),
+        ));
+        assert_eq!(st, 200, "{v}");
+        (rt, sim)
+    });
+    let (rt, sim) = started.join().unwrap();
+    let d = sim.wait_for_deliveries(1, Duration::from_secs(30)).await;
+    assert_eq!(d.len(), 1, "the wait ended before the delivery came: {d:?}");
+    assert!(d[0].succeeded(), "{:?}", d[0]);
+    // A runtime is not dropped from inside another one.
+    std::thread::spawn(move || {
+        drop(sim);
+        drop(rt);
+    })
+    .join()
+    .unwrap();
+}
+
 /// Shutting down while async creates are in flight, webhook configured. Before: shutdown
 /// aborted the deliveries first and stopped accepting after, and nothing stopped a
 /// delivery spawned in between (a create still being handled): it was delivered some

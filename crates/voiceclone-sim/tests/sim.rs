@@ -183,6 +183,40 @@ async fn vmeg_async_clone_state_machine_and_voice_list() {
     assert_eq!(s, 404);
 }
 
+/// A `taskId` with spaces around it names the same task for `tasks/detail` and
+/// `tasks/delete`. Before: detail trimmed it and found the task, delete did not and
+/// answered "Task not found".
+#[tokio::test]
+async fn a_task_id_with_spaces_around_it_is_found_by_detail_and_delete_alike() {
+    let sim = Simulator::start_with(common::keyed(fast())).await.unwrap();
+    let api = Api::new(&sim);
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/task/clone-voice/create-async",
+            Some("spaced"),
+            clone_body(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let task = v["data"]["taskId"].as_str().unwrap().to_string();
+    let (s, v) = api
+        .get(&format!("/openapi/v1/tasks/detail?taskId=%20{task}%20"))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/tasks/delete",
+            Some("spaced-delete"),
+            json!({"taskId": format!(" {task} ")}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = api
+        .get(&format!("/openapi/v1/tasks/detail?taskId={task}"))
+        .await;
+    assert_eq!(s, 404, "deleted");
+}
+
 #[tokio::test]
 async fn vmeg_sync_clone_then_tts_and_clone_result_without_voice_id() {
     let sim = Simulator::start_with(common::keyed(
@@ -1096,6 +1130,90 @@ async fn jimmyai_upload_multipart() {
     // not multipart
     let v = jimmy_post(&api, "files/upload", json!({})).await;
     assert_eq!(v["code"], 20002);
+}
+
+/// A mono 8-bit 8 kHz WAV of `seconds` (header and silence).
+fn wav(seconds: u32) -> Vec<u8> {
+    let data_len = seconds * 8_000;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&8_000u32.to_le_bytes());
+    v.extend_from_slice(&8_000u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&8u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    v.resize(v.len() + data_len as usize, 0x80);
+    v
+}
+
+/// Uploads `file` to JimmyAI as `voice.wav`: the URL the simulator hands back.
+async fn jimmy_upload(api: &Api, file: Vec<u8>) -> String {
+    let boundary = "XsimBoundary123";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"voice.wav\"\r\nContent-Type: audio/wav\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(&file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let v: Value = api
+        .http
+        .post(format!("{}/api/open-api/v1/files/upload", api.base))
+        .bearer_auth(&api.key)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["code"], 20000, "{v}");
+    v["data"]["url"].as_str().unwrap().to_string()
+}
+
+/// A JimmyAI clone from a WAV the simulator holds (its own upload) whose speech does not
+/// last more than 15 s and less than 60 s (api-facts B4, CONFIRMED) fails, saying why,
+/// with no `modelId`. Before: the simulator never looked at the audio, and the preview of
+/// a 10 s recording (the documented upload-then-clone flow) completed with a `modelId`.
+/// Accepted and then failed, not refused: which JimmyAI does is UNKNOWN.
+#[tokio::test]
+async fn jimmyai_a_clone_of_its_own_upload_too_short_or_too_long_fails() {
+    let sim = Simulator::start_with(common::keyed(fast())).await.unwrap();
+    let api = Api::new(&sim);
+    for (seconds, ok) in [
+        (10, false),
+        (15, false),
+        (16, true),
+        (59, true),
+        (60, false),
+    ] {
+        let url = jimmy_upload(&api, wav(seconds)).await;
+        let v = jimmy_post(&api, "soundCloning/clones", json!({"fileUrl": url})).await;
+        assert_eq!(v["code"], 20000, "{seconds} s: accepted, billed: {v}");
+        let done = jimmy_wait(&api, v["data"]["id"].as_str().unwrap()).await;
+        if ok {
+            assert_eq!(done["data"]["status"], "completed", "{seconds} s: {done}");
+            assert!(done["data"]["modelId"].is_string(), "{done}");
+        } else {
+            assert_eq!(done["data"]["status"], "failed", "{seconds} s: {done}");
+            assert!(done["data"]["modelId"].is_null(), "{done}");
+            let why = done["data"]["error"].as_str().unwrap();
+            assert!(
+                why.contains("more than 15 s and less than 60 s") && why.contains("(simulated)"),
+                "{why}"
+            );
+        }
+    }
+    assert_eq!(sim.billable("jimmyai.createClone"), 5);
 }
 
 #[tokio::test]

@@ -49,6 +49,7 @@ use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use md5::{Digest, Md5};
 use serde_json::{Map, Value, json};
 
+use crate::audio::wav_duration_ms;
 use crate::shared::{Shared, lock};
 use crate::state::{StoredFile, hex_id};
 use crate::wire::{extension, opt_str, query_map, req_str};
@@ -247,46 +248,6 @@ fn ext_info(ext: &str) -> (&'static str, &'static str) {
         "flv" => ("video/x-flv", "video"),
         _ => ("application/octet-stream", "other"),
     }
-}
-
-/// Chunks [`wav_duration_ms`] reads before giving up: real WAVs put `fmt ` and
-/// `data` among their first few (after `LIST`, `bext`, `JUNK` and the like).
-const WAV_MAX_CHUNKS: usize = 64;
-
-/// The duration of a RIFF/WAVE file in milliseconds, from its `fmt ` byte
-/// rate and its `data` size (the simulator's own small reader).
-fn wav_duration_ms(b: &[u8]) -> Option<u64> {
-    if b.get(0..4)? != b"RIFF" || b.get(8..12)? != b"WAVE" {
-        return None;
-    }
-    // Offsets come from the file: checked, so a chunk size near `usize::MAX`
-    // (a 32-bit target) ends the scan rather than overflowing.
-    let u32_at = |i: usize| -> Option<u32> {
-        let end = i.checked_add(4)?;
-        Some(u32::from_le_bytes(b.get(i..end)?.try_into().ok()?))
-    };
-    let mut at = 12usize;
-    let mut byte_rate = None;
-    // It runs under the material lock: bounded, as a file of tiny chunks
-    // would otherwise be walked whole.
-    for _ in 0..WAV_MAX_CHUNKS {
-        let id = b.get(at..at.checked_add(4)?)?;
-        let size = usize::try_from(u32_at(at.checked_add(4)?)?).ok()?;
-        let body = at.checked_add(8)?;
-        if id == b"fmt " {
-            byte_rate = Some(u32_at(body.checked_add(8)?)?);
-        } else if id == b"data" {
-            let rate = u64::from(byte_rate.filter(|r| *r > 0)?);
-            let len = u64::try_from(size.min(b.len().saturating_sub(body))).ok()?;
-            return Some(len.saturating_mul(1000) / rate);
-        }
-        at = body.checked_add(size)?.checked_add(size % 2)?;
-    }
-    tracing::debug!(
-        chunks = WAV_MAX_CHUNKS,
-        "no WAV data chunk early enough: duration left out"
-    );
-    None
 }
 
 fn md5_hex(b: &[u8]) -> String {
@@ -1115,6 +1076,7 @@ pub(crate) async fn read_half(req: Request<Body>, timeout: Duration) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::audio::WAV_MAX_CHUNKS;
 
     #[test]
     fn wav_duration_from_the_header() {

@@ -154,7 +154,15 @@ pub(crate) async fn handle(
     }
     match op {
         "vmeg.cloneVoiceList" | "vmeg.basicVoiceList" => {
-            let m = match read_json(body, limit, true, sh.config.body_read_timeout).await {
+            let (m, _parsing) = match read_json(
+                body,
+                limit,
+                true,
+                sh.config.body_read_timeout,
+                &sh.json_budget,
+            )
+            .await
+            {
                 Ok(m) => m,
                 Err(e) => return body_err(sh, e),
             };
@@ -181,7 +189,16 @@ pub(crate) async fn handle(
             return env_err(sh, 400, &msg);
         }
     };
-    let mut m = match read_json(body, limit, false, sh.config.body_read_timeout).await {
+    // `parsing`: the body's room in the parse budget, held as long as `m`.
+    let (mut m, mut parsing) = match read_json(
+        body,
+        limit,
+        false,
+        sh.config.body_read_timeout,
+        &sh.json_budget,
+    )
+    .await
+    {
         Ok(m) => m,
         Err(e) => return body_err(sh, e),
     };
@@ -208,6 +225,7 @@ pub(crate) async fn handle(
             // like a sync create, they must not wait holding the parsed body.
             let fields = materials::fields_read_by_complete(&m);
             m = Map::new();
+            parsing = None;
             answered(
                 material_call(sh, op, &fields)
                     .await
@@ -223,6 +241,7 @@ pub(crate) async fn handle(
     // A sync create waits for its task, tens of seconds at low speed: the parsed
     // body (up to some 17 times `vmeg_max_body_bytes`) must not wait with it.
     drop(m);
+    drop(parsing);
     match result {
         Ok(Accepted::Answered(r)) => r,
         Ok(Accepted::Wait { id, reader }) => sync_answer(sh, &id, reader).await,
@@ -337,6 +356,11 @@ fn body_err(sh: &Shared, e: BodyError) -> Response<Body> {
         BodyError::TimedOut => crate::respond::body_timeout(
             json!({"code": 408, "message": "Request body not received in time", "data": null}),
         ),
+        BodyError::Busy => env_err(
+            sh,
+            503,
+            "Service busy: too many large request bodies at once (simulated); retry later",
+        ),
     }
 }
 
@@ -391,7 +415,7 @@ fn paginate<T: Clone>(items: &[T], page: usize, size: usize) -> Vec<T> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::time::Duration;
 
@@ -478,5 +502,56 @@ mod tests {
             panic!("handler bug");
         }));
         assert!(!held(&sh, "panicked"));
+    }
+
+    /// JSON bodies were parsed with no bound but the worker threads (some 17 to 32 times
+    /// their size each). Now a body waits for room in the parse budget within the body
+    /// read timeout, and past it is told busy (503, `Retry-After`), nothing created; once
+    /// there is room again it is served.
+    #[tokio::test]
+    async fn a_body_with_no_room_to_be_parsed_is_told_busy() {
+        let cfg = SimConfig {
+            body_read_timeout: Duration::from_millis(100),
+            ..SimConfig::default()
+        };
+        let sh = Arc::new(Shared::new(cfg, String::new()));
+        let create = |key: &str| {
+            Request::post("/openapi/v1/task/clone-voice/create-async")
+                .header("authorization", format!("Bearer {}", sh.config.api_key))
+                .header("x-idempotency-key", key)
+                .body(Body::from(r#"{"refAudio":"https://example.com/a.wav"}"#))
+                .unwrap()
+        };
+        let all = u32::try_from(crate::bounds::MAX_JSON_PARSE_BYTES).unwrap();
+        let held = sh.json_budget.acquire_many(all).await.unwrap();
+        let plan = FaultPlan::default();
+        let resp = tokio::time::timeout(
+            Duration::from_secs(5),
+            handle(&sh, "vmeg.cloneVoiceCreateAsync", &plan, create("busy")),
+        )
+        .await
+        .expect("answered within the body read timeout");
+        assert_eq!(resp.status().as_u16(), 503);
+        assert!(resp.headers().contains_key(header::RETRY_AFTER));
+        let bytes = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["code"], 503, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("busy"), "{v}");
+        assert_eq!(lock(&sh.state).tasks.len(), 0);
+        assert!(!held_key(&sh, "busy"), "a busy answer used the key up");
+        drop(held);
+        let resp = handle(&sh, "vmeg.cloneVoiceCreateAsync", &plan, create("busy")).await;
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(
+            sh.json_budget.available_permits(),
+            crate::bounds::MAX_JSON_PARSE_BYTES
+        );
+    }
+
+    fn held_key(sh: &Shared, key: &str) -> bool {
+        lock(&sh.state).idempotency.contains_key(&(
+            "/openapi/v1/task/clone-voice/create-async".to_string(),
+            key.to_string(),
+        ))
     }
 }

@@ -155,12 +155,14 @@ pub(super) fn tasks_delete(
     m: &Map<String, Value>,
 ) -> Result<Response<Body>, Rejection> {
     let id = req_str(m, "taskId").map_err(bad)?;
+    // Trimmed as `tasks_detail` trims it: the id detail finds is the one delete finds.
+    let id = id.trim();
     let mut st = sh.lock_state();
-    match st.tasks.get(&id) {
+    match st.tasks.get(id) {
         Some(t) if is_vmeg(t) => {}
         _ => return Err((404, "Task not found".into())),
     }
-    let removed = st.remove_task(&id);
+    let removed = st.remove_task(id);
     drop(st);
     // Its sync create waits for it: woken, it finds the task gone and answers now rather
     // than at the old due time. (A webhook delivery waiting is aborted by `remove_task`.)
