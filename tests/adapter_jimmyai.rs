@@ -563,6 +563,9 @@ async fn an_unconfirmed_refusal_code_in_a_2xx_on_a_create_is_not_resubmittable()
                 e.note().unwrap_or_default().contains("UNCONFIRMED"),
                 "{what}: {e}"
             );
+            // Review 33 pass 2 #1: the create has no task to speak of; the kind's own advice
+            // and the note stand, not a read's "does not show the task is gone".
+            assert!(!e.to_string().contains("task is gone"), "{what}: {e}");
             assert_eq!(server.seen().len(), 1, "{what}: resent");
         }
         // Not behind a 4xx: a redirect or a server fault does not refuse the request either.

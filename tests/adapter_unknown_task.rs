@@ -57,7 +57,8 @@ async fn an_unknown_jimmyai_task_id_is_named_and_not_called_not_found() {
     assert!(!e.may_resubmit(), "{e}");
     let text = e.to_string();
     assert!(
-        text.contains("the task may still exist") && !text.contains("before sending it again"),
+        text.contains("does not show the task is gone")
+            && !text.contains("before sending it again"),
         "{text}"
     );
 }

@@ -93,11 +93,12 @@ impl fmt::Display for Error {
             // the text's own advice follows instead.
             kind => match without_resend_advice(kind).filter(|_| whole_text_may_be_paid(i)) {
                 Some(what) => f.write_str(&what)?,
-                // A call about a task that exists or may exist (a wait, a status read, a
-                // resend's lookup): "does not know this resource" or "top up, then submit
-                // again" read as "it is gone, send it again", which `may_resubmit` says not
-                // to do (review 33-a #6).
-                None => match i.task_may_exist.then(|| with_task_kept(kind)).flatten() {
+                // A wait or a status read of a task the caller holds: "does not know this
+                // resource" or "top up, then submit again" read as "it is gone, send it
+                // again", which `may_resubmit` says not to do (review 33-a #6). Not for a
+                // create or a resend refused so: it has no task to speak of, and its own
+                // advice (fix the request) and note stand (review 33 pass 2 #1).
+                None => match about_a_held_task(i).then(|| with_task_kept(kind)).flatten() {
                     Some(text) => f.write_str(&text)?,
                     None => write!(f, "{kind}")?,
                 },
@@ -168,9 +169,25 @@ fn whole_text_may_be_paid(i: &super::Inner) -> bool {
     }
 }
 
-/// The text of a kind whose own words read as "nothing is there, send it again", for a call
-/// about a task that exists or may exist: what went wrong, then why the task may still be
-/// there and what to do instead. `None` for the kinds whose own text stands.
+/// The calls that read or wait for a task by an id the caller holds.
+const ABOUT_A_HELD_TASK: [&str; 5] = [
+    "clone_status",
+    "speech_status",
+    "wait_for_clone",
+    "wait_for_speech",
+    "task",
+];
+
+/// Whether the error is a read's or a wait's of a task the caller holds, which exists or may
+/// exist (`may_resubmit` is false).
+fn about_a_held_task(i: &super::Inner) -> bool {
+    i.task_may_exist && i.operation.is_some_and(|o| ABOUT_A_HELD_TASK.contains(&o))
+}
+
+/// The text of a kind whose own words read as "nothing is there, send it again", for a read
+/// or a wait of a task the caller holds: what went wrong, then that it does not show the
+/// task gone. Worded to stand beside a caller's own choice (the CLI's `--resubmit-unknown`)
+/// and a note's advice. `None` for the kinds whose own text stands.
 fn with_task_kept(kind: &ErrorKind) -> Option<String> {
     let what = match kind {
         ErrorKind::NotFound => "the provider does not know this resource (check the id, and that it belongs to this provider and API key)".to_owned(),
@@ -178,7 +195,7 @@ fn with_task_kept(kind: &ErrorKind) -> Option<String> {
         _ => return None,
     };
     Some(format!(
-        "{what}; the task may still exist (just created and not yet readable, made under another API key, or refused only for this read): do not submit it again; check it later by its id, or find it with Client::reconcile"
+        "{what}; that does not show the task is gone (it may be just created and not yet readable, or made under another API key): this error alone is no reason to submit it again"
     ))
 }
 
@@ -323,26 +340,43 @@ mod tests {
         ] {
             let plain = Error::new(kind.clone()).to_string();
             assert_eq!(plain, kind.to_string());
-            let kept = Error::new(kind.clone()).task_may_exist();
-            assert!(!kept.may_resubmit());
-            let text = kept.to_string();
-            assert!(
-                text.contains("the task may still exist")
-                    && text.contains("do not submit it again"),
-                "{text}"
-            );
-            assert!(
-                !text.contains("submit again") && !text.contains("sending it again"),
-                "{text}"
-            );
+            for op in ABOUT_A_HELD_TASK {
+                let kept = Error::new(kind.clone()).with_operation(op).task_may_exist();
+                assert!(!kept.may_resubmit());
+                let text = kept.to_string();
+                assert!(
+                    text.contains("does not show the task is gone")
+                        && text.contains("no reason to submit it again"),
+                    "{text}"
+                );
+                assert!(
+                    !text.contains("submit again") && !text.contains("sending it again"),
+                    "{text}"
+                );
+            }
+            // Review 33 pass 2 #1: a create (or resend) refused so has no task to speak of;
+            // its own advice stands beside the note that says what to check.
+            for op in [
+                "clone_voice",
+                "synthesize",
+                "resend_speech",
+                "resubmit_clone",
+            ] {
+                let create = Error::new(kind.clone()).with_operation(op).task_may_exist();
+                assert!(!create.to_string().contains("task is gone"), "{create}");
+            }
         }
-        let not_found = Error::new(ErrorKind::NotFound).task_may_exist().to_string();
+        let not_found = Error::new(ErrorKind::NotFound)
+            .with_operation("wait_for_clone")
+            .task_may_exist()
+            .to_string();
         assert!(not_found.contains("check the id"), "{not_found}");
         // Kinds whose own words invite no resend keep them.
         let key = Error::new(ErrorKind::Unauthorized)
+            .with_operation("wait_for_clone")
             .task_may_exist()
             .to_string();
-        assert_eq!(key, ErrorKind::Unauthorized.to_string());
+        assert!(key.ends_with(&ErrorKind::Unauthorized.to_string()), "{key}");
     }
 
     #[test]
