@@ -414,7 +414,7 @@ tokio::task_local! {
 /// closed or reset mid-body, the request's timeout, the body limit): its status line, its
 /// headers, and the bytes before the failure (no more than the body limit lets through).
 /// progenitor's `ResponseBodyError` holds reqwest's error alone, and a caller may need what
-/// came: the id of a task the answer's first bytes named, a `Retry-After`.
+/// came: the id of a task the answer's first bytes named, a header of the server's own.
 pub struct CutBody {
     /// The answer's status.
     pub status: reqwest::StatusCode,

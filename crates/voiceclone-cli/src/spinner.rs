@@ -138,6 +138,17 @@ impl TermLike for QueuedStderr {
 #[derive(Debug)]
 pub struct Spinner(Option<(ProgressBar, Printer)>);
 
+/// The wait spinner's template.
+const SPINNER: &str = "{spinner} [{elapsed_precise}] {wide_msg}";
+
+/// The style of a display made from `template`, which ends in `{wide_msg}`: the message is
+/// cut to the terminal's width, so that a frame is one row. A frame that wrapped onto two
+/// rows was erased by indicatif from the wrong row, and the log line written between two
+/// frames (a WARN, a part's progress) was wiped by the next one (review 33 pass 2 #4).
+pub fn one_row_style(template: &str, fallback: fn() -> ProgressStyle) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| fallback())
+}
+
 impl Spinner {
     /// Starts a spinner showing `message` unless `printer` is `--json` or `--quiet`, when
     /// stderr is a terminal.
@@ -146,9 +157,7 @@ impl Spinner {
             return Self(None);
         }
         let bar = ProgressBar::with_draw_target(None, stderr_target());
-        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        bar.set_style(style);
+        bar.set_style(one_row_style(SPINNER, ProgressStyle::default_spinner));
         bar.set_message(printer.safe(&message.into()));
         bar.enable_steady_tick(Duration::from_millis(100));
         Self(Some((bar, printer.clone())))
@@ -223,6 +232,115 @@ impl Drop for UploadBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A terminal `WIDTH` columns wide (the usual least) that keeps the text drawn on it.
+    #[derive(Debug, Default)]
+    struct Narrow(std::sync::Mutex<String>);
+
+    const WIDTH: u16 = 80;
+
+    impl TermLike for Narrow {
+        fn width(&self) -> u16 {
+            WIDTH
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(s)?;
+            self.write_str("\n")
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push_str(s);
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            self.write_str("\n")
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Review 33 pass 2 #4: the spinner's and the parts bar's frames are one row however
+    /// long their message (a job id, a part's file name): a frame that wrapped was erased
+    /// from the wrong row, and the log line between two frames was wiped.
+    #[test]
+    fn a_display_with_a_long_message_is_one_row_of_the_terminal() {
+        for (template, fallback) in [
+            (
+                SPINNER,
+                ProgressStyle::default_spinner as fn() -> ProgressStyle,
+            ),
+            (crate::commands::long::PARTS_BAR, ProgressStyle::default_bar),
+        ] {
+            let term = std::sync::Arc::new(Narrow::default());
+            let target = ProgressDrawTarget::term_like(Box::new(ArcTerm(term.clone())));
+            let bar = ProgressBar::with_draw_target(Some(10), target);
+            bar.set_style(one_row_style(template, fallback));
+            bar.set_message(format!("part 3 done: out/{}.mp3", "long-name-".repeat(20)));
+            bar.finish();
+            let drawn = term
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let rows: Vec<&str> = drawn.split('\n').filter(|r| !r.is_empty()).collect();
+            assert!(!rows.is_empty(), "{template}: nothing drawn");
+            for row in rows {
+                assert!(
+                    row.chars().count() <= usize::from(WIDTH),
+                    "{template}: a row of {} columns: {row:?}",
+                    row.chars().count()
+                );
+            }
+        }
+    }
+
+    /// A shared [`Narrow`], so that the test reads what the bar drew.
+    #[derive(Debug)]
+    struct ArcTerm(std::sync::Arc<Narrow>);
+
+    impl TermLike for ArcTerm {
+        fn width(&self) -> u16 {
+            self.0.width()
+        }
+        fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+            self.0.move_cursor_up(n)
+        }
+        fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+            self.0.move_cursor_down(n)
+        }
+        fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+            self.0.move_cursor_right(n)
+        }
+        fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+            self.0.move_cursor_left(n)
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.0.write_line(s)
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.0.write_str(s)
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            self.0.clear_line()
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
 
     /// A frame is gathered whole and handed on at the flush, what clears the previous frame
     /// (before any text) apart from what draws this one; a cursor move by 0 writes nothing

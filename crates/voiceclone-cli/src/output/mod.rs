@@ -649,18 +649,27 @@ impl Diagnostics {
         let epoch = self.shared.epoch.load(Ordering::Acquire);
         let mut tail = lock(&self.shared.tail);
         let mut frame = frame;
+        // A dropped frame's erase this one carries (review 33 pass 2 #5): once it is queued,
+        // what the drop left drawn is cleared again, and the result needs no row of its own.
+        let mut carries_erase = false;
         if let Some((dropped_in, erase)) = tail.unerased.take()
             && dropped_in == epoch
         {
             frame.erase = erase;
+            carries_erase = true;
         }
+        let cleared = || {
+            if carries_erase {
+                self.shared.left_drawn.store(false, Ordering::Release);
+            }
+        };
         // A stale newest frame (an earlier epoch) is never written: this one is queued.
         let newest = tail.newest.clone().filter(|q| q.epoch == epoch);
         if let Some(newest) = &newest
             && self.shared.frames.load(Ordering::Acquire) >= FRAMES_QUEUED
         {
             match newest.supersede(frame) {
-                Ok(()) => return,
+                Ok(()) => return cleared(),
                 Err(again) => frame = again,
             }
         }
@@ -671,7 +680,7 @@ impl Diagnostics {
         self.shared.frames.fetch_add(1, Ordering::AcqRel);
         if self.tx.try_send(Diagnostic::Frame(queued.clone())).is_ok() {
             tail.newest = Some(queued);
-            return;
+            return cleared();
         }
         self.shared.frames.fetch_sub(1, Ordering::AcqRel);
         let Some(mut frame) = lock(&queued.frame).take() else {
@@ -679,7 +688,7 @@ impl Diagnostics {
         };
         if let Some(newest) = &newest {
             match newest.supersede(frame) {
-                Ok(()) => return,
+                Ok(()) => return cleared(),
                 Err(again) => frame = again,
             }
         }
@@ -1078,7 +1087,8 @@ impl Printer {
     /// to copy after the spinner's text. Neither `--json` (no display is shown with it) nor
     /// a stdout that is no terminal gets the newline.
     fn own_row(&self, text: String, display_left_drawn: bool, stdout_is_terminal: bool) -> String {
-        if display_left_drawn && stdout_is_terminal && !self.json {
+        // Nothing to print (a failure, told on stderr): no lone newline on stdout.
+        if display_left_drawn && stdout_is_terminal && !self.json && !text.is_empty() {
             format!("\n{text}")
         } else {
             text
@@ -1324,7 +1334,14 @@ mod tests {
         for item in rx.try_iter() {
             d.shared.handle(item, || &mut written);
         }
+        // Dropped again, and left drawn again; the next frame queued carries the drop's
+        // erase, so nothing is left drawn (review 33 pass 2 #5: the result started with a
+        // blank line).
+        d.shared
+            .left_drawn
+            .store(true, std::sync::atomic::Ordering::Release);
         d.frame(frame("E(B)", "C"));
+        assert!(!d.shared.take_left_drawn());
         for item in rx.try_iter() {
             d.shared.handle(item, || &mut written);
         }
@@ -1369,6 +1386,7 @@ mod tests {
         assert_eq!(human.own_row(text.clone(), true, true), format!("\n{text}"));
         assert_eq!(human.own_row(text.clone(), true, false), text);
         assert_eq!(human.own_row(text.clone(), false, true), text);
+        assert_eq!(human.own_row(String::new(), true, true), "");
         let json = Printer::new(true, false);
         assert_eq!(json.own_row("{}\n".into(), true, true), "{}\n");
     }

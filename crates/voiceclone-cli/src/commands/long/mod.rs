@@ -366,17 +366,20 @@ async fn resume(
         .unwrap_or_else(|name| run.interrupted(name))
 }
 
+/// The parts' progress bar's template (see [`crate::spinner::one_row_style`]).
+pub(crate) const PARTS_BAR: &str =
+    "speaking {bar:30} {pos}/{len} parts [{elapsed_precise}] {wide_msg}";
+
 /// The parts' progress bar on stderr (a terminal only, not with --json or --quiet).
 fn parts_bar(enabled: bool, total: usize, done: usize) -> Option<ProgressBar> {
     if !enabled || !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = ProgressBar::with_draw_target(Some(total as u64), crate::spinner::stderr_target());
-    let style = ProgressStyle::with_template(
-        "speaking {bar:30} {pos}/{len} parts [{elapsed_precise}] {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
+    bar.set_style(crate::spinner::one_row_style(
+        PARTS_BAR,
+        ProgressStyle::default_bar,
+    ));
     bar.set_position(done as u64);
     bar.enable_steady_tick(Duration::from_millis(200));
     Some(bar)
