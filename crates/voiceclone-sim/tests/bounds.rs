@@ -360,28 +360,8 @@ const BIG: usize = 16 * 1024 * 1024;
 
 /// Uploads a [`BIG`] file to JimmyAI; the path of its download URL.
 async fn upload_16_mib(sim: &SimHandle) -> String {
-    let boundary = "b0undary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.wav\"\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend(std::iter::repeat_n(7u8, BIG));
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let v: Value = client()
-        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
-        .bearer_auth(sim.api_key())
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = v["data"]["url"].as_str().expect("an upload URL").to_owned();
+    let file = vec![7u8; BIG];
+    let url = common::jimmy_upload(&sim.base_url(), sim.api_key(), "big.wav", &file).await;
     url.trim_start_matches(&sim.base_url()).to_owned()
 }
 

@@ -3,6 +3,9 @@
 //! multipart, and a material's `addressUrl` as clone audio.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::wav;
+
 use std::time::Duration;
 
 use md5::{Digest, Md5};
@@ -93,26 +96,6 @@ fn fastrand_hex() -> String {
 
 fn md5_hex(b: &[u8]) -> String {
     hex::encode(Md5::digest(b))
-}
-
-/// A 20 s mono 16-bit 16 kHz WAV (header and silence).
-fn wav(seconds: u32) -> Vec<u8> {
-    let data_len = seconds * 16_000 * 2;
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data_len).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&16_000u32.to_le_bytes());
-    v.extend_from_slice(&32_000u32.to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
-    v.resize(v.len() + data_len as usize, 0);
-    v
 }
 
 fn s(v: &Value) -> &str {

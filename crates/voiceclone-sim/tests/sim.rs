@@ -1132,54 +1132,6 @@ async fn jimmyai_upload_multipart() {
     assert_eq!(v["code"], 20002);
 }
 
-/// A mono 8-bit 8 kHz WAV of `seconds` (header and silence).
-fn wav(seconds: u32) -> Vec<u8> {
-    let data_len = seconds * 8_000;
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data_len).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&8_000u32.to_le_bytes());
-    v.extend_from_slice(&8_000u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&8u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
-    v.resize(v.len() + data_len as usize, 0x80);
-    v
-}
-
-/// Uploads `file` to JimmyAI as `voice.wav`: the URL the simulator hands back.
-async fn jimmy_upload(api: &Api, file: Vec<u8>) -> String {
-    let boundary = "XsimBoundary123";
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"voice.wav\"\r\nContent-Type: audio/wav\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(&file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let v: Value = api
-        .http
-        .post(format!("{}/api/open-api/v1/files/upload", api.base))
-        .bearer_auth(&api.key)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(v["code"], 20000, "{v}");
-    v["data"]["url"].as_str().unwrap().to_string()
-}
-
 /// A JimmyAI clone from a WAV the simulator holds (its own upload) whose speech does not
 /// last more than 15 s and less than 60 s (api-facts B4, CONFIRMED) fails, saying why,
 /// with no `modelId`. Before: the simulator never looked at the audio, and the preview of
@@ -1196,7 +1148,8 @@ async fn jimmyai_a_clone_of_its_own_upload_too_short_or_too_long_fails() {
         (59, true),
         (60, false),
     ] {
-        let url = jimmy_upload(&api, wav(seconds)).await;
+        let url =
+            common::jimmy_upload(&api.base, &api.key, "voice.wav", &common::wav(seconds)).await;
         let v = jimmy_post(&api, "soundCloning/clones", json!({"fileUrl": url})).await;
         assert_eq!(v["code"], 20000, "{seconds} s: accepted, billed: {v}");
         let done = jimmy_wait(&api, v["data"]["id"].as_str().unwrap()).await;

@@ -140,3 +140,53 @@ pub fn signed(secret: &str, headers: &[(String, String)], body: &[u8]) -> bool {
         _ => false,
     }
 }
+
+/// A mono 16-bit 16 kHz WAV of `seconds` (header and silence).
+#[allow(dead_code)] // not every test binary uploads a recording
+pub fn wav(seconds: u32) -> Vec<u8> {
+    let data_len = seconds * 16_000 * 2;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&16_000u32.to_le_bytes());
+    v.extend_from_slice(&32_000u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    v.resize(v.len() + data_len as usize, 0);
+    v
+}
+
+/// Uploads `file` to the simulator's JimmyAI `files/upload` as `name` (multipart): the URL
+/// it hands back.
+#[allow(dead_code)] // not every test binary uploads
+pub async fn jimmy_upload(base: &str, key: &str, name: &str, file: &[u8]) -> String {
+    let boundary = "XsimBoundary123";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: audio/wav\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let v: Value = client()
+        .post(format!("{base}/api/open-api/v1/files/upload"))
+        .bearer_auth(key)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["code"], 20000, "{v}");
+    v["data"]["url"].as_str().expect("an upload URL").to_owned()
+}
