@@ -195,7 +195,7 @@ fn with_task_kept(kind: &ErrorKind) -> Option<String> {
         _ => return None,
     };
     Some(format!(
-        "{what}; that does not show the task is gone (it may be just created and not yet readable, or made under another API key): this error alone is no reason to submit it again"
+        "{what}; that does not show the task is gone (it may be just created and not yet readable): this error alone is no reason to submit it again"
     ))
 }
 
