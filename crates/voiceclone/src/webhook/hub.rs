@@ -885,6 +885,17 @@ fn lock(inner: &Inner) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sende
 }
 
 fn dispatch(inner: &Inner, signal: StoreSignal) {
+    let lost = matches!(signal, StoreSignal::Lost);
+    dispatch_locked(inner, signal);
+    // After the lock: a tracing layer that reads the hub on a WARN (`waiting_tasks`, a
+    // `Debug` of it) would lock the slots again and hang every wait (review 33-c #3).
+    if lost {
+        tracing::warn!("the completion store's subscription was lost; waits fall back to polling");
+    }
+}
+
+/// [`dispatch`]'s work under the slots lock, which logs nothing.
+fn dispatch_locked(inner: &Inner, signal: StoreSignal) {
     let slots = lock(inner);
     match signal {
         StoreSignal::Event(event) => {
@@ -903,9 +914,6 @@ fn dispatch(inner: &Inner, signal: StoreSignal) {
             }
         }
         StoreSignal::Lost => {
-            tracing::warn!(
-                "the completion store's subscription was lost; waits fall back to polling"
-            );
             inner.lost.store(true, Ordering::Relaxed);
             for tx in slots.values() {
                 tx.send_modify(|s| s.lost = true);
