@@ -703,15 +703,53 @@ impl CompletionHub {
         filter: Option<&client_glue::TextFilter>,
     ) -> Result<WebhookEvent, StoreError> {
         self.ensure_subscribed();
-        let mut waiter = self.register(task_id.as_str());
+        let waiter = self.register(task_id.as_str());
+        self.listen_decoded_with(task_id, filter, waiter).await
+    }
+
+    /// [`wait_for_decoded_with`](Self::wait_for_decoded_with) on the slot
+    /// [`restored_since`](Self::restored_since) held: an event that reached it (what ended
+    /// that call) is still there to be taken, should the store's read fail.
+    pub(crate) async fn wait_again_decoded_with(
+        &self,
+        task_id: &JobId,
+        filter: Option<&client_glue::TextFilter>,
+        held: HeldSlot,
+    ) -> Result<WebhookEvent, StoreError> {
+        self.ensure_subscribed();
+        self.listen_decoded_with(task_id, filter, held.0).await
+    }
+
+    async fn listen_decoded_with(
+        &self,
+        task_id: &JobId,
+        filter: Option<&client_glue::TextFilter>,
+        mut waiter: Waiter,
+    ) -> Result<WebhookEvent, StoreError> {
         let mut restored_seen = waiter.rx.borrow().restored;
         loop {
             // Registered before looking, so an event published meanwhile reaches the slot.
-            if let Some(stored) = self.inner.store.by_task(task_id.as_str()).await?
-                && stored.task_id.as_deref() == Some(task_id.as_str())
-                && let Some(event) = self.reverify_decoded_with(&stored, filter)
-            {
-                return Ok(event);
+            match self.inner.store.by_task(task_id.as_str()).await {
+                Ok(Some(stored))
+                    if stored.task_id.as_deref() == Some(task_id.as_str())
+                        && let Some(event) = self.reverify_decoded_with(&stored, filter) =>
+                {
+                    return Ok(event);
+                }
+                Ok(_) => {}
+                // A success in the slot needs no read (the store keeps no failure over it):
+                // reads that keep failing while the subscription holds must not leave the
+                // wait to polling with the task's result at hand (review 33-c #4). A
+                // failure there does need the read (`kept_over`), so the error stands.
+                Err(e) => {
+                    let state = waiter.rx.borrow_and_update().clone();
+                    return match state.event {
+                        Some(stored) if stored.carries_result() => {
+                            self.reverify_decoded_with(&stored, filter).ok_or(e)
+                        }
+                        _ => Err(e),
+                    };
+                }
             }
             loop {
                 let state = waiter.rx.borrow_and_update().clone();
@@ -785,8 +823,10 @@ impl CompletionHub {
     /// never says `Restored`, yet delivers the task's event. Holds a slot for `task_id`
     /// meanwhile: the task is still awaited here. An event already in the slot when this
     /// is called does not count (the caller has looked at it), so a store that keeps failing
-    /// is not read in a loop.
-    pub(crate) async fn restored_since(&self, task_id: &JobId, seen: u64) {
+    /// is not read in a loop. The slot stays held until the [`HeldSlot`] returned is dropped
+    /// or handed to [`wait_again_decoded_with`](Self::wait_again_decoded_with): freed, it
+    /// would take the delivered event with it.
+    pub(crate) async fn restored_since(&self, task_id: &JobId, seen: u64) -> HeldSlot {
         self.ensure_subscribed();
         let mut waiter = self.register(task_id.as_str());
         let held = waiter.rx.borrow_and_update().event.clone();
@@ -804,7 +844,7 @@ impl CompletionHub {
                 .as_ref()
                 .is_some_and(|e| held.as_ref().is_none_or(|h| !Arc::ptr_eq(e, h)));
             if back || delivered {
-                return;
+                return HeldSlot(waiter);
             }
             if waiter.rx.changed().await.is_err() {
                 return std::future::pending().await;
@@ -832,6 +872,9 @@ impl CompletionHub {
         }
     }
 }
+
+/// A task's slot kept by [`CompletionHub::restored_since`] for the wait's next look.
+pub(crate) struct HeldSlot(Waiter);
 
 /// A local wait's registration; dropping the last one for a task frees the slot.
 struct Waiter {
