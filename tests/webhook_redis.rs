@@ -2704,6 +2704,19 @@ async fn redis_connect_refuses_a_user_who_may_not_publish_run_scripts_or_use_the
             &["~*", "&*", "+@all", "-@pubsub", "+publish"],
             "SUBSCRIBE to the channel voiceclone:events",
         ),
+        // Least privilege gone too far: every probe above passes (PUBLISH is @pubsub, the
+        // scripts @scripting, TYPE @read), but each record's first SET is refused (review
+        // 33-c #2: accepted, and every delivery answered 503 until VMEG gave up).
+        (
+            &["~*", "&*", "+@all", "-@write"],
+            "run SET on the keys under voiceclone:seen:",
+        ),
+        (&["~*", "&*", "+@all", "-del"], "run DEL on the keys under"),
+        // Records work, but every lookup (a wait's, a key's) fails.
+        (
+            &["~*", "&*", "+@all", "-getrange"],
+            "run GETRANGE on the keys under voiceclone:task:",
+        ),
     ] {
         let Some((_user, url, password)) = acl_user(&ctx, rules).await else {
             return;

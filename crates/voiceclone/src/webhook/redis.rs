@@ -441,13 +441,16 @@ impl RedisStore {
     /// - a Redis user who may not `PUBLISH` on the store's channel, run its scripts (`EVALSHA`,
     ///   `SCRIPT LOAD`) or use its keys (`NOPERM`): all three families, `<prefix>:seen:*`,
     ///   `<prefix>:task:*` and `<prefix>:idem:*`, as a record may write each (a probe declares
-    ///   one key of each, in three hash slots, so a one-shard cluster is refused too);
+    ///   one key of each, in three hash slots, so a one-shard cluster is refused too), with
+    ///   each command records and lookups run on them (`SET`, `TYPE`, `GET`, `DEL`, and
+    ///   `GETRANGE` on the events' keys): a user without `@write` is refused;
     /// - a Redis user who may not `SUBSCRIBE` to the channel (`NOPERM`): records would work,
     ///   but no hub would hear a delivery another instance received.
     ///
     /// The probes change nothing another client sees but one `PUBLISH` of a payload every
-    /// subscriber of this crate ignores, the release script run on a key nobody uses, and a
-    /// `SUBSCRIBE` on a connection of its own, closed at once.
+    /// subscriber of this crate ignores, the release script run on a key nobody uses, a key
+    /// of each family named with a random token (set for at most a second, then deleted), and
+    /// a `SUBSCRIBE` on a connection of its own, closed at once.
     /// What a probe cannot tell (a user who may not run `ROLE` or `INFO`, a proxy answering
     /// otherwise) is not refused for that: the records then say what is wrong.
     pub async fn check(&self) -> Result<(), Error> {
@@ -581,7 +584,7 @@ impl RedisStore {
                 async move { call.invoke_async::<redis::Value>(&mut c).await }
             })
             .await;
-        self.refusal(
+        if let Some(why) = self.refusal(
             "EVALSHA",
             &format!(
                 "run the store's scripts (EVALSHA, SCRIPT LOAD) or use the keys under {}:",
@@ -589,7 +592,56 @@ impl RedisStore {
             ),
             RECORD_NEEDS,
             released,
-        )
+        ) {
+            return Some(why);
+        }
+        self.cannot_use_keys().await
+    }
+
+    /// Why the keys could not be written or read as records and lookups do: each command
+    /// they run on them, run by itself on a probe key of each family (named with a random
+    /// token, set for at most a second and deleted). Redis checks the commands a script calls
+    /// as it calls them, and the release script's probe calls only `TYPE` (its key is
+    /// absent): a user without `@write` passed it, and then every record failed (review 33-c
+    /// #2). `None` when all ran, or failed otherwise than for a permission.
+    async fn cannot_use_keys(&self) -> Option<String> {
+        let token = MarkToken::new();
+        let value = PROBE_PAYLOAD;
+        // The marks are written and read by the scripts; the events are read by lookups
+        // (`GETRANGE`) too.
+        for family in ["seen", "task", "idem"] {
+            let key = self.key(family, &format!("voiceclone-probe:{}", token.as_str()));
+            let mut probes = vec![
+                ("SET", vec![value, "NX", "PX", "1000"]),
+                ("TYPE", vec![]),
+                ("GET", vec![]),
+            ];
+            if family != "seen" {
+                probes.push(("GETRANGE", vec!["0", "0"]));
+            }
+            probes.push(("DEL", vec![]));
+            for (name, args) in probes {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(&key);
+                for arg in args {
+                    cmd.arg(arg);
+                }
+                let cmd = &cmd;
+                let answer = self
+                    .exec(|mut c| async move { cmd.query_async::<redis::Value>(&mut c).await })
+                    .await;
+                let why = if name == "GETRANGE" {
+                    "every lookup needs it"
+                } else {
+                    RECORD_NEEDS
+                };
+                let needed = format!("run {name} on the keys under {}:{family}:", self.prefix);
+                if let Some(refused) = self.refusal(name, &needed, why, answer) {
+                    return Some(refused);
+                }
+            }
+        }
+        None
     }
 
     /// The refusal a probe's failure calls for: a permission the user lacks, or a cluster's
