@@ -1544,6 +1544,76 @@ fn a_layer_that_reads_the_hub_on_a_warn_line_does_not_hang_a_lost_subscription()
     );
 }
 
+/// Review 33-c #5: a subscription lost and restored with many waits running logs one WARN
+/// (the hub's, at the loss) and one INFO (the hub's, at the restore), not one per wait: each
+/// wait says it at `debug`. Before: 20 waits logged 21 WARN lines and 20 INFO lines for one
+/// Redis blip (20,000 of each at the scale the crate is meant for).
+#[test]
+fn a_lost_and_restored_subscription_logs_one_line_each_not_one_per_wait() {
+    use voiceclone::webhook::store::StoreSignal;
+    use voiceclone::webhook::{CompletionHub, MemoryStore, Verifier};
+    const WAITS: usize = 20;
+    let store = Arc::new(Signalled {
+        inner: Arc::new(MemoryStore::new()),
+        listener: std::sync::Mutex::new(None),
+    });
+    let hub = CompletionHub::with_store(
+        Verifier::new(voiceclone::WebhookSecret::new("whsec-many-waits")),
+        store.clone(),
+    );
+    let (logs, _guard) = capture(tracing::Level::INFO);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Nothing answers the port; each wait's polls fail and it goes on.
+    let (_refusing, port) = workspace_tests::refusing_port();
+    let client = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(format!("http://127.0.0.1:{port}/").as_str())
+        .retry(voiceclone::RetryPolicy::none())
+        .completion_hub(hub.clone())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let waits: Vec<_> = (0..WAITS)
+            .map(|i| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+                        .with_deadline(Some(std::time::Duration::from_secs(600)));
+                    let _ = client
+                        .wait_for_clone(&JobId::new(format!("t-many-{i}")), &policy)
+                        .await;
+                })
+            })
+            .collect();
+        while hub.waiting_tasks() < WAITS {
+            tokio::task::yield_now().await;
+        }
+        store.signal(StoreSignal::Lost);
+        // Every wait falls back to polling and listens for the restore.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        store.signal(StoreSignal::Restored);
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        for w in waits {
+            w.abort();
+        }
+    });
+    let log = logs.take();
+    let said = |level: &str| {
+        log.lines()
+            .filter(|l| l.contains(level) && (l.contains("completion") || l.contains("listening")))
+            .count()
+    };
+    assert_eq!(said(" WARN "), 1, "{log}");
+    assert_eq!(said(" INFO "), 1, "{log}");
+}
+
 /// One callsite, reached from the test below on two threads.
 fn probe(n: u32) {
     tracing::warn!(n, "review 31 #12 probe");

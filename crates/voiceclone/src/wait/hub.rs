@@ -17,10 +17,10 @@ use crate::webhook::{CompletionHub, WebhookEvent, WebhookEventKind, WebhookPaylo
 /// polling.
 ///
 /// While the hub is healthy, polling runs on the slow fallback schedule
-/// ([`WaitPolicy::webhook_fallback`]); when the hub's store is or becomes unreachable, a
-/// warning is logged and polling continues on the normal schedule, within the same deadline
-/// and poll bound, while the wait listens again each time the store's subscription comes
-/// back or the task's event reaches the hub. Returns the terminal job (the caller turns
+/// ([`WaitPolicy::webhook_fallback`]); when the hub's store is or becomes unreachable (the
+/// hub warns once, each wait says it at `debug`), polling continues on the normal schedule,
+/// within the same deadline and poll bound, while the wait listens again each time the
+/// store's subscription comes back or the task's event reaches the hub. Returns the terminal job (the caller turns
 /// `Failed` into `TaskFailed`).
 pub(crate) async fn wait_with_hub<J, F, Fut>(
     hub: &CompletionHub,
@@ -69,8 +69,9 @@ where
                     tracing::debug!(job_id = %shown, polls = progress.polls(), "completed by webhook");
                     return outcome;
                 }
+                // The hub says it once for every wait (review 33-c #5).
                 Err(e) => {
-                    tracing::warn!(job_id = %shown, error = %e, "the completion hub is unavailable; polling on the normal schedule until its store's subscription is back");
+                    tracing::debug!(job_id = %shown, error = %e, "the completion hub is unavailable; polling on the normal schedule until its store's subscription is back");
                 }
             },
             polled = polled => return polled,
@@ -87,7 +88,7 @@ where
         loop {
             let held = hub.restored_since(job_id, seen).await;
             seen = hub.restores();
-            tracing::info!(job_id = %shown, "the completion store's subscription is back, or the task's webhook arrived; listening for it again");
+            tracing::debug!(job_id = %shown, "the completion store's subscription is back, or the task's webhook arrived; listening for it again");
             match hub
                 .wait_again_decoded_with(job_id, Some(filter), held)
                 .await

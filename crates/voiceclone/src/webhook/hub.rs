@@ -71,6 +71,9 @@ struct Inner {
     /// that fell back to polling listens again after the next one. Written under `slots`'
     /// lock.
     restores: AtomicU64,
+    /// The last store read a wait made failed: said once when reads start failing and once
+    /// when they work again, for the hub (see [`CompletionHub::noted`]).
+    reads_failing: AtomicBool,
 }
 
 /// What a local wait learns through its slot.
@@ -227,6 +230,7 @@ impl CompletionHub {
                 subscription: Mutex::new(None),
                 lost: AtomicBool::new(false),
                 restores: AtomicU64::new(0),
+                reads_failing: AtomicBool::new(false),
             }),
         }
     }
@@ -729,7 +733,7 @@ impl CompletionHub {
         let mut restored_seen = waiter.rx.borrow().restored;
         loop {
             // Registered before looking, so an event published meanwhile reaches the slot.
-            match self.inner.store.by_task(task_id.as_str()).await {
+            match self.noted(self.inner.store.by_task(task_id.as_str()).await) {
                 Ok(Some(stored))
                     if stored.task_id.as_deref() == Some(task_id.as_str())
                         && let Some(event) = self.reverify_decoded_with(&stored, filter) =>
@@ -798,14 +802,31 @@ impl CompletionHub {
         filter: Option<&client_glue::TextFilter>,
     ) -> Result<Option<WebhookEvent>, StoreError> {
         Ok(self
-            .inner
-            .store
-            .by_task(task_id.as_str())
-            .await?
+            .noted(self.inner.store.by_task(task_id.as_str()).await)?
             .filter(|kept| {
                 kept.task_id.as_deref() == Some(task_id.as_str()) && !replaces(kept, slot)
             })
             .and_then(|kept| self.reverify_decoded_with(&kept, filter)))
+    }
+
+    /// `read`, a wait's store read, once the hub has logged a change it makes: a WARN when
+    /// reads start failing, an INFO when they work again. Each wait then says it at `debug`
+    /// only: a store down with 10,000 waits running is two lines, not 20,000 (review 33-c
+    /// #5).
+    fn noted<T>(&self, read: Result<T, StoreError>) -> Result<T, StoreError> {
+        match &read {
+            Ok(_) => {
+                if self.inner.reads_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the completion store can be read again");
+                }
+            }
+            Err(e) => {
+                if !self.inner.reads_failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "the completion store cannot be read; waits poll on the normal schedule until it can");
+                }
+            }
+        }
+        read
     }
 
     /// How many times the store's subscription has come back so far; see
@@ -928,17 +949,25 @@ fn lock(inner: &Inner) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sende
 }
 
 fn dispatch(inner: &Inner, signal: StoreSignal) {
-    let lost = matches!(signal, StoreSignal::Lost);
-    dispatch_locked(inner, signal);
-    // After the lock: a tracing layer that reads the hub on a WARN (`waiting_tasks`, a
-    // `Debug` of it) would lock the slots again and hang every wait (review 33-c #3).
-    if lost {
-        tracing::warn!("the completion store's subscription was lost; waits fall back to polling");
+    // Logged after the lock: a tracing layer that reads the hub on a WARN (`waiting_tasks`,
+    // a `Debug` of it) would lock the slots again and hang every wait (review 33-c #3). Once
+    // per change, for the hub: each wait says it at `debug` only, so one Redis blip is not a
+    // line per wait (review 33-c #5).
+    match dispatch_locked(inner, signal) {
+        Some(true) => tracing::warn!(
+            "the completion store's subscription was lost; waits fall back to polling"
+        ),
+        Some(false) => tracing::info!(
+            "the completion store's subscription is back; waits listen for their webhooks again"
+        ),
+        None => {}
     }
 }
 
-/// [`dispatch`]'s work under the slots lock, which logs nothing.
-fn dispatch_locked(inner: &Inner, signal: StoreSignal) {
+/// [`dispatch`]'s work under the slots lock, which logs nothing. `Some(lost)` when the
+/// subscription was lost or came back (a change: a `Lost` said again, or the first
+/// `Restored`, is none).
+fn dispatch_locked(inner: &Inner, signal: StoreSignal) -> Option<bool> {
     let slots = lock(inner);
     match signal {
         StoreSignal::Event(event) => {
@@ -955,15 +984,17 @@ fn dispatch_locked(inner: &Inner, signal: StoreSignal) {
                     }
                 });
             }
+            None
         }
         StoreSignal::Lost => {
-            inner.lost.store(true, Ordering::Relaxed);
+            let was_lost = inner.lost.swap(true, Ordering::Relaxed);
             for tx in slots.values() {
                 tx.send_modify(|s| s.lost = true);
             }
+            (!was_lost).then_some(true)
         }
         StoreSignal::Restored => {
-            inner.lost.store(false, Ordering::Relaxed);
+            let was_lost = inner.lost.swap(false, Ordering::Relaxed);
             inner.restores.fetch_add(1, Ordering::Relaxed);
             for tx in slots.values() {
                 tx.send_modify(|s| {
@@ -971,6 +1002,7 @@ fn dispatch_locked(inner: &Inner, signal: StoreSignal) {
                     s.lost = false;
                 });
             }
+            was_lost.then_some(false)
         }
     }
 }

@@ -63,7 +63,8 @@
 //!   [`StoreSignal::Restored`] once `SUBSCRIBE` is confirmed (and after every reconnection),
 //!   [`StoreSignal::Lost`] when the connection drops, cannot be made, or does not answer a
 //!   health-check `PING` in time, and reconnects with a capped backoff (100 ms doubling to
-//!   5 s, with jitter). Dropping the [`Subscription`] ends the task and closes the connection.
+//!   5 s, with jitter; back to 100 ms only after a subscription that held through a health
+//!   check, so one cut right after each `SUBSCRIBE` backs off too). Dropping the [`Subscription`] ends the task and closes the connection.
 //!   A task that ends with its tokio runtime reports [`StoreSignal::Lost`], and the hub
 //!   subscribes again on its next use (in the runtime it is then used in).
 //! - **The URL's password** (`redis://user:password@host:port/db`) is never logged, printed
@@ -760,7 +761,10 @@ impl RedisStore {
     }
 
     /// The subscription's reconnection backoff: `first` after the first failure, doubling up
-    /// to `max` (defaults 100 ms and 5 s; each at least 1 ms), with jitter.
+    /// to `max` (defaults 100 ms and 5 s; each at least 1 ms), with jitter. It starts again
+    /// from `first` only after a subscription that held for a
+    /// [health-check interval](Self::health_check_interval): one dropped right after each
+    /// `SUBSCRIBE` backs off too.
     #[must_use]
     pub fn reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
         let first = first.max(Duration::from_millis(1));
@@ -1251,10 +1255,18 @@ impl Subscriber {
             match self.open().await {
                 Ok((sink, stream)) => {
                     tracing::debug!(url = %self.shown_url, channel = %self.channel, "subscribed to the completion store");
-                    backoff = self.backoff.0;
+                    let since = tokio::time::Instant::now();
                     lost_said = false;
                     listener(StoreSignal::Restored);
                     let why = self.pump(&listener, sink, stream).await;
+                    // Back to the first step only after a subscription that held through a
+                    // health check: one cut right after each SUBSCRIBE (an oversized
+                    // PUBLISH repeated, a proxy cutting pub/sub connections) backs off as a
+                    // failed connection does, instead of waking every wait at 10 Hz (review
+                    // 33-c #5).
+                    if since.elapsed() >= self.health_check_interval {
+                        backoff = self.backoff.0;
+                    }
                     tracing::warn!(url = %self.shown_url, reason = %why, "the completion store's subscription dropped; reconnecting");
                 }
                 Err(why) => {
