@@ -50,6 +50,12 @@ use crate::secret::WebhookSecret;
 
 /// Routes verified deliveries to the waits that need them. Cheap to clone (clones share
 /// everything); see the module docs.
+///
+/// Shared by clients of several API keys (of one VMEG account), a hub hands each client the
+/// deliveries with that client's key scrubbed, and only that one: a key another client's
+/// task echoed (in a failure's `message`, say) reaches this client's waits'
+/// `TaskFailed`, its `job_for_idempotency_key` and `reconcile` answers, and the lines it
+/// logs. Share a hub only among clients of one key, or of keys their holders may all see.
 #[derive(Clone)]
 pub struct CompletionHub {
     inner: Arc<Inner>,
@@ -306,7 +312,8 @@ impl CompletionHub {
     /// returns (here, [`completion`](Self::completion), [`job_for_idempotency_key`](Self::job_for_idempotency_key),
     /// a router's `on_delivery`) hold what VMEG sent, a key it echoed included. Read them
     /// through the [`Client`](crate::Client) (its waits, `Client::job_for_idempotency_key`)
-    /// to have the client's key removed, or never log them whole.
+    /// to have the client's key removed, or never log them whole. A client removes its own
+    /// key only, not another key's sharing the hub (see [`CompletionHub`]).
     ///
     /// A first-seen delivery is marked **pending** under [`CompletionHub::RECEIVE_LEASE`],
     /// then confirmed (the mark becomes the dedupe mark) before [`Delivery::Fresh`] comes
