@@ -1413,6 +1413,207 @@ fn a_layer_that_reads_the_hub_on_a_warn_line_does_not_hang_a_delivery() {
     );
 }
 
+/// An in-process store whose subscription's signals a test can also send by hand (a Redis
+/// store says `Lost` and `Restored` on a connection's drop and return).
+struct Signalled {
+    inner: Arc<voiceclone::webhook::MemoryStore>,
+    listener: std::sync::Mutex<Option<voiceclone::webhook::store::Listener>>,
+}
+
+impl std::fmt::Debug for Signalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signalled")
+    }
+}
+
+impl Signalled {
+    fn signal(&self, s: voiceclone::webhook::store::StoreSignal) {
+        let l = self.listener.lock().unwrap().clone().expect("subscribed");
+        l(s);
+    }
+}
+
+impl voiceclone::webhook::CompletionStore for Signalled {
+    fn record<'a>(
+        &'a self,
+        e: &'a voiceclone::webhook::store::StoredEvent,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<voiceclone::webhook::store::Recorded, voiceclone::webhook::StoreError>,
+    > {
+        self.inner.record(e)
+    }
+    fn by_task<'a>(
+        &'a self,
+        t: &'a str,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        self.inner.by_task(t)
+    }
+    fn by_idempotency_key<'a>(
+        &'a self,
+        k: &'a str,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        self.inner.by_idempotency_key(k)
+    }
+    fn subscribe(
+        &self,
+        l: voiceclone::webhook::store::Listener,
+    ) -> voiceclone::webhook::store::Subscription {
+        *self.listener.lock().unwrap() = Some(l.clone());
+        self.inner.subscribe(l)
+    }
+}
+
+/// Review 33-c #3: the hub logged its "subscription was lost" WARN while holding its slots
+/// lock, so a layer that reads the hub on a WARN (`waiting_tasks`, as a metrics layer would)
+/// deadlocked on the first Redis blip, and with it every wait and delivery. The store says
+/// `Lost` while a wait holds a slot: the WARN is written once, the layer reads the hub, and
+/// the hub still answers after (`Restored`, then a delivery the wait ends on).
+#[test]
+fn a_layer_that_reads_the_hub_on_a_warn_line_does_not_hang_a_lost_subscription() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use voiceclone::webhook::store::StoreSignal;
+    use voiceclone::webhook::{CompletionHub, MemoryStore, Verifier};
+    workspace_tests::captured::install();
+    const WEBHOOK_SECRET: &str = "whsec-reads-the-hub-lost";
+    let memory = Arc::new(MemoryStore::new());
+    let store = Arc::new(Signalled {
+        inner: memory.clone(),
+        listener: std::sync::Mutex::new(None),
+    });
+    let hub = CompletionHub::with_store(
+        Verifier::new(voiceclone::WebhookSecret::new(WEBHOOK_SECRET)),
+        store.clone(),
+    );
+    let layer = ReadsTheHub {
+        hub: hub.clone(),
+        store: memory,
+        url_warnings: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+    };
+    let (done, finished) = std::sync::mpsc::channel();
+    // Its own thread: a deadlock there is seen here as a timeout, not a hung test binary.
+    std::thread::spawn(move || {
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Nothing answers the port: a poll fails to connect, and the wait goes on.
+        let (_refusing, port) = workspace_tests::refusing_port();
+        let client = Client::builder(Provider::Vmeg)
+            .api_key(SECRET_KEY)
+            .base_url(format!("http://127.0.0.1:{port}/").as_str())
+            .retry(voiceclone::RetryPolicy::none())
+            .completion_hub(hub.clone())
+            .build()
+            .unwrap();
+        let waiting = rt.spawn(async move {
+            let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+                .with_deadline(Some(std::time::Duration::from_secs(600)));
+            client
+                .wait_for_clone(&JobId::new("t-lost-1"), &policy)
+                .await
+                .map(|v| v.id.as_str().to_owned())
+        });
+        let voice = rt.block_on(async {
+            while hub.waiting_tasks() == 0 {
+                tokio::task::yield_now().await;
+            }
+            store.signal(StoreSignal::Lost);
+            store.signal(StoreSignal::Restored);
+            let body = json!({"code": 200, "event": "openapi-clone-voice",
+                "pipelineKey": "pk-lost-1", "data": {"taskId": "t-lost-1", "voiceId": "v-1"}})
+            .to_string();
+            hub_support::receive_signed(&hub, WEBHOOK_SECRET, &body).await;
+            tokio::time::timeout(std::time::Duration::from_secs(10), waiting).await
+        });
+        let _ = done.send(voice.map(|v| v.unwrap().map_err(|e| e.to_string())));
+    });
+    let voice = finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the hub hung when a layer read it on the lost subscription's WARN line");
+    assert_eq!(
+        voice.expect("the wait did not end on the delivery"),
+        Ok("v-1".to_owned())
+    );
+}
+
+/// Review 33-c #5: a subscription lost and restored with many waits running logs one WARN
+/// (the hub's, at the loss) and one INFO (the hub's, at the restore), not one per wait: each
+/// wait says it at `debug`. Before: 20 waits logged 21 WARN lines and 20 INFO lines for one
+/// Redis blip (20,000 of each at the scale the crate is meant for).
+#[test]
+fn a_lost_and_restored_subscription_logs_one_line_each_not_one_per_wait() {
+    use voiceclone::webhook::store::StoreSignal;
+    use voiceclone::webhook::{CompletionHub, MemoryStore, Verifier};
+    const WAITS: usize = 20;
+    let store = Arc::new(Signalled {
+        inner: Arc::new(MemoryStore::new()),
+        listener: std::sync::Mutex::new(None),
+    });
+    let hub = CompletionHub::with_store(
+        Verifier::new(voiceclone::WebhookSecret::new("whsec-many-waits")),
+        store.clone(),
+    );
+    let (logs, _guard) = capture(tracing::Level::INFO);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Nothing answers the port; each wait's polls fail and it goes on.
+    let (_refusing, port) = workspace_tests::refusing_port();
+    let client = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(format!("http://127.0.0.1:{port}/").as_str())
+        .retry(voiceclone::RetryPolicy::none())
+        .completion_hub(hub.clone())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let waits: Vec<_> = (0..WAITS)
+            .map(|i| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+                        .with_deadline(Some(std::time::Duration::from_secs(600)));
+                    let _ = client
+                        .wait_for_clone(&JobId::new(format!("t-many-{i}")), &policy)
+                        .await;
+                })
+            })
+            .collect();
+        while hub.waiting_tasks() < WAITS {
+            tokio::task::yield_now().await;
+        }
+        store.signal(StoreSignal::Lost);
+        // Every wait falls back to polling and listens for the restore.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        store.signal(StoreSignal::Restored);
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        for w in waits {
+            w.abort();
+        }
+    });
+    let log = logs.take();
+    let said = |level: &str| {
+        log.lines()
+            .filter(|l| l.contains(level) && (l.contains("completion") || l.contains("listening")))
+            .count()
+    };
+    assert_eq!(said(" WARN "), 1, "{log}");
+    assert_eq!(said(" INFO "), 1, "{log}");
+}
+
 /// One callsite, reached from the test below on two threads.
 fn probe(n: u32) {
     tracing::warn!(n, "review 31 #12 probe");

@@ -699,7 +699,7 @@ async fn a_key_echoed_by_a_failure_webhook_never_reaches_the_error() {
 #[tokio::test]
 async fn a_failure_delivered_after_a_success_never_fails_the_wait() {
     let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
-    let client = offline_client(&hub, "key");
+    let client = offline_client(&hub, "sk-live-0123456789abcdef");
     let body = |pk: &str, task: &str, code: u16| {
         json!({
             "code": code, "event": "openapi-clone-voice", "pipelineKey": pk,
@@ -1095,7 +1095,7 @@ async fn list_delivering_meanwhile(
         let _ = axum::serve(listener, app).await;
     });
     let client = Client::builder(Provider::Vmeg)
-        .api_key("sk-late-delivery-0123456789")
+        .api_key("sk-live-0123456789abcdef")
         .base_url(&url)
         .retry(voiceclone::RetryPolicy::none())
         .completion_hub(hub.clone())
@@ -1184,4 +1184,109 @@ async fn a_delivery_that_arrives_while_a_list_of_another_task_is_read_is_not_mis
         r => panic!("the delivery that came during the walk was missed: {r:?}"),
     }
     server.abort();
+}
+
+/// A store that writes down every key it is asked to look up (by task, by idempotency
+/// key), and keeps nothing: what a third party (Redis's `MONITOR`, a proxy's log, a
+/// database's statement log) would see of the caller's strings.
+#[derive(Debug, Default)]
+struct Asked {
+    keys: Mutex<Vec<String>>,
+}
+
+impl Asked {
+    fn nothing(
+        &self,
+        key: &str,
+    ) -> voiceclone::sleep::BoxFuture<
+        '_,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        self.keys.lock().unwrap().push(key.to_owned());
+        Box::pin(std::future::ready(Ok(None)))
+    }
+}
+
+impl voiceclone::webhook::CompletionStore for Asked {
+    fn record<'a>(
+        &'a self,
+        _: &'a voiceclone::webhook::store::StoredEvent,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<voiceclone::webhook::store::Recorded, voiceclone::webhook::StoreError>,
+    > {
+        Box::pin(std::future::ready(Ok(
+            voiceclone::webhook::store::Recorded::Fresh,
+        )))
+    }
+    fn by_task<'a>(
+        &'a self,
+        t: &'a str,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        self.nothing(t)
+    }
+    fn by_idempotency_key<'a>(
+        &'a self,
+        k: &'a str,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        self.nothing(k)
+    }
+    fn subscribe(
+        &self,
+        _: voiceclone::webhook::store::Listener,
+    ) -> voiceclone::webhook::store::Subscription {
+        voiceclone::webhook::store::Subscription::new(())
+    }
+}
+
+/// Review 33-c #1: the API key (whole, a 9-character piece of it, or upper-cased) pasted
+/// as the idempotency key of `Client::job_for_idempotency_key` or of a `ReconcileQuery` is
+/// refused, `InvalidInput` naming `idempotency_key`, before the hub's store is asked (and
+/// before anything is sent to the vendor): the store's lookup puts the key in a Redis key
+/// name, where `MONITOR`, `SLOWLOG` or a proxy's log keep it. The error does not quote it.
+/// Before: both handed it to the store as it came.
+#[tokio::test]
+async fn an_api_key_given_as_the_idempotency_key_never_reaches_the_store() {
+    const KEY: &str = "sk-Pasted0Into1The2Wrong3Argument";
+    let store = Arc::new(Asked::default());
+    let hub = CompletionHub::with_store(
+        voiceclone::webhook::Verifier::new(WebhookSecret::new(SECRET)),
+        store.clone(),
+    );
+    let client = offline_client(&hub, KEY);
+    let piece = format!("k-{}", &KEY[5..14]);
+    let upper = KEY.to_ascii_uppercase();
+    for value in [KEY, piece.as_str(), upper.as_str()] {
+        let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(60));
+        q.kind = Some(voiceclone::JobKind::Clone);
+        q.idempotency_key = Some(value.to_owned());
+        for e in [
+            client.job_for_idempotency_key(value).await.unwrap_err(),
+            client.reconcile(&q).await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "idempotency_key"),
+                "{value:?}: {e}"
+            );
+            let shown = format!("{e} | {e:?}");
+            assert!(!shown.contains(&KEY[5..14]), "{shown}");
+            assert!(!shown.contains(&upper[5..14]), "{shown}");
+        }
+    }
+    assert_eq!(*store.keys.lock().unwrap(), Vec::<String>::new());
+    // An ordinary key is still looked up.
+    assert!(
+        client
+            .job_for_idempotency_key("k-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(*store.keys.lock().unwrap(), ["k-1"]);
 }

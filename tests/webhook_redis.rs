@@ -2281,6 +2281,98 @@ async fn fake_redis_as(
     (addr, scripted)
 }
 
+/// A fake Redis whose every pub/sub connection is cut right after its `SUBSCRIBE` is
+/// confirmed (a proxy cutting pub/sub connections, one oversized `PUBLISH` repeated, client
+/// eviction): `PING`, `CLIENT` and `AUTH` answered as Redis does.
+async fn fake_redis_cutting_subscriptions() -> SocketAddr {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut read = BufReader::new(read);
+                loop {
+                    let mut line = String::new();
+                    if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let n: usize = line.trim_start_matches('*').trim().parse().unwrap_or(0);
+                    let mut args = Vec::new();
+                    for _ in 0..n {
+                        let mut len = String::new();
+                        let _ = read.read_line(&mut len).await;
+                        let len: usize = len.trim_start_matches('$').trim().parse().unwrap_or(0);
+                        let mut arg = vec![0u8; len + 2];
+                        if read.read_exact(&mut arg).await.is_err() {
+                            return;
+                        }
+                        arg.truncate(len);
+                        args.push(String::from_utf8_lossy(&arg).into_owned());
+                    }
+                    let command = args.first().map(|c| c.to_uppercase());
+                    let answer = match command.as_deref() {
+                        Some("SUBSCRIBE") => {
+                            let channel = args.get(1).cloned().unwrap_or_default();
+                            let confirmed = format!(
+                                "*3\r\n$9\r\nsubscribe\r\n${}\r\n{channel}\r\n:1\r\n",
+                                channel.len()
+                            );
+                            let _ = write.write_all(confirmed.as_bytes()).await;
+                            return; // cut at once
+                        }
+                        Some("PING") => "+PONG\r\n".to_owned(),
+                        _ => "+OK\r\n".to_owned(),
+                    };
+                    if write.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Review 33-c #5: a subscription cut right after each `SUBSCRIBE` is confirmed backs off as
+/// a failed connection does (doubling), since it never held through a health check. Before:
+/// the backoff went back to its first step at every confirmed `SUBSCRIBE`, so the store
+/// reconnected every 50-100 ms for as long as the cutting lasted, waking every wait each
+/// time. Measured from below only (a sleep is never shorter than asked): the 5th pause is at
+/// least half of 16 times the first step.
+#[tokio::test]
+async fn redis_a_subscription_cut_at_once_backs_off_instead_of_flapping() {
+    let addr = fake_redis_cutting_subscriptions().await;
+    let first = Duration::from_millis(40);
+    let store = RedisStore::open(&format!("redis://{addr}/"))
+        .unwrap()
+        .reconnect_backoff(first, Duration::from_secs(10));
+    let restored = Arc::new(Mutex::new(Vec::new()));
+    let seen = restored.clone();
+    let listener: Listener = Arc::new(move |signal: StoreSignal| {
+        if matches!(signal, StoreSignal::Restored) {
+            seen.lock().unwrap().push(Instant::now());
+        }
+    });
+    let _sub = store.subscribe(listener);
+    eventually(
+        "six confirmed subscriptions",
+        Duration::from_secs(10),
+        || {
+            let n = restored.lock().unwrap().len();
+            async move { n >= 6 }
+        },
+    )
+    .await;
+    let at = restored.lock().unwrap().clone();
+    let fifth_pause = at[5] - at[4];
+    assert!(
+        fifth_pause >= first * 16 / 2,
+        "the 5th reconnection came {fifth_pause:?} after the 4th: the backoff was reset"
+    );
+}
+
 /// README: "one Redis server (or a primary behind one address)". When the node behind the
 /// address is demoted (a failover behind a proxy or a DNS name whose TCP sessions stay
 /// open), its writes answer `READONLY` (Redis 7), `ERR Error running script ... -READONLY`
@@ -2703,6 +2795,19 @@ async fn redis_connect_refuses_a_user_who_may_not_publish_run_scripts_or_use_the
         (
             &["~*", "&*", "+@all", "-@pubsub", "+publish"],
             "SUBSCRIBE to the channel voiceclone:events",
+        ),
+        // Least privilege gone too far: every probe above passes (PUBLISH is @pubsub, the
+        // scripts @scripting, TYPE @read), but each record's first SET is refused (review
+        // 33-c #2: accepted, and every delivery answered 503 until VMEG gave up).
+        (
+            &["~*", "&*", "+@all", "-@write"],
+            "run SET on the keys under voiceclone:seen:",
+        ),
+        (&["~*", "&*", "+@all", "-del"], "run DEL on the keys under"),
+        // Records work, but every lookup (a wait's, a key's) fails.
+        (
+            &["~*", "&*", "+@all", "-getrange"],
+            "run GETRANGE on the keys under voiceclone:task:",
         ),
     ] {
         let Some((_user, url, password)) = acl_user(&ctx, rules).await else {

@@ -247,7 +247,9 @@ impl ClientBuilder {
     /// [`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)). Feed
     /// the hub from your webhook endpoint with [`CompletionHub::receive`]. [`build`](Self::build)
     /// refuses a hub that would refuse every delivery (an empty secret, a verifier tolerance
-    /// under 1 s, a body limit under 1 KiB), naming `completion_hub`.
+    /// under 1 s, a body limit under 1 KiB), naming `completion_hub`. What the client reads
+    /// from the hub has this client's API key scrubbed, not another's: share a hub only among
+    /// clients of one key, or of keys their holders may all see (see [`CompletionHub`]).
     ///
     /// ```
     /// use voiceclone::webhook::CompletionHub;

@@ -405,6 +405,21 @@ impl Client {
         Ok(())
     }
 
+    /// `InvalidInput` (field `idempotency_key`) for a key to look up that holds the API key
+    /// or a piece of it: no submit is sent under such a key (it is refused there too), and
+    /// the completion hub's store would be asked for it by name (a Redis key name, which
+    /// `MONITOR`, a slow log or a proxy keeps). The error does not quote the value.
+    pub(crate) fn refuse_api_key_as_idempotency_key(&self, key: &str) -> Result<(), Error> {
+        if self.t().scrubber.finds_secret_in(key) {
+            return Err(Error::invalid_input(
+                "idempotency_key",
+                "holds a piece of the API key: no submit is sent under such a key, and it is \
+                 never looked up; pass the idempotency key the submit was sent with",
+            ));
+        }
+        Ok(())
+    }
+
     /// The current state of a clone task. `id` is a typed clone id (from
     /// [`Client::clone_voice`] or parsed from its stored form) or a bare vendor id; an id of
     /// the other provider or kind is `InvalidInput` before sending, and a task the vendor
@@ -625,7 +640,8 @@ impl Client {
     /// such delivery (yet); look the task up by polling or the task list instead.
     /// `Unsupported` without a hub. Feature `webhook`. As in every value the client returns,
     /// any piece of the API key the delivery echoes (in `message`, `extraData`, `data`) is
-    /// scrubbed.
+    /// scrubbed. A `key` holding a piece of the API key is `InvalidInput` (field
+    /// `idempotency_key`), the store never asked: its lookup names the key (a Redis key name).
     ///
     /// ```
     /// use std::time::Duration;
@@ -667,6 +683,8 @@ impl Client {
     #[cfg(feature = "webhook")]
     pub async fn job_for_idempotency_key(&self, key: &str) -> Result<Option<WebhookEvent>, Error> {
         traced!(self, "job_for_idempotency_key", async {
+            // Before the store sees it, in a command a monitor or a proxy may keep.
+            self.refuse_api_key_as_idempotency_key(key)?;
             match &self.inner.hub {
                 // Under the key's filter, as a wait's event is: a delivery may echo the key.
                 Some(hub) => {

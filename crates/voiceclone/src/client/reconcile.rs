@@ -100,7 +100,8 @@ impl Client {
     /// without a readable creation time, or dated before 2020 by the list or its detail (an
     /// unset column read as no time), may be the one, so it is a candidate; one whose time
     /// came without a UTC offset (read as UTC) is placed [`crate::UNKNOWN_OFFSET_SPAN`] more
-    /// loosely, since VMEG's zone is UNKNOWN.
+    /// loosely, since VMEG's zone is UNKNOWN. A task id or idempotency key holding a piece
+    /// of the API key is `InvalidInput` naming it, nothing sent nor looked up in the hub.
     ///
     /// Use a client with the API key and base URL the submit was sent with: tasks and lists
     /// are per API key. A query from [`ReconcileQuery::from_error`] of an error this crate made
@@ -176,6 +177,10 @@ impl Client {
         let q = own.as_ref().unwrap_or(q);
         if let Some(id) = &q.task_id {
             self.refuse_api_key_in("task_id", id.as_str())?;
+        }
+        // Looked up in the completion hub's store by name (review 33-c #1).
+        if let Some(key) = &q.idempotency_key {
+            self.refuse_api_key_as_idempotency_key(key)?;
         }
         let (from, to) = q.bounds();
         // The answer named the task: nothing to search, once the task is of the kind asked

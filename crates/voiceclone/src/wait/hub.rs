@@ -17,10 +17,10 @@ use crate::webhook::{CompletionHub, WebhookEvent, WebhookEventKind, WebhookPaylo
 /// polling.
 ///
 /// While the hub is healthy, polling runs on the slow fallback schedule
-/// ([`WaitPolicy::webhook_fallback`]); when the hub's store is or becomes unreachable, a
-/// warning is logged and polling continues on the normal schedule, within the same deadline
-/// and poll bound, while the wait listens again each time the store's subscription comes
-/// back or the task's event reaches the hub. Returns the terminal job (the caller turns
+/// ([`WaitPolicy::webhook_fallback`]); when the hub's store is or becomes unreachable (the
+/// hub warns once, each wait says it at `debug`), polling continues on the normal schedule,
+/// within the same deadline and poll bound, while the wait listens again each time the
+/// store's subscription comes back or the task's event reaches the hub. Returns the terminal job (the caller turns
 /// `Failed` into `TaskFailed`).
 pub(crate) async fn wait_with_hub<J, F, Fut>(
     hub: &CompletionHub,
@@ -69,8 +69,9 @@ where
                     tracing::debug!(job_id = %shown, polls = progress.polls(), "completed by webhook");
                     return outcome;
                 }
+                // The hub says it once for every wait (review 33-c #5).
                 Err(e) => {
-                    tracing::warn!(job_id = %shown, error = %e, "the completion hub is unavailable; polling on the normal schedule until its store's subscription is back");
+                    tracing::debug!(job_id = %shown, error = %e, "the completion hub is unavailable; polling on the normal schedule until its store's subscription is back");
                 }
             },
             polled = polled => return polled,
@@ -85,10 +86,13 @@ where
     let listen_again = async {
         let mut seen = restores;
         loop {
-            hub.restored_since(job_id, seen).await;
+            let held = hub.restored_since(job_id, seen).await;
             seen = hub.restores();
-            tracing::info!(job_id = %shown, "the completion store's subscription is back, or the task's webhook arrived; listening for it again");
-            match hub.wait_for_decoded_with(job_id, Some(filter)).await {
+            tracing::debug!(job_id = %shown, "the completion store's subscription is back, or the task's webhook arrived; listening for it again");
+            match hub
+                .wait_again_decoded_with(job_id, Some(filter), held)
+                .await
+            {
                 Ok(event) => match job_from_event::<J>(event, job_id) {
                     Some(outcome) => return outcome,
                     None => {
@@ -448,6 +452,8 @@ mod tests {
     struct ReadsFail {
         inner: crate::webhook::MemoryStore,
         failures: std::sync::atomic::AtomicUsize,
+        /// Task reads asked for, failed ones included.
+        reads: std::sync::atomic::AtomicUsize,
     }
 
     impl CompletionStore for ReadsFail {
@@ -459,6 +465,7 @@ mod tests {
             t: &'a str,
         ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
             use std::sync::atomic::Ordering;
+            self.reads.fetch_add(1, Ordering::SeqCst);
             if self
                 .failures
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -537,6 +544,67 @@ mod tests {
             .unwrap();
         assert_eq!(job.status, TaskStatus::Succeeded);
         assert_eq!(job.voice.unwrap().id.as_str(), "v-read");
+    }
+
+    /// Review 33-c #4: the store's reads keep failing (its command connection cannot
+    /// reconnect: a rotated password, `maxclients`) while its subscription holds, and the
+    /// task's success reaches the wait's slot: the wait listens again, its store read fails,
+    /// and it still ends on the success in its slot, which carries the result and needs no
+    /// read. No poll ever answers. Before: the read's error returned before the slot was
+    /// looked at, and the slot went with it; the wait was left to polling.
+    #[tokio::test]
+    async fn a_wait_whose_store_reads_keep_failing_still_ends_on_the_success_in_its_slot() {
+        const SECRET: &str = "whsec-reads-keep-failing";
+        let store = Arc::new(ReadsFail {
+            failures: usize::MAX.into(),
+            ..ReadsFail::default()
+        });
+        let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        let h = hub.clone();
+        let waiting = tokio::spawn(async move {
+            let sleeper = RecordingSleeper::new();
+            let policy = WaitPolicy::for_provider(Provider::Vmeg)
+                .with_deadline(None)
+                .with_max_polls(None);
+            let filter: client_glue::TextFilter = Arc::new(|t| t);
+            wait_with_hub::<CloneJob, _, _>(
+                &h,
+                &filter,
+                crate::scrub::no_secret(),
+                &policy,
+                &sleeper,
+                &JobId::new("t-failing"),
+                std::future::pending,
+            )
+            .await
+        });
+        // The first read failed: the wait polls, and listens for its slot.
+        while store.reads.load(std::sync::atomic::Ordering::SeqCst) == 0 || hub.waiting_tasks() == 0
+        {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let body = r#"{"code":200,"event":"openapi-clone-voice","pipelineKey":"p-failing","data":{"taskId":"t-failing","voiceId":"v-failing"}}"#;
+        let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
+        assert!(matches!(
+            hub.receive(&ts, &sig, body.as_bytes()).await,
+            crate::webhook::Delivery::Fresh(_)
+        ));
+        let job = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("the wait dropped the success in its slot"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.status, TaskStatus::Succeeded);
+        assert_eq!(job.voice.unwrap().id.as_str(), "v-failing");
+        assert!(store.reads.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     }
 
     #[tokio::test]

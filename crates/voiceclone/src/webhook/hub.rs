@@ -50,6 +50,12 @@ use crate::secret::WebhookSecret;
 
 /// Routes verified deliveries to the waits that need them. Cheap to clone (clones share
 /// everything); see the module docs.
+///
+/// Shared by clients of several API keys (of one VMEG account), a hub hands each client the
+/// deliveries with that client's key scrubbed, and only that one: a key another client's
+/// task echoed (in a failure's `message`, say) reaches this client's waits'
+/// `TaskFailed`, its `job_for_idempotency_key` and `reconcile` answers, and the lines it
+/// logs. Share a hub only among clients of one key, or of keys their holders may all see.
 #[derive(Clone)]
 pub struct CompletionHub {
     inner: Arc<Inner>,
@@ -71,6 +77,9 @@ struct Inner {
     /// that fell back to polling listens again after the next one. Written under `slots`'
     /// lock.
     restores: AtomicU64,
+    /// The last store read a wait made failed: said once when reads start failing and once
+    /// when they work again, for the hub (see [`CompletionHub::noted`]).
+    reads_failing: AtomicBool,
 }
 
 /// What a local wait learns through its slot.
@@ -227,6 +236,7 @@ impl CompletionHub {
                 subscription: Mutex::new(None),
                 lost: AtomicBool::new(false),
                 restores: AtomicU64::new(0),
+                reads_failing: AtomicBool::new(false),
             }),
         }
     }
@@ -302,7 +312,8 @@ impl CompletionHub {
     /// returns (here, [`completion`](Self::completion), [`job_for_idempotency_key`](Self::job_for_idempotency_key),
     /// a router's `on_delivery`) hold what VMEG sent, a key it echoed included. Read them
     /// through the [`Client`](crate::Client) (its waits, `Client::job_for_idempotency_key`)
-    /// to have the client's key removed, or never log them whole.
+    /// to have the client's key removed, or never log them whole. A client removes its own
+    /// key only, not another key's sharing the hub (see [`CompletionHub`]).
     ///
     /// A first-seen delivery is marked **pending** under [`CompletionHub::RECEIVE_LEASE`],
     /// then confirmed (the mark becomes the dedupe mark) before [`Delivery::Fresh`] comes
@@ -703,15 +714,53 @@ impl CompletionHub {
         filter: Option<&client_glue::TextFilter>,
     ) -> Result<WebhookEvent, StoreError> {
         self.ensure_subscribed();
-        let mut waiter = self.register(task_id.as_str());
+        let waiter = self.register(task_id.as_str());
+        self.listen_decoded_with(task_id, filter, waiter).await
+    }
+
+    /// [`wait_for_decoded_with`](Self::wait_for_decoded_with) on the slot
+    /// [`restored_since`](Self::restored_since) held: an event that reached it (what ended
+    /// that call) is still there to be taken, should the store's read fail.
+    pub(crate) async fn wait_again_decoded_with(
+        &self,
+        task_id: &JobId,
+        filter: Option<&client_glue::TextFilter>,
+        held: HeldSlot,
+    ) -> Result<WebhookEvent, StoreError> {
+        self.ensure_subscribed();
+        self.listen_decoded_with(task_id, filter, held.0).await
+    }
+
+    async fn listen_decoded_with(
+        &self,
+        task_id: &JobId,
+        filter: Option<&client_glue::TextFilter>,
+        mut waiter: Waiter,
+    ) -> Result<WebhookEvent, StoreError> {
         let mut restored_seen = waiter.rx.borrow().restored;
         loop {
             // Registered before looking, so an event published meanwhile reaches the slot.
-            if let Some(stored) = self.inner.store.by_task(task_id.as_str()).await?
-                && stored.task_id.as_deref() == Some(task_id.as_str())
-                && let Some(event) = self.reverify_decoded_with(&stored, filter)
-            {
-                return Ok(event);
+            match self.noted(self.inner.store.by_task(task_id.as_str()).await) {
+                Ok(Some(stored))
+                    if stored.task_id.as_deref() == Some(task_id.as_str())
+                        && let Some(event) = self.reverify_decoded_with(&stored, filter) =>
+                {
+                    return Ok(event);
+                }
+                Ok(_) => {}
+                // A success in the slot needs no read (the store keeps no failure over it):
+                // reads that keep failing while the subscription holds must not leave the
+                // wait to polling with the task's result at hand (review 33-c #4). A
+                // failure there does need the read (`kept_over`), so the error stands.
+                Err(e) => {
+                    let state = waiter.rx.borrow_and_update().clone();
+                    return match state.event {
+                        Some(stored) if stored.carries_result() => {
+                            self.reverify_decoded_with(&stored, filter).ok_or(e)
+                        }
+                        _ => Err(e),
+                    };
+                }
             }
             loop {
                 let state = waiter.rx.borrow_and_update().clone();
@@ -760,14 +809,31 @@ impl CompletionHub {
         filter: Option<&client_glue::TextFilter>,
     ) -> Result<Option<WebhookEvent>, StoreError> {
         Ok(self
-            .inner
-            .store
-            .by_task(task_id.as_str())
-            .await?
+            .noted(self.inner.store.by_task(task_id.as_str()).await)?
             .filter(|kept| {
                 kept.task_id.as_deref() == Some(task_id.as_str()) && !replaces(kept, slot)
             })
             .and_then(|kept| self.reverify_decoded_with(&kept, filter)))
+    }
+
+    /// `read`, a wait's store read, once the hub has logged a change it makes: a WARN when
+    /// reads start failing, an INFO when they work again. Each wait then says it at `debug`
+    /// only: a store down with 10,000 waits running is two lines, not 20,000 (review 33-c
+    /// #5).
+    fn noted<T>(&self, read: Result<T, StoreError>) -> Result<T, StoreError> {
+        match &read {
+            Ok(_) => {
+                if self.inner.reads_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the completion store can be read again");
+                }
+            }
+            Err(e) => {
+                if !self.inner.reads_failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "the completion store cannot be read; waits poll on the normal schedule until it can");
+                }
+            }
+        }
+        read
     }
 
     /// How many times the store's subscription has come back so far; see
@@ -785,8 +851,10 @@ impl CompletionHub {
     /// never says `Restored`, yet delivers the task's event. Holds a slot for `task_id`
     /// meanwhile: the task is still awaited here. An event already in the slot when this
     /// is called does not count (the caller has looked at it), so a store that keeps failing
-    /// is not read in a loop.
-    pub(crate) async fn restored_since(&self, task_id: &JobId, seen: u64) {
+    /// is not read in a loop. The slot stays held until the [`HeldSlot`] returned is dropped
+    /// or handed to [`wait_again_decoded_with`](Self::wait_again_decoded_with): freed, it
+    /// would take the delivered event with it.
+    pub(crate) async fn restored_since(&self, task_id: &JobId, seen: u64) -> HeldSlot {
         self.ensure_subscribed();
         let mut waiter = self.register(task_id.as_str());
         let held = waiter.rx.borrow_and_update().event.clone();
@@ -804,7 +872,7 @@ impl CompletionHub {
                 .as_ref()
                 .is_some_and(|e| held.as_ref().is_none_or(|h| !Arc::ptr_eq(e, h)));
             if back || delivered {
-                return;
+                return HeldSlot(waiter);
             }
             if waiter.rx.changed().await.is_err() {
                 return std::future::pending().await;
@@ -832,6 +900,9 @@ impl CompletionHub {
         }
     }
 }
+
+/// A task's slot kept by [`CompletionHub::restored_since`] for the wait's next look.
+pub(crate) struct HeldSlot(Waiter);
 
 /// A local wait's registration; dropping the last one for a task frees the slot.
 struct Waiter {
@@ -885,6 +956,25 @@ fn lock(inner: &Inner) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sende
 }
 
 fn dispatch(inner: &Inner, signal: StoreSignal) {
+    // Logged after the lock: a tracing layer that reads the hub on a WARN (`waiting_tasks`,
+    // a `Debug` of it) would lock the slots again and hang every wait (review 33-c #3). Once
+    // per change, for the hub: each wait says it at `debug` only, so one Redis blip is not a
+    // line per wait (review 33-c #5).
+    match dispatch_locked(inner, signal) {
+        Some(true) => tracing::warn!(
+            "the completion store's subscription was lost; waits fall back to polling"
+        ),
+        Some(false) => tracing::info!(
+            "the completion store's subscription is back; waits listen for their webhooks again"
+        ),
+        None => {}
+    }
+}
+
+/// [`dispatch`]'s work under the slots lock, which logs nothing. `Some(lost)` when the
+/// subscription was lost or came back (a change: a `Lost` said again, or the first
+/// `Restored`, is none).
+fn dispatch_locked(inner: &Inner, signal: StoreSignal) -> Option<bool> {
     let slots = lock(inner);
     match signal {
         StoreSignal::Event(event) => {
@@ -901,18 +991,17 @@ fn dispatch(inner: &Inner, signal: StoreSignal) {
                     }
                 });
             }
+            None
         }
         StoreSignal::Lost => {
-            tracing::warn!(
-                "the completion store's subscription was lost; waits fall back to polling"
-            );
-            inner.lost.store(true, Ordering::Relaxed);
+            let was_lost = inner.lost.swap(true, Ordering::Relaxed);
             for tx in slots.values() {
                 tx.send_modify(|s| s.lost = true);
             }
+            (!was_lost).then_some(true)
         }
         StoreSignal::Restored => {
-            inner.lost.store(false, Ordering::Relaxed);
+            let was_lost = inner.lost.swap(false, Ordering::Relaxed);
             inner.restores.fetch_add(1, Ordering::Relaxed);
             for tx in slots.values() {
                 tx.send_modify(|s| {
@@ -920,6 +1009,7 @@ fn dispatch(inner: &Inner, signal: StoreSignal) {
                     s.lost = false;
                 });
             }
+            was_lost.then_some(false)
         }
     }
 }

@@ -63,7 +63,8 @@
 //!   [`StoreSignal::Restored`] once `SUBSCRIBE` is confirmed (and after every reconnection),
 //!   [`StoreSignal::Lost`] when the connection drops, cannot be made, or does not answer a
 //!   health-check `PING` in time, and reconnects with a capped backoff (100 ms doubling to
-//!   5 s, with jitter). Dropping the [`Subscription`] ends the task and closes the connection.
+//!   5 s, with jitter; back to 100 ms only after a subscription that held through a health
+//!   check, so one cut right after each `SUBSCRIBE` backs off too). Dropping the [`Subscription`] ends the task and closes the connection.
 //!   A task that ends with its tokio runtime reports [`StoreSignal::Lost`], and the hub
 //!   subscribes again on its next use (in the runtime it is then used in).
 //! - **The URL's password** (`redis://user:password@host:port/db`) is never logged, printed
@@ -441,13 +442,16 @@ impl RedisStore {
     /// - a Redis user who may not `PUBLISH` on the store's channel, run its scripts (`EVALSHA`,
     ///   `SCRIPT LOAD`) or use its keys (`NOPERM`): all three families, `<prefix>:seen:*`,
     ///   `<prefix>:task:*` and `<prefix>:idem:*`, as a record may write each (a probe declares
-    ///   one key of each, in three hash slots, so a one-shard cluster is refused too);
+    ///   one key of each, in three hash slots, so a one-shard cluster is refused too), with
+    ///   each command records and lookups run on them (`SET`, `TYPE`, `GET`, `DEL`, and
+    ///   `GETRANGE` on the events' keys): a user without `@write` is refused;
     /// - a Redis user who may not `SUBSCRIBE` to the channel (`NOPERM`): records would work,
     ///   but no hub would hear a delivery another instance received.
     ///
     /// The probes change nothing another client sees but one `PUBLISH` of a payload every
-    /// subscriber of this crate ignores, the release script run on a key nobody uses, and a
-    /// `SUBSCRIBE` on a connection of its own, closed at once.
+    /// subscriber of this crate ignores, the release script run on a key nobody uses, a key
+    /// of each family named with a random token (set for at most a second, then deleted), and
+    /// a `SUBSCRIBE` on a connection of its own, closed at once.
     /// What a probe cannot tell (a user who may not run `ROLE` or `INFO`, a proxy answering
     /// otherwise) is not refused for that: the records then say what is wrong.
     pub async fn check(&self) -> Result<(), Error> {
@@ -581,7 +585,7 @@ impl RedisStore {
                 async move { call.invoke_async::<redis::Value>(&mut c).await }
             })
             .await;
-        self.refusal(
+        if let Some(why) = self.refusal(
             "EVALSHA",
             &format!(
                 "run the store's scripts (EVALSHA, SCRIPT LOAD) or use the keys under {}:",
@@ -589,7 +593,56 @@ impl RedisStore {
             ),
             RECORD_NEEDS,
             released,
-        )
+        ) {
+            return Some(why);
+        }
+        self.cannot_use_keys().await
+    }
+
+    /// Why the keys could not be written or read as records and lookups do: each command
+    /// they run on them, run by itself on a probe key of each family (named with a random
+    /// token, set for at most a second and deleted). Redis checks the commands a script calls
+    /// as it calls them, and the release script's probe calls only `TYPE` (its key is
+    /// absent): a user without `@write` passed it, and then every record failed (review 33-c
+    /// #2). `None` when all ran, or failed otherwise than for a permission.
+    async fn cannot_use_keys(&self) -> Option<String> {
+        let token = MarkToken::new();
+        let value = PROBE_PAYLOAD;
+        // The marks are written and read by the scripts; the events are read by lookups
+        // (`GETRANGE`) too.
+        for family in ["seen", "task", "idem"] {
+            let key = self.key(family, &format!("voiceclone-probe:{}", token.as_str()));
+            let mut probes = vec![
+                ("SET", vec![value, "NX", "PX", "1000"]),
+                ("TYPE", vec![]),
+                ("GET", vec![]),
+            ];
+            if family != "seen" {
+                probes.push(("GETRANGE", vec!["0", "0"]));
+            }
+            probes.push(("DEL", vec![]));
+            for (name, args) in probes {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(&key);
+                for arg in args {
+                    cmd.arg(arg);
+                }
+                let cmd = &cmd;
+                let answer = self
+                    .exec(|mut c| async move { cmd.query_async::<redis::Value>(&mut c).await })
+                    .await;
+                let why = if name == "GETRANGE" {
+                    "every lookup needs it"
+                } else {
+                    RECORD_NEEDS
+                };
+                let needed = format!("run {name} on the keys under {}:{family}:", self.prefix);
+                if let Some(refused) = self.refusal(name, &needed, why, answer) {
+                    return Some(refused);
+                }
+            }
+        }
+        None
     }
 
     /// The refusal a probe's failure calls for: a permission the user lacks, or a cluster's
@@ -708,7 +761,10 @@ impl RedisStore {
     }
 
     /// The subscription's reconnection backoff: `first` after the first failure, doubling up
-    /// to `max` (defaults 100 ms and 5 s; each at least 1 ms), with jitter.
+    /// to `max` (defaults 100 ms and 5 s; each at least 1 ms), with jitter. It starts again
+    /// from `first` only after a subscription that held for a
+    /// [health-check interval](Self::health_check_interval): one dropped right after each
+    /// `SUBSCRIBE` backs off too.
     #[must_use]
     pub fn reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
         let first = first.max(Duration::from_millis(1));
@@ -1199,10 +1255,18 @@ impl Subscriber {
             match self.open().await {
                 Ok((sink, stream)) => {
                     tracing::debug!(url = %self.shown_url, channel = %self.channel, "subscribed to the completion store");
-                    backoff = self.backoff.0;
+                    let since = tokio::time::Instant::now();
                     lost_said = false;
                     listener(StoreSignal::Restored);
                     let why = self.pump(&listener, sink, stream).await;
+                    // Back to the first step only after a subscription that held through a
+                    // health check: one cut right after each SUBSCRIBE (an oversized
+                    // PUBLISH repeated, a proxy cutting pub/sub connections) backs off as a
+                    // failed connection does, instead of waking every wait at 10 Hz (review
+                    // 33-c #5).
+                    if since.elapsed() >= self.health_check_interval {
+                        backoff = self.backoff.0;
+                    }
                     tracing::warn!(url = %self.shown_url, reason = %why, "the completion store's subscription dropped; reconnecting");
                 }
                 Err(why) => {
