@@ -2428,6 +2428,23 @@ async fn redis_connect_refuses_a_replica_and_accepts_a_server_that_hides_its_rol
     );
     assert!(text.contains("replica"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
+    // Review 33 pass 2 (hook) #2: a replica that hides its role still refuses the probes'
+    // writes, and is refused for it (before: accepted, and every record failed).
+    for refusal in [
+        &b"-READONLY You can't write against a read only replica.\r\n"[..],
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n",
+    ] {
+        let hidden = b"-ERR unknown command 'ROLE'\r\n";
+        let (addr, _) = fake_redis_as(hidden, refusal, refusal).await;
+        let shown = String::from_utf8_lossy(refusal);
+        let err = RedisStore::connect(&format!("redis://{addr}/"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("read-only replica"),
+            "{shown:?}: {err}"
+        );
+    }
     for hidden in [
         &b"-NOPERM this user has no permissions to run the 'role' command\r\n"[..],
         b"-ERR unknown command 'ROLE'\r\n",
@@ -2825,6 +2842,36 @@ async fn redis_connect_refuses_a_user_who_may_not_publish_run_scripts_or_use_the
         assert!(text.contains(needed), "{rules:?}: {text}");
         assert!(text.to_uppercase().contains("NOPERM"), "{rules:?}: {text}");
         assert!(!text.contains(&password), "{rules:?}: {text}");
+    }
+
+    // Review 33 pass 2 (hook) #3: the store deletes marks only, so DEL on them alone is
+    // enough (a Redis 7 selector; skipped on a Redis without selectors). Before: refused.
+    let user = format!("vc-test-{}", uuid::Uuid::new_v4().simple());
+    let made: redis::RedisResult<()> = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(&user)
+        .arg("on")
+        .arg(">pw-del-marks")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .arg("-del")
+        .arg("(~voiceclone:seen:* +del)")
+        .query_async(&mut ctx.raw.clone())
+        .await;
+    let _guard = AclUser {
+        url: ctx.url.clone(),
+        name: user.clone(),
+    };
+    match made {
+        Ok(()) => {
+            let mut url = url::Url::parse(&ctx.url).unwrap();
+            url.set_username(&user).unwrap();
+            url.set_password(Some("pw-del-marks")).unwrap();
+            let store = RedisStore::connect(url.as_str()).await;
+            assert!(store.is_ok(), "DEL on the marks only: {store:?}");
+        }
+        Err(e) => eprintln!("notice: this Redis has no ACL selectors ({e}); skipping"),
     }
 
     // What a record needs, and nothing of @admin or @dangerous (no ROLE, no INFO).

@@ -77,9 +77,38 @@ struct Inner {
     /// that fell back to polling listens again after the next one. Written under `slots`'
     /// lock.
     restores: AtomicU64,
-    /// The last store read a wait made failed: said once when reads start failing and once
-    /// when they work again, for the hub (see [`CompletionHub::noted`]).
-    reads_failing: AtomicBool,
+    /// Since when the store reads waits make have been failing, and when that was last
+    /// said: once when they start, again every [`STILL_FAILING_EVERY`] while they go on,
+    /// once when they work again (see [`CompletionHub::noted`]).
+    reads_failing: Mutex<Option<tokio::time::Instant>>,
+}
+
+/// How often a store whose reads keep failing is said to again: a lasting outage (an ACL
+/// changed after start, `maxclients` reached) is not one line at its start only, while
+/// every wait polls more often meanwhile (review 33 pass 2 (hook) #1).
+const STILL_FAILING_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// What a wait's store read tells the log, given when a failing spell was last said
+/// (`last`, `None` while reads work) and the time now: `Some(true)` a failure to warn of
+/// (the first of a spell, or the first after [`STILL_FAILING_EVERY`]), `Some(false)` the
+/// first read that works again, `None` nothing new.
+fn read_note(
+    last: &mut Option<tokio::time::Instant>,
+    now: tokio::time::Instant,
+    ok: bool,
+) -> Option<bool> {
+    match (ok, *last) {
+        (true, None) => None,
+        (true, Some(_)) => {
+            *last = None;
+            Some(false)
+        }
+        (false, Some(said)) if now.saturating_duration_since(said) < STILL_FAILING_EVERY => None,
+        (false, _) => {
+            *last = Some(now);
+            Some(true)
+        }
+    }
 }
 
 /// What a local wait learns through its slot.
@@ -236,7 +265,7 @@ impl CompletionHub {
                 subscription: Mutex::new(None),
                 lost: AtomicBool::new(false),
                 restores: AtomicU64::new(0),
-                reads_failing: AtomicBool::new(false),
+                reads_failing: Mutex::new(None),
             }),
         }
     }
@@ -821,17 +850,22 @@ impl CompletionHub {
     /// only: a store down with 10,000 waits running is two lines, not 20,000 (review 33-c
     /// #5).
     fn noted<T>(&self, read: Result<T, StoreError>) -> Result<T, StoreError> {
-        match &read {
-            Ok(_) => {
-                if self.inner.reads_failing.swap(false, Ordering::Relaxed) {
-                    tracing::info!("the completion store can be read again");
-                }
+        let note = {
+            let mut last = self
+                .inner
+                .reads_failing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            read_note(&mut last, tokio::time::Instant::now(), read.is_ok())
+        };
+        // Logged with the lock released: a tracing layer may read the hub (review 30 pass 3
+        // #2).
+        match (note, &read) {
+            (Some(false), _) => tracing::info!("the completion store can be read again"),
+            (Some(true), Err(e)) => {
+                tracing::warn!(error = %e, "the completion store cannot be read; waits poll on the normal schedule until it can");
             }
-            Err(e) => {
-                if !self.inner.reads_failing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(error = %e, "the completion store cannot be read; waits poll on the normal schedule until it can");
-                }
-            }
+            _ => {}
         }
         read
     }
@@ -1078,6 +1112,25 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     const SECRET: &str = "hub-unit-secret";
+
+    /// Review 33 pass 2 (hook) #1: store reads that keep failing are said at their start
+    /// and again every `STILL_FAILING_EVERY`, not once for ever; a read that works ends the
+    /// spell, and the next failure starts a new one (said at once).
+    #[test]
+    fn failing_store_reads_are_said_again_while_they_go_on() {
+        let t0 = tokio::time::Instant::now();
+        let mut last = None;
+        assert_eq!(read_note(&mut last, t0, true), None);
+        assert_eq!(read_note(&mut last, t0, false), Some(true));
+        let soon = t0 + Duration::from_secs(1);
+        assert_eq!(read_note(&mut last, soon, false), None);
+        let later = t0 + STILL_FAILING_EVERY;
+        assert_eq!(read_note(&mut last, later, false), Some(true));
+        assert_eq!(read_note(&mut last, later, false), None);
+        assert_eq!(read_note(&mut last, later, true), Some(false));
+        assert_eq!(read_note(&mut last, later, true), None);
+        assert_eq!(read_note(&mut last, later, false), Some(true));
+    }
 
     /// A memory store that can be made to fail, and whose subscription signals are sent by
     /// hand.

@@ -617,10 +617,13 @@ impl RedisStore {
                 ("TYPE", vec![]),
                 ("GET", vec![]),
             ];
-            if family != "seen" {
+            if family == "seen" {
+                // The store deletes marks only (a task's and a key's events expire): a user
+                // allowed DEL on the marks alone works (review 33 pass 2 (hook) #3).
+                probes.push(("DEL", vec![]));
+            } else {
                 probes.push(("GETRANGE", vec!["0", "0"]));
             }
-            probes.push(("DEL", vec![]));
             for (name, args) in probes {
                 let mut cmd = redis::cmd(name);
                 cmd.arg(&key);
@@ -637,8 +640,15 @@ impl RedisStore {
                     RECORD_NEEDS
                 };
                 let needed = format!("run {name} on the keys under {}:{family}:", self.prefix);
+                let failed = answer.is_err();
                 if let Some(refused) = self.refusal(name, &needed, why, answer) {
                     return Some(refused);
+                }
+                // A failure that is no permission (a stall, a reset) says nothing of the
+                // others: no more probes, each of which could wait its timeout too (review
+                // 33 pass 2 (hook) #2); the records will tell.
+                if failed {
+                    return None;
                 }
             }
         }
@@ -670,6 +680,14 @@ impl RedisStore {
             return Some(format!(
                 "the Redis user of {} may not {needed} ({why}; Redis said: {said}); grant it \
                  with ACL SETUSER",
+                self.shown_url
+            ));
+        }
+        // A replica that hides its `ROLE` still refuses the probe's write.
+        if not_a_primary(&e) {
+            return Some(format!(
+                "the Redis at {} is a read-only replica ({what} was answered: {said}): every \
+                 delivery's record would fail there; name the primary",
                 self.shown_url
             ));
         }
