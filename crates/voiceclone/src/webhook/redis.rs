@@ -443,8 +443,9 @@ impl RedisStore {
     ///   `SCRIPT LOAD`) or use its keys (`NOPERM`): all three families, `<prefix>:seen:*`,
     ///   `<prefix>:task:*` and `<prefix>:idem:*`, as a record may write each (a probe declares
     ///   one key of each, in three hash slots, so a one-shard cluster is refused too), with
-    ///   each command records and lookups run on them (`SET`, `TYPE`, `GET`, `DEL`, and
-    ///   `GETRANGE` on the events' keys): a user without `@write` is refused;
+    ///   each command records and lookups run on them (`SET`, `TYPE`, `GET`; `DEL` on the
+    ///   marks, `GETRANGE` on the events' keys): a user without `@write` is refused, and so
+    ///   is a replica hiding its role whose probe write is answered `READONLY`;
     /// - a Redis user who may not `SUBSCRIBE` to the channel (`NOPERM`): records would work,
     ///   but no hub would hear a delivery another instance received.
     ///
