@@ -741,11 +741,13 @@ fn a_manifest_write_that_fails_after_a_part_was_paid_is_exit_3_naming_its_task()
     }
 }
 
-/// Part 1's submit is of unknown outcome (a 409 on its own fresh key) and part 2's manifest
-/// write fails after it was paid (a directory planted at the manifest's path when its
-/// audio is asked for): the run tells both, the manifest write failure first (exit 3,
-/// naming part 2's task) and part 1 in `unknown_parts`. Before, any part of unknown
-/// outcome discarded every other failure: the manifest's write failure went untold.
+/// Part 1's submit is of unknown outcome (a 409 on its own fresh key, then on its resend by
+/// the rerun, whose task search finds no list) and part 2's manifest write fails after it
+/// was paid (a directory planted at the manifest's path when its audio is asked for): the
+/// run tells both, the manifest write failure first (exit 3, naming part 2's task) and part
+/// 1 in `unknown_parts`. Before, any part of unknown outcome discarded every other failure:
+/// the manifest's write failure went untold. (Part 2 is sent by the rerun: the first run
+/// submits nothing after part 1's unknown submit, review 33-b #1.)
 #[test]
 fn a_part_of_unknown_outcome_does_not_hide_a_failed_manifest_write() {
     let fake = FakeVmeg::start(1, 100, false);
@@ -759,7 +761,7 @@ fn a_part_of_unknown_outcome_does_not_hide_a_failed_manifest_write() {
     fake.on_request(move |path| {
         if path.ends_with("/tts/create-async") {
             creates += 1;
-            *state.create_answer.lock().unwrap() = (creates == 1).then(key_used).map(|b| (409, b));
+            *state.create_answer.lock().unwrap() = (creates <= 2).then(key_used).map(|b| (409, b));
         }
         if path.starts_with("/files/") && !broken {
             broken = true;
@@ -769,6 +771,8 @@ fn a_part_of_unknown_outcome_does_not_hide_a_failed_manifest_write() {
     });
     let mut args = speak_args(&c.file, &c.out);
     args.extend(["--concurrency", "1"]);
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(manifest(&dir)["parts"][1]["state"], "planned");
     let r = fake_run(&fake, &args);
     assert_eq!(r.code, 3, "{r:?}");
     let e = r.json()["error"].clone();
@@ -777,10 +781,10 @@ fn a_part_of_unknown_outcome_does_not_hide_a_failed_manifest_write() {
         msg.starts_with("writing"),
         "the manifest's failure is not told: {msg}"
     );
-    assert!(msg.contains("vmeg:speech:t2"), "{msg}");
+    assert!(msg.contains("vmeg:speech:t3"), "{msg}");
     assert!(msg.contains("part 1 of 2"), "{msg}");
     assert_eq!(e["unknown_parts"].as_array().map(Vec::len), Some(1), "{e}");
-    assert_eq!(e["job_ids"], serde_json::json!(["vmeg:speech:t2"]), "{e}");
+    assert_eq!(e["job_ids"], serde_json::json!(["vmeg:speech:t3"]), "{e}");
 }
 
 /// A `--text-file` that is no regular file (a device that never ends, a FIFO nobody writes
@@ -3638,4 +3642,62 @@ fn the_flag_reads_a_task_not_found_once_more_before_paying() {
     // Reported, and not found on both reads: paid.
     fake_run(&fake, &asked).expect(0);
     assert_eq!(fake.creates(), 2);
+}
+
+/// The distinct idempotency keys the fake's creates carried (a retry resends its key).
+fn distinct_keys(fake: &FakeVmeg) -> usize {
+    let mut keys = fake.create_keys();
+    keys.sort();
+    keys.dedup();
+    keys.len()
+}
+
+/// Review 33-b #1: a submit of this run whose answer was lost (a gateway's 502 on every
+/// create, the task maybe made) stops the run from submitting any further part: one such
+/// part per `--concurrency` slot, not the whole text (each a paid task whose id may be lost
+/// for good). The run ends exit 3 with the part in `unknown_parts`, the later parts left
+/// `planned`, and the message says no further part was submitted. A refusal that proves
+/// nothing was made (a 400) does not stop the run: every part is tried, none is paid. Before,
+/// every part of the text was submitted, each of unknown outcome.
+#[test]
+fn a_submit_of_unknown_outcome_stops_the_run_from_submitting_further_parts() {
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(
+        502,
+        serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
+    );
+    let c = case(&text(3));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    let r = fake_run(&fake, &args).expect(3);
+    assert_eq!(distinct_keys(&fake), 1, "{r:?}");
+    let m = manifest(dir);
+    let states: Vec<&str> = m["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| s(&p["state"]))
+        .collect();
+    assert_eq!(states, ["submitting", "planned", "planned"], "{m}");
+    let e = r.json()["error"].clone();
+    assert_eq!(e["kind"], "outcome_unknown", "{e}");
+    assert_eq!(e["unknown_parts"].as_array().map(Vec::len), Some(1), "{e}");
+    assert!(
+        s(&e["message"]).contains("no further part was submitted"),
+        "{e}"
+    );
+
+    // A refusal that proves nothing was made: the run goes on to the next part.
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(
+        400,
+        serde_json::json!({"code": 400, "message": "bad request", "data": null}),
+    );
+    let c = case(&text(3));
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    let r = fake_run(&fake, &args).expect(1);
+    assert_eq!(distinct_keys(&fake), 3, "{r:?}");
+    assert!(!r.stdout.contains("no further part was submitted"), "{r:?}");
 }

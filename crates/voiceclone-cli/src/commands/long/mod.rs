@@ -46,6 +46,10 @@
 //! started, parts already sent are waited for and recorded, nothing is resubmitted, and a
 //! rerun finishes the downloads from the job ids in the manifest.
 //!
+//! A part's submit in this run that ends with an outcome not known (its answer lost) stops
+//! the run from submitting further parts ([`Run::unknown_create`]), as `synthesize_long`
+//! stops at its first failure.
+//!
 //! Once a part was sent in this run, a failure to write the manifest (or to read back a
 //! file just downloaded) is exit 3, not 2: the message names every task this run submitted,
 //! which the manifest on disk may not record.
@@ -209,6 +213,18 @@ struct Run<'a> {
     timed_out: Cell<bool>,
     /// Whether `--timeout` set the waits' deadline (else the provider's default did).
     timeout_given: bool,
+    /// The first part whose create, sent in this run, ended with an outcome not known (its
+    /// answer lost, a refusal that does not prove nothing was made, a task another part
+    /// holds): no part is submitted after that, as the library's `synthesize_long` stops at
+    /// its first failure. What lost that answer (a gateway cutting create answers, a relay
+    /// naming one task for every submit) may lose every later one too, and each such part is
+    /// a task that may be paid for and not known: JimmyAI's found by no rerun, VMEG's keys
+    /// sent together ambiguous with each other on the rerun's search. Parts with a known task
+    /// are still waited for and downloaded; a resend under a part's own key goes on (it makes
+    /// no second task). A refusal that proves nothing was made does not set it.
+    unknown_create: Cell<Option<usize>>,
+    /// How many parts [`Run::unknown_create`] kept from being submitted.
+    held_back: Cell<usize>,
     /// The bound on a resend as a whole, its search of the task list included: `--timeout`,
     /// else 30 min, and never less than [`MIN_RESEND_TIME`].
     search_timeout: Duration,
@@ -326,6 +342,8 @@ async fn resume(
         spent: Cell::new(0),
         over_budget: Cell::new(false),
         timed_out: Cell::new(false),
+        unknown_create: Cell::new(None),
+        held_back: Cell::new(0),
         timeout_given: args.poll.timeout.is_some(),
         search_timeout: positive_secs(args.poll.timeout)
             .unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT)
@@ -563,7 +581,7 @@ impl Run<'_> {
                     // The same for a part whose answer could not be read (no line failed by the
                     // vendor's word), or whose task is not found (read again first, here):
                     // its task may hold the audio, or have been paid, so only when asked.
-                    Ready::Failed(f) if self.resubmit_unknown && !self.stopped() => {
+                    Ready::Failed(f) if self.resubmit_unknown && !self.creates_held() => {
                         match reported_before(&rec, &f, self.notes_have_kinds) {
                             Some(kind) => self.resubmit_reported(i, id, f, kind).await,
                             None => Ready::Failed(f),
@@ -581,6 +599,48 @@ impl Run<'_> {
     /// Whether the run has stopped starting parts (its download budget spent, `--timeout`).
     fn stopped(&self) -> bool {
         self.over_budget.get() || self.timed_out.get()
+    }
+
+    /// Whether the run sends no new create: it stopped starting parts, or a create of this
+    /// run ended with an outcome not known ([`Run::unknown_create`]).
+    fn creates_held(&self) -> bool {
+        self.stopped() || self.unknown_create.get().is_some()
+    }
+
+    /// Part `i` (`rec`, left `submitting` by an earlier run) not resolved in this run,
+    /// because the run stopped starting parts or sends no more creates: still of unknown
+    /// outcome (exit 3, in `unknown_parts`), not a part merely not started.
+    fn not_resolved(&self, i: usize, rec: &PartRecord) -> Ready {
+        let why = if self.over_budget.get() {
+            "this run's download budget was spent first, and no part is started after that"
+                .to_owned()
+        } else if self.timed_out.get() {
+            "a part's wait ran out of its deadline first, and no part is started after that"
+                .to_owned()
+        } else if let Some(k) = self.unknown_create.get() {
+            format!(
+                "{}'s submit in this run ended with an unknown outcome first, and no part is submitted after that",
+                self.name(k)
+            )
+        } else {
+            "the run stopped first".to_owned()
+        };
+        resubmit::held_back_unknown(
+            &self.name(i),
+            rec,
+            &format!(
+                "it was not looked at in this run: {why}; rerun the same command to resolve it"
+            ),
+        )
+    }
+
+    /// Part `i`'s create (one of this run's, or of the flag's) ended with an outcome not
+    /// known (`msg`): no further part is submitted in this run.
+    fn create_unknown(&self, i: usize, msg: String) -> Ready {
+        if self.unknown_create.get().is_none() {
+            self.unknown_create.set(Some(i));
+        }
+        Ready::Unknown(msg)
     }
 }
 

@@ -267,6 +267,16 @@ impl Run<'_> {
             f.message
                 .push_str(&timed_out_note(self.timeout_given, self.policy.deadline));
         }
+        if let Some(k) = self.unknown_create.get()
+            && self.held_back.get() > 0
+            && let Some(f) = o.failure.as_mut()
+        {
+            f.message.push_str(&format!(
+                "; after {}'s submit ended with an unknown outcome no further part was submitted ({} part(s) held back, as they were): rerun the same command to resolve it first, and the rest is submitted then",
+                self.name(k),
+                self.held_back.get()
+            ));
+        }
         if self.unrecorded.get() {
             let f = o.failure.take().unwrap_or_else(|| {
                 Failure::other(Exit::Unreachable, "io", "the manifest could not be written")

@@ -15,7 +15,8 @@ use crate::output::Failure;
 pub(super) enum Hold {
     /// This run's reads of its own tasks fail: why, as [`Run::held_back`] says it.
     Broken(String),
-    /// The run stopped starting parts meanwhile.
+    /// The run stopped starting parts (or sending creates, see [`Run::creates_held`])
+    /// meanwhile.
     Stopped,
 }
 
@@ -233,7 +234,7 @@ impl Run<'_> {
                     return r;
                 }
                 // During the pause, the run may have stopped starting parts.
-                if self.stopped() {
+                if self.creates_held() {
                     return Ready::Failed(f);
                 }
                 format!(
@@ -272,7 +273,7 @@ impl Run<'_> {
         if let Some(why) = self.held_back() {
             return Err(Hold::Broken(why));
         }
-        if self.stopped() {
+        if self.creates_held() {
             return Err(Hold::Stopped);
         }
         Ok(gate)
