@@ -3776,3 +3776,62 @@ fn results_in(dir: &Path) -> Vec<String> {
 fn part_lines(dir: &Path, k: usize) -> usize {
     usize::try_from(manifest(dir)["parts"][k]["lines"].as_u64().unwrap()).unwrap()
 }
+
+/// Review 33-b #3: a part whose task was read finished, with its audio, by a run whose
+/// download of it did not complete (here the file host cuts every body), and whose task then
+/// reads `failed` (or `finished` with a line without audio: results expired that way) did
+/// succeed: the vendor billed it. The rerun keeps it `submitted` with its task and the error,
+/// exits 3 saying it was read finished before, and submits nothing; so does the next plain
+/// rerun. Only `--resubmit-unknown` sends it again. Before: recorded `failed` (exit 1), and
+/// the next plain rerun paid for it again, though the budget's message had promised a rerun
+/// "finishes downloading without paying again".
+#[test]
+fn a_part_read_finished_but_not_downloaded_is_not_paid_again_when_its_task_then_reads_failed() {
+    let line_gone = serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": "t1", "taskType": "tts", "status": "finished", "result": {"results": [
+            {"uri": "", "duration": 0, "errorMessage": "expired"},
+        ]}},
+    })
+    .to_string();
+    for (what, detail) in [("failed", failed_detail("t1")), ("line", line_gone)] {
+        let fake = FakeVmeg::start(0, 1000, false);
+        let c = case(&text(1));
+        let dir = Path::new(&c.out);
+        let args = speak_args(&c.file, &c.out);
+        fake.cut_files(true);
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 3, "{what}: {r:?}");
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "submitted", "{what}: {m}");
+        assert!(m["parts"][0]["finished_seen_at_ms"].is_u64(), "{what}: {m}");
+        fake.cut_files(false);
+        fake.answer_details_with(200, &detail);
+        for _ in 0..2 {
+            let r = fake_run(&fake, &args);
+            assert_eq!(r.code, 3, "{what}: {r:?}");
+            let msg = s(&r.json()["error"]["message"]).to_owned();
+            for needed in ["part 1 of 1", "t1", "read finished", "--resubmit-unknown"] {
+                assert!(msg.contains(needed), "{what}: {needed:?} missing: {msg}");
+            }
+            let m = manifest(dir);
+            assert_eq!(m["parts"][0]["state"], "submitted", "{what}: {m}");
+            assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{what}: {m}");
+            assert_eq!(fake.creates(), 1, "{what}: submitted again unasked");
+        }
+        // Asked, once reported: sent again, and the new task downloaded.
+        let state = fake.state.clone();
+        fake.on_request(move |path| {
+            if path.contains("/task/tts/create") {
+                *state.detail_answer.lock().unwrap() = None;
+            }
+        });
+        let mut asked = args.clone();
+        asked.push("--resubmit-unknown");
+        fake_run(&fake, &asked).expect(0);
+        assert_eq!(fake.creates(), 2, "{what}");
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "done", "{what}: {m}");
+        assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t2", "{what}: {m}");
+    }
+}

@@ -57,7 +57,9 @@ pub enum PartState {
 pub enum ReportedKind {
     /// Its finished task had lines the client could not read, none failed by the vendor.
     AnswerUnreadable,
-    /// Its audio was downloaded before, its file is gone, and its task now reads failed.
+    /// Its audio was downloaded before (its file gone since), or its task was read finished
+    /// with its audio (see [`PartRecord::finished_seen_at_ms`]), and its task now reads
+    /// failed.
     DownloadedBeforeFailed,
     /// Its task is not found under the API key and base URL it was sent with.
     TaskNotFound,
@@ -134,6 +136,14 @@ pub struct PartRecord {
     /// sent. Otherwise a task of it may be dated at any time since its first submit.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resends_recorded: bool,
+    /// When a read of its task (`job_id`) first answered it finished with its audio, Unix
+    /// milliseconds, though the audio may not have been downloaded since (the download
+    /// budget spent, a full disk, a cut connection, a signal): the task succeeded and was
+    /// billed, so a later read of it failed is a contradiction, like a `done` part's, and no
+    /// reason to pay for it again unasked. Cleared by a new submit. Optional: an older
+    /// manifest loads without it, and a tool that drops it is no worse than before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_seen_at_ms: Option<u64>,
 }
 
 /// What an idempotency key is scoped to: the API key it was sent with, as a salted
@@ -268,6 +278,12 @@ impl PartRecord {
         }
     }
 
+    /// Whether its task is known to have succeeded: its audio was downloaded (`done`), or a
+    /// read answered it finished with its audio ([`PartRecord::finished_seen_at_ms`]).
+    pub fn succeeded_before(&self) -> bool {
+        self.state == PartState::Done || self.finished_seen_at_ms.is_some()
+    }
+
     /// When its latest submit's key was last resent (see [`PartRecord::resent_at_ms`]).
     pub fn last_resent_at(&self) -> Option<SystemTime> {
         ms_time(*self.resent_at_ms.last()?)
@@ -348,6 +364,7 @@ impl Manifest {
                     past_submits: Vec::new(),
                     resent_at_ms: Vec::new(),
                     resends_recorded: false,
+                    finished_seen_at_ms: None,
                 })
                 .collect(),
         }

@@ -703,6 +703,7 @@ mod tests {
             past_submits: Vec::new(),
             resent_at_ms: Vec::new(),
             resends_recorded: false,
+            finished_seen_at_ms: None,
         };
         let r = rec(&["001.wav"]);
         assert_eq!(recorded_stem(&r, 0, "0001").as_deref(), Some("001"));

@@ -88,6 +88,7 @@ impl Run<'_> {
             p.past_submits.extend(displaced);
             p.past_job_ids.extend(old_job);
             p.job_id = None;
+            p.finished_seen_at_ms = None;
             p.files.clear();
             p.clear_error();
         }) {
