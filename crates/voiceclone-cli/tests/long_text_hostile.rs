@@ -1875,10 +1875,11 @@ fn s(v: &Value) -> &str {
 
 /// A signal while a part's submit is on its way: whether it made a task is not known, and
 /// the result says so for that part, instead of only "the manifest records every part".
+/// (The answer is held far past the few seconds a signal lets a submit answer.)
 #[test]
 fn a_signal_during_a_submit_says_that_parts_outcome_is_unknown() {
     let faults = voiceclone_sim::FaultConfig {
-        latency: Duration::from_millis(3000),
+        latency: Duration::from_secs(25),
         ..Default::default()
     };
     let sim = Sim::with(SimConfig::default().with_faults(faults), KEY);
@@ -3834,4 +3835,68 @@ fn a_part_read_finished_but_not_downloaded_is_not_paid_again_when_its_task_then_
         assert_eq!(m["parts"][0]["state"], "done", "{what}: {m}");
         assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t2", "{what}: {m}");
     }
+}
+
+/// Review 33-b #4: a first SIGINT while parts' submits are on their way (their answers a
+/// moment off) stops the run from starting parts and lets those submits answer (up to a few
+/// seconds), so that their tasks are recorded: exit 3, `interrupted`, both parts `submitted`
+/// with their job ids, named in `job_ids`. Before: the submits in flight were dropped, both
+/// parts left `submitting` (a JimmyAI one's paid task lost for good; VMEG's two keys, sent
+/// together, each other's rivals on the rerun's search).
+#[test]
+fn a_signal_lets_the_submits_in_flight_answer_and_records_their_tasks() {
+    let faults = voiceclone_sim::FaultConfig {
+        latency: Duration::from_millis(1500),
+        ..Default::default()
+    };
+    // Tasks that take minutes: only the submits are waited for.
+    let sim = Sim::with(
+        SimConfig::default()
+            .with_durations(Duration::from_secs(600), Duration::from_secs(600))
+            .with_faults(faults),
+        KEY,
+    );
+    sim.handle
+        .fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::Latency, 2)
+        .unwrap();
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "2"]);
+    let child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(dir.join(MANIFEST).exists()
+        && manifest(dir)["parts"]
+            .as_array()
+            .is_some_and(|p| p.iter().all(|p| p["state"] == "submitting")))
+    {
+        assert!(Instant::now() < deadline, "no submits recorded");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Both submits are on their way (recorded, then sent), their answers held by the latency.
+    while sim.handle.stats().requests("vmeg.ttsCreateAsync") < 2 {
+        assert!(Instant::now() < deadline, "the submits did not arrive");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    support::send_signal(&child, "-INT");
+    let out = child.wait_with_output_within("the run after SIGINT", 60);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    let m = manifest(dir);
+    let ids: Vec<&str> = (0..2)
+        .map(|k| {
+            assert_eq!(m["parts"][k]["state"], "submitted", "{m}");
+            s(&m["parts"][k]["job_id"])
+        })
+        .collect();
+    for id in &ids {
+        assert!(
+            j["error"]["job_ids"]
+                .as_array()
+                .is_some_and(|named| named.iter().any(|n| n == id)),
+            "{id} not named: {j}"
+        );
+    }
+    assert_eq!(paid(&sim), 2);
 }

@@ -225,6 +225,12 @@ struct Run<'a> {
     unknown_create: Cell<Option<usize>>,
     /// How many parts [`Run::unknown_create`] kept from being submitted.
     held_back: Cell<usize>,
+    /// The first SIGINT or SIGTERM came (its name): no part is started or downloaded after
+    /// it, and the run ends once the creates on their way have answered ([`Run::creating`]).
+    signalled: Cell<Option<&'static str>>,
+    /// The creates on their way ([`InFlight`]), and their answers' wake-up.
+    creating: Cell<usize>,
+    create_done: tokio::sync::Notify,
     /// The bound on a resend as a whole, its search of the task list included: `--timeout`,
     /// else 30 min, and never less than [`MIN_RESEND_TIME`].
     search_timeout: Duration,
@@ -344,6 +350,9 @@ async fn resume(
         timed_out: Cell::new(false),
         unknown_create: Cell::new(None),
         held_back: Cell::new(0),
+        signalled: Cell::new(None),
+        creating: Cell::new(0),
+        create_done: tokio::sync::Notify::new(),
         timeout_given: args.poll.timeout.is_some(),
         search_timeout: positive_secs(args.poll.timeout)
             .unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT)
@@ -372,16 +381,60 @@ async fn resume(
     // SIGINT and SIGTERM (`docker stop`, a CI timeout) alike; without handlers (they could
     // not be installed) a signal ends the process as it would anyway.
     let mut signals = crate::signals::Signals::install().ok();
-    let signalled = async {
-        match signals.as_mut() {
-            Some(s) => s.next().await,
-            None => std::future::pending().await,
-        }
-    };
+    let mut work = Box::pin(run.all(concurrency));
     // A run that ended with the signal is reported as it ended (biased: the work first).
-    crate::signals::unless(run.all(concurrency), signalled)
-        .await
-        .unwrap_or_else(|name| run.interrupted(name))
+    let first = match crate::signals::unless(&mut work, next_signal(signals.as_mut())).await {
+        Ok(out) => return out,
+        Err(name) => name,
+    };
+    // No part is started from now on; a submit on its way is let answer, a few seconds at
+    // most, so that its task is recorded: dropped, it is a task that may be paid for and
+    // not known (JimmyAI's for good; VMEG keys sent together are each other's rivals on the
+    // rerun's search). The waits are not waited for: their tasks are known.
+    run.signalled.set(Some(first));
+    let on_their_way = run.creating.get();
+    if on_their_way > 0 {
+        printer.progress(&format!(
+            "{first}: stopping; waiting up to {} s for the answers to {on_their_way} submit(s) on their way, so that their tasks are recorded (another signal stops at once)",
+            IN_FLIGHT_GRACE.as_secs()
+        ));
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            () = run.creates_answered() => {}
+            () = tokio::time::sleep(IN_FLIGHT_GRACE) => {}
+            _ = next_signal(signals.as_mut()) => {}
+        }
+    }
+    drop(work);
+    run.interrupted(first)
+}
+
+/// How long a first signal lets the submits on their way answer before the run stops: an
+/// answer is typically under a second off, and the result must still be written well within
+/// the 10 s `docker stop` (and most CI runners) give before SIGKILL.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(5);
+
+/// The next signal from `signals`; never, without handlers.
+async fn next_signal(signals: Option<&mut crate::signals::Signals>) -> &'static str {
+    match signals {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A create (a part's submit or resend) on its way, counted in [`Run::creating`] while it
+/// lives (dropped with its answer, or with the run).
+struct InFlight<'r> {
+    count: &'r Cell<usize>,
+    done: &'r tokio::sync::Notify,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.count.set(self.count.get().saturating_sub(1));
+        self.done.notify_one();
+    }
 }
 
 /// The parts' progress bar's template (see [`crate::spinner::one_row_style`]).
@@ -510,8 +563,9 @@ impl Run<'_> {
             };
             match r {
                 Ready::AlreadyDone | Ready::Deferred => {}
-                // Sent before the budget ran out: recorded as submitted, for the rerun.
-                Ready::Speech(_) if self.over_budget.get() => {}
+                // Sent before the budget ran out (or a signal came): recorded as submitted,
+                // for the rerun.
+                Ready::Speech(_) if self.over_budget.get() || self.signalled.get().is_some() => {}
                 Ready::Speech(speech) => {
                     let download = self.download(i, &speech);
                     match driving(download, &mut in_flight, &mut waiting).await {
@@ -547,6 +601,9 @@ impl Run<'_> {
         }
         if let Some(b) = &bar {
             b.finish_and_clear();
+        }
+        if let Some(signal) = self.signalled.get() {
+            return self.interrupted(signal);
         }
         self.outcome(self.failures.take(), self.unknown.take())
     }
@@ -596,9 +653,26 @@ impl Run<'_> {
         }
     }
 
-    /// Whether the run has stopped starting parts (its download budget spent, `--timeout`).
+    /// Whether the run has stopped starting parts (its download budget spent, `--timeout`,
+    /// a signal).
     fn stopped(&self) -> bool {
-        self.over_budget.get() || self.timed_out.get()
+        self.over_budget.get() || self.timed_out.get() || self.signalled.get().is_some()
+    }
+
+    /// A create on its way, until the returned value is dropped.
+    fn in_flight(&self) -> InFlight<'_> {
+        self.creating.set(self.creating.get().saturating_add(1));
+        InFlight {
+            count: &self.creating,
+            done: &self.create_done,
+        }
+    }
+
+    /// Until no create is on its way.
+    async fn creates_answered(&self) {
+        while self.creating.get() > 0 {
+            self.create_done.notified().await;
+        }
     }
 
     /// Whether the run sends no new create: it stopped starting parts, or a create of this

@@ -330,6 +330,7 @@ impl Run<'_> {
             .and_then(|t| t.checked_add(ATTEMPT_REACH))
             .map(|t| t.min(started));
         let resent = tokio::time::timeout(self.search_timeout, async {
+            let _on_its_way = self.in_flight();
             match earlier {
                 Some(last) => {
                     self.client

@@ -99,7 +99,12 @@ impl Run<'_> {
             return Ready::Failed(f);
         }
         self.sent.set(true);
-        match self.client.synthesize(&req).await {
+        let answer = {
+            // Until its answer is read: the record that follows it comes in the same poll.
+            let _on_its_way = self.in_flight();
+            self.client.synthesize(&req).await
+        };
+        match answer {
             Ok(job) => self.accepted(i, &job.id).await,
             Err(e) => self.submit_failed(i, &e, Some(rec)).await,
         }
