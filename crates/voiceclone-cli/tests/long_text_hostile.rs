@@ -3900,3 +3900,40 @@ fn a_signal_lets_the_submits_in_flight_answer_and_records_their_tasks() {
     }
     assert_eq!(paid(&sim), 2);
 }
+
+/// Review 33-b #6: a part left `submitting` by an earlier run (its submit's answer lost: a
+/// task may exist) that the run does not reach because the download budget stopped it
+/// first is still of unknown outcome: exit 3, the part in `unknown_parts` saying why it was
+/// not looked at, nothing sent. Before: exit 1, kind `download_budget`, no `unknown_parts`
+/// (a script reading exit 1 as "failed, nothing pending" could start over and pay again).
+#[test]
+fn a_submitting_part_the_budget_stop_leaves_unread_is_still_an_unknown_outcome() {
+    let fake = FakeVmeg::start(0, 1000, false);
+    let c = case(&text(3));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), 3);
+    // Part 3's submit as a lost one (its key kept), part 1's first file gone.
+    let mut m = manifest(dir);
+    let part = &mut m["parts"][2];
+    part["state"] = "submitting".into();
+    part.as_object_mut().unwrap().remove("job_id");
+    part.as_object_mut().unwrap().remove("files");
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+    std::fs::remove_file(dir.join("001-01.wav")).unwrap();
+    // Refetching part 1 runs past the budget before part 3's turn.
+    args.extend(["--max-total-bytes", "500"]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let e = r.json()["error"].clone();
+    let unknown = e["unknown_parts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(unknown.len(), 1, "{e}");
+    let msg = s(&unknown[0]);
+    for needed in ["part 3 of 3", "download budget", "rerun"] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    assert_eq!(fake.creates(), 3, "sent");
+    assert_eq!(manifest(dir)["parts"][2]["state"], "submitting");
+}

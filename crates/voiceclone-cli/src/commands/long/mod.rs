@@ -610,12 +610,18 @@ impl Run<'_> {
 
     /// Stage one for part `i`: from wherever the manifest says it is to its speech.
     async fn ready(&self, i: usize) -> Ready {
-        if self.stopped() {
-            return Ready::Deferred;
-        }
         let Some(rec) = self.record(i) else {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
+        if self.stopped() {
+            // A part left `submitting` may be a paid task: still of unknown outcome (exit 3,
+            // in `unknown_parts`), not merely not started. After a signal the interruption
+            // names it (its own wording, with how the rerun resolves it).
+            if rec.state == PartState::Submitting && self.signalled.get().is_none() {
+                return self.not_resolved(i, &rec);
+            }
+            return Ready::Deferred;
+        }
         match rec.state {
             PartState::Done if files_intact(&self.dir, &rec) => {
                 // Its files are back: whatever a read of its task said since is moot.
