@@ -3937,3 +3937,41 @@ fn a_submitting_part_the_budget_stop_leaves_unread_is_still_an_unknown_outcome()
     assert_eq!(fake.creates(), 3, "sent");
     assert_eq!(manifest(dir)["parts"][2]["state"], "submitting");
 }
+
+/// Review 33-b #7: a manifest that is a symlink (to another `--out` directory's manifest, to
+/// keep it on shared storage) is refused (exit 2, `invalid_manifest`, naming the symlink and
+/// where to resume), nothing sent, the link left as it is. Before: it was read through, but
+/// the directory lock was this directory's (two directories linking one manifest ran at
+/// once, each paying for the same parts) and the first save replaced the link with a file
+/// of its own, the shared copy no longer updated.
+#[cfg(unix)]
+#[test]
+fn a_manifest_that_is_a_symlink_is_refused_and_left_alone() {
+    let fake = FakeVmeg::start(0, 100, false);
+    let c = case(&text(1));
+    let first = Path::new(&c.out);
+    fake_run(&fake, &speak_args(&c.file, &c.out)).expect(0);
+    let other = c.tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let link = other.join(MANIFEST);
+    std::os::unix::fs::symlink(first.join(MANIFEST), &link).unwrap();
+    let requests = fake.requests();
+    let out = other.display().to_string();
+    let r = fake_run(&fake, &speak_args(&c.file, &out));
+    assert_eq!(r.code, 2, "{r:?}");
+    let e = r.json()["error"].clone();
+    assert_eq!(e["kind"], "invalid_manifest", "{e}");
+    let msg = s(&e["message"]);
+    for needed in ["symlink", first.to_str().unwrap()] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    assert_eq!(fake.requests(), requests, "something was sent");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced"
+    );
+    assert!(results_in(&other).is_empty());
+}

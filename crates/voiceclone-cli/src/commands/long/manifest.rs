@@ -572,6 +572,30 @@ impl Manifest {
     /// Reads `dir`'s manifest; `None` when there is none.
     pub fn load(dir: &Path) -> Result<Option<Manifest>, Failure> {
         let path = dir.join(FILE_NAME);
+        // Not through a symlink (to another directory's manifest, kept on shared storage):
+        // the run's lock is on this directory, not the target's, so two directories linking
+        // one manifest would run at once, each paying for the same parts; and the first save
+        // (a rename over the link) would replace the link, the shared copy silently left
+        // behind. A dangling link too: a fresh run would replace it the same way.
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path)
+                    .map(|t| format!(" (to {})", t.display()))
+                    .unwrap_or_default();
+                return Err(Failure::other(
+                    Exit::Usage,
+                    "invalid_manifest",
+                    format!(
+                        "{} is a symlink{target}; nothing was sent. A run locks and writes the manifest of its own --out directory: resume in the directory the manifest is in, or copy it here in place of the link (never both)",
+                        path.display()
+                    ),
+                )
+                .with("manifest", path.display().to_string()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Failure::io(&format!("reading {}", path.display()), &e)),
+        }
         // Only a regular file is read: a FIFO would block the open forever, a device such
         // as `/dev/zero` would be read until memory runs out.
         match std::fs::metadata(&path) {
