@@ -33,6 +33,12 @@ const LAST_VERSION_WITHOUT_KINDS: u32 = 3;
 pub const MAX_RESENDS_RECORDED: usize = 64;
 /// The oldest format this tool reads.
 const OLDEST_VERSION: u32 = 1;
+/// The most earlier tasks (`past_job_ids`), earlier submits (`past_submits`) and files a part
+/// may list when the manifest is read: each earlier task or submit is a paid resubmit, and a
+/// part has a file a line (at most 50), so no run writes that many; a manifest listing more
+/// was edited by hand, and is refused before its lists are walked for every candidate of a
+/// search or every write.
+pub const MAX_PAST_RECORDED: usize = 1_000;
 
 /// Where a part got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +284,30 @@ impl PartRecord {
         }
     }
 
+    /// Its first list longer than this tool records (its field, length and bound), if any:
+    /// see [`MAX_RESENDS_RECORDED`] and [`MAX_PAST_RECORDED`].
+    fn overlong(&self) -> Option<(&'static str, usize, usize)> {
+        let resends = self
+            .past_submits
+            .iter()
+            .map(|s| s.resent_at_ms.len())
+            .max()
+            .unwrap_or(0);
+        [
+            (
+                "resent_at_ms",
+                self.resent_at_ms.len(),
+                MAX_RESENDS_RECORDED,
+            ),
+            ("past_submits[].resent_at_ms", resends, MAX_RESENDS_RECORDED),
+            ("past_submits", self.past_submits.len(), MAX_PAST_RECORDED),
+            ("past_job_ids", self.past_job_ids.len(), MAX_PAST_RECORDED),
+            ("files", self.files.len(), MAX_PAST_RECORDED),
+        ]
+        .into_iter()
+        .find(|(_, n, max)| n > max)
+    }
+
     /// Whether its task is known to have succeeded: its audio was downloaded (`done`), or a
     /// read answered it finished with its audio ([`PartRecord::finished_seen_at_ms`]).
     pub fn succeeded_before(&self) -> bool {
@@ -412,6 +442,19 @@ impl Manifest {
                 "its part {} has index {}, not {k} (was it edited by hand?)",
                 k + 1,
                 p.index
+            ));
+        }
+        // Lists longer than any run writes (hand-edited), refused by field before they are
+        // walked: each resend time is a window checked against every candidate of a search,
+        // and each list is read again for every candidate and written on every update.
+        if let Some((k, field, n, max)) = self
+            .parts
+            .iter()
+            .find_map(|p| p.overlong().map(|(f, n, max)| (p.index, f, n, max)))
+        {
+            return Some(format!(
+                "its part {} lists {n} {field}, more than the {max} this tool records (was it edited by hand?)",
+                k.saturating_add(1)
             ));
         }
         // A submit time that is no time (hand-edited) would read as "sent at an unknown
@@ -889,6 +932,60 @@ mod tests {
             if let Some(why) = why {
                 assert!(why.contains("resent_at_ms"), "{why}");
             }
+        }
+    }
+
+    /// Review 33-b #8: a part's lists are bounded when the manifest is read, each refused by
+    /// its field past what this tool records: resends past [`MAX_RESENDS_RECORDED`] (each a
+    /// window checked against every candidate of a search, with no `.await`: a 64 MiB
+    /// manifest of them held the run for minutes), earlier tasks, earlier submits and files
+    /// past [`MAX_PAST_RECORDED`]. At the bound, it still loads.
+    #[test]
+    fn a_part_listing_more_than_this_tool_records_is_refused_by_field() {
+        let fresh = Manifest::new(&plan("Hello there. General Kenobi."), "cv_1", None);
+        let past = PastSubmit {
+            idempotency_key: None,
+            submitted_at_ms: Some(1_700_000_000_000),
+            key_scope: None,
+            resent_at_ms: Vec::new(),
+        };
+        let file = FileRecord {
+            name: "001.wav".into(),
+            bytes: 1,
+            sha256: String::new(),
+        };
+        type Edit = fn(&mut PartRecord, usize, &PastSubmit, &FileRecord);
+        let edits: [(&str, usize, Edit); 5] = [
+            ("resent_at_ms", MAX_RESENDS_RECORDED, |p, n, _, _| {
+                p.resent_at_ms = vec![1_700_000_000_000; n];
+            }),
+            (
+                "past_submits[].resent_at_ms",
+                MAX_RESENDS_RECORDED,
+                |p, n, s, _| {
+                    let mut s = s.clone();
+                    s.resent_at_ms = vec![1_700_000_000_000; n];
+                    p.past_submits = vec![s];
+                },
+            ),
+            ("past_submits", MAX_PAST_RECORDED, |p, n, s, _| {
+                p.past_submits = vec![s.clone(); n];
+            }),
+            ("past_job_ids", MAX_PAST_RECORDED, |p, n, _, _| {
+                p.past_job_ids = (0..n).map(|k| format!("vmeg:speech:t{k}")).collect();
+            }),
+            ("files", MAX_PAST_RECORDED, |p, n, _, f| {
+                p.files = vec![f.clone(); n];
+            }),
+        ];
+        for (field, max, edit) in edits {
+            let mut m = fresh.clone();
+            edit(&mut m.parts[0], max, &past, &file);
+            assert_eq!(m.mismatch(&fresh), None, "{field} at the bound");
+            edit(&mut m.parts[0], max + 1, &past, &file);
+            let why = m.mismatch(&fresh).unwrap_or_default();
+            assert!(why.contains(field), "{field}: {why}");
+            assert!(why.contains("edited by hand"), "{field}: {why}");
         }
     }
 
