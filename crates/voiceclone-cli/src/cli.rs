@@ -417,7 +417,8 @@ pub struct SpeakArgs {
     pub resubmit_unknown: bool,
 
     /// With --text-file: parts submitted and waited for at once, 1 to 32 (another number is
-    /// refused, exit 2, nothing sent)
+    /// refused, exit 2, nothing sent). Once a part's submit ends with an unknown outcome (its
+    /// answer lost), no further part is submitted in that run
     #[arg(
         long,
         value_name = "N",

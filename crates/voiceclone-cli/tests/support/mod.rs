@@ -559,7 +559,9 @@ pub fn manifest(dir: &std::path::Path) -> Value {
 
 /// A VMEG stand-in for answers the simulator does not give: every TTS task is finished at
 /// once with `files` results of `file_bytes` bytes of audio each (with a `Content-Length`,
-/// or chunked without one), however few lines it had; `hook` runs in the server with each
+/// or chunked without one), however few lines it had, or, with `files` 0, one result for
+/// each line its create sent (as VMEG answers; a task it did not create, one a test lists or
+/// names, as many as the latest create sent); `hook` runs in the server with each
 /// request's path before the request is answered (to change the output directory at an
 /// exact point of a run). Counts creates and requests, and keeps each create's
 /// `X-Idempotency-Key`. `tasks/list` is not there (404) until [`FakeVmeg::list_tasks_with`]
@@ -575,7 +577,11 @@ pub struct FakeVmeg {
 pub type Hook = Box<dyn FnMut(&str) + Send>;
 
 pub struct FakeState {
+    /// Results a task lists; 0: one for each line its create sent.
     pub files: usize,
+    /// The lines each task's create sent (its `data`), by task id (`t{n}`, and the task an
+    /// answer set by [`FakeVmeg::answer_creates_with`] names); the latest create's under "".
+    pub lines_of: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     pub file_bytes: usize,
     pub chunked: bool,
     pub creates: std::sync::atomic::AtomicU64,
@@ -618,6 +624,7 @@ impl FakeVmeg {
             .unwrap();
         let state = Arc::new(FakeState {
             files,
+            lines_of: Default::default(),
             file_bytes,
             chunked,
             creates: Default::default(),
@@ -766,8 +773,24 @@ async fn fake_count_and_hook(
 async fn fake_create(
     axum::extract::State(st): FakeShared,
     headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> (axum::http::StatusCode, axum::Json<Value>) {
     let n = st.creates.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    let lines = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b["data"].as_array().map(Vec::len))
+        .unwrap_or(1);
+    {
+        let mut lines_of = st.lines_of.lock().unwrap();
+        lines_of.insert(format!("t{n}"), lines);
+        lines_of.insert(String::new(), lines);
+        let answer = st.create_answer.lock().unwrap().clone();
+        if let Some(named) =
+            answer.and_then(|(_, b)| b["data"]["taskId"].as_str().map(str::to_owned))
+        {
+            lines_of.insert(named, lines);
+        }
+    }
     let key = headers
         .get("x-idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -849,7 +872,18 @@ async fn fake_detail(
         return (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response();
     }
     let base = st.base.get().cloned().unwrap_or_default();
-    let results: Vec<Value> = (0..st.files)
+    let files = match st.files {
+        0 => {
+            let lines_of = st.lines_of.lock().unwrap();
+            lines_of
+                .get(&task)
+                .or_else(|| lines_of.get(""))
+                .copied()
+                .unwrap_or(1)
+        }
+        n => n,
+    };
+    let results: Vec<Value> = (0..files)
         .map(|k| {
             serde_json::json!({
                 "uri": format!("{base}/files/{task}/{k}.wav"), "duration": 1.0, "errorMessage": "",

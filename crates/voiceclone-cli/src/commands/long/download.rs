@@ -144,26 +144,22 @@ impl Run<'_> {
     /// answers each line of a task (one result per line, by position), and a line can fail
     /// while the task succeeds: its audio is missing, and the files, named by position,
     /// would give the later lines' audio the wrong names. JimmyAI parts are one line with
-    /// no per-line answer. Fewer results than lines, none failed, are only logged: that
-    /// VMEG answers exactly one result per line is not documented (api-facts A13). A line
-    /// the vendor said failed (its error, no audio) makes the part failed; a line with no
-    /// audio and no error from the vendor is one the client could not read, and only makes
-    /// the part unreadable when no line failed (a failed line sends the part again anyway).
-    /// A line with audio and an error keeps its audio: the error is a remark.
+    /// no per-line answer. A line the vendor said failed (its error, no audio) makes the
+    /// part failed; a line with no audio and no error from the vendor is one the client
+    /// could not read, and only makes the part unreadable when no line failed (a failed line
+    /// sends the part again anyway). So does an answer listing another number of results
+    /// than the part has lines, no line failed: that VMEG answers exactly one result per
+    /// line is not documented (api-facts A13), but the files are numbered by position, so
+    /// one line dropped would leave its audio missing and the later lines' files misnamed,
+    /// and extra results would splice foreign audio in; the part is kept with its task, to
+    /// be read again, never recorded done (nor paid again unasked). A line with audio and an
+    /// error keeps its audio: the error is a remark.
     pub(super) fn lines_missing(&self, i: usize, speech: &Speech) -> Option<LinesMissing> {
         if speech.segments.is_empty() {
             return None;
         }
         let lines = self.plan.parts().get(i).map_or(0, |p| p.lines.len());
         let answered = speech.segments.len();
-        if answered != lines {
-            tracing::warn!(
-                part = i + 1,
-                lines,
-                results = answered,
-                "VMEG answered another number of results than the part has lines"
-            );
-        }
         let listed = |reasons: Vec<String>| -> (usize, String) {
             let shown = reasons.len().min(3);
             let mut listed = reasons.get(..shown).unwrap_or_default().join("; ");
@@ -188,6 +184,11 @@ impl Run<'_> {
             let (n, listed) = listed(failed);
             return Some(LinesMissing::Failed(format!(
                 "{n} of its {answered} lines failed ({listed})"
+            )));
+        }
+        if answered != lines {
+            return Some(LinesMissing::Unreadable(format!(
+                "the answer lists {answered} results for its {lines} lines (one a line is what its files are numbered by)"
             )));
         }
         let unread: Vec<String> = speech

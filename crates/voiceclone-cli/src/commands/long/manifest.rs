@@ -33,6 +33,12 @@ const LAST_VERSION_WITHOUT_KINDS: u32 = 3;
 pub const MAX_RESENDS_RECORDED: usize = 64;
 /// The oldest format this tool reads.
 const OLDEST_VERSION: u32 = 1;
+/// The most earlier tasks (`past_job_ids`), earlier submits (`past_submits`) and files a part
+/// may list when the manifest is read: each earlier task or submit is a paid resubmit, and a
+/// part has a file a line (at most 50), so no run writes that many; a manifest listing more
+/// was edited by hand, and is refused before its lists are walked for every candidate of a
+/// search or every write.
+pub const MAX_PAST_RECORDED: usize = 1_000;
 
 /// Where a part got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +63,9 @@ pub enum PartState {
 pub enum ReportedKind {
     /// Its finished task had lines the client could not read, none failed by the vendor.
     AnswerUnreadable,
-    /// Its audio was downloaded before, its file is gone, and its task now reads failed.
+    /// Its audio was downloaded before (its file gone since), or its task was read finished
+    /// with its audio (see [`PartRecord::finished_seen_at_ms`]), and its task now reads
+    /// failed.
     DownloadedBeforeFailed,
     /// Its task is not found under the API key and base URL it was sent with.
     TaskNotFound,
@@ -134,6 +142,14 @@ pub struct PartRecord {
     /// sent. Otherwise a task of it may be dated at any time since its first submit.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resends_recorded: bool,
+    /// When a read of its task (`job_id`) first answered it finished with its audio, Unix
+    /// milliseconds, though the audio may not have been downloaded since (the download
+    /// budget spent, a full disk, a cut connection, a signal): the task succeeded and was
+    /// billed, so a later read of it failed is a contradiction, like a `done` part's, and no
+    /// reason to pay for it again unasked. Cleared by a new submit. Optional: an older
+    /// manifest loads without it, and a tool that drops it is no worse than before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_seen_at_ms: Option<u64>,
 }
 
 /// What an idempotency key is scoped to: the API key it was sent with, as a salted
@@ -268,6 +284,36 @@ impl PartRecord {
         }
     }
 
+    /// Its first list longer than this tool records (its field, length and bound), if any:
+    /// see [`MAX_RESENDS_RECORDED`] and [`MAX_PAST_RECORDED`].
+    fn overlong(&self) -> Option<(&'static str, usize, usize)> {
+        let resends = self
+            .past_submits
+            .iter()
+            .map(|s| s.resent_at_ms.len())
+            .max()
+            .unwrap_or(0);
+        [
+            (
+                "resent_at_ms",
+                self.resent_at_ms.len(),
+                MAX_RESENDS_RECORDED,
+            ),
+            ("past_submits[].resent_at_ms", resends, MAX_RESENDS_RECORDED),
+            ("past_submits", self.past_submits.len(), MAX_PAST_RECORDED),
+            ("past_job_ids", self.past_job_ids.len(), MAX_PAST_RECORDED),
+            ("files", self.files.len(), MAX_PAST_RECORDED),
+        ]
+        .into_iter()
+        .find(|(_, n, max)| n > max)
+    }
+
+    /// Whether its task is known to have succeeded: its audio was downloaded (`done`), or a
+    /// read answered it finished with its audio ([`PartRecord::finished_seen_at_ms`]).
+    pub fn succeeded_before(&self) -> bool {
+        self.state == PartState::Done || self.finished_seen_at_ms.is_some()
+    }
+
     /// When its latest submit's key was last resent (see [`PartRecord::resent_at_ms`]).
     pub fn last_resent_at(&self) -> Option<SystemTime> {
         ms_time(*self.resent_at_ms.last()?)
@@ -348,6 +394,7 @@ impl Manifest {
                     past_submits: Vec::new(),
                     resent_at_ms: Vec::new(),
                     resends_recorded: false,
+                    finished_seen_at_ms: None,
                 })
                 .collect(),
         }
@@ -395,6 +442,19 @@ impl Manifest {
                 "its part {} has index {}, not {k} (was it edited by hand?)",
                 k + 1,
                 p.index
+            ));
+        }
+        // Lists longer than any run writes (hand-edited), refused by field before they are
+        // walked: each resend time is a window checked against every candidate of a search,
+        // and each list is read again for every candidate and written on every update.
+        if let Some((k, field, n, max)) = self
+            .parts
+            .iter()
+            .find_map(|p| p.overlong().map(|(f, n, max)| (p.index, f, n, max)))
+        {
+            return Some(format!(
+                "its part {} lists {n} {field}, more than the {max} this tool records (was it edited by hand?)",
+                k.saturating_add(1)
             ));
         }
         // A submit time that is no time (hand-edited) would read as "sent at an unknown
@@ -555,6 +615,30 @@ impl Manifest {
     /// Reads `dir`'s manifest; `None` when there is none.
     pub fn load(dir: &Path) -> Result<Option<Manifest>, Failure> {
         let path = dir.join(FILE_NAME);
+        // Not through a symlink (to another directory's manifest, kept on shared storage):
+        // the run's lock is on this directory, not the target's, so two directories linking
+        // one manifest would run at once, each paying for the same parts; and the first save
+        // (a rename over the link) would replace the link, the shared copy silently left
+        // behind. A dangling link too: a fresh run would replace it the same way.
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path)
+                    .map(|t| format!(" (to {})", t.display()))
+                    .unwrap_or_default();
+                return Err(Failure::other(
+                    Exit::Usage,
+                    "invalid_manifest",
+                    format!(
+                        "{} is a symlink{target}; nothing was sent. A run locks and writes the manifest of its own --out directory: resume in the directory the manifest is in, or copy it here in place of the link (never both)",
+                        path.display()
+                    ),
+                )
+                .with("manifest", path.display().to_string()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Failure::io(&format!("reading {}", path.display()), &e)),
+        }
         // Only a regular file is read: a FIFO would block the open forever, a device such
         // as `/dev/zero` would be read until memory runs out.
         match std::fs::metadata(&path) {
@@ -848,6 +932,60 @@ mod tests {
             if let Some(why) = why {
                 assert!(why.contains("resent_at_ms"), "{why}");
             }
+        }
+    }
+
+    /// Review 33-b #8: a part's lists are bounded when the manifest is read, each refused by
+    /// its field past what this tool records: resends past [`MAX_RESENDS_RECORDED`] (each a
+    /// window checked against every candidate of a search, with no `.await`: a 64 MiB
+    /// manifest of them held the run for minutes), earlier tasks, earlier submits and files
+    /// past [`MAX_PAST_RECORDED`]. At the bound, it still loads.
+    #[test]
+    fn a_part_listing_more_than_this_tool_records_is_refused_by_field() {
+        let fresh = Manifest::new(&plan("Hello there. General Kenobi."), "cv_1", None);
+        let past = PastSubmit {
+            idempotency_key: None,
+            submitted_at_ms: Some(1_700_000_000_000),
+            key_scope: None,
+            resent_at_ms: Vec::new(),
+        };
+        let file = FileRecord {
+            name: "001.wav".into(),
+            bytes: 1,
+            sha256: String::new(),
+        };
+        type Edit = fn(&mut PartRecord, usize, &PastSubmit, &FileRecord);
+        let edits: [(&str, usize, Edit); 5] = [
+            ("resent_at_ms", MAX_RESENDS_RECORDED, |p, n, _, _| {
+                p.resent_at_ms = vec![1_700_000_000_000; n];
+            }),
+            (
+                "past_submits[].resent_at_ms",
+                MAX_RESENDS_RECORDED,
+                |p, n, s, _| {
+                    let mut s = s.clone();
+                    s.resent_at_ms = vec![1_700_000_000_000; n];
+                    p.past_submits = vec![s];
+                },
+            ),
+            ("past_submits", MAX_PAST_RECORDED, |p, n, s, _| {
+                p.past_submits = vec![s.clone(); n];
+            }),
+            ("past_job_ids", MAX_PAST_RECORDED, |p, n, _, _| {
+                p.past_job_ids = (0..n).map(|k| format!("vmeg:speech:t{k}")).collect();
+            }),
+            ("files", MAX_PAST_RECORDED, |p, n, _, f| {
+                p.files = vec![f.clone(); n];
+            }),
+        ];
+        for (field, max, edit) in edits {
+            let mut m = fresh.clone();
+            edit(&mut m.parts[0], max, &past, &file);
+            assert_eq!(m.mismatch(&fresh), None, "{field} at the bound");
+            edit(&mut m.parts[0], max + 1, &past, &file);
+            let why = m.mismatch(&fresh).unwrap_or_default();
+            assert!(why.contains(field), "{field}: {why}");
+            assert!(why.contains("edited by hand"), "{field}: {why}");
         }
     }
 

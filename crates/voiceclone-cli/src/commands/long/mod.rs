@@ -46,6 +46,10 @@
 //! started, parts already sent are waited for and recorded, nothing is resubmitted, and a
 //! rerun finishes the downloads from the job ids in the manifest.
 //!
+//! A part's submit in this run that ends with an outcome not known (its answer lost) stops
+//! the run from submitting further parts ([`Run::unknown_create`]), as `synthesize_long`
+//! stops at its first failure.
+//!
 //! Once a part was sent in this run, a failure to write the manifest (or to read back a
 //! file just downloaded) is exit 3, not 2: the message names every task this run submitted,
 //! which the manifest on disk may not record.
@@ -209,6 +213,24 @@ struct Run<'a> {
     timed_out: Cell<bool>,
     /// Whether `--timeout` set the waits' deadline (else the provider's default did).
     timeout_given: bool,
+    /// The first part whose create, sent in this run, ended with an outcome not known (its
+    /// answer lost, a refusal that does not prove nothing was made, a task another part
+    /// holds): no part is submitted after that, as the library's `synthesize_long` stops at
+    /// its first failure. What lost that answer (a gateway cutting create answers, a relay
+    /// naming one task for every submit) may lose every later one too, and each such part is
+    /// a task that may be paid for and not known: JimmyAI's found by no rerun, VMEG's keys
+    /// sent together ambiguous with each other on the rerun's search. Parts with a known task
+    /// are still waited for and downloaded; a resend under a part's own key goes on (it makes
+    /// no second task). A refusal that proves nothing was made does not set it.
+    unknown_create: Cell<Option<usize>>,
+    /// How many parts [`Run::unknown_create`] kept from being submitted.
+    held_back: Cell<usize>,
+    /// The first SIGINT or SIGTERM came (its name): no part is started or downloaded after
+    /// it, and the run ends once the creates on their way have answered ([`Run::creating`]).
+    signalled: Cell<Option<&'static str>>,
+    /// The creates on their way ([`InFlight`]), and their answers' wake-up.
+    creating: Cell<usize>,
+    create_done: tokio::sync::Notify,
     /// The bound on a resend as a whole, its search of the task list included: `--timeout`,
     /// else 30 min, and never less than [`MIN_RESEND_TIME`].
     search_timeout: Duration,
@@ -326,6 +348,11 @@ async fn resume(
         spent: Cell::new(0),
         over_budget: Cell::new(false),
         timed_out: Cell::new(false),
+        unknown_create: Cell::new(None),
+        held_back: Cell::new(0),
+        signalled: Cell::new(None),
+        creating: Cell::new(0),
+        create_done: tokio::sync::Notify::new(),
         timeout_given: args.poll.timeout.is_some(),
         search_timeout: positive_secs(args.poll.timeout)
             .unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT)
@@ -354,16 +381,60 @@ async fn resume(
     // SIGINT and SIGTERM (`docker stop`, a CI timeout) alike; without handlers (they could
     // not be installed) a signal ends the process as it would anyway.
     let mut signals = crate::signals::Signals::install().ok();
-    let signalled = async {
-        match signals.as_mut() {
-            Some(s) => s.next().await,
-            None => std::future::pending().await,
-        }
-    };
+    let mut work = Box::pin(run.all(concurrency));
     // A run that ended with the signal is reported as it ended (biased: the work first).
-    crate::signals::unless(run.all(concurrency), signalled)
-        .await
-        .unwrap_or_else(|name| run.interrupted(name))
+    let first = match crate::signals::unless(&mut work, next_signal(signals.as_mut())).await {
+        Ok(out) => return out,
+        Err(name) => name,
+    };
+    // No part is started from now on; a submit on its way is let answer, a few seconds at
+    // most, so that its task is recorded: dropped, it is a task that may be paid for and
+    // not known (JimmyAI's for good; VMEG keys sent together are each other's rivals on the
+    // rerun's search). The waits are not waited for: their tasks are known.
+    run.signalled.set(Some(first));
+    let on_their_way = run.creating.get();
+    if on_their_way > 0 {
+        printer.progress(&format!(
+            "{first}: stopping; waiting up to {} s for the answers to {on_their_way} submit(s) on their way, so that their tasks are recorded (another signal stops at once)",
+            IN_FLIGHT_GRACE.as_secs()
+        ));
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            () = run.creates_answered() => {}
+            () = tokio::time::sleep(IN_FLIGHT_GRACE) => {}
+            _ = next_signal(signals.as_mut()) => {}
+        }
+    }
+    drop(work);
+    run.interrupted(first)
+}
+
+/// How long a first signal lets the submits on their way answer before the run stops: an
+/// answer is typically under a second off, and the result must still be written well within
+/// the 10 s `docker stop` (and most CI runners) give before SIGKILL.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(5);
+
+/// The next signal from `signals`; never, without handlers.
+async fn next_signal(signals: Option<&mut crate::signals::Signals>) -> &'static str {
+    match signals {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A create (a part's submit or resend) on its way, counted in [`Run::creating`] while it
+/// lives (dropped with its answer, or with the run).
+struct InFlight<'r> {
+    count: &'r Cell<usize>,
+    done: &'r tokio::sync::Notify,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.count.set(self.count.get().saturating_sub(1));
+        self.done.notify_one();
+    }
 }
 
 /// The parts' progress bar's template (see [`crate::spinner::one_row_style`]).
@@ -492,8 +563,9 @@ impl Run<'_> {
             };
             match r {
                 Ready::AlreadyDone | Ready::Deferred => {}
-                // Sent before the budget ran out: recorded as submitted, for the rerun.
-                Ready::Speech(_) if self.over_budget.get() => {}
+                // Sent before the budget ran out (or a signal came): recorded as submitted,
+                // for the rerun.
+                Ready::Speech(_) if self.over_budget.get() || self.signalled.get().is_some() => {}
                 Ready::Speech(speech) => {
                     let download = self.download(i, &speech);
                     match driving(download, &mut in_flight, &mut waiting).await {
@@ -530,17 +602,26 @@ impl Run<'_> {
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
+        if let Some(signal) = self.signalled.get() {
+            return self.interrupted(signal);
+        }
         self.outcome(self.failures.take(), self.unknown.take())
     }
 
     /// Stage one for part `i`: from wherever the manifest says it is to its speech.
     async fn ready(&self, i: usize) -> Ready {
-        if self.stopped() {
-            return Ready::Deferred;
-        }
         let Some(rec) = self.record(i) else {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
+        if self.stopped() {
+            // A part left `submitting` may be a paid task: still of unknown outcome (exit 3,
+            // in `unknown_parts`), not merely not started. After a signal the interruption
+            // names it (its own wording, with how the rerun resolves it).
+            if rec.state == PartState::Submitting && self.signalled.get().is_none() {
+                return self.not_resolved(i, &rec);
+            }
+            return Ready::Deferred;
+        }
         match rec.state {
             PartState::Done if files_intact(&self.dir, &rec) => {
                 // Its files are back: whatever a read of its task said since is moot.
@@ -563,7 +644,7 @@ impl Run<'_> {
                     // The same for a part whose answer could not be read (no line failed by the
                     // vendor's word), or whose task is not found (read again first, here):
                     // its task may hold the audio, or have been paid, so only when asked.
-                    Ready::Failed(f) if self.resubmit_unknown && !self.stopped() => {
+                    Ready::Failed(f) if self.resubmit_unknown && !self.creates_held() => {
                         match reported_before(&rec, &f, self.notes_have_kinds) {
                             Some(kind) => self.resubmit_reported(i, id, f, kind).await,
                             None => Ready::Failed(f),
@@ -578,9 +659,68 @@ impl Run<'_> {
         }
     }
 
-    /// Whether the run has stopped starting parts (its download budget spent, `--timeout`).
+    /// Whether the run has stopped starting parts (its download budget spent, `--timeout`,
+    /// a signal).
     fn stopped(&self) -> bool {
-        self.over_budget.get() || self.timed_out.get()
+        self.over_budget.get() || self.timed_out.get() || self.signalled.get().is_some()
+    }
+
+    /// A create on its way, until the returned value is dropped.
+    fn in_flight(&self) -> InFlight<'_> {
+        self.creating.set(self.creating.get().saturating_add(1));
+        InFlight {
+            count: &self.creating,
+            done: &self.create_done,
+        }
+    }
+
+    /// Until no create is on its way.
+    async fn creates_answered(&self) {
+        while self.creating.get() > 0 {
+            self.create_done.notified().await;
+        }
+    }
+
+    /// Whether the run sends no new create: it stopped starting parts, or a create of this
+    /// run ended with an outcome not known ([`Run::unknown_create`]).
+    fn creates_held(&self) -> bool {
+        self.stopped() || self.unknown_create.get().is_some()
+    }
+
+    /// Part `i` (`rec`, left `submitting` by an earlier run) not resolved in this run,
+    /// because the run stopped starting parts or sends no more creates: still of unknown
+    /// outcome (exit 3, in `unknown_parts`), not a part merely not started.
+    fn not_resolved(&self, i: usize, rec: &PartRecord) -> Ready {
+        let why = if self.over_budget.get() {
+            "this run's download budget was spent first, and no part is started after that"
+                .to_owned()
+        } else if self.timed_out.get() {
+            "a part's wait ran out of its deadline first, and no part is started after that"
+                .to_owned()
+        } else if let Some(k) = self.unknown_create.get() {
+            format!(
+                "{}'s submit in this run ended with an unknown outcome first, and no part is submitted after that",
+                self.name(k)
+            )
+        } else {
+            "the run stopped first".to_owned()
+        };
+        resubmit::held_back_unknown(
+            &self.name(i),
+            rec,
+            &format!(
+                "it was not looked at in this run: {why}; rerun the same command to resolve it"
+            ),
+        )
+    }
+
+    /// Part `i`'s create (one of this run's, or of the flag's) ended with an outcome not
+    /// known (`msg`): no further part is submitted in this run.
+    fn create_unknown(&self, i: usize, msg: String) -> Ready {
+        if self.unknown_create.get().is_none() {
+            self.unknown_create.set(Some(i));
+        }
+        Ready::Unknown(msg)
     }
 }
 
@@ -643,6 +783,7 @@ mod tests {
             past_submits: Vec::new(),
             resent_at_ms: Vec::new(),
             resends_recorded: false,
+            finished_seen_at_ms: None,
         };
         let r = rec(&["001.wav"]);
         assert_eq!(recorded_stem(&r, 0, "0001").as_deref(), Some("001"));

@@ -8,9 +8,10 @@ use voiceclone::{Error, Provider};
 
 use super::Run;
 use super::manifest;
+use super::manifest::ReportedKind;
 use super::manifest::{PartRecord, PartState};
 use super::resend::submit_found_by;
-use super::resubmit::{DOWNLOADED_BEFORE, TASK_NOT_FOUND, UNRECORDED};
+use super::resubmit::{DOWNLOADED_BEFORE, FINISHED_BEFORE, TASK_NOT_FOUND, UNRECORDED};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, rfc3339};
 
@@ -72,6 +73,14 @@ pub(super) fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
             Failure { message, ..f }
         }
     })
+}
+
+/// Whether part `p`, not downloaded, had its task read finished and then read failed: kept
+/// `submitted` with that report, not a part waiting for its download.
+fn finished_then_failed(p: &PartRecord) -> bool {
+    p.state == PartState::Submitted
+        && p.finished_seen_at_ms.is_some()
+        && p.error_kind == Some(ReportedKind::DownloadedBeforeFailed)
 }
 
 /// What a run whose part's wait ran out of time adds to its message: which deadline it was,
@@ -187,6 +196,10 @@ impl Run<'_> {
                     if p.state == PartState::Done && p.error.is_some() {
                         m.insert(DOWNLOADED_BEFORE.into(), true.into());
                     }
+                    // A part read finished before its download completed, now read failed.
+                    if finished_then_failed(p) {
+                        m.insert(FINISHED_BEFORE.into(), true.into());
+                    }
                     if let Some(e) = number(p.index).and_then(|n| failed_parts.get(&n)) {
                         m.insert("error".into(), e.clone());
                     }
@@ -267,6 +280,16 @@ impl Run<'_> {
             f.message
                 .push_str(&timed_out_note(self.timeout_given, self.policy.deadline));
         }
+        if let Some(k) = self.unknown_create.get()
+            && self.held_back.get() > 0
+            && let Some(f) = o.failure.as_mut()
+        {
+            f.message.push_str(&format!(
+                "; after {}'s submit ended with an unknown outcome no further part was submitted ({} part(s) held back, as they were): rerun the same command to resolve it first, and the rest is submitted then",
+                self.name(k),
+                self.held_back.get()
+            ));
+        }
         if self.unrecorded.get() {
             let f = o.failure.take().unwrap_or_else(|| {
                 Failure::other(Exit::Unreachable, "io", "the manifest could not be written")
@@ -284,6 +307,9 @@ impl Run<'_> {
         for p in &m.parts {
             let name = self.name(p.index);
             match (p.state, &p.job_id) {
+                (PartState::Submitted, Some(id)) if finished_then_failed(p) => o.line(format!(
+                    "{name}: its task {id} was read finished before its download completed, and now reads failed: not submitted again (--resubmit-unknown submits it again, billed again)"
+                )),
                 (PartState::Submitted, Some(id))
                     if number(p.index).is_some_and(|n| not_found_now.contains(&n)) =>
                 {

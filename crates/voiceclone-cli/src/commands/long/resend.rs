@@ -24,18 +24,36 @@ pub(super) const ATTEMPT_REACH: Duration = Duration::from_secs(15 * 60);
 /// bounds a part's wait, and a resend cut short leaves the part unknown on every rerun.
 pub(super) const MIN_RESEND_TIME: Duration = Duration::from_secs(5 * 60);
 
-/// A submit as it may be found again: ` sent at T with idempotency key K`.
+/// How far ahead of this machine's clock a recorded submit time may be and still be read as
+/// fresh: the skew the library allows any submit time (5 min), two clocks' usual drift.
+pub(super) const AHEAD_SKEW: Duration = Duration::from_secs(5 * 60);
+
 /// Whether part `rec`'s submit is young enough for VMEG to dedupe a resend under its key:
-/// younger than [`voiceclone::KEY_RESEND_WINDOW`], or ahead of the clock (moved back since:
-/// the key is no older than the clock says). An unknown submit time is not.
+/// younger than [`voiceclone::KEY_RESEND_WINDOW`], or at most [`AHEAD_SKEW`] ahead of the
+/// clock. Further ahead its age is not known ([`ahead_of_clock`]). An unknown submit time is
+/// not.
 pub(super) fn key_fresh(rec: &PartRecord) -> bool {
     rec.submitted_at().is_some_and(|t| {
-        SystemTime::now()
-            .duration_since(t)
-            .map_or(true, |age| age < voiceclone::KEY_RESEND_WINDOW)
+        SystemTime::now().duration_since(t).map_or_else(
+            |e| e.duration() <= AHEAD_SKEW,
+            |age| age < voiceclone::KEY_RESEND_WINDOW,
+        )
     })
 }
 
+/// How far part `rec`'s submit time is ahead of this machine's clock, past [`AHEAD_SKEW`]: its
+/// key's age is then not known. Either this clock is behind now (the key is no older than it
+/// says), or the clock was ahead when the key was sent and was set right since (the key may
+/// be older than VMEG keeps it, and a resend then new, paid work, told as "created nothing"):
+/// so it is not resent unasked, and both readings are told.
+pub(super) fn ahead_of_clock(rec: &PartRecord) -> Option<Duration> {
+    let at = rec.submitted_at()?;
+    at.duration_since(SystemTime::now())
+        .ok()
+        .filter(|ahead| *ahead > AHEAD_SKEW)
+}
+
+/// A submit as it may be found again: ` sent at T with idempotency key K`.
 pub(super) fn submit_found_by(
     at: Option<SystemTime>,
     key: Option<&str>,
@@ -106,9 +124,8 @@ impl Run<'_> {
     /// Whether part `rec`, left `submitting`, is resent with its key: a VMEG part whose key
     /// is younger than [`voiceclone::KEY_RESEND_WINDOW`], the library's own resend window
     /// (VMEG then creates nothing new if the first submit landed), or whose submit time is
-    /// ahead of the clock (the clock was moved back since: the key is no older than the
-    /// clock says, and a new key, `--resubmit-unknown`, could pay twice). Any other is
-    /// reported, and sent again only with --resubmit-unknown.
+    /// at most [`AHEAD_SKEW`] ahead of the clock. Any other (one further ahead is of unknown
+    /// age, [`ahead_of_clock`]) is reported, and sent again only with --resubmit-unknown.
     pub(super) fn resendable(&self, rec: &PartRecord) -> bool {
         self.plan.provider() == Provider::Vmeg
             && rec.idempotency_key.is_some()
@@ -221,14 +238,20 @@ impl Run<'_> {
         // The age first: past VMEG's window no rerun, under any API key, dedupes a resend,
         // so a scope reason alone would promise a free rerun that cannot be had.
         if !key_fresh(rec) {
-            let age = if rec.submitted_at().is_some() {
-                "its VMEG idempotency key is too old to dedupe a resend"
-            } else {
-                "its submit time is not recorded, so its VMEG idempotency key cannot be trusted to dedupe a resend"
+            let age = match (rec.submitted_at(), ahead_of_clock(rec)) {
+                (Some(at), Some(ahead)) => format!(
+                    "its submit time, {}, is {} s ahead of this machine's clock, so its key's age is not known: if this clock is behind now, the key is no older than it says, and a rerun once the clock is right resends it with its key; if the clock was ahead when it was sent and was set right since, the key may be older than VMEG keeps it, and a resend could be new, paid work",
+                    rfc3339(at),
+                    ahead.as_secs()
+                ),
+                (Some(_), None) => {
+                    "its VMEG idempotency key is too old to dedupe a resend".to_owned()
+                }
+                (None, _) => "its submit time is not recorded, so its VMEG idempotency key cannot be trusted to dedupe a resend".to_owned(),
             };
             return match self.scope_change(rec) {
                 Some(why) => format!("{age}; besides, {why}"),
-                None => age.to_owned(),
+                None => age,
             };
         }
         self.scope_change(rec)
@@ -330,6 +353,7 @@ impl Run<'_> {
             .and_then(|t| t.checked_add(ATTEMPT_REACH))
             .map(|t| t.min(started));
         let resent = tokio::time::timeout(self.search_timeout, async {
+            let _on_its_way = self.in_flight();
             match earlier {
                 Some(last) => {
                     self.client

@@ -15,7 +15,8 @@ use crate::output::Failure;
 pub(super) enum Hold {
     /// This run's reads of its own tasks fail: why, as [`Run::held_back`] says it.
     Broken(String),
-    /// The run stopped starting parts meanwhile.
+    /// The run stopped starting parts (or sending creates, see [`Run::creates_held`])
+    /// meanwhile.
     Stopped,
 }
 
@@ -57,6 +58,11 @@ pub(super) const UNRECORDED: &str = "manifest_out_of_date";
 /// resubmitted unless `--resubmit-unknown` asks for it.
 pub(super) const DOWNLOADED_BEFORE: &str = "downloaded_before";
 
+/// The detail of a failure read for a part not downloaded whose task an earlier read answered
+/// finished with its audio ([`PartRecord::finished_seen_at_ms`]): the task succeeded, as for
+/// [`DOWNLOADED_BEFORE`], and the part is not resubmitted unless `--resubmit-unknown` asks.
+pub(super) const FINISHED_BEFORE: &str = "finished_before";
+
 /// The detail of a part whose finished task has lines the client could not read (no audio,
 /// and no error from the vendor): not a failure the vendor stated, so the part is kept and
 /// read again, and only `--resubmit-unknown` sends it again, once a run has reported it.
@@ -76,7 +82,7 @@ pub(super) fn reported_kind(f: &Failure) -> Option<ReportedKind> {
         Some(ReportedKind::TaskNotFound)
     } else if has(ANSWER_UNREADABLE) {
         Some(ReportedKind::AnswerUnreadable)
-    } else if has(DOWNLOADED_BEFORE) {
+    } else if has(DOWNLOADED_BEFORE) || has(FINISHED_BEFORE) {
         Some(ReportedKind::DownloadedBeforeFailed)
     } else {
         None
@@ -175,6 +181,12 @@ pub(super) fn kept(
     let f = Failure::other(Exit::Unreachable, "outcome_unknown", message)
         .with("part", i + 1)
         .with("job_id", job);
+    // Not downloaded, but read finished before: what is still reported of it.
+    let f = if !done && kind == Some(ReportedKind::DownloadedBeforeFailed) {
+        f.with(FINISHED_BEFORE, true)
+    } else {
+        f
+    };
     reported_detail(
         if done {
             f.with(DOWNLOADED_BEFORE, true)
@@ -233,7 +245,7 @@ impl Run<'_> {
                     return r;
                 }
                 // During the pause, the run may have stopped starting parts.
-                if self.stopped() {
+                if self.creates_held() {
                     return Ready::Failed(f);
                 }
                 format!(
@@ -245,9 +257,12 @@ impl Run<'_> {
                     .to_owned()
             }
             // `Unknown` is no kind a failure of this version is read as.
-            ReportedKind::DownloadedBeforeFailed | ReportedKind::Unknown => {
-                "although its audio was downloaded before".to_owned()
-            }
+            ReportedKind::DownloadedBeforeFailed | ReportedKind::Unknown => match self.record(i) {
+                Some(r) if r.state != PartState::Done => {
+                    "although its task was read finished before".to_owned()
+                }
+                _ => "although its audio was downloaded before".to_owned(),
+            },
         };
         self.printer.progress(&format!(
             "{}: resubmitting {why} (--resubmit-unknown; billed again)",
@@ -272,7 +287,7 @@ impl Run<'_> {
         if let Some(why) = self.held_back() {
             return Err(Hold::Broken(why));
         }
-        if self.stopped() {
+        if self.creates_held() {
             return Err(Hold::Stopped);
         }
         Ok(gate)

@@ -37,6 +37,17 @@ pub(super) fn made_nothing(e: &voiceclone::Error) -> bool {
 impl Run<'_> {
     /// A fresh submit: recorded first, then sent.
     pub(super) async fn submit(&self, i: usize, rec: &PartRecord) -> Ready {
+        // Checked here, right before the create, as well as when the part is started: a part
+        // started beside the one whose create ended unknown may reach this point after it.
+        if self.creates_held() {
+            if self.unknown_create.get().is_some() {
+                self.held_back.set(self.held_back.get().saturating_add(1));
+            }
+            if rec.state == PartState::Submitting {
+                return self.not_resolved(i, rec);
+            }
+            return Ready::Deferred;
+        }
         let Some(mut req) = self.plan.request(i) else {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
@@ -77,6 +88,7 @@ impl Run<'_> {
             p.past_submits.extend(displaced);
             p.past_job_ids.extend(old_job);
             p.job_id = None;
+            p.finished_seen_at_ms = None;
             p.files.clear();
             p.clear_error();
         }) {
@@ -87,7 +99,12 @@ impl Run<'_> {
             return Ready::Failed(f);
         }
         self.sent.set(true);
-        match self.client.synthesize(&req).await {
+        let answer = {
+            // Until its answer is read: the record that follows it comes in the same poll.
+            let _on_its_way = self.in_flight();
+            self.client.synthesize(&req).await
+        };
+        match answer {
             Ok(job) => self.accepted(i, &job.id).await,
             Err(e) => self.submit_failed(i, &e, Some(rec)).await,
         }
@@ -170,7 +187,7 @@ impl Run<'_> {
             // unless another part holds it (a server naming one task for two submits), or it
             // is this part's own earlier task, when this part's own task is unknown.
             if let Some(why) = self.not_ours(i, id) {
-                return Ready::Unknown(format!(
+                return self.create_unknown(i, format!(
                     "{}: the answer to its submit was lost ({e}), and the task it named, {id}, is not this submit's: {why}; check the account's tasks",
                     self.name(i)
                 ));
@@ -186,14 +203,14 @@ impl Run<'_> {
         // the part under a new key on the rerun: a second paid task.
         let own_key = self.record(i).is_some_and(|r| r.idempotency_key.is_some());
         if own_key && *e.kind() == ErrorKind::Conflict {
-            return Ready::Unknown(format!(
+            return self.create_unknown(i, format!(
                 "{}: VMEG answered its submit with \"idempotency key already used\" ({e}); the key is this tool's own, made for this submit, so the submit was accepted and its task is not known yet. Rerun the same command: it resends the part with the same key (nothing new is created) and looks its task up",
                 self.name(i)
             ));
         }
         let lost = matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) || e.phase() == Phase::Sent;
         if lost {
-            return Ready::Unknown(format!(
+            return self.create_unknown(i, format!(
                 "{}: the answer to its submit was lost ({e}); rerun the same command to resolve it",
                 self.name(i)
             ));
@@ -204,13 +221,17 @@ impl Run<'_> {
         // a task to read (see `kept_as_it_was`).
         if !e.may_resubmit() {
             if let Some(r) = self.kept_as_it_was(i, e, before) {
+                // Its create may have made a task no rerun finds (JimmyAI's).
+                if self.unknown_create.get().is_none() {
+                    self.unknown_create.set(Some(i));
+                }
                 return r;
             }
             let earlier = before
                 .and_then(|b| b.job_id.as_deref())
                 .map(|j| format!(" (its earlier task, {j}, is kept in past_job_ids)"))
                 .unwrap_or_default();
-            return Ready::Unknown(format!(
+            return self.create_unknown(i, format!(
                 "{}: its submit was refused, but not in a way that proves no task was made ({e}); it is not sent again as new work{earlier}: rerun the same command to resolve it",
                 self.name(i)
             ));
@@ -333,7 +354,7 @@ impl Run<'_> {
         // part's own task, if its submit made one, is unknown: it stays `submitting`, so
         // that the rerun resolves it by its key, never under a new one.
         if let Some(why) = self.not_ours(i, id) {
-            return Ready::Unknown(format!(
+            return self.create_unknown(i, format!(
                 "{}: its submit was answered with task {id}, but {why}; it is not taken, and this part's own task is unknown. Check the account's tasks; rerun the same command to resolve it",
                 self.name(i)
             ));
@@ -387,7 +408,7 @@ impl Run<'_> {
                 let _gate = match self.flag_gate().await {
                     Ok(gate) => gate,
                     Err(Hold::Broken(why)) => return held_back_unknown(&self.name(i), rec, &why),
-                    Err(Hold::Stopped) => return Ready::Deferred,
+                    Err(Hold::Stopped) => return self.not_resolved(i, rec),
                 };
                 self.printer.progress(&format!(
                     "{}: resending its submit{} under this run's API key and base URL, with the same key (--resubmit-unknown; the manifest keeps the earlier submit in past_submits)",
@@ -406,7 +427,7 @@ impl Run<'_> {
                 let _gate = match self.flag_gate().await {
                     Ok(gate) => gate,
                     Err(Hold::Broken(why)) => return held_back_unknown(&self.name(i), rec, &why),
-                    Err(Hold::Stopped) => return Ready::Deferred,
+                    Err(Hold::Stopped) => return self.not_resolved(i, rec),
                 };
                 self.printer.progress(&format!(
                     "{}: resubmitting although its earlier submit{} may have created a task (--resubmit-unknown; the manifest keeps that submit in past_submits)",

@@ -1,11 +1,15 @@
 //! Waiting for a part's task, and what a failed, unreadable or vanished task's read makes
 //! of the part.
 
+use std::time::SystemTime;
+
 use voiceclone::{Error, ErrorKind, JobId};
 
 use super::download::LinesMissing;
-use super::manifest::{PartRecord, PartState, ReportedKind};
-use super::resubmit::{ANSWER_UNREADABLE, DOWNLOADED_BEFORE, TASK_NOT_FOUND, vendor_does_not_know};
+use super::manifest::{PartRecord, PartState, ReportedKind, unix_ms};
+use super::resubmit::{
+    ANSWER_UNREADABLE, DOWNLOADED_BEFORE, FINISHED_BEFORE, TASK_NOT_FOUND, vendor_does_not_know,
+};
 use super::{Ready, Run};
 use crate::exit::Exit;
 use crate::output::Failure;
@@ -28,8 +32,11 @@ impl Run<'_> {
             awaited.add(&id);
         }
         // A part recorded `done` had its audio downloaded (its task succeeded): a failure read
-        // now contradicts that, and is no reason to pay for it again unasked.
-        let done_before = self.record(i).is_some_and(|r| r.state == PartState::Done);
+        // now contradicts that, and is no reason to pay for it again unasked. So had one whose
+        // task an earlier read answered finished, though its download did not complete.
+        let before = self.record(i);
+        let done_before = before.as_ref().is_some_and(|r| r.state == PartState::Done);
+        let succeeded_before = before.as_ref().is_some_and(PartRecord::succeeded_before);
         let waited = self.client.wait_for_speech(&id, &self.policy).await;
         let here = self.accepted_here(i, stored);
         // A task made in this run whose status was read: reads work (see `reads_proven`).
@@ -43,15 +50,26 @@ impl Run<'_> {
         }
         match waited {
             Ok(speech) => match self.lines_missing(i, &speech) {
-                Some(LinesMissing::Failed(why)) if done_before => {
+                Some(LinesMissing::Failed(why)) if succeeded_before => {
                     let f = Failure::other(Exit::Failure, "task_failed", why.clone());
-                    Ready::Failed(self.contradicted(i, stored, why, f))
+                    Ready::Failed(self.contradicted(i, stored, why, f, done_before))
                 }
                 Some(LinesMissing::Failed(why)) => Ready::Failed(self.failed_lines(i, why)),
                 Some(LinesMissing::Unreadable(why)) => {
                     Ready::Failed(self.unreadable(i, stored, why, done_before))
                 }
-                None => Ready::Speech(speech),
+                None => {
+                    // Seen finished, before its download: a later read failed no longer
+                    // makes the part one to pay for again (one write a part).
+                    if !succeeded_before
+                        && let Err(f) = self.update(i, |p| {
+                            p.finished_seen_at_ms = Some(unix_ms(SystemTime::now()));
+                        })
+                    {
+                        return Ready::Failed(f);
+                    }
+                    Ready::Speech(speech)
+                }
             },
             // No line of its finished task could be read (none failed by the vendor's word):
             // the same as when some could not, or the part would be left without its error
@@ -68,12 +86,13 @@ impl Run<'_> {
                 if let (ErrorKind::TaskFailed { reason, .. }, None) = (e.kind(), e.assumed_status())
                 {
                     let reason = reason.clone();
-                    if done_before {
+                    if succeeded_before {
                         return Ready::Failed(self.contradicted(
                             i,
                             stored,
                             reason,
                             Failure::from_adapter(&e),
+                            done_before,
                         ));
                     }
                     if let Err(f) = self.update(i, |p| {
@@ -145,28 +164,48 @@ impl Run<'_> {
         }
     }
 
-    /// Part `i`, whose audio was downloaded in an earlier run from task `stored` and whose
-    /// file is now missing or damaged, read as failed (`why`; `f` the failure as read). It
-    /// stays `done`, the error noted: a rerun reads it again, and only `--resubmit-unknown`
-    /// submits it again. Exit 3: the vendor's answer contradicts what the part has shown.
-    pub(super) fn contradicted(&self, i: usize, stored: &str, why: String, f: Failure) -> Failure {
+    /// Part `i`, whose task `stored` succeeded before, read as failed now (`why`; `f` the
+    /// failure as read): its audio was downloaded in an earlier run (`downloaded`, the part
+    /// `done`, its file now missing or damaged), or a read answered it finished with its
+    /// audio and the download did not complete (the part `submitted`). It stays as it is,
+    /// the error noted: a rerun reads it again, and only `--resubmit-unknown` submits it
+    /// again. Exit 3: the vendor's answer contradicts what the part has shown.
+    pub(super) fn contradicted(
+        &self,
+        i: usize,
+        stored: &str,
+        why: String,
+        f: Failure,
+        downloaded: bool,
+    ) -> Failure {
         if let Err(f) = self.update(i, |p| {
             p.note(why.clone(), Some(ReportedKind::DownloadedBeforeFailed));
         }) {
             return f;
         }
-        let message = format!(
-            "{}: its audio was downloaded before from task {stored}, but its file is missing or damaged, and the vendor now reports that task failed ({why}); it stays `done` and is not submitted again (a new task is billed again): restore the file, or rerun with --resubmit-unknown to submit it again",
-            self.name(i)
-        );
-        Failure {
+        let message = if downloaded {
+            format!(
+                "{}: its audio was downloaded before from task {stored}, but its file is missing or damaged, and the vendor now reports that task failed ({why}); it stays `done` and is not submitted again (a new task is billed again): restore the file, or rerun with --resubmit-unknown to submit it again",
+                self.name(i)
+            )
+        } else {
+            format!(
+                "{}: its task {stored} was read finished, with its audio, before its download completed, and the vendor now reports that task failed ({why}: its results may have expired); the task succeeded and was billed, so the part stays `submitted` and is not submitted again (a new task is billed again): rerun the same command to read it again, or rerun with --resubmit-unknown to submit it again",
+                self.name(i)
+            )
+        };
+        let f = Failure {
             exit: Exit::Unreachable,
             message,
             ..f
         }
         .with("part", i + 1)
-        .with("job_id", stored)
-        .with(DOWNLOADED_BEFORE, true)
+        .with("job_id", stored);
+        if downloaded {
+            f.with(DOWNLOADED_BEFORE, true)
+        } else {
+            f.with(FINISHED_BEFORE, true)
+        }
     }
 
     /// Part `i`, whose task `stored` finished with lines the client could not read (`why`),
