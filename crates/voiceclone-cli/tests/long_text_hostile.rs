@@ -3727,6 +3727,56 @@ fn a_submit_of_unknown_outcome_stops_the_run_from_submitting_further_parts() {
     assert!(!r.stdout.contains("no further part was submitted"), "{r:?}");
 }
 
+/// Review 33 pass 2 #1: at the default `--concurrency` (4), a run's first create goes out
+/// alone: the others wait for its answer. A first create of unknown outcome (a gateway's 502
+/// on every create) means no other part is submitted: one key sent, not one per slot. Before,
+/// the first four creates were all on the wire before any answer, so the stop came too late
+/// for every text of up to four parts.
+#[test]
+fn at_the_default_concurrency_a_first_create_of_unknown_outcome_sends_no_other_part() {
+    let fake = FakeVmeg::start(0, 100, false);
+    fake.answer_creates_with(
+        502,
+        serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
+    );
+    let c = case(&text(3));
+    let dir = Path::new(&c.out);
+    let r = fake_run(&fake, &speak_args(&c.file, &c.out)).expect(3);
+    assert_eq!(distinct_keys(&fake), 1, "{r:?}");
+    let m = manifest(dir);
+    let states: Vec<&str> = m["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| s(&p["state"]))
+        .collect();
+    assert_eq!(states, ["submitting", "planned", "planned"], "{m}");
+    assert_eq!(r.json()["error"]["kind"], "outcome_unknown", "{r:?}");
+}
+
+/// Review 33 pass 2 #4: a create refused with a server fault the library's retry table reads
+/// as "nothing was done" (a 501: refused before processing; JimmyAI's own 503 "busy" and a
+/// CDN's 525 alike) proves no task was made: the run does not stop submitting, and the part
+/// goes back to `planned` (a plain failure, exit 1), not `submitting` ("may have created a
+/// task", only sent again with `--resubmit-unknown`'s warning of paying twice).
+#[test]
+fn a_server_refusal_that_says_nothing_was_done_neither_stops_the_run_nor_parks_the_part() {
+    let fake = FakeVmeg::start(0, 100, false);
+    fake.answer_creates_with(
+        501,
+        serde_json::json!({"code": 501, "message": "not implemented", "data": null}),
+    );
+    let c = case(&text(3));
+    let dir = Path::new(&c.out);
+    let r = fake_run(&fake, &speak_args(&c.file, &c.out)).expect(1);
+    assert_eq!(distinct_keys(&fake), 3, "{r:?}");
+    let m = manifest(dir);
+    for p in m["parts"].as_array().unwrap() {
+        assert_eq!(p["state"], "planned", "{m}");
+    }
+    assert!(!r.stdout.contains("no further part was submitted"), "{r:?}");
+}
+
 /// Review 33-b #2: a finished VMEG task whose answer lists fewer results than the part has
 /// lines (a line dropped rather than listed as failed, a truncated list) or more (a relay
 /// splicing in others) is an answer the client cannot read: exit 3, nothing of it downloaded,
@@ -3837,9 +3887,9 @@ fn a_part_read_finished_but_not_downloaded_is_not_paid_again_when_its_task_then_
 
 /// Review 33-b #4: a first SIGINT while parts' submits are on their way (their answers a
 /// moment off) stops the run from starting parts and lets those submits answer (up to a few
-/// seconds), so that their tasks are recorded: exit 3, `interrupted`, both parts `submitted`
-/// with their job ids, named in `job_ids`. Before: the submits in flight were dropped, both
-/// parts left `submitting` (a JimmyAI one's paid task lost for good; VMEG's two keys, sent
+/// seconds), so that their tasks are recorded: exit 3, `interrupted`, both parts (sent
+/// together once the first create was answered) `submitted` with their job ids, named in
+/// `job_ids`. Before: the submits in flight were dropped, both parts left `submitting` (a JimmyAI one's paid task lost for good; VMEG's two keys, sent
 /// together, each other's rivals on the rerun's search).
 #[test]
 fn a_signal_lets_the_submits_in_flight_answer_and_records_their_tasks() {
@@ -3854,25 +3904,28 @@ fn a_signal_lets_the_submits_in_flight_answer_and_records_their_tasks() {
             .with_faults(faults),
         KEY,
     );
+    // The first create goes out alone (the slow start): the two after it are on their way
+    // together once it is answered.
     sim.handle
-        .fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::Latency, 2)
+        .fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::Latency, 3)
         .unwrap();
-    let c = case(&text(2));
+    let c = case(&text(3));
     let dir = Path::new(&c.out);
     let mut args = speak_args(&c.file, &c.out);
-    args.extend(["--concurrency", "2"]);
+    args.extend(["--concurrency", "3"]);
     let child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !(dir.join(MANIFEST).exists()
-        && manifest(dir)["parts"]
-            .as_array()
-            .is_some_and(|p| p.iter().all(|p| p["state"] == "submitting")))
+        && manifest(dir)["parts"].as_array().is_some_and(|p| {
+            p[0]["state"] == "submitted" && p[1..].iter().all(|p| p["state"] == "submitting")
+        }))
     {
         assert!(Instant::now() < deadline, "no submits recorded");
         std::thread::sleep(Duration::from_millis(2));
     }
-    // Both submits are on their way (recorded, then sent), their answers held by the latency.
-    while sim.handle.stats().requests("vmeg.ttsCreateAsync") < 2 {
+    // Both later submits are on their way (recorded, then sent), their answers held by the
+    // latency.
+    while sim.handle.stats().requests("vmeg.ttsCreateAsync") < 3 {
         assert!(Instant::now() < deadline, "the submits did not arrive");
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -3882,7 +3935,7 @@ fn a_signal_lets_the_submits_in_flight_answer_and_records_their_tasks() {
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["error"]["kind"], "interrupted", "{j}");
     let m = manifest(dir);
-    let ids: Vec<&str> = (0..2)
+    let ids: Vec<&str> = (1..3)
         .map(|k| {
             assert_eq!(m["parts"][k]["state"], "submitted", "{m}");
             s(&m["parts"][k]["job_id"])
@@ -3896,7 +3949,7 @@ fn a_signal_lets_the_submits_in_flight_answer_and_records_their_tasks() {
             "{id} not named: {j}"
         );
     }
-    assert_eq!(paid(&sim), 2);
+    assert_eq!(paid(&sim), 3);
 }
 
 /// Review 33-b #6: a part left `submitting` by an earlier run (its submit's answer lost: a

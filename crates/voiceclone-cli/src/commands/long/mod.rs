@@ -231,6 +231,11 @@ struct Run<'a> {
     /// The creates on their way ([`InFlight`]), and their answers' wake-up.
     creating: Cell<usize>,
     create_done: tokio::sync::Notify,
+    /// A create of this run was answered (accepted, or refused in a way that proves nothing
+    /// was made): until then a fresh submit waits while any create is on its way, so that
+    /// [`Run::unknown_create`] can stop the run after one create of unknown outcome, not one
+    /// per `--concurrency` slot (all of them on the wire before the first answer).
+    create_answered: Cell<bool>,
     /// The bound on a resend as a whole, its search of the task list included: `--timeout`,
     /// else 30 min, and never less than [`MIN_RESEND_TIME`].
     search_timeout: Duration,
@@ -353,6 +358,7 @@ async fn resume(
         signalled: Cell::new(None),
         creating: Cell::new(0),
         create_done: tokio::sync::Notify::new(),
+        create_answered: Cell::new(false),
         timeout_given: args.poll.timeout.is_some(),
         search_timeout: positive_secs(args.poll.timeout)
             .unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT)
@@ -433,6 +439,9 @@ struct InFlight<'r> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.count.set(self.count.get().saturating_sub(1));
+        // Every submit held by the slow start ([`Run::create_answered`]) looks again, and a
+        // waiter not yet registered (the grace's) still finds a permit.
+        self.done.notify_waiters();
         self.done.notify_one();
     }
 }
@@ -677,6 +686,14 @@ impl Run<'_> {
     /// Until no create is on its way.
     async fn creates_answered(&self) {
         while self.creating.get() > 0 {
+            self.create_done.notified().await;
+        }
+    }
+
+    /// Until a create of this run has been answered, or none is on its way (the slow start,
+    /// see [`Run::create_answered`]).
+    async fn first_answer(&self) {
+        while !self.create_answered.get() && self.creating.get() > 0 {
             self.create_done.notified().await;
         }
     }

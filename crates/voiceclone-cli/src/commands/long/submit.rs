@@ -34,9 +34,26 @@ pub(super) fn made_nothing(e: &voiceclone::Error) -> bool {
     matches!(e.operation(), Some("synthesize" | "resend_speech")) && (refused || unsent)
 }
 
+/// Whether a create's error proves it made no task: `may_resubmit()`, or a server fault the
+/// create's answer carries as it is (`Server`, answered, not `OutcomeUnknown`). The retry
+/// driver ends a create as `OutcomeUnknown` whenever any attempt's fault may have come after
+/// its task was made (a 500, a gateway's 502, a bare 503, ...); the faults it returns as they
+/// are say nothing was done (JimmyAI's own 503 "busy", a 501, a CDN's 525: see the library's
+/// retry table), though `may_resubmit()` is false for every server error. Taken as "may have
+/// made a task", such a refusal stopped the run and parked a JimmyAI part for good.
+pub(super) fn nothing_made(e: &Error) -> bool {
+    e.may_resubmit()
+        || (*e.kind() == ErrorKind::Server
+            && e.phase() == Phase::Answered
+            && e.operation() == Some("synthesize"))
+}
+
 impl Run<'_> {
     /// A fresh submit: recorded first, then sent.
     pub(super) async fn submit(&self, i: usize, rec: &PartRecord) -> Ready {
+        // One create at a time until one is answered: what loses the first answer may lose
+        // every one, and each create sent before it ended is a task that may be paid for.
+        self.first_answer().await;
         // Checked here, right before the create, as well as when the part is started: a part
         // started beside the one whose create ended unknown may reach this point after it.
         if self.creates_held() {
@@ -104,6 +121,15 @@ impl Run<'_> {
             let _on_its_way = self.in_flight();
             self.client.synthesize(&req).await
         };
+        // Set before the slow start's waiters run (they run at this future's next `.await`);
+        // an answer of unknown outcome sets `unknown_create` before then too.
+        if answer
+            .as_ref()
+            .is_ok_and(|j| self.not_ours(i, &j.id).is_none())
+            || answer.as_ref().is_err_and(nothing_made)
+        {
+            self.create_answered.set(true);
+        }
         match answer {
             Ok(job) => self.accepted(i, &job.id).await,
             Err(e) => self.submit_failed(i, &e, Some(rec)).await,
@@ -219,7 +245,7 @@ impl Run<'_> {
         // HTTP 2xx, a server error): the part stays `submitting`, so that the rerun resolves
         // it (a VMEG resend under the same key) and never sends it as new work. Unless it had
         // a task to read (see `kept_as_it_was`).
-        if !e.may_resubmit() {
+        if !nothing_made(e) {
             if let Some(r) = self.kept_as_it_was(i, e, before) {
                 // Its create may have made a task no rerun finds (JimmyAI's).
                 if self.unknown_create.get().is_none() {
