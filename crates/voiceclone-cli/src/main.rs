@@ -10,6 +10,7 @@ mod exit;
 mod output;
 mod own_key;
 mod receiver;
+mod retry_hold;
 mod signals;
 mod spinner;
 

@@ -3952,6 +3952,47 @@ fn a_signal_lets_the_submits_in_flight_answer_and_records_their_tasks() {
     assert_eq!(paid(&sim), 3);
 }
 
+/// Review 33 pass 2 #5: after the first signal no new attempt of a create is sent. A create
+/// sleeping in a retry's wait (a 429 with `Retry-After: 3`) when SIGINT comes never wakes to
+/// send again: the grace ends with the one attempt the server saw, nothing paid, the part
+/// left for the rerun. Before: the create woke inside the 5 s grace and sent a new attempt
+/// (for JimmyAI a paid task, its id lost if its answer came after the grace).
+#[test]
+fn a_create_waiting_to_retry_sends_nothing_after_a_signal() {
+    let faults = voiceclone_sim::FaultConfig {
+        retry_after: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let sim = Sim::with(SimConfig::default().with_faults(faults), KEY);
+    sim.handle
+        .fail_next(
+            "vmeg.ttsCreateAsync",
+            voiceclone_sim::FaultKind::TooManyRequests,
+            1,
+        )
+        .unwrap();
+    let c = case(&text(1));
+    let args = speak_args(&c.file, &c.out);
+    let child = support::command(Some(&sim.url()), sim.key(), &[], &args).spawn_killed();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // The first attempt was answered 429: the create sleeps 3 s before its next one.
+    while sim.handle.stats().requests("vmeg.ttsCreateAsync") < 1 {
+        assert!(Instant::now() < deadline, "the submit did not arrive");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    support::send_signal(&child, "-INT");
+    let out = child.wait_with_output_within("the run after SIGINT", 60);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    assert_eq!(
+        sim.handle.stats().requests("vmeg.ttsCreateAsync"),
+        1,
+        "an attempt was sent after the signal: {j}"
+    );
+    assert_eq!(paid(&sim), 0);
+}
+
 /// Review 33-b #6: a part left `submitting` by an earlier run (its submit's answer lost: a
 /// task may exist) that the run does not reach because the download budget stopped it
 /// first is still of unknown outcome: exit 3, the part in `unknown_parts` saying why it was

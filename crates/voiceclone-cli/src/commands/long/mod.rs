@@ -398,6 +398,9 @@ async fn resume(
     // not known (JimmyAI's for good; VMEG keys sent together are each other's rivals on the
     // rerun's search). The waits are not waited for: their tasks are known.
     run.signalled.set(Some(first));
+    // An attempt already sent is let answer; none is sent after this (a create sleeping
+    // before its retry would send a new one inside the grace: for JimmyAI a new paid task).
+    crate::retry_hold::hold();
     let on_their_way = run.creating.get();
     if on_their_way > 0 {
         printer.progress(&format!(

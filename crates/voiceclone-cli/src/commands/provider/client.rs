@@ -22,7 +22,8 @@ pub(super) fn build_client_with(
 ) -> Result<Client, Failure> {
     let mut b = Client::builder(t.provider)
         .api_key(t.api_key.as_str())
-        .allow_private_urls(t.allow_private_urls);
+        .allow_private_urls(t.allow_private_urls)
+        .sleeper(std::sync::Arc::new(crate::retry_hold::HoldableSleeper));
     if let Some(url) = &t.base_url {
         b = b.base_url(url.as_str());
     }
