@@ -747,6 +747,46 @@ fn a_manifest_write_that_fails_after_a_part_was_paid_is_exit_3_naming_its_task()
     }
 }
 
+/// Review 33 pass 2 #6: a rerun that sends nothing (its part `submitted`, only waited for)
+/// and cannot write the manifest when the part's task reads finished (the disk filled, the
+/// path replaced) is exit 1 naming the part and saying its task is paid, as a failed
+/// download is; never exit 2 (`io`), which promises that nothing was sent: a script reading
+/// it as "bad input, nothing paid" may start over in another `--out` and pay again.
+#[test]
+fn a_manifest_write_failing_on_a_finished_read_is_not_exit_2() {
+    let fake = FakeVmeg::start(0, 1000, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out).to_path_buf();
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(0);
+    // As if the first run had stopped before reading its task: `submitted`, nothing
+    // downloaded.
+    let mut m = manifest(&dir);
+    for f in m["parts"][0]["files"].as_array().unwrap() {
+        std::fs::remove_file(dir.join(s(&f["name"]))).unwrap();
+    }
+    m["parts"][0]["state"] = "submitted".into();
+    m["parts"][0]["files"] = serde_json::json!([]);
+    m["parts"][0]["finished_seen_at_ms"] = Value::Null;
+    std::fs::write(dir.join(MANIFEST), m.to_string()).unwrap();
+    let saved = c.tmp.path().join("saved.json");
+    let blocked = dir.clone();
+    let mut done = false;
+    fake.on_request(move |_| {
+        if !done {
+            done = true;
+            std::fs::rename(blocked.join(MANIFEST), &saved).unwrap();
+            std::fs::create_dir_all(blocked.join(MANIFEST).join("blocker")).unwrap();
+        }
+    });
+    let creates = fake.creates();
+    let r = fake_run(&fake, &args).expect(1);
+    assert_eq!(fake.creates(), creates, "{r:?}");
+    let e = r.json()["error"].clone();
+    assert_eq!(e["part"], 1, "{e}");
+    assert!(s(&e["message"]).contains("its task is paid"), "{e}");
+}
+
 /// Part 1's submit is of unknown outcome (a 409 on its own fresh key, then on its resend by
 /// the rerun, whose task search finds no list) and part 2's manifest write fails after it
 /// was paid (a directory planted at the manifest's path when its audio is asked for): the

@@ -60,13 +60,15 @@ impl Run<'_> {
                 }
                 None => {
                     // Seen finished, before its download: a later read failed no longer
-                    // makes the part one to pay for again (one write a part).
+                    // makes the part one to pay for again (one write a part). Not written
+                    // (a full disk), it is told as a failed download is: its task is paid,
+                    // never exit 2 ("nothing was sent") on a rerun that only waits.
                     if !succeeded_before
                         && let Err(f) = self.update(i, |p| {
                             p.finished_seen_at_ms = Some(unix_ms(SystemTime::now()));
                         })
                     {
-                        return Ready::Failed(f);
+                        return Ready::Failed(self.download_failed(i, f, false));
                     }
                     Ready::Speech(speech)
                 }
