@@ -787,6 +787,38 @@ fn a_manifest_write_failing_on_a_finished_read_is_not_exit_2() {
     assert!(s(&e["message"]).contains("its task is paid"), "{e}");
 }
 
+/// Review 33 pass 2 #7: a part whose past tasks are at the 1,000 the manifest records (a
+/// part failing every time, rerun in a loop) is not submitted again: exit 1 saying so, the
+/// manifest left loadable. Before, the 1,001st submit was written, and every later run was
+/// refused with exit 2 ("was it edited by hand?"), with no way on but editing it.
+#[test]
+fn a_part_submitted_as_often_as_the_manifest_records_is_not_submitted_again() {
+    let fake = FakeVmeg::start(0, 1000, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out).to_path_buf();
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(0);
+    let mut m = manifest(&dir);
+    for f in m["parts"][0]["files"].as_array().unwrap() {
+        std::fs::remove_file(dir.join(s(&f["name"]))).unwrap();
+    }
+    m["parts"][0]["state"] = "failed".into();
+    m["parts"][0]["files"] = serde_json::json!([]);
+    m["parts"][0]["error"] = "line 1 failed".into();
+    m["parts"][0]["past_job_ids"] = (0..1000)
+        .map(|n| Value::from(format!("vmeg:speech:old{n}")))
+        .collect::<Vec<_>>()
+        .into();
+    std::fs::write(dir.join(MANIFEST), m.to_string()).unwrap();
+    let creates = fake.creates();
+    let r = fake_run(&fake, &args).expect(1);
+    assert_eq!(fake.creates(), creates, "{r:?}");
+    assert_eq!(r.json()["error"]["kind"], "resubmit_limit", "{r:?}");
+    // The manifest still loads: the rerun says the same, not "edited by hand?" (exit 2).
+    let r = fake_run(&fake, &args).expect(1);
+    assert_eq!(fake.creates(), creates, "{r:?}");
+}
+
 /// Part 1's submit is of unknown outcome (a 409 on its own fresh key, then on its resend by
 /// the rerun, whose task search finds no list) and part 2's manifest write fails after it
 /// was paid (a directory planted at the manifest's path when its audio is asked for): the
@@ -3929,8 +3961,9 @@ fn a_part_read_finished_but_not_downloaded_is_not_paid_again_when_its_task_then_
 /// moment off) stops the run from starting parts and lets those submits answer (up to a few
 /// seconds), so that their tasks are recorded: exit 3, `interrupted`, both parts (sent
 /// together once the first create was answered) `submitted` with their job ids, named in
-/// `job_ids`. Before: the submits in flight were dropped, both parts left `submitting` (a JimmyAI one's paid task lost for good; VMEG's two keys, sent
-/// together, each other's rivals on the rerun's search).
+/// `job_ids`. Before: the submits in flight were dropped, both parts left `submitting` (a
+/// JimmyAI one's paid task lost for good; VMEG's two keys, sent together, each other's rivals
+/// on the rerun's search).
 #[test]
 fn a_signal_lets_the_submits_in_flight_answer_and_records_their_tasks() {
     let faults = voiceclone_sim::FaultConfig {

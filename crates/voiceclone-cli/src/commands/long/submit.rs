@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use voiceclone::{Error, ErrorKind, JobId, Phase, Provider};
 
-use super::manifest::{PartRecord, PartState, PastSubmit, unix_ms};
+use super::manifest::{MAX_PAST_RECORDED, PartRecord, PartState, PastSubmit, unix_ms};
 use super::resend::{key_fresh, submit_found_by};
 use super::resubmit::{Hold, held_back_unknown, kept, noted, refused};
 use super::{Ready, Run};
@@ -64,6 +64,9 @@ impl Run<'_> {
                 return self.not_resolved(i, rec);
             }
             return Ready::Deferred;
+        }
+        if let Some(r) = self.past_full(i, rec) {
+            return r;
         }
         let Some(mut req) = self.plan.request(i) else {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
@@ -134,6 +137,40 @@ impl Run<'_> {
             Ok(job) => self.accepted(i, &job.id).await,
             Err(e) => self.submit_failed(i, &e, Some(rec)).await,
         }
+    }
+
+    /// Part `i` not submitted again because the manifest could not record it: its past
+    /// submits or tasks at [`MAX_PAST_RECORDED`], which a later run's load refuses to go past
+    /// (as "edited by hand?"). What the part is stays reported as it is.
+    fn past_full(&self, i: usize, rec: &PartRecord) -> Option<Ready> {
+        let over =
+            |len: usize, adds: bool| len.saturating_add(usize::from(adds)) > MAX_PAST_RECORDED;
+        if !over(rec.past_submits.len(), rec.state == PartState::Submitting)
+            && !over(rec.past_job_ids.len(), rec.job_id.is_some())
+        {
+            return None;
+        }
+        let why = format!(
+            "it was submitted {MAX_PAST_RECORDED} times before, the most the manifest records, so it is not submitted again (each submit is paid): look into why it fails (its tasks are in the manifest) before starting over in another --out directory"
+        );
+        let name = self.name(i);
+        Some(match (rec.state, rec.job_id.as_deref()) {
+            (PartState::Submitting, _) => held_back_unknown(&name, rec, &why),
+            (PartState::Done | PartState::Submitted, Some(job)) => Ready::Failed(kept(
+                i,
+                job,
+                format!(
+                    "{name}: its task {job} is kept as it was: {why}{}",
+                    noted(rec)
+                ),
+                rec.state == PartState::Done,
+                rec.error_kind,
+            )),
+            _ => Ready::Failed(
+                Failure::other(Exit::Failure, "resubmit_limit", format!("{name}: {why}"))
+                    .with("part", i + 1),
+            ),
+        })
     }
 
     /// Whether part `i` was accepted as task `stored` in this run.
