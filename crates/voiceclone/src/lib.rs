@@ -79,8 +79,9 @@
 //!   (`webhook::Verifier`), deduplicated (`webhook::Deduplicator`), and ending waits
 //!   (`webhook::CompletionHub`, `ClientBuilder::completion_hub`).
 //! - [`language`]: BCP-47 tags and JimmyAI language names.
-//! - `sleep` (with the `test-util` feature): injectable sleeping (`Sleeper`,
-//!   `RecordingSleeper`) and `ClientBuilder::sleeper`, for fast tests.
+//! - [`sleep`]: the waits between retries and between polls, injectable ([`Sleeper`],
+//!   `ClientBuilder::sleeper`): hold them during a shutdown, or (`RecordingSleeper`, with
+//!   the `test-util` feature) skip them in tests.
 //! - [`ApiKey`], [`WebhookSecret`]: redacted secrets.
 //! - [`scrub`]: [`scrub::Scrubber`], which takes every piece of the key out of what servers
 //!   say; yours to use on your own output.
@@ -161,10 +162,7 @@ pub mod long_text; // a text too long for one task, split to each provider's lim
 pub mod model; // Provider, ids, requests, Voice/Speech, Job (CloneJob, SpeechJob), TaskStatus
 pub mod retry; // RetryPolicy, OperationKind: what is safe to repeat
 pub mod secret; // ApiKey, WebhookSecret
-#[cfg(feature = "test-util")]
-pub mod sleep; // test doubles: Sleeper, RecordingSleeper
-#[cfg(not(feature = "test-util"))]
-mod sleep;
+pub mod sleep; // Sleeper (the waits between retries and polls); RecordingSleeper with test-util
 pub mod wait; // WaitPolicy and the one polling loop
 #[cfg(feature = "webhook")]
 pub mod webhook; // VMEG webhooks: verify, event, dedupe, CompletionHub
@@ -218,7 +216,8 @@ pub use sample::{READER_IDLE_TIMEOUT, READER_SPOOL_RATE, READER_SPOOL_TIME, READ
 pub use seam::VoiceCloning;
 pub use secret::{ApiKey, WebhookSecret};
 #[cfg(feature = "test-util")]
-pub use sleep::{RecordingSleeper, Sleeper, TokioSleeper};
+pub use sleep::RecordingSleeper;
+pub use sleep::{Sleeper, TokioSleeper};
 pub use wait::WaitPolicy;
 
 /// Installs the process-wide rustls crypto provider (ring) if none is installed yet.

@@ -1,5 +1,7 @@
-//! Injectable sleeping, so that retry and polling schedules can be tested in milliseconds.
-//! Public only with the `test-util` feature (test doubles are not part of the stable API).
+//! The waits between retries and between polls, injectable (`ClientBuilder::sleeper`): a
+//! service can hold them during a shutdown, so that a call waiting to retry sends nothing
+//! more (the CLI's long text does at its first signal), and a test can skip them
+//! (`RecordingSleeper`, `test-util` feature: test doubles are not part of the stable API).
 //!
 //! tokio's paused clock is no substitute: while a reqwest response is in flight over a real
 //! socket the runtime looks idle, the paused clock jumps, and reqwest's own timeout fires.

@@ -233,8 +233,35 @@ impl ClientBuilder {
         self
     }
 
-    /// Replaces the sleeping used between retries and polls (tests; `test-util` feature).
-    #[cfg(feature = "test-util")]
+    /// Replaces the sleeping between retries and between polls ([`TokioSleeper`] by
+    /// default): a service can hold those waits during a shutdown, so that a call waiting to
+    /// retry sends nothing more; a test can skip them (`RecordingSleeper`, `test-util`
+    /// feature). A call's own timeout and a wait's deadline still bound the whole call.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use voiceclone::sleep::BoxFuture;
+    /// use voiceclone::{Client, Provider, Sleeper, TokioSleeper};
+    ///
+    /// /// Waits as usual, and says so.
+    /// #[derive(Debug)]
+    /// struct Told;
+    ///
+    /// impl Sleeper for Told {
+    ///     fn sleep(&self, pause: Duration) -> BoxFuture<'static, ()> {
+    ///         eprintln!("waiting {pause:?} before the next attempt or poll");
+    ///         TokioSleeper.sleep(pause)
+    ///     }
+    /// }
+    ///
+    /// let client = Client::builder(Provider::Vmeg)
+    ///     .api_key("key")
+    ///     .sleeper(Arc::new(Told))
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), voiceclone::Error>(())
+    /// ```
     #[must_use]
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.sleeper = Some(sleeper);
