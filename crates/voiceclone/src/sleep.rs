@@ -1,6 +1,7 @@
 //! The waits between retries and between polls, injectable (`ClientBuilder::sleeper`): a
 //! service can hold them during a shutdown, so that a call waiting to retry sends nothing
-//! more (the CLI's long text does at its first signal), and a test can skip them
+//! more (the CLI's long text does at its first signal, then drops the calls: a held wait
+//! holds its call past its timeout), and a test can skip them
 //! (`RecordingSleeper`, `test-util` feature: test doubles are not part of the stable API).
 //!
 //! tokio's paused clock is no substitute: while a reqwest response is in flight over a real

@@ -236,7 +236,10 @@ impl ClientBuilder {
     /// Replaces the sleeping between retries and between polls ([`TokioSleeper`] by
     /// default): a service can hold those waits during a shutdown, so that a call waiting to
     /// retry sends nothing more; a test can skip them (`RecordingSleeper`, `test-util`
-    /// feature). A call's own timeout and a wait's deadline still bound the whole call.
+    /// feature). Each wait is awaited as the sleeper gives it: a sleeper that holds a wait
+    /// holds the call too (a call's timeout and a wait's deadline do not cut a sleep short),
+    /// so a hold is for a shutdown that then drops the calls, and a call dropped so ends
+    /// without its error (an `OutcomeUnknown`'s key and submit time among them).
     ///
     /// ```
     /// use std::sync::Arc;
