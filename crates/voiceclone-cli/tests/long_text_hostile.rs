@@ -18,6 +18,29 @@ use support::{FAST_POLL, FakeVmeg, MANIFEST, Run, Sim, SpawnKilled, case, manife
 const KEY: &str = "sk-long-hostile-secret-0123456789";
 const VOICE: &str = "sv_en_us_female_01";
 
+/// A simulator whose tasks take ten minutes, with the next `held` VMEG TTS creates answered
+/// 1.5 s late: a signal then meets submits on their way, or the waits behind them.
+fn slow_tasks_with_held_creates(held: u32) -> Sim {
+    let faults = voiceclone_sim::FaultConfig {
+        latency: Duration::from_millis(1500),
+        ..Default::default()
+    };
+    let sim = Sim::with(
+        SimConfig::default()
+            .with_durations(Duration::from_secs(600), Duration::from_secs(600))
+            .with_faults(faults),
+        KEY,
+    );
+    sim.handle
+        .fail_next(
+            "vmeg.ttsCreateAsync",
+            voiceclone_sim::FaultKind::Latency,
+            held,
+        )
+        .unwrap();
+    sim
+}
+
 fn paid(sim: &Sim) -> u64 {
     let s = sim.handle.stats();
     s.billable("vmeg.ttsCreateAsync") + s.billable("vmeg.ttsCreate")
@@ -1791,21 +1814,9 @@ fn a_hostile_task_id_is_shell_quoted_in_the_suggested_command() {
 /// and the rerun knew the part only as `submitting`.
 #[test]
 fn a_signal_after_an_unrecorded_submit_still_names_its_task() {
-    let faults = voiceclone_sim::FaultConfig {
-        latency: Duration::from_millis(1500),
-        ..Default::default()
-    };
-    // Tasks that take minutes: the waits are what the signal meets.
-    let sim = Sim::with(
-        SimConfig::default()
-            .with_durations(Duration::from_secs(600), Duration::from_secs(600))
-            .with_faults(faults),
-        KEY,
-    );
-    // One of the two submits is held 1.5 s; the other is recorded and waited for.
-    sim.handle
-        .fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::Latency, 1)
-        .unwrap();
+    // Tasks that take minutes: the waits are what the signal meets. One of the two submits
+    // is held 1.5 s; the other is recorded and waited for.
+    let sim = slow_tasks_with_held_creates(1);
     let c = case(&text(2));
     let dir = Path::new(&c.out);
     let mut args = speak_args(&c.file, &c.out);
@@ -3966,22 +3977,10 @@ fn a_part_read_finished_but_not_downloaded_is_not_paid_again_when_its_task_then_
 /// on the rerun's search).
 #[test]
 fn a_signal_lets_the_submits_in_flight_answer_and_records_their_tasks() {
-    let faults = voiceclone_sim::FaultConfig {
-        latency: Duration::from_millis(1500),
-        ..Default::default()
-    };
-    // Tasks that take minutes: only the submits are waited for.
-    let sim = Sim::with(
-        SimConfig::default()
-            .with_durations(Duration::from_secs(600), Duration::from_secs(600))
-            .with_faults(faults),
-        KEY,
-    );
-    // The first create goes out alone (the slow start): the two after it are on their way
-    // together once it is answered.
-    sim.handle
-        .fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::Latency, 3)
-        .unwrap();
+    // Tasks that take minutes: only the submits are waited for. The first create goes out
+    // alone (the slow start): the two after it are on their way together once it is
+    // answered.
+    let sim = slow_tasks_with_held_creates(3);
     let c = case(&text(3));
     let dir = Path::new(&c.out);
     let mut args = speak_args(&c.file, &c.out);

@@ -499,8 +499,33 @@ mod tests {
             ..ReadsFail::default()
         });
         let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        let waiting = spawn_clone_wait(&hub, "t-read");
+        // The failed read is spent: the wait is in its second phase.
+        while store.failures.load(std::sync::atomic::Ordering::SeqCst) > 0
+            || hub.waiting_tasks() == 0
+        {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let job =
+            deliver_clone_success(&hub, SECRET, waiting, ("t-read", "p-read", "v-read")).await;
+        assert_eq!(
+            job.voice.unwrap().id.as_str(),
+            "v-read",
+            "the wait ignored the webhook in its slot"
+        );
+    }
+
+    /// A VMEG clone wait for `task` through `hub`, spawned: no deadline, no poll bound, and
+    /// no poll that answers (only the hub can end it).
+    fn spawn_clone_wait(
+        hub: &CompletionHub,
+        task: &'static str,
+    ) -> tokio::task::JoinHandle<Result<CloneJob, Error>> {
         let h = hub.clone();
-        let waiting = tokio::spawn(async move {
+        tokio::spawn(async move {
             let sleeper = RecordingSleeper::new();
             let policy = WaitPolicy::for_provider(Provider::Vmeg)
                 .with_deadline(None)
@@ -512,38 +537,41 @@ mod tests {
                 crate::scrub::no_secret(),
                 &policy,
                 &sleeper,
-                &JobId::new("t-read"),
+                &JobId::new(task),
                 std::future::pending,
             )
             .await
-        });
-        // The failed read is spent: the wait is in its second phase.
-        while store.failures.load(std::sync::atomic::Ordering::SeqCst) > 0
-            || hub.waiting_tasks() == 0
-        {
-            tokio::task::yield_now().await;
-        }
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
+        })
+    }
+
+    /// Delivers `(task, pipeline key, voice)`'s signed success to `hub` (a fresh delivery)
+    /// and returns the succeeded job `waiting` ends with, within 5 s.
+    async fn deliver_clone_success(
+        hub: &CompletionHub,
+        secret: &str,
+        waiting: tokio::task::JoinHandle<Result<CloneJob, Error>>,
+        (task, pipeline_key, voice): (&str, &str, &str),
+    ) -> CloneJob {
         let ts = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis()
             .to_string();
-        let body = r#"{"code":200,"event":"openapi-clone-voice","pipelineKey":"p-read","data":{"taskId":"t-read","voiceId":"v-read"}}"#;
-        let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
+        let body = serde_json::json!({"code": 200, "event": "openapi-clone-voice",
+            "pipelineKey": pipeline_key, "data": {"taskId": task, "voiceId": voice}})
+        .to_string();
+        let sig = voiceclone_sim::sign(secret, &ts, body.as_bytes());
         assert!(matches!(
             hub.receive(&ts, &sig, body.as_bytes()).await,
             crate::webhook::Delivery::Fresh(_)
         ));
         let job = tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
-            .unwrap_or_else(|_| panic!("the wait ignored the webhook in its slot"))
+            .unwrap_or_else(|_| panic!("the wait for {task} ignored the webhook in its slot"))
             .unwrap()
             .unwrap();
         assert_eq!(job.status, TaskStatus::Succeeded);
-        assert_eq!(job.voice.unwrap().id.as_str(), "v-read");
+        job
     }
 
     /// Review 33-c #4: the store's reads keep failing (its command connection cannot
@@ -560,24 +588,7 @@ mod tests {
             ..ReadsFail::default()
         });
         let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
-        let h = hub.clone();
-        let waiting = tokio::spawn(async move {
-            let sleeper = RecordingSleeper::new();
-            let policy = WaitPolicy::for_provider(Provider::Vmeg)
-                .with_deadline(None)
-                .with_max_polls(None);
-            let filter: client_glue::TextFilter = Arc::new(|t| t);
-            wait_with_hub::<CloneJob, _, _>(
-                &h,
-                &filter,
-                crate::scrub::no_secret(),
-                &policy,
-                &sleeper,
-                &JobId::new("t-failing"),
-                std::future::pending,
-            )
-            .await
-        });
+        let waiting = spawn_clone_wait(&hub, "t-failing");
         // The first read failed: the wait polls, and listens for its slot.
         while store.reads.load(std::sync::atomic::Ordering::SeqCst) == 0 || hub.waiting_tasks() == 0
         {
@@ -586,24 +597,18 @@ mod tests {
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            .to_string();
-        let body = r#"{"code":200,"event":"openapi-clone-voice","pipelineKey":"p-failing","data":{"taskId":"t-failing","voiceId":"v-failing"}}"#;
-        let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
-        assert!(matches!(
-            hub.receive(&ts, &sig, body.as_bytes()).await,
-            crate::webhook::Delivery::Fresh(_)
-        ));
-        let job = tokio::time::timeout(Duration::from_secs(5), waiting)
-            .await
-            .unwrap_or_else(|_| panic!("the wait dropped the success in its slot"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(job.status, TaskStatus::Succeeded);
-        assert_eq!(job.voice.unwrap().id.as_str(), "v-failing");
+        let job = deliver_clone_success(
+            &hub,
+            SECRET,
+            waiting,
+            ("t-failing", "p-failing", "v-failing"),
+        )
+        .await;
+        assert_eq!(
+            job.voice.unwrap().id.as_str(),
+            "v-failing",
+            "the wait dropped the success in its slot"
+        );
         assert!(store.reads.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     }
 
