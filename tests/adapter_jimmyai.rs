@@ -374,6 +374,9 @@ async fn server_errors_on_a_create_are_reported_not_resent() {
                 assert_eq!(e.kind(), &ErrorKind::Server, "{what}");
                 assert_eq!(e.is_transient(), ends == Ends::Transient, "{what}");
             }
+            // A fault the client hands back as "nothing was done" is one the caller may
+            // send again, as the client itself would have; any other is not.
+            assert_eq!(e.may_resubmit(), !unknown, "{what}");
             assert_eq!(e.http_status(), Some(status), "{what}");
             assert_eq!(server.seen().len(), 1, "{what}: resent");
             assert!(sleeper.sleeps().is_empty(), "{what}");

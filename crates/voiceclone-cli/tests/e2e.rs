@@ -589,6 +589,52 @@ fn a_create_refused_by_an_undocumented_code_is_an_unknown_outcome_not_a_refusal(
     }
 }
 
+/// A create answered with a server fault that says nothing was done (JimmyAI's own 503 in its
+/// envelope, a 501) is a refusal, exit 1: the library's retry table reads it so, and
+/// `may_resubmit()` agrees; one that may come after the task was made (a 500 in the vendor's
+/// envelope) is an unknown outcome, exit 3 with the submit's times. Sent once each (JimmyAI
+/// has no key).
+#[test]
+fn a_create_fault_that_says_nothing_was_done_is_a_refusal_and_one_that_may_have_landed_is_not() {
+    for (status, exit, kind) in [
+        (503_u16, 1_i32, "server"),
+        (501, 1, "server"),
+        (500, 3, "outcome_unknown"),
+    ] {
+        let server = Scripted::start(move |target| {
+            if target.contains("soundCloning/") {
+                return (
+                    status,
+                    serde_json::json!({"code": -1, "msg": "busy", "data": null}),
+                );
+            }
+            (
+                404,
+                serde_json::json!({"code": 404, "msg": "no", "data": null}),
+            )
+        });
+        let args = [
+            "--provider",
+            "jimmyai",
+            "--json",
+            "clone",
+            "https://cdn.example.com/a.wav",
+            "--text",
+            "Hi.",
+        ];
+        let r = run_with(&server.url, KEY, &[], &args, None).expect(exit);
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], kind, "{status}: {j}");
+        assert_eq!(j["exit_code"], exit, "{status}: {j}");
+        assert_eq!(
+            j["error"]["submitted_at"].is_string(),
+            exit == 3,
+            "{status}: {j}"
+        );
+        assert_eq!(server.count("soundCloning/clones"), 1, "{status}: {j}");
+    }
+}
+
 /// Review 25 pass 2b #2: a VMEG create refused in a way the library does not count as proof
 /// that nothing was made (`may_resubmit()` false: a 404, as a `cv_*` id of another VMEG API
 /// gets) is exit 3 with `error.idempotency_key`, the key its suggested reconcile takes, as

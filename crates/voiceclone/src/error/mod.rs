@@ -240,9 +240,12 @@ impl Error {
     /// second billed task? `true` only when the provider certainly did not create one: the
     /// request was refused before sending, never reached the provider, or was answered with
     /// a refusal that proves it was not processed (invalid input or request, auth, payment,
-    /// size, rate limit, unsupported). `false` for everything else, above all
-    /// `OutcomeUnknown`, `Conflict` (the key was already used: the earlier task exists),
-    /// timeouts and server errors, where the task may exist: look it up first. Always
+    /// size, rate limit, unsupported), or with a server fault that says nothing was done (the
+    /// vendor's own 503 in its envelope, a 501, 505 or 511, a CDN's 521-523, 525 or 526:
+    /// the faults the retry table hands back as they are, not as `OutcomeUnknown`). `false`
+    /// for everything else, above all `OutcomeUnknown`, `Conflict` (the key was already
+    /// used: the earlier task exists), timeouts and the other server errors (a 500, a
+    /// gateway's 502 or 504, a proxy's bare 503), where the task may exist: look it up first. Always
     /// `false`, whatever the kind, for an error of a call about a task that exists or may
     /// exist: a status read, a task lookup or deletion, and a wait (an id refused before
     /// sending included: these create nothing, and the id may name a job that exists; a
@@ -266,6 +269,14 @@ impl Error {
             | ErrorKind::RateLimited
             | ErrorKind::Unsupported { .. } => true,
             ErrorKind::OutcomeUnknown { .. } | ErrorKind::Conflict => false,
+            // The faults the retry driver itself repeats a create after, or hands back as
+            // "nothing was done" (`retry::decide`): the caller may do what the driver does.
+            ErrorKind::Server => {
+                self.phase() == Phase::NotSent
+                    || (self.phase() == Phase::Answered
+                        && self.named_task_id().is_none()
+                        && !crate::retry::server_error_may_have_landed(self))
+            }
             _ => self.phase() == Phase::NotSent,
         }
     }
@@ -821,6 +832,11 @@ mod tests {
             Error::new(ErrorKind::RateLimited).with_phase(Phase::Answered),
             Error::new(ErrorKind::PaymentRequired).with_phase(Phase::Answered),
             Error::new(ErrorKind::Transport).with_phase(Phase::NotSent),
+            // Server faults that say nothing was done, as the retry table reads them.
+            Error::new(ErrorKind::Server).with_http_status(501),
+            Error::new(ErrorKind::Server).with_http_status(525),
+            crate::provider::error_for_code(Provider::JimmyAi, 503, None, -1, "busy"),
+            crate::provider::error_for_code(Provider::Vmeg, 503, None, 503, "busy"),
         ];
         for e in &yes {
             assert!(e.may_resubmit(), "{e}");
@@ -830,6 +846,17 @@ mod tests {
             Error::new(ErrorKind::Transport).with_phase(Phase::Sent),
             Error::new(ErrorKind::Timeout).with_phase(Phase::Sent),
             Error::new(ErrorKind::Server).with_phase(Phase::Answered),
+            // Server faults that may come after the task was made, a proxy's bare 503, and
+            // one that names a task.
+            Error::new(ErrorKind::Server).with_http_status(500),
+            Error::new(ErrorKind::Server).with_http_status(503),
+            crate::provider::error_for_code(Provider::Vmeg, 503, None, 502, ""),
+            crate::provider::error_for_code(Provider::Vmeg, 200, None, 503, ""),
+            crate::provider::error_for_code(Provider::JimmyAi, 503, None, -1, "busy")
+                .replacing_task_id(Some("audio_1".to_owned())),
+            Error::new(ErrorKind::Server)
+                .with_http_status(501)
+                .task_may_exist(),
             Error::new(ErrorKind::InvalidResponse).with_phase(Phase::Answered),
             Error::new(ErrorKind::OutcomeUnknown {
                 idempotency_key: None,

@@ -34,20 +34,6 @@ pub(super) fn made_nothing(e: &voiceclone::Error) -> bool {
     matches!(e.operation(), Some("synthesize" | "resend_speech")) && (refused || unsent)
 }
 
-/// Whether a create's error proves it made no task: `may_resubmit()`, or a server fault the
-/// create's answer carries as it is (`Server`, answered, not `OutcomeUnknown`). The retry
-/// driver ends a create as `OutcomeUnknown` whenever any attempt's fault may have come after
-/// its task was made (a 500, a gateway's 502, a bare 503, ...); the faults it returns as they
-/// are say nothing was done (JimmyAI's own 503 "busy", a 501, a CDN's 525: see the library's
-/// retry table), though `may_resubmit()` is false for every server error. Taken as "may have
-/// made a task", such a refusal stopped the run and parked a JimmyAI part for good.
-pub(super) fn nothing_made(e: &Error) -> bool {
-    e.may_resubmit()
-        || (*e.kind() == ErrorKind::Server
-            && e.phase() == Phase::Answered
-            && e.operation() == Some("synthesize"))
-}
-
 impl Run<'_> {
     /// A fresh submit: recorded first, then sent.
     pub(super) async fn submit(&self, i: usize, rec: &PartRecord) -> Ready {
@@ -129,7 +115,7 @@ impl Run<'_> {
         if answer
             .as_ref()
             .is_ok_and(|j| self.not_ours(i, &j.id).is_none())
-            || answer.as_ref().is_err_and(nothing_made)
+            || answer.as_ref().is_err_and(Error::may_resubmit)
         {
             self.create_answered.set(true);
         }
@@ -145,8 +131,7 @@ impl Run<'_> {
     fn past_full(&self, i: usize, rec: &PartRecord) -> Option<Ready> {
         let over =
             |len: usize, adds: bool| len.saturating_add(usize::from(adds)) > MAX_PAST_RECORDED;
-        if !over(rec.past_submits.len(), rec.state == PartState::Submitting)
-            && !over(rec.past_job_ids.len(), rec.job_id.is_some())
+        if !over(rec.past_submits.len(), rec.state == PartState::Submitting) && !over(rec.past_job_ids.len(), rec.job_id.is_some())
         {
             return None;
         }
@@ -279,10 +264,10 @@ impl Run<'_> {
             ));
         }
         // A refusal that does not prove nothing was made (JimmyAI's undocumented 20002 in an
-        // HTTP 2xx, a server error): the part stays `submitting`, so that the rerun resolves
+        // HTTP 2xx, a server error that may come after the task was made): the part stays `submitting`, so that the rerun resolves
         // it (a VMEG resend under the same key) and never sends it as new work. Unless it had
         // a task to read (see `kept_as_it_was`).
-        if !nothing_made(e) {
+        if !e.may_resubmit() {
             if let Some(r) = self.kept_as_it_was(i, e, before) {
                 // Its create may have made a task no rerun finds (JimmyAI's).
                 if self.unknown_create.get().is_none() {
