@@ -842,6 +842,42 @@ fn a_part_submitted_as_often_as_the_manifest_records_is_not_submitted_again() {
     assert_eq!(fake.creates(), creates, "{r:?}");
 }
 
+/// Review 33 pass 3 #3: a VMEG part left `submitting` under another scope, its past submits
+/// at the 1,000 the manifest records, is not resent under this run's scope by
+/// `--resubmit-unknown` (which would list a 1,001st): exit 3, nothing sent, and the manifest
+/// still loads. Before, the resend went out and every later run was refused with exit 2
+/// ("edited by hand?").
+#[test]
+fn a_rescoped_resend_past_the_recorded_submits_is_not_sent() {
+    let fake = FakeVmeg::start(0, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    let mut m = manifest(dir);
+    m["parts"][0]["key_scope"]["base_url"] = "https://elsewhere.example.com/".into();
+    let past =
+        serde_json::json!({"idempotency_key": null, "submitted_at_ms": 1_700_000_000_000_i64});
+    m["parts"][0]["past_submits"] = vec![past; 1000].into();
+    std::fs::write(dir.join(MANIFEST), m.to_string()).unwrap();
+    fake.answer_creates_with(409, key_used());
+    let sent = fake.creates();
+    let mut asked = args.clone();
+    asked.push("--resubmit-unknown");
+    let r = fake_run(&fake, &asked).expect(3);
+    assert_eq!(fake.creates(), sent, "{r:?}");
+    assert_eq!(
+        manifest(dir)["parts"][0]["past_submits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1000
+    );
+    // The rerun loads it and says the same.
+    let r = fake_run(&fake, &asked).expect(3);
+    assert_eq!(fake.creates(), sent, "{r:?}");
+}
+
 /// Part 1's submit is of unknown outcome (a 409 on its own fresh key, then on its resend by
 /// the rerun, whose task search finds no list) and part 2's manifest write fails after it
 /// was paid (a directory planted at the manifest's path when its audio is asked for): the

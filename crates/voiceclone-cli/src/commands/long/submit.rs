@@ -131,7 +131,12 @@ impl Run<'_> {
     fn past_full(&self, i: usize, rec: &PartRecord) -> Option<Ready> {
         let over =
             |len: usize, adds: bool| len.saturating_add(usize::from(adds)) > MAX_PAST_RECORDED;
-        if !over(rec.past_submits.len(), rec.state == PartState::Submitting) && !over(rec.past_job_ids.len(), rec.job_id.is_some())
+        // A part with a task whose resubmit is refused without proof keeps that create in
+        // `past_submits` too (`kept_as_it_was`).
+        if !over(
+            rec.past_submits.len(),
+            rec.state == PartState::Submitting || rec.job_id.is_some(),
+        ) && !over(rec.past_job_ids.len(), rec.job_id.is_some())
         {
             return None;
         }
@@ -453,6 +458,10 @@ impl Run<'_> {
                     && self.plan.provider() == Provider::Vmeg
                     && key_fresh(rec) =>
             {
+                // The submit under the recorded scope goes into `past_submits`.
+                if let Some(r) = self.past_full(i, rec) {
+                    return r;
+                }
                 let _gate = match self.flag_gate().await {
                     Ok(gate) => gate,
                     Err(Hold::Broken(why)) => return held_back_unknown(&self.name(i), rec, &why),
