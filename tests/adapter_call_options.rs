@@ -449,3 +449,122 @@ async fn a_resend_and_its_reconcile_share_one_call_timeout() {
     let e = r.unwrap_err();
     assert!(!e.may_resubmit(), "{e}");
 }
+
+/// A sleeper that never lets a wait end: a shutdown's hold, never released.
+#[derive(Debug)]
+struct HeldForever;
+
+impl voiceclone::Sleeper for HeldForever {
+    fn sleep(&self, _: Duration) -> voiceclone::sleep::BoxFuture<'static, ()> {
+        Box::pin(std::future::pending())
+    }
+}
+
+fn held_client(base: &str, provider: Provider) -> Client {
+    Client::builder(provider)
+        .api_key(KEY)
+        .base_url(base)
+        .sleeper(Arc::new(HeldForever))
+        .retry(RetryPolicy::default().with_max_attempts(5))
+        .build()
+        .unwrap()
+}
+
+/// Review 33 pass 3 #1: a sleeper that holds the wait before a retry (a shutdown's) no longer
+/// holds the call past its timeout: the sleep ends at the call's bound, the attempt after it
+/// finds no time and sends nothing, and the call ends with its error. (A read: a write under a
+/// timeout this short is not repeated at all, `a_write_is_not_repeated_with_too_little_...`.)
+/// Before, the call never ended (the outer 20 s bound of this test fired).
+#[tokio::test]
+async fn a_held_retry_wait_ends_at_the_call_timeout_and_sends_nothing_more() {
+    let busy = json!({"code": 503, "message": "busy", "data": null});
+    let server = Scripted::start(vec![
+        Step::status(503, busy.clone()),
+        Step::status(503, busy),
+    ])
+    .await;
+    let c = held_client(&server.base_url, Provider::Vmeg);
+    let quick = c.with_timeout(Duration::from_millis(800));
+    let e = tokio::time::timeout(
+        Duration::from_secs(20),
+        quick.clone_status(&JobId::typed(Provider::Vmeg, JobKind::Clone, "t-1")),
+    )
+    .await
+    .expect("the held retry wait held the read past its timeout")
+    .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert_eq!(e.phase(), Phase::NotSent, "{e}");
+    assert_eq!(server.seen().len(), 1, "{e}");
+}
+
+/// The same for a wait's sleep between polls: it ends at the wait's deadline, and the wait
+/// ends `WaitTimedOut` with its last status, with or without a call timeout.
+#[tokio::test]
+async fn a_held_wait_between_polls_ends_at_the_wait_deadline() {
+    let server = Scripted::start(vec![
+        Step::ok(detail("running")),
+        Step::ok(detail("running")),
+    ])
+    .await;
+    let c = held_client(&server.base_url, Provider::Vmeg);
+    let policy =
+        WaitPolicy::for_provider(Provider::Vmeg).with_deadline(Some(Duration::from_millis(800)));
+    let id = JobId::typed(Provider::Vmeg, JobKind::Clone, "t-1");
+    let e = tokio::time::timeout(Duration::from_secs(20), c.wait_for_clone(&id, &policy))
+        .await
+        .expect("the held sleep held the wait past its deadline")
+        .unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::WaitTimedOut {
+                last_status: TaskStatus::Running,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+/// Review 34-d #1: a write is repeated under a call timeout only with at least 5 s of it left
+/// after the pause: a create sent with less may be carried out and cut off before its answer,
+/// turning a rate limit that made nothing (`may_resubmit()`) into an unknown outcome. The
+/// call ends with the 429, sent once; with time to spare the same answer is retried. A read is
+/// retried as before.
+#[tokio::test]
+async fn a_write_is_not_repeated_with_too_little_of_its_call_time_left() {
+    let limited = || {
+        Step::Json(
+            429,
+            vec![("retry-after", "2".into())],
+            json!({"code": 429, "message": "slow down", "data": null}),
+        )
+    };
+    let accepted = json!({"code": 200, "message": "", "data": {"taskId": "t-1"}});
+    let server = Scripted::start(vec![limited(), Step::ok(accepted.clone())]).await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    let e = c
+        .with_timeout(Duration::from_secs(6))
+        .clone_voice(&clone_req())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::RateLimited, "{e}");
+    assert!(e.may_resubmit(), "{e}");
+    assert_eq!(server.seen().len(), 1, "repeated with 4 s left: {e}");
+
+    let server = Scripted::start(vec![limited(), Step::ok(accepted)]).await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    c.with_timeout(Duration::from_secs(30))
+        .clone_voice(&clone_req())
+        .await
+        .unwrap();
+    assert_eq!(server.seen().len(), 2);
+
+    let server = Scripted::start(vec![limited(), Step::ok(detail("running"))]).await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    c.with_timeout(Duration::from_secs(6))
+        .clone_status(&JobId::new("t-1"))
+        .await
+        .unwrap();
+    assert_eq!(server.seen().len(), 2, "a read keeps its retry");
+}

@@ -786,6 +786,84 @@ fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
     );
 }
 
+/// Review 34-e #1: the key pasted as a request's text, name or URL (a wrong variable in a
+/// script: `speak --text "$API_KEY"`, `clone --name "$API_KEY"`, a recording URL with the key
+/// in its query) is refused before sending, `InvalidInput` naming the field, the value not
+/// quoted: sent, the vendor would keep it as a voice's name, speak it into a file on its CDN,
+/// or hand the URL to whichever host serves the recording. The long text and a resubmit are
+/// refused the same way. Before: sent (only the CLI's printed copy was redacted).
+#[test]
+fn a_key_given_as_a_requests_text_name_or_url_is_never_sent() {
+    const KEY: &str = "sk-Pasted0Into1The2Wrong3Argument";
+    let _serial = serial();
+    let _logs = logs();
+    let (printed, sent) = runtime().block_on(async {
+        let server = Scripted::start(Vec::new()).await;
+        let mut out = Vec::new();
+        for provider in Provider::ALL {
+            let c = Client::builder(provider)
+                .api_key(KEY)
+                .base_url(server.base_url.as_str())
+                .retry(RetryPolicy::default().with_max_attempts(1))
+                .sleeper(Arc::new(RecordingSleeper::new()))
+                .build()
+                .unwrap();
+            let url = match provider {
+                Provider::Vmeg => "https://cdn.example.com/a.wav",
+                _ => "https://cdn.example.com/a.mp3",
+            };
+            let clone = || CloneRequest::new(url).name("n");
+            let mut refused = vec![
+                ("name", c.clone_voice(&clone().name(KEY)).await.unwrap_err()),
+                (
+                    "sample_text",
+                    c.clone_voice(&clone().sample_text(format!("Say {KEY} now.")))
+                        .await
+                        .unwrap_err(),
+                ),
+                (
+                    "audio",
+                    c.clone_voice(&CloneRequest::new(format!("{url}?token={KEY}")).name("n"))
+                        .await
+                        .unwrap_err(),
+                ),
+                (
+                    "lines[0].text",
+                    c.synthesize(&SpeechRequest::new("voice-1", KEY))
+                        .await
+                        .unwrap_err(),
+                ),
+            ];
+            let wait = WaitPolicy::for_provider(provider).with_max_polls(Some(1));
+            let long = SpeechRequest::new("voice-1", format!("Hello. {KEY}. Bye."));
+            refused.push(("lines[0].text", c.synthesize(&long).await.unwrap_err()));
+            let long_err = c.synthesize_long(&long, &wait).await.unwrap_err();
+            if provider == Provider::Vmeg {
+                refused.push((
+                    "emotion_prompt",
+                    c.synthesize(&SpeechRequest::new("voice-1", "Hi.").emotion_prompt(KEY))
+                        .await
+                        .unwrap_err(),
+                ));
+            }
+            for (field, e) in &refused {
+                assert!(
+                    matches!(e.kind(), voiceclone::ErrorKind::InvalidInput { field: f, .. } if f == field),
+                    "{provider} {field}: {e}"
+                );
+                assert!(e.may_resubmit(), "{provider} {field}: {e}");
+            }
+            out.extend(refused.iter().map(|(_, e)| format!("{e} | {e:?}")));
+            out.push(format!("{long_err} | {long_err:?}"));
+        }
+        (out, server.seen().len())
+    });
+    assert_eq!(sent, 0, "a request carrying the pasted key was sent");
+    for text in &printed {
+        assert!(leaked(text, KEY).is_none(), "{text}");
+    }
+}
+
 /// The key pasted into an id only in part (a 9-character piece of it, `t-` before it, as a
 /// paste cut short or glued to a prefix leaves it), or upper-cased, is refused as the whole
 /// key is: `InvalidInput` naming the field, for every id call, and nothing sent (in the

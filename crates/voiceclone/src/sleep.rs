@@ -1,7 +1,8 @@
 //! The waits between retries and between polls, injectable (`ClientBuilder::sleeper`): a
 //! service can hold them during a shutdown, so that a call waiting to retry sends nothing
-//! more (the CLI's long text does at its first signal, then drops the calls: a held wait
-//! holds its call past its timeout), and a test can skip them
+//! more (the CLI's long text does at its first signal, then drops the calls; a held wait
+//! ends at its call's timeout or its wait's deadline, and the attempt after it, out of time,
+//! sends nothing), and a test can skip them
 //! (`RecordingSleeper`, `test-util` feature: test doubles are not part of the stable API).
 //!
 //! tokio's paused clock is no substitute: while a reqwest response is in flight over a real
@@ -30,6 +31,26 @@ pub struct TokioSleeper;
 impl Sleeper for TokioSleeper {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// `sleeper`'s sleep of `d`, ended at `deadline` if it still runs then. Every wait of the
+/// client goes through this with its call's deadline or its wait's, so that a sleeper
+/// holding its waits (a shutdown's) cannot hold a call past its bound: the attempt after
+/// the cut finds no time left and sends nothing, and a wait's next poll ends it out of time.
+/// Boxed like the sleep itself: a waiting job's future holds a pointer, not a timer.
+pub(crate) fn within(
+    sleeper: &dyn Sleeper,
+    d: Duration,
+    deadline: Option<tokio::time::Instant>,
+) -> BoxFuture<'static, ()> {
+    let sleep = sleeper.sleep(d);
+    match deadline {
+        None => sleep,
+        Some(at) => Box::pin(async move {
+            // Either end is the sleep's end: its own, or the bound's.
+            let _cut = tokio::time::timeout_at(at, sleep).await;
+        }),
     }
 }
 

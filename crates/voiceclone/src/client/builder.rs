@@ -236,10 +236,11 @@ impl ClientBuilder {
     /// Replaces the sleeping between retries and between polls ([`TokioSleeper`] by
     /// default): a service can hold those waits during a shutdown, so that a call waiting to
     /// retry sends nothing more; a test can skip them (`RecordingSleeper`, `test-util`
-    /// feature). Each wait is awaited as the sleeper gives it: a sleeper that holds a wait
-    /// holds the call too (a call's timeout and a wait's deadline do not cut a sleep short),
-    /// so a hold is for a shutdown that then drops the calls, and a call dropped so ends
-    /// without its error (an `OutcomeUnknown`'s key and submit time among them).
+    /// feature). A sleep the sleeper holds ends at the call's timeout or deadline
+    /// ([`Client::with_timeout`]) or the wait's deadline, whichever bounds it: the attempt
+    /// after it, out of time, sends nothing, and the call ends with its error (an
+    /// `OutcomeUnknown`'s key and submit time among them). A call with neither bound is held
+    /// until the sleeper lets it go or the call is dropped, which loses its error.
     ///
     /// ```
     /// use std::sync::Arc;

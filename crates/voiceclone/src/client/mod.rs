@@ -370,6 +370,7 @@ impl Client {
     /// ```
     pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
         traced!(self, "clone_voice", async {
+            self.refuse_api_key_in_clone(req)?;
             let submit = || {
                 self.b()
                     .clone_voice(self.t(), req, self.inner.allow_private)
@@ -401,6 +402,64 @@ impl Client {
                 "holds the API key (or a piece of it): it is never sent as an id; pass the id \
                  the provider gave",
             ));
+        }
+        Ok(())
+    }
+
+    /// `InvalidInput` naming `field` when `value`, a text, name or URL of a request, holds the
+    /// API key or a piece of it: a variable pasted into the wrong argument. Sent, the vendor
+    /// would keep it as a voice's name, speak it into a file on its CDN, or hand a URL holding
+    /// it to whichever host serves the recording. The error does not quote the value.
+    fn refuse_api_key_in_request(&self, field: &str, value: &str) -> Result<(), Error> {
+        if self.t().scrubber.finds_secret_in(value) {
+            return Err(Error::invalid_input(
+                field,
+                "holds the API key (or a piece of it): it is never sent in a request's text, \
+                 name or URL; check which value was passed",
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Client::refuse_api_key_in_request`] for every text, name and URL of a clone.
+    fn refuse_api_key_in_clone(&self, req: &CloneRequest) -> Result<(), Error> {
+        match &req.audio {
+            crate::model::AudioSource::Url(url) => self.refuse_api_key_in_request("audio", url)?,
+            #[cfg(feature = "upload")]
+            crate::model::AudioSource::Bytes { file_name, .. } => {
+                self.refuse_api_key_in_request("audio", file_name)?;
+            }
+            #[cfg(feature = "upload")]
+            _ => {}
+        }
+        for (field, value) in [
+            ("name", &req.name),
+            ("language", &req.language),
+            ("sample_text", &req.sample_text),
+        ] {
+            if let Some(v) = value {
+                self.refuse_api_key_in_request(field, v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Client::refuse_api_key_in_request`] for every text of a speech request (its voice
+    /// ids are refused as ids).
+    fn refuse_api_key_in_speech(&self, req: &SpeechRequest) -> Result<(), Error> {
+        for (i, line) in req.lines.iter().enumerate() {
+            self.refuse_api_key_in("voice_id", line.voice_id.as_str())?;
+            if self.t().scrubber.finds_secret_in(&line.text) {
+                return self.refuse_api_key_in_request(&format!("lines[{i}].text"), &line.text);
+            }
+        }
+        for (field, value) in [
+            ("language", &req.language),
+            ("emotion_prompt", &req.emotion_prompt),
+        ] {
+            if let Some(v) = value {
+                self.refuse_api_key_in_request(field, v)?;
+            }
         }
         Ok(())
     }
@@ -532,9 +591,7 @@ impl Client {
     /// ```
     pub async fn synthesize(&self, req: &SpeechRequest) -> Result<SpeechJob, Error> {
         traced!(self, "synthesize", async {
-            for line in &req.lines {
-                self.refuse_api_key_in("voice_id", line.voice_id.as_str())?;
-            }
+            self.refuse_api_key_in_speech(req)?;
             req.check_voice_ids(self.provider(), std::time::SystemTime::now())?;
             let mut job = self.b().synthesize(self.t(), req).await?;
             // A synchronous TTS answer is the finished task: its lines' audio as a wait's,

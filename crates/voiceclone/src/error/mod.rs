@@ -240,12 +240,12 @@ impl Error {
     /// second billed task? `true` only when the provider certainly did not create one: the
     /// request was refused before sending, never reached the provider, or was answered with
     /// a refusal that proves it was not processed (invalid input or request, auth, payment,
-    /// size, rate limit, unsupported), or with a server fault that says nothing was done (the
-    /// vendor's own 503 in its envelope, a 501, 505 or 511, a CDN's 521-523, 525 or 526:
-    /// the faults the retry table hands back as they are, not as `OutcomeUnknown`). `false`
-    /// for everything else, above all `OutcomeUnknown`, `Conflict` (the key was already
-    /// used: the earlier task exists), timeouts and the other server errors (a 500, a
-    /// gateway's 502 or 504, a proxy's bare 503), where the task may exist: look it up first. Always
+    /// size, rate limit, unsupported), or with a server fault whose HTTP status says nothing
+    /// was done (a 501, 505 or 511, a CDN's 521-523, 525 or 526, naming no task). `false` for
+    /// everything else, above all `OutcomeUnknown`, `Conflict` (the key was already used: the
+    /// earlier task exists), timeouts and the other server errors (a 500, a gateway's 502 or
+    /// 504, any 503: the vendor's own "busy" envelope is a shape a gateway may copy, and
+    /// JimmyAI's code `-1` is UNCONFIRMED), where the task may exist: look it up first. Always
     /// `false`, whatever the kind, for an error of a call about a task that exists or may
     /// exist: a status read, a task lookup or deletion, and a wait (an id refused before
     /// sending included: these create nothing, and the id may name a job that exists; a
@@ -269,12 +269,16 @@ impl Error {
             | ErrorKind::RateLimited
             | ErrorKind::Unsupported { .. } => true,
             ErrorKind::OutcomeUnknown { .. } | ErrorKind::Conflict => false,
-            // The faults the retry driver itself repeats a create after, or hands back as
-            // "nothing was done" (`retry::decide`): the caller may do what the driver does.
+            // A fault the retry table hands back as "nothing was done" whose HTTP status alone
+            // says so (a 501, a CDN's 525): the caller may send it again. Not a 503, whose
+            // reading rests on the body's shape: it stays a fault the task may follow.
             ErrorKind::Server => {
                 self.phase() == Phase::NotSent
                     || (self.phase() == Phase::Answered
                         && self.named_task_id().is_none()
+                        && self
+                            .http_status()
+                            .is_some_and(crate::retry::status_alone_says_nothing_was_done)
                         && !crate::retry::server_error_may_have_landed(self))
             }
             _ => self.phase() == Phase::NotSent,
@@ -832,11 +836,10 @@ mod tests {
             Error::new(ErrorKind::RateLimited).with_phase(Phase::Answered),
             Error::new(ErrorKind::PaymentRequired).with_phase(Phase::Answered),
             Error::new(ErrorKind::Transport).with_phase(Phase::NotSent),
-            // Server faults that say nothing was done, as the retry table reads them.
+            // Server faults whose HTTP status says nothing was done.
             Error::new(ErrorKind::Server).with_http_status(501),
             Error::new(ErrorKind::Server).with_http_status(525),
-            crate::provider::error_for_code(Provider::JimmyAi, 503, None, -1, "busy"),
-            crate::provider::error_for_code(Provider::Vmeg, 503, None, 503, "busy"),
+            crate::provider::error_for_code(Provider::JimmyAi, 501, None, -1, "no"),
         ];
         for e in &yes {
             assert!(e.may_resubmit(), "{e}");
@@ -850,6 +853,10 @@ mod tests {
             // one that names a task.
             Error::new(ErrorKind::Server).with_http_status(500),
             Error::new(ErrorKind::Server).with_http_status(503),
+            // The vendor's own 503 "busy": its reading rests on the body's shape (review 34-d
+            // #2: a gateway may answer in it; JimmyAI's `-1` is UNCONFIRMED).
+            crate::provider::error_for_code(Provider::JimmyAi, 503, None, -1, "busy"),
+            crate::provider::error_for_code(Provider::Vmeg, 503, None, 503, "busy"),
             crate::provider::error_for_code(Provider::Vmeg, 503, None, 502, ""),
             crate::provider::error_for_code(Provider::Vmeg, 200, None, 503, ""),
             crate::provider::error_for_code(Provider::JimmyAi, 503, None, -1, "busy")

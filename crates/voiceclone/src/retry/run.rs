@@ -59,6 +59,11 @@ fn maybe_processed(err: &Error) -> bool {
     }
 }
 
+/// The least of a call's time (`CallOptions`) a repeat of a write must have left after its
+/// pause: enough to connect, send and hear an ordinary answer. With less, the call ends with
+/// the error it has (review 34-d #1).
+pub(crate) const MIN_WRITE_RETRY_TIME: Duration = Duration::from_secs(5);
+
 /// Whether an attempt's answer says it made nothing: a rate limit, or a server fault whose
 /// statuses both say nothing was done (a 503 with VMEG's code 503), naming no task. A call
 /// dropped in the wait after it sent nothing that may run (and holds no resend's key).
@@ -181,7 +186,7 @@ where
             Err(e) => e,
         };
         let delay = retries.after_failure(err)?;
-        sleeper.sleep(delay).await;
+        crate::sleep::within(sleeper, delay, crate::client::call_deadline()).await;
     }
 }
 
@@ -337,9 +342,17 @@ impl<'a> Retries<'a> {
                 return Err(self.give_up(err));
             }
         }
-        // A per-call timeout or deadline (`CallOptions`): no retry after it.
+        // A per-call timeout or deadline (`CallOptions`): no retry after it, and no repeat of
+        // a write with less than `MIN_WRITE_RETRY_TIME` left after the pause: sent so late, it
+        // may be carried out and cut off before its answer, turning a refusal that made
+        // nothing into an unknown outcome (a JimmyAI task no list finds).
+        let floor = if call.kind.has_consequences() {
+            MIN_WRITE_RETRY_TIME
+        } else {
+            Duration::ZERO
+        };
         if let Some(left) = crate::client::time_left()
-            && delay >= left
+            && (delay >= left || left.saturating_sub(delay) < floor)
         {
             tracing::debug!(
                 operation = call.operation,

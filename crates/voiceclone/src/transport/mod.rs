@@ -230,7 +230,10 @@ impl Transport {
                 Err(e) => e,
             };
             match retries.after_failure(err) {
-                Ok(delay) => self.sleeper.sleep(delay).await,
+                Ok(delay) => {
+                    crate::sleep::within(&*self.sleeper, delay, crate::client::call_deadline())
+                        .await;
+                }
                 Err(e) => break Err(e),
             }
         };

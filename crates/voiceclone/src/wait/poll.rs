@@ -54,6 +54,12 @@ impl Progress {
         self.polls.load(Ordering::Relaxed)
     }
 
+    /// When `policy`'s deadline falls on tokio's clock (`None`: no deadline, or one too far
+    /// to name): what a sleep of this wait is cut at, whatever the sleeper does.
+    pub(crate) fn real_deadline(&self, policy: &WaitPolicy) -> Option<tokio::time::Instant> {
+        policy.deadline.and_then(|d| self.start.checked_add(d))
+    }
+
     pub(crate) fn add_sleep(&self, d: Duration) {
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         // Only this wait adds to it, one sleep at a time: no lost update to fear.
@@ -150,7 +156,7 @@ pub(crate) async fn sleep_first<J>(w: &Waiting<'_, J>, policy: &WaitPolicy, d: D
         Some(deadline) => d.min(deadline.saturating_sub(w.progress.elapsed())),
         None => d,
     };
-    w.sleeper.sleep(first).await;
+    crate::sleep::within(w.sleeper, first, w.progress.real_deadline(policy)).await;
     w.progress.add_sleep(first);
 }
 
@@ -290,7 +296,7 @@ where
                 // Without a deadline, never longer than max_interval.
                 None => next = next.max(min_wait.min(policy.max_interval)),
             }
-            w.sleeper.sleep(next).await;
+            crate::sleep::within(w.sleeper, next, w.progress.real_deadline(policy)).await;
             w.progress.add_sleep(next);
         }
     }
