@@ -975,11 +975,25 @@ async fn the_simulators_results_download_as_wav() {
 /// `Content-Type` quoting it, a result URL carrying it) never gets it into an error: every
 /// error leaves the client through the key's scrubber. Before: the whole key in the error's
 /// `Display` and `Debug`.
+///
+/// Nor is the key ever sent on (review 34-c #1): a first URL or a redirect `Location` holding
+/// it (as it is, upper-cased, percent-encoded, in the path or the query) is refused before
+/// anything goes to it, the first as `UrlRefused` with `Phase::NotSent`, a hop as
+/// `RedirectRefused` naming the hop. Before: `GET /k/<KEY>/a.wav` and the others reached the
+/// server, whose access log then held the key.
 #[tokio::test]
 async fn a_key_echoed_by_a_result_host_never_comes_back_out() {
     let in_path: &'static str = Box::leak(format!("/k/{KEY}/a.wav").into_boxed_str());
+    let encoded: String = KEY.bytes().map(|b| format!("%{b:02X}")).collect();
+    let scrubber = voiceclone::scrub::Scrubber::new(KEY);
     let server = Server::start(vec![
         ("/start", redirect(302, in_path)),
+        (
+            "/query",
+            redirect(302, &format!("/a.wav?token={}", KEY.to_uppercase())),
+        ),
+        ("/encoded", redirect(307, &format!("/a.wav?t={encoded}"))),
+        ("/a.wav", audio(b"RIFF....WAVE")),
         (
             "/ct",
             Answer::Full(
@@ -991,12 +1005,16 @@ async fn a_key_echoed_by_a_result_host_never_comes_back_out() {
     ])
     .await;
     let c = client().build().unwrap();
-    for url in [
-        server.url("/start"),
-        server.url("/ct"),
-        server.url(in_path),
-        server.url(&format!("/{}/b.wav", KEY.to_uppercase())),
+    for (url, refused_first) in [
+        (server.url("/start"), false),
+        (server.url("/query"), false),
+        (server.url("/encoded"), false),
+        (server.url("/ct"), false),
+        (server.url(in_path), true),
+        (server.url(&format!("/{}/b.wav", KEY.to_uppercase())), true),
+        (server.url(&format!("/a.wav?sig={encoded}")), true),
     ] {
+        let before = server.heads().len();
         let e = c
             .download_to_writer(&url, &mut Vec::new())
             .await
@@ -1006,6 +1024,35 @@ async fn a_key_echoed_by_a_result_host_never_comes_back_out() {
             !shown.to_lowercase().contains(&KEY.to_lowercase()[..12]),
             "the key leaked: {shown}"
         );
+        // (Not the scrubber's test: "download", 8 characters of this key, is in every text.)
+        assert!(
+            !shown.to_lowercase().contains(&KEY.to_lowercase()[12..]),
+            "the key leaked: {shown}"
+        );
+        if refused_first {
+            let refused = matches!(
+                download_failure(&e),
+                DownloadFailure::UrlRefused { reason } if reason.contains("API key")
+            );
+            assert!(refused, "{e}");
+            assert_eq!(e.phase(), Phase::NotSent, "{e}");
+            assert_eq!(server.heads().len(), before, "sent anyway: {e}");
+        } else if url.path() != "/ct" {
+            let refused = matches!(
+                download_failure(&e),
+                DownloadFailure::RedirectRefused { reason }
+                    if reason.contains("hop 1") && reason.contains("API key")
+            );
+            assert!(refused, "{e}");
+            assert_eq!(
+                server.heads().len(),
+                before + 1,
+                "the hop was followed: {e}"
+            );
+        }
+    }
+    for h in server.heads() {
+        assert!(!scrubber.finds_secret_in(&h), "the key was sent: {h}");
     }
 }
 
@@ -1578,18 +1625,91 @@ async fn download_to_dir_refuses_a_fifo_at_the_name_and_a_stem_too_long() {
     );
     assert_eq!(listing(elsewhere.path()), Vec::<String>::new());
 
+    // 252 bytes fit a name alone but not with the extension the answer adds (`.wav`, or up
+    // to `.flac`): refused before sending too (review 34-c #4; before, the GET went out and
+    // the name failed at the answer as `DownloadFailure::Write`).
     let seen = server.heads().len();
-    let e = c
-        .download_to_dir(&server.url("/audio.wav"), dir.path(), &"a".repeat(300))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "stem"),
-        "{e}"
-    );
-    assert_eq!(e.phase(), Phase::NotSent, "{e}");
-    assert_eq!(server.heads().len(), seen, "sent anyway");
+    for len in [300, 252] {
+        let e = c
+            .download_to_dir(&server.url("/audio.wav"), dir.path(), &"a".repeat(len))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "stem"),
+            "{len}: {e}"
+        );
+        assert_eq!(e.phase(), Phase::NotSent, "{len}: {e}");
+        assert_eq!(server.heads().len(), seen, "{len}: sent anyway");
+    }
     assert_eq!(listing(dir.path()), ["01.wav", "02.wav"]);
+    // The longest stem that fits with every extension is still downloaded.
+    let got = c
+        .download_to_dir(
+            &server.url("/audio.wav"),
+            elsewhere.path(),
+            &"a".repeat(250),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got.path,
+        elsewhere.path().join(format!("{}.wav", "a".repeat(250)))
+    );
+}
+
+/// A refused first URL or redirect says why in a bounded text, whatever the host sent: a
+/// scheme of 200 KB (any run of letters, digits, `+`, `-`, `.` is one) is cut as a vendor's
+/// URL's is, and the hop a refused redirect came from is quoted cut, the whole reason cut
+/// after the key is scrubbed (review 34-c #3). That hop's path is 60 KB, near the longest a
+/// request can carry (`http::Uri` takes at most 64 KiB); the refused target's own 200 KB path
+/// is not quoted. Before: each error's `Display`, and the INFO line logging it, carried the
+/// whole scheme or path.
+#[tokio::test]
+async fn a_refused_url_or_redirect_says_why_in_a_bounded_text() {
+    let long_scheme = format!("{}://cdn.example.com/x.wav", "a".repeat(200_000));
+    let long_path: &'static str = Box::leak(format!("/{}", "p".repeat(60_000)).into_boxed_str());
+    let server = Server::start(vec![
+        ("/scheme", redirect(302, &long_scheme)),
+        ("/long", redirect(302, long_path)),
+        (
+            long_path,
+            redirect(
+                302,
+                &format!("http://cdn.example.com/{}", "q".repeat(200_000)),
+            ),
+        ),
+    ])
+    .await;
+    let c = client().build().unwrap();
+    for url in [
+        server.url("/scheme"),
+        server.url("/long"),
+        Url::parse(&long_scheme).unwrap(),
+    ] {
+        let e = c
+            .download_to_writer(&url, &mut Vec::new())
+            .await
+            .unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            matches!(
+                download_failure(&e),
+                DownloadFailure::RedirectRefused { .. } | DownloadFailure::UrlRefused { .. }
+            ),
+            "{}",
+            &shown[..shown.len().min(400)]
+        );
+        assert!(
+            shown.len() < 2_000,
+            "{} bytes: {}",
+            shown.len(),
+            &shown[..shown.len().min(400)]
+        );
+        assert!(format!("{e:?}").len() < 4_000);
+    }
+    // The long path was requested (it is the hop that redirects to plain http): the bound
+    // is on the text, not on what is followed.
+    assert_eq!(server.heads().len(), 3, "{}", server.heads().len());
 }
 
 /// A download with no time left (`with_timeout(ZERO)`, a deadline already past) sends

@@ -229,7 +229,7 @@ pub(crate) fn parse_url(field: &str, raw: Option<&str>) -> Option<url::Url> {
 
 /// The most characters of a refused URL's scheme kept (and logged): a scheme is any run of
 /// letters, digits, `+`, `-` and `.`, so a server's can be megabytes.
-const MAX_SCHEME_CHARS: usize = 32;
+pub(crate) const MAX_SCHEME_CHARS: usize = 32;
 
 /// Why [`checked_url`] refused a URL.
 #[derive(Clone, Debug)]

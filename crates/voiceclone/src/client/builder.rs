@@ -212,9 +212,11 @@ impl ClientBuilder {
     /// ([`build`](Self::build) refuses 0). Requires the `upload` feature.
     ///
     /// The bound is per recording: calls running at once each spool their reader (files and
-    /// bytes are never copied), so the temporary directory may hold up to this many bytes
-    /// for each reader in flight. A service taking readers from its own callers bounds that
-    /// with its concurrency, or passes files.
+    /// bytes are never copied), so the temporary directory ([`std::env::temp_dir`],
+    /// `TMPDIR`) may hold up to this many bytes for each reader in flight, before any of the
+    /// client's slots is taken. On a tmpfs `/tmp` (some distributions, many containers) that
+    /// is memory. A service taking readers from its own callers bounds that with its
+    /// concurrency, points `TMPDIR` at a disk, or passes files.
     ///
     /// ```
     /// use voiceclone::{Client, Provider};

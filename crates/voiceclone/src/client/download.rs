@@ -10,7 +10,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::{Client, ClientBuilder};
-use crate::download::{Downloaded, Downloads, Unfit, extension_for, unfit};
+use crate::download::{Downloaded, Downloads, EXTENSIONS, Unfit, extension_for, unfit};
 use crate::error::Error;
 
 impl Client {
@@ -75,11 +75,12 @@ impl Client {
     /// Like [`Client::download_to_path`], to `dir/{stem}.{ext}` where `ext` comes from the
     /// answer's `Content-Type`, else from the URL ([`extension_for`]): for numbered parts
     /// (`01.wav`, `02.wav`, ...) whose format is known only once the server answers.
-    /// A `stem` that is not one plain name, or too long for the file system, is refused as
-    /// `InvalidInput` (field `stem`) before anything is sent. The name the answer picks is
-    /// checked as `download_to_path` checks its path once the answer's headers come, before
-    /// any of the body, and again just before the rename: a directory, FIFO, socket or
-    /// device there (or a symlink to one) is
+    /// A `stem` that is not one plain name, or too long for the file system with the longest
+    /// extension the answer may add (of [`EXTENSIONS`](crate::download::EXTENSIONS), 5 bytes
+    /// with its dot, as `.flac`), is refused as `InvalidInput` (field `stem`) before anything
+    /// is sent. The name the answer picks is checked as `download_to_path` checks its path
+    /// once the answer's headers come, before any of the body, and again just before the
+    /// rename: a directory, FIFO, socket or device there (or a symlink to one) is
     /// [`DownloadFailure::Write`](crate::download::DownloadFailure::Write), left as it was.
     /// The temporary file is a hidden `.voiceclone-download-*.part` in `dir`, left behind by
     /// a process killed while the body streams.
@@ -247,12 +248,20 @@ impl Client {
         dir: &Path,
         stem: &str,
     ) -> Result<Downloaded, Error> {
-        // The extension comes from the answer, but a stem the file system cannot hold even
-        // without one never fits: refused before sending, not at the rename after the body.
-        if unfit(&dir.join(stem)).await == Some(Unfit::TooLong) {
+        // The extension comes from the answer, so the stem must fit with the longest one it
+        // may get: refused before sending, not once the answer's headers name the file.
+        let longest = EXTENSIONS
+            .iter()
+            .copied()
+            .max_by_key(|e| e.len())
+            .unwrap_or_default();
+        if unfit(&dir.join(format!("{stem}.{longest}"))).await == Some(Unfit::TooLong) {
             return Err(Error::invalid_input(
                 "stem",
-                "is too long for a file name on this file system",
+                format!(
+                    "is too long for a file name on this file system with the extension the \
+                     answer picks (up to .{longest})"
+                ),
             )
             .with_operation("download"));
         }

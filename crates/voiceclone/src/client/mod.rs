@@ -31,6 +31,8 @@ pub use builder::ClientBuilder;
 #[cfg(feature = "long-text")]
 pub use long::DEFAULT_LONG_CONCURRENCY;
 pub use options::CallOptions;
+#[cfg(all(test, feature = "upload"))]
+pub(crate) use options::scoped;
 #[cfg(feature = "upload")]
 pub(crate) use options::with_own_bound;
 pub(crate) use options::{

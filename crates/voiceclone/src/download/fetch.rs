@@ -72,6 +72,20 @@ fn shown(t: &Transport, url: &Url) -> String {
     t.scrubber.scrub_owned(shown_url(url))
 }
 
+/// The most characters of the hop a refused redirect came from that its reason quotes.
+const SHOWN_HOP_CHARS: usize = 200;
+
+/// A refusal's reason as it is kept: scrubbed, then cut to the bound of a message. It quotes
+/// what a server sent (a scheme, a host, a hop's path), which may be as long as a header
+/// (hundreds of KB), logged with every failed download. Scrubbed first: a cut made first
+/// could leave a piece of the key at the edge, too short for the scrubber to know.
+fn bounded(t: &Transport, reason: String) -> String {
+    crate::error::cut(
+        &t.scrubber.scrub_owned(reason),
+        crate::error::MAX_MESSAGE_CHARS,
+    )
+}
+
 fn download_error(kind: ErrorKind) -> Error {
     Error::new(kind).with_operation("download")
 }
@@ -178,17 +192,20 @@ impl Downloads {
         allow_private: bool,
         deadline: Instant,
     ) -> Result<Opened, Error> {
-        if let Some(why) = target::refusal(url, allow_private) {
-            return Err(refused(DownloadFailure::UrlRefused { reason: why })
-                .with_phase(Phase::NotSent)
-                .with_message(shown(t, url)));
+        if let Some(why) = target::refusal(url, allow_private, &t.scrubber) {
+            return Err(refused(DownloadFailure::UrlRefused {
+                reason: bounded(t, why),
+            })
+            .with_phase(Phase::NotSent)
+            .with_message(shown(t, url)));
         }
         self.walk(t, url, allow_private, deadline).await
     }
 
     /// The redirect chain from `url` (already checked by the caller), each hop checked with
-    /// `allow_private`. Separate from [`Downloads::open`] so that a test can start on
-    /// loopback and still see a private hop refused.
+    /// `allow_private` and for the API key before it is sent. Separate from
+    /// [`Downloads::open`] so that a test can start on loopback and still see a private hop
+    /// refused.
     pub(crate) async fn walk(
         &self,
         t: &Transport,
@@ -226,10 +243,12 @@ impl Downloads {
                                 private.host()
                             ));
                             let failure = if hops == 0 {
-                                DownloadFailure::UrlRefused { reason }
+                                DownloadFailure::UrlRefused {
+                                    reason: bounded(t, reason),
+                                }
                             } else {
                                 DownloadFailure::RedirectRefused {
-                                    reason: format!("(hop {hops}) {reason}"),
+                                    reason: bounded(t, format!("(hop {hops}) {reason}")),
                                 }
                             };
                             return Err(refused(failure)
@@ -259,14 +278,18 @@ impl Downloads {
                             .map(Some)
                             .map_err(|_| "is not UTF-8 text".to_owned()),
                     };
+                    // The key is looked for here, before the hop is sent: a `Location` is
+                    // a server's, and no decoder scrubbed it.
                     current = location
-                        .and_then(|l| target::redirect_target(&current, l, allow_private))
+                        .and_then(|l| {
+                            target::redirect_target(&current, l, allow_private, &t.scrubber)
+                        })
                         .map_err(|reason| {
+                            // The hop it came from is a server's URL too (a path of hundreds
+                            // of KB): cut on its own, so the reason after it is kept.
+                            let from = crate::error::cut(&shown(t, &current), SHOWN_HOP_CHARS);
                             refused(DownloadFailure::RedirectRefused {
-                                reason: format!(
-                                    "(hop {hops} from {}) {reason}",
-                                    shown(t, &current)
-                                ),
+                                reason: bounded(t, format!("(hop {hops} from {from}) {reason}")),
                             })
                             .with_http_status(status.as_u16())
                         })?;

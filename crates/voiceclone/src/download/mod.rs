@@ -15,6 +15,9 @@
 //! - **No credentials.** The request carries no `Authorization` header and nothing of the
 //!   API key: it goes through a `reqwest::Client` this crate builds for downloads alone (no
 //!   default headers, no cookies, no redirects of its own), never through a caller's client.
+//!   A URL the caller passes or a redirect's `Location` holding a piece of the key (in any
+//!   case, percent-encoded: what the client's scrubber finds) is refused before anything is
+//!   sent to it (`DownloadFailure::UrlRefused`, `DownloadFailure::RedirectRefused`).
 //! - **Bounded.** At most [`ClientBuilder::max_download_bytes`](crate::ClientBuilder::max_download_bytes)
 //!   (default [`DEFAULT_MAX_DOWNLOAD_BYTES`]), enforced on the declared `Content-Length`
 //!   and again on every chunk as it streams; no byte for

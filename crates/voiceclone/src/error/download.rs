@@ -33,7 +33,7 @@ pub enum DownloadFailure {
     },
     /// The URL itself may not be fetched (plain http, a private or loopback address,
     /// credentials in it, a host name that resolves to no public address, `[redacted]` in it
-    /// where the server had put the API key); nothing was sent
+    /// where the server had put the API key, a piece of the API key itself); nothing was sent
     /// (not retried: it would be refused again). A vendor's result URL on loopback is what a local
     /// simulator hands out: allow it with `ClientBuilder::allow_private_urls`.
     #[error("the URL {reason}; nothing was fetched")]
@@ -58,8 +58,9 @@ pub enum DownloadFailure {
         limit: usize,
     },
     /// A redirect pointed somewhere a download may not go (plain http, a private or loopback
-    /// address, a host name that resolves to no public address, credentials in the URL, not a
-    /// URL at all); it was not followed.
+    /// address, a host name that resolves to no public address, credentials in the URL, a
+    /// piece of the API key in it, not a URL at all); it was not followed. The reason names
+    /// the hop and is bounded (a server's scheme and path are quoted cut).
     #[error("a redirect was refused: its target {reason}; nothing was fetched from it")]
     RedirectRefused {
         /// What is wrong with the target.

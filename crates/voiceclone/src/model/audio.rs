@@ -71,6 +71,17 @@ impl AudioSource {
     /// `READER_SPOOL_TIME` gives less than `READER_SPOOL_RATE` a second in any
     /// [`READER_SPOOL_WINDOW`](crate::READER_SPOOL_WINDOW) (60 s) is refused (`InvalidInput`
     /// naming `audio_file`, nothing sent). Requires the `upload` feature.
+    ///
+    /// The reader's bytes are spooled, as they are read, to a temporary file in
+    /// [`std::env::temp_dir`] (`TMPDIR`, else `/tmp` on Unix), deleted when the call ends;
+    /// no setting picks another directory. The spool comes before any of the client's slots
+    /// is taken, so `max_in_flight` does not bound it: each reader upload running at once
+    /// may spool up to
+    /// [`ClientBuilder::max_upload_bytes`](crate::ClientBuilder::max_upload_bytes) (default
+    /// 1 GiB). Where that directory is a tmpfs (the `/tmp` of some distributions and many
+    /// containers), that is memory, not disk. Point `TMPDIR` at a disk, lower
+    /// `max_upload_bytes`, bound how many reader uploads run at once, or pass a file (a
+    /// file is streamed from where it is, never copied).
     #[cfg(feature = "upload")]
     pub fn reader(
         file_name: impl Into<String>,

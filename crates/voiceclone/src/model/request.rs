@@ -67,8 +67,9 @@ impl CloneRequest {
     }
 
     /// A request to clone from a recording read once from `reader` (spooled to a temporary
-    /// file as it is read, then uploaded); `file_name`'s extension says its format. Requires
-    /// the `upload` feature.
+    /// file in [`std::env::temp_dir`] as it is read, then uploaded: see
+    /// [`AudioSource::reader`] for what that holds on a tmpfs); `file_name`'s extension says
+    /// its format. Requires the `upload` feature.
     #[cfg(feature = "upload")]
     pub fn from_reader(
         file_name: impl Into<String>,

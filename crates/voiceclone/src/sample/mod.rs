@@ -138,6 +138,40 @@ pub(crate) fn refuse(reason: impl Into<String>) -> Error {
     Error::invalid_input(FIELD, reason).with_step(UploadStep::ReadFile)
 }
 
+/// `read` (of the local recording) within the call's timeout or deadline
+/// ([`CallOptions`](crate::CallOptions)), `None` when that ran out first. A slow disk, or a
+/// file system that stops answering (an NFS hard mount, sshfs, FUSE), would otherwise hold
+/// the call past its bound, or for ever. The call returns; a blocking thread stuck in the
+/// read stays there until the file system answers.
+async fn in_call_time<T>(
+    read: impl std::future::Future<Output = Result<T, Error>>,
+) -> Option<Result<T, Error>> {
+    match crate::client::time_left() {
+        Some(left) => tokio::time::timeout(left, read).await.ok(),
+        None => Some(read.await),
+    }
+}
+
+/// The call's time ran out while the recording was read, before anything was sent.
+fn out_of_time_reading() -> Error {
+    crate::client::out_of_time()
+        .with_step(UploadStep::ReadFile)
+        .with_message(
+            "the call's timeout or deadline (CallOptions) ran out while the recording was \
+             still being read; nothing was sent",
+        )
+}
+
+/// [`in_call_time`] for a read before anything was sent: out of time is
+/// [`out_of_time_reading`].
+async fn read_in_call_time<T>(
+    read: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    in_call_time(read)
+        .await
+        .unwrap_or_else(|| Err(out_of_time_reading()))
+}
+
 /// The local recording failed while it was being sent (it changed, shrank, grew or could
 /// not be read): part of it went out, to storage or the upload endpoint, never as a clone,
 /// so nothing billable was sent, but not "nothing": [`Phase::Sent`], `InvalidInput` naming
@@ -290,7 +324,7 @@ impl LocalSample {
         let (len, data) = match source {
             AudioSource::Url(_) => return Err(refuse("is a URL, not a local recording")),
             AudioSource::File(path) => {
-                let opened = open_regular(path, None).await?;
+                let opened = read_in_call_time(open_regular(path, None)).await?;
                 (opened.len, Data::File(path.clone(), opened.id))
             }
             AudioSource::Bytes { bytes, .. } => (bytes.len() as u64, Data::Bytes(bytes.clone())),
@@ -336,14 +370,17 @@ impl LocalSample {
         match (&self.data, self.path()) {
             (Data::Bytes(b), _) => Ok(b.slice(..n.min(b.len()))),
             (_, Some((path, id))) => {
-                let mut f = Self::reopen(path, id).await?;
-                let mut buf = Vec::with_capacity(n);
-                (&mut f)
-                    .take(n as u64)
-                    .read_to_end(&mut buf)
-                    .await
-                    .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
-                Ok(buf.into())
+                read_in_call_time(async {
+                    let mut f = Self::reopen(path, id).await?;
+                    let mut buf = Vec::with_capacity(n);
+                    (&mut f)
+                        .take(n as u64)
+                        .read_to_end(&mut buf)
+                        .await
+                        .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
+                    Ok(buf.into())
+                })
+                .await
             }
             _ => Ok(Bytes::new()),
         }
@@ -409,8 +446,32 @@ impl LocalSample {
         Ok((Box::pin(stream), failure))
     }
 
-    /// The MD5 of the whole recording, as lowercase hex, read as a stream.
+    /// The MD5 of the whole recording, as lowercase hex, read before anything was sent, within
+    /// the call's timeout or deadline (out of it: `Timeout` at the `ReadFile` step).
     pub(crate) async fn md5_hex(&self) -> Result<String, Error> {
+        read_in_call_time(self.md5_of_all()).await
+    }
+
+    /// [`LocalSample::md5_hex`] once some of the recording went out (a multipart upload's
+    /// parts): a failure is [`failed_while_sent`], and the call's time running out is
+    /// `Timeout` with [`Phase::Sent`], neither with a step of its own (the caller names its
+    /// step; `ReadFile` would say "nothing was sent").
+    ///
+    /// [`Phase::Sent`]: crate::error::Phase::Sent
+    pub(crate) async fn md5_hex_after_sending(&self) -> Result<String, Error> {
+        match in_call_time(self.md5_of_all()).await {
+            Some(done) => done.map_err(refused_after_sending),
+            None => Err(Error::new(crate::error::ErrorKind::Timeout)
+                .with_phase(crate::error::Phase::Sent)
+                .with_message(
+                    "the call's timeout or deadline (CallOptions) ran out while the recording \
+                     was read again to check it after its parts were sent",
+                )),
+        }
+    }
+
+    /// The MD5 of the whole recording, as lowercase hex, read as a stream.
+    async fn md5_of_all(&self) -> Result<String, Error> {
         let (mut s, failure) = self.stream(0, self.len, None, None).await?;
         let mut h = Md5::new();
         while let Some(chunk) = s.next().await {
@@ -515,14 +576,7 @@ async fn spool(
     };
     // A reader that trickles (or stalls) keeps the call's own timeout or deadline: nothing
     // has been sent yet, and the spool is deleted with `path`.
-    let len = match crate::client::time_left() {
-        Some(left) => tokio::time::timeout(left, copied)
-            .await
-            .map_err(|_| crate::client::out_of_time().with_step(UploadStep::ReadFile).with_message(
-                "the call's timeout or deadline (CallOptions) ran out while the recording was still being read; nothing was sent",
-            ))??,
-        None => copied.await?,
-    };
+    let len = read_in_call_time(copied).await?;
     Ok((len, path, id))
 }
 
@@ -642,6 +696,107 @@ mod tests {
             ErrorKind::InvalidInput { field, reason } if field == FIELD => reason.clone(),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Review 34-c #2: reads of a local recording keep the call's timeout or deadline, as the
+    /// reader's spool does. A file system that stops answering (each open here waits for ever,
+    /// `open::STALLED`) ends the measuring (`prepare`), the header read (`head`) and the MD5
+    /// pass before the upload with `Timeout` at the `read_file` step, nothing sent; the MD5
+    /// pass after a multipart upload's parts with `Timeout` after sending, no step of its own
+    /// (the caller names `complete_multipart`). Through the client too: an upload from such a
+    /// file under `with_timeout` ends so, no connection made. On a paused clock, so the bound
+    /// is met at once. Before: each waited for ever, whatever the call's timeout.
+    #[tokio::test(start_paused = true)]
+    async fn local_reads_end_at_the_calls_timeout_with_nothing_sent() {
+        use std::time::Duration;
+
+        use crate::client::{CallOptions, scoped};
+        use crate::error::Phase;
+
+        struct Unstall;
+        impl Drop for Unstall {
+            fn drop(&mut self) {
+                open::STALLED.with(|s| s.set(false));
+            }
+        }
+        // A hang is a failed assertion, not a test that never ends (the clock is paused).
+        async fn bounded<T>(what: &str, call: impl std::future::Future<Output = T>) -> T {
+            match tokio::time::timeout(Duration::from_secs(3600), call).await {
+                Ok(out) => out,
+                Err(_) => panic!("{what} waited past the call's timeout"),
+            }
+        }
+        let timeout = CallOptions::new().timeout(Duration::from_millis(200));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        std::fs::write(&path, vec![1u8; 1000]).unwrap();
+        let source = AudioSource::File(path.clone());
+        let sample = LocalSample::prepare(&source, NO_LIMIT).await.unwrap();
+
+        open::STALLED.with(|s| s.set(true));
+        let _unstall = Unstall;
+        let before_sending = [
+            (
+                "prepare",
+                bounded(
+                    "prepare",
+                    scoped(timeout, LocalSample::prepare(&source, NO_LIMIT)),
+                )
+                .await
+                .map(|_| ()),
+            ),
+            (
+                "head",
+                bounded("head", scoped(timeout, sample.head(4)))
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "md5_hex",
+                bounded("md5_hex", scoped(timeout, sample.md5_hex()))
+                    .await
+                    .map(|_| ()),
+            ),
+        ];
+        for (what, got) in before_sending {
+            let e = got.unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::Timeout, "{what}: {e}");
+            assert_eq!(e.phase(), Phase::NotSent, "{what}: {e}");
+            assert_eq!(e.step(), Some(UploadStep::ReadFile), "{what}: {e}");
+            assert!(e.to_string().contains("nothing was sent"), "{what}: {e}");
+        }
+        let e = bounded(
+            "md5_hex_after_sending",
+            scoped(timeout, sample.md5_hex_after_sending()),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+        assert_eq!(e.phase(), Phase::Sent, "{e}");
+        assert_eq!(e.step(), None, "{e}");
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        for provider in [crate::Provider::Vmeg, crate::Provider::JimmyAi] {
+            let client = crate::Client::builder(provider)
+                .api_key("sk-stalled-file-test-0123456789")
+                .base_url(&base)
+                .build()
+                .unwrap();
+            let e = bounded(
+                "upload",
+                client
+                    .with_timeout(Duration::from_millis(200))
+                    .upload(&source),
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::Timeout, "{provider}: {e}");
+            assert_eq!(e.phase(), Phase::NotSent, "{provider}: {e}");
+            assert_eq!(e.step(), Some(UploadStep::ReadFile), "{provider}: {e}");
+        }
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err(), "a connection was made");
     }
 
     /// A file name is quoted by its start only (`Excerpt`): a 1 MiB name made a 1 MiB error.

@@ -38,6 +38,13 @@ impl FileId {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests: every open on this thread waits for ever, as one on a file system that stopped
+    /// answering does (an NFS hard mount, sshfs): no real file can be made to, at will.
+    pub(crate) static STALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// A regular file, opened for reading.
 pub(crate) struct Opened {
     pub(crate) file: tokio::fs::File,
@@ -49,6 +56,10 @@ pub(crate) struct Opened {
 /// `audio_file`) anything but a regular file (without opening it when the path already names
 /// something else), and, with `measured`, any file other than the one measured.
 pub(crate) async fn open_regular(path: &Path, measured: Option<FileId>) -> Result<Opened, Error> {
+    #[cfg(test)]
+    if STALLED.with(std::cell::Cell::get) {
+        std::future::pending::<()>().await;
+    }
     let owned = path.to_owned();
     let opened = tokio::task::spawn_blocking(move || {
         // Looked at before the open, not only after it: an open has effects of its own (a

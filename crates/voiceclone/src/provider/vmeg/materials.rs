@@ -445,9 +445,10 @@ async fn parts(
     // again before it is registered under that MD5, so one rewritten in place while its
     // parts went up (same length, same file) is refused, not registered as a mix of old and
     // new bytes under the old hash (which VMEG's instant upload would match for good).
-    let now = sample.md5_hex().await.map_err(|e| {
-        crate::sample::refused_after_sending(e).with_step(UploadStep::CompleteMultipart)
-    })?;
+    let now = sample
+        .md5_hex_after_sending()
+        .await
+        .map_err(|e| e.with_step(UploadStep::CompleteMultipart))?;
     if !now.eq_ignore_ascii_case(&s.file_hash) {
         return Err(crate::sample::failed_while_sent(
             "the recording changed while it was being sent (its MD5 differs)".into(),
