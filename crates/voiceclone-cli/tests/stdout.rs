@@ -62,6 +62,44 @@ fn a_job_whose_result_stdout_cannot_take_is_reported_on_stderr_with_exit_3() {
     }
 }
 
+/// Review 34-e #2: a create whose outcome is unknown but whose error keeps its own kind (a
+/// JimmyAI create answered 503 "busy": no key, no task id, only its submit time) names a job
+/// too: with stdout a closed pipe (its reader gone), the whole result, `submitted_at`
+/// included, goes to stderr. Before, it counted as naming nothing and was dropped in silence.
+#[test]
+fn an_unknown_create_that_keeps_its_kind_is_reported_on_stderr_when_stdout_is_gone() {
+    let sim = Sim::fast(KEY);
+    sim.handle
+        .fail_next("jimmyai.createClone", voiceclone_sim::FaultKind::Http503, 10)
+        .unwrap();
+    let mut child = command(
+        Some(&sim.url()),
+        sim.key(),
+        &[],
+        &[
+            "--provider",
+            "jimmyai",
+            "--json",
+            "clone",
+            "https://cdn.example.com/a.wav",
+            "--text",
+            "Hi.",
+        ],
+    )
+    .spawn_killed();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let j: serde_json::Value = stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON result on stderr: {stderr}"));
+    assert!(j["error"]["submitted_at"].is_string(), "{j}");
+    assert_eq!(j["exit_code"], 3, "{j}");
+}
+
 #[test]
 fn a_listing_stdout_cannot_take_fails_and_a_closed_pipe_after_it_is_no_error() {
     let sim = Sim::fast(KEY);

@@ -263,7 +263,11 @@ impl Outcome {
         fn names(v: &Value) -> bool {
             match v {
                 Value::Object(m) => m.iter().any(|(k, v)| match k.as_str() {
-                    "job_id" | "job_ids" | "idempotency_key" | "task_id" => !v.is_null(),
+                    // A submit time: a create of unknown outcome that keeps its own kind (a
+                    // JimmyAI 503) may carry nothing else.
+                    "job_id" | "job_ids" | "idempotency_key" | "task_id" | "submitted_at" => {
+                        !v.is_null()
+                    }
                     "tasks" | "voices" | "candidates" => false,
                     _ => names(v),
                 }),
