@@ -545,3 +545,33 @@ async fn a_body_over_the_limit_is_abandoned_and_a_write_is_outcome_unknown() {
         assert_eq!(server.seen().len(), 3, "{provider}: nothing resent");
     }
 }
+
+/// Review 34-d #5: an answer with several `Retry-After` headers (a CDN's `0` ahead of the
+/// origin's `3`), or one folded list (`3, 3`), is paced by its longest wait. Before, only the
+/// first header was read (a pause of 0), and a folded list read as none.
+#[tokio::test]
+async fn several_retry_after_headers_pace_the_retry_by_the_longest() {
+    let busy = json!({"code": 503, "message": "busy", "data": null});
+    let detail = json!({"code": 200, "message": "", "data": {
+        "taskId": "t-1", "taskType": "cloneVoice", "status": "running"}});
+    for headers in [
+        vec![
+            ("retry-after", "0".to_owned()),
+            ("retry-after", "3".to_owned()),
+        ],
+        vec![("retry-after", "3, 3".to_owned())],
+    ] {
+        let server = Scripted::start(vec![
+            Step::Json(503, headers.clone(), busy.clone()),
+            Step::ok(detail.clone()),
+        ])
+        .await;
+        let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+        c.clone_status(&JobId::new("t-1")).await.unwrap();
+        assert_eq!(
+            sleeper.sleeps(),
+            vec![std::time::Duration::from_secs(3)],
+            "{headers:?}"
+        );
+    }
+}

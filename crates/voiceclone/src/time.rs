@@ -178,6 +178,20 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     (well_formed && v.starts_with(|c: char| c.is_ascii_digit())).then_some(Duration::MAX)
 }
 
+/// The longest wait an answer's `Retry-After` headers ask for: every header, each split on
+/// commas (a proxy that merges duplicate headers folds them into one list), each value read by
+/// [`parse_retry_after`]. A CDN's `Retry-After: 0` ahead of the origin's `60` is still a pause
+/// of 60 s (review 34-d #5).
+pub(crate) fn retry_after_of(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get_all(reqwest::header::RETRY_AFTER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(parse_retry_after)
+        .max()
+}
+
 /// RFC 3339 in UTC with millisecond precision, for messages meant for people.
 pub(crate) fn format_rfc3339(t: SystemTime) -> String {
     // humantime writes years 1970 to 9999 (it panics before and fails after); a time outside
@@ -308,6 +322,24 @@ mod tests {
             assert_eq!(parse_iso8601(ok).map(unix), Some(unix_secs), "{ok}");
             assert_eq!(parse_iso8601_zoned(ok).map(|(_, zoned)| zoned), Some(true));
         }
+    }
+
+    #[test]
+    fn retry_after_headers_give_their_longest_wait() {
+        use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+        let of = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+            }
+            retry_after_of(&h)
+        };
+        assert_eq!(of(&[]), None);
+        assert_eq!(of(&["2"]), Some(Duration::from_secs(2)));
+        assert_eq!(of(&["30, 30"]), Some(Duration::from_secs(30)));
+        assert_eq!(of(&["0", "60"]), Some(Duration::from_secs(60)));
+        assert_eq!(of(&["soon, 5"]), Some(Duration::from_secs(5)));
+        assert_eq!(of(&["soon"]), None);
     }
 
     #[test]

@@ -193,11 +193,7 @@ pub(crate) async fn put(
             }
             return Ok(etag_of(resp.headers()));
         }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::time::parse_retry_after);
+        let retry_after = crate::time::retry_after_of(resp.headers());
         let snippet = error_snippet(resp).await;
         let kind = crate::storage::storage_kind(status);
         Err(Error::new(kind)

@@ -313,11 +313,7 @@ impl Downloads {
     ) -> Result<Opened, Error> {
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(crate::time::parse_retry_after);
+            let retry_after = crate::time::retry_after_of(resp.headers());
             // Storage's 401/402/403: an expired or refused signature, the store's own
             // billing; never the API key or the account's credits. Its 404/410: the URL
             // expired or the file is gone; never "check the id and the API key".

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use client_glue::TextFilter;
 use progenitor_client::{Error as GenError, ResponseValue};
-use reqwest::header::{CONNECTION, RETRY_AFTER};
+use reqwest::header::CONNECTION;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -360,11 +360,7 @@ impl Transport {
             Sent::Failed(GenError::UnexpectedResponse(resp)) => {
                 let status = resp.status().as_u16();
                 let closing = closes(resp.headers());
-                let retry_after = resp
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(crate::time::parse_retry_after);
+                let retry_after = crate::time::retry_after_of(resp.headers());
                 let outcome = match read_body(resp, self.max_response_bytes).await {
                     Ok(body) => {
                         let raw = RawResponse::with_retry_after(status, retry_after, body);
@@ -540,11 +536,7 @@ where
                     let closing = closes(value.headers());
                     // A failure code inside a 200 (a VMEG 429 "decided by code") is paced by
                     // its `Retry-After` as the same failure under its own status is.
-                    let retry_after = value
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(crate::time::parse_retry_after);
+                    let retry_after = crate::time::retry_after_of(value.headers());
                     let outcome =
                         typed_outcome(dialect, status, retry_after, value.into_inner(), task_id)
                             .map(|d| *data = Some(d));
