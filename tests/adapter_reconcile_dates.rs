@@ -24,11 +24,19 @@ fn one_task(created_at: Value) -> Step {
 }
 
 async fn reconcile(created_at: Value) -> Reconciled {
-    let server = Scripted::start(vec![one_task(created_at)]).await;
+    // The page twice: a search that lists nothing of the kind reads the list once more
+    // without its type filter before it answers `None` (review 34-a #2).
+    let server = Scripted::start(vec![one_task(created_at.clone()), one_task(created_at)]).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     let q = ReconcileQuery::new(submitted()).kind(JobKind::Clone);
     let r = c.reconcile(&q).await.unwrap();
-    assert_eq!(server.seen().len(), 1, "one page, nothing else asked");
+    let seen = server.seen();
+    if matches!(r, Reconciled::None { .. }) {
+        assert_eq!(seen.len(), 2, "the page, then the page unfiltered");
+        assert!(!seen[1].query.contains("taskType"), "{}", seen[1].query);
+    } else {
+        assert_eq!(seen.len(), 1, "one page, nothing else asked");
+    }
     r
 }
 
@@ -173,5 +181,74 @@ async fn a_vendor_clock_behind_this_one_still_gives_a_candidate() {
         let r = reconcile(created_at.clone()).await;
         assert!(!matches!(r, Reconciled::None { .. }), "{created_at}: {r}");
         only_candidate(&r);
+    }
+}
+
+/// Review 34-a #1: a listed creation time later than the moment the list was read (a VMEG
+/// writing its UTC+8 local time with a `Z`, dating every task 8 h ahead; a `9999-12-31`
+/// "unset" sentinel) cannot be when the task was made: it is read as no time, as a time
+/// before 2020 is, and the task stays a candidate. Searched once the span settled (an hour
+/// after the submit), the task listed alone. Before: taken as exact, outside the window,
+/// and the answer was `None` ("most likely created nothing"): a second paid submit.
+#[tokio::test]
+async fn a_task_dated_after_the_search_is_no_time_and_stays_a_candidate() {
+    let now = SystemTime::now();
+    let ahead = jiff::Timestamp::try_from(now + Duration::from_secs(8 * 3600))
+        .unwrap()
+        .to_string();
+    assert!(ahead.ends_with('Z'), "{ahead}");
+    for created_at in [json!(ahead), json!("9999-12-31T23:59:59Z")] {
+        // Twice: a search that found nothing reads the list once more, unfiltered.
+        let server = Scripted::start(vec![
+            one_task(created_at.clone()),
+            one_task(created_at.clone()),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let q = ReconcileQuery::new(now - Duration::from_secs(3600)).kind(JobKind::Clone);
+        let r = c.reconcile(&q).await.unwrap();
+        assert!(!matches!(r, Reconciled::None { .. }), "{created_at}: {r}");
+        let task = only_candidate(&r);
+        assert_eq!(task.created_at, None, "{created_at}");
+        assert!(
+            r.to_string().contains("cannot be ruled out"),
+            "{created_at}: {r}"
+        );
+    }
+}
+
+/// Review 34-a #1, the detail path: the task an answer named, whose detail dates it 8 h
+/// after the search (a local time written with `Z`) or in 9999, has no time from its
+/// detail; the task list dates it, here in the window: `Found`. Before: dated outside the
+/// window by its detail, a candidate even with the list placing it in the window.
+#[tokio::test]
+async fn a_named_task_dated_after_the_search_by_its_detail_is_dated_by_the_list() {
+    // Whole seconds: the listed time is compared as it was written.
+    let now = SystemTime::UNIX_EPOCH
+        + Duration::from_secs(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        );
+    let submitted = now - Duration::from_secs(3600);
+    let iso = |t: SystemTime| jiff::Timestamp::try_from(t).unwrap().to_string();
+    for detail_at in [
+        iso(now + Duration::from_secs(8 * 3600)),
+        "9999-12-31T23:59:59Z".to_owned(),
+    ] {
+        let detail = Step::ok(json!({"code": 200, "message": "", "data": {
+            "taskId": "t-1", "taskType": "cloneVoice", "status": "processing",
+            "result": {"taskId": "t-1", "createdAt": detail_at},
+        }}));
+        let listed_at = submitted + Duration::from_secs(30);
+        let server = Scripted::start(vec![detail, one_task(json!(iso(listed_at)))]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let q = ReconcileQuery::new(submitted)
+            .kind(JobKind::Clone)
+            .task_id("t-1");
+        let r = c.reconcile(&q).await.unwrap();
+        let task = r.found().unwrap_or_else(|| panic!("{detail_at}: {r}"));
+        assert_eq!(task.created_at, Some(listed_at), "{detail_at}: {r}");
     }
 }

@@ -136,6 +136,103 @@ async fn a_task_of_unreadable_type_in_the_window_is_a_candidate_not_none() {
     }
 }
 
+/// A loopback VMEG `tasks/list` that applies `taskType` literally: any query naming a type
+/// lists nothing; without one, `records` (one page). Returns its base URL and the queries it
+/// was asked, in order.
+async fn literal_type_filter(
+    records: serde_json::Value,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::RawQuery;
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let app = axum::Router::new().route(
+        "/openapi/v1/tasks/list",
+        axum::routing::get(move |RawQuery(query): RawQuery| {
+            let seen = seen.clone();
+            let records = records.clone();
+            async move {
+                let query = query.unwrap_or_default();
+                seen.lock().unwrap().push(query.clone());
+                let records = if query.contains("taskType=") {
+                    json!([])
+                } else {
+                    records
+                };
+                let n = records.as_array().map_or(0, Vec::len);
+                axum::Json(
+                    json!({"code": 200, "message": "", "data": {"records": records, "total": n}}),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, asked)
+}
+
+/// Review 34-a #2: VMEG's clone task vocabulary is UNKNOWN, and a server that applies the
+/// `taskType` filter literally lists nothing for `cloneVoice` when the lost clone is stored
+/// as `CloneVoice` or with no type. Before answering `None`, the list is read once more
+/// without the filter, keeping the tasks that may be of the kind: here the clone is a
+/// candidate. A task of another kind there is still no candidate (`None` stands), and a
+/// filtered read that lists a candidate needs no second read. Before: `None` ("most likely
+/// created nothing") for a task that exists, and a second paid submit.
+#[tokio::test]
+async fn a_server_applying_the_type_filter_literally_never_hides_a_task_as_none() {
+    let submitted = SystemTime::now() - Duration::from_secs(3600);
+    let at = iso(submitted + Duration::from_secs(10));
+    for rec in [
+        json!({"taskId": "t-1", "taskType": "CloneVoice", "status": "processing", "createdAt": at}),
+        json!({"taskId": "t-1", "status": "processing", "createdAt": at}),
+        json!({"taskId": "t-1", "taskType": "clone_voice", "status": "processing", "createdAt": at}),
+    ] {
+        let (base, asked) = literal_type_filter(json!([rec.clone()])).await;
+        let (c, _) = client(Provider::Vmeg, &base);
+        let r = c
+            .reconcile(&ReconcileQuery::new(submitted).kind(JobKind::Clone))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&r, Reconciled::Candidates { tasks, .. }
+                if tasks.len() == 1 && tasks[0].id.as_str() == "t-1"),
+            "{rec}: {r}"
+        );
+        let asked = asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 2, "{rec}: {asked:?}");
+        assert!(asked[0].contains("taskType=cloneVoice"), "{asked:?}");
+        assert!(!asked[1].contains("taskType"), "{asked:?}");
+    }
+    // Unfiltered, only a speech task and another product's: nothing of the kind, `None`.
+    let (base, asked) = literal_type_filter(json!([
+        {"taskId": "t-2", "taskType": "tts", "status": "finished", "createdAt": at},
+        {"taskId": "t-3", "taskType": "vt", "status": "finished", "createdAt": at},
+    ]))
+    .await;
+    let (c, _) = client(Provider::Vmeg, &base);
+    let r = c
+        .reconcile(&ReconcileQuery::new(submitted).kind(JobKind::Clone))
+        .await
+        .unwrap();
+    assert!(matches!(r, Reconciled::None { .. }), "{r}");
+    assert_eq!(asked.lock().unwrap().len(), 2);
+    // A server that ignores the filter lists the candidate on the first read: one read.
+    let server = Scripted::start(vec![list(json!([
+        {"taskId": "t-1", "taskType": "cloneVoice", "status": "processing", "createdAt": at},
+    ]))])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c
+        .reconcile(&ReconcileQuery::new(submitted).kind(JobKind::Clone))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 1),
+        "{r}"
+    );
+    assert_eq!(server.seen().len(), 1);
+}
+
 /// A resend (two hours after the first submit) whose own first attempt met a 502 naming
 /// its task: not retried (whether a failed attempt uses up the key is UNKNOWN, api-facts A4),
 /// so the resend's outcome is unknown, carrying that task and dated from the first submit;
@@ -761,7 +858,8 @@ async fn unreadable_records_in_the_window_forbid_none() {
     // dated in it (the submit cut short here may still be processed, for up to 180 s on a
     // synchronous create), so an empty, incomplete search, never "created nothing", as
     // its own "look again after" says. 150 s ago is past the 120 s window, not past that.
-    let server = Scripted::start(vec![list(json!([])), list(json!([])), list(json!([]))]).await;
+    // (The last read twice: before `None`, once more without the type filter.)
+    let server = Scripted::start(vec![list(json!([])); 4]).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     for at in [now, now - Duration::from_secs(150)] {
         let r = c
@@ -913,6 +1011,53 @@ async fn candidates_of_an_incomplete_search_say_so() {
         "{r}"
     );
     assert_eq!(r.look_again_after(), None, "{r}");
+}
+
+/// Review 34-a #4: a query's `voice_name` that is blank, holds a control character or is
+/// longer than 4 KiB, and an `idempotency_key` the create path would refuse (blank, blanks
+/// around it, past 64 characters, not printable ASCII), are refused as `InvalidInput` naming
+/// the field, with nothing sent (nor looked up in a hub). Before: the name was sent on every
+/// page of the voice list (a blank one matching every voice), the key looked up as it came.
+#[tokio::test]
+async fn a_query_with_an_unusable_voice_name_or_key_is_refused_with_nothing_sent() {
+    let server = Scripted::start(Vec::new()).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let submitted = SystemTime::now() - Duration::from_secs(3600);
+    let q = || ReconcileQuery::new(submitted).kind(JobKind::Clone);
+    let long_name = "n".repeat(4097);
+    let long_key = "k".repeat(65);
+    let cases = [
+        (q().voice_name(""), "voice_name"),
+        (q().voice_name("  \t "), "voice_name"),
+        (q().voice_name("nar\u{0}rator"), "voice_name"),
+        (q().voice_name("nar\u{1b}[2Jrator"), "voice_name"),
+        (q().voice_name(long_name.as_str()), "voice_name"),
+        (q().idempotency_key(""), "idempotency_key"),
+        (q().idempotency_key(" k-1"), "idempotency_key"),
+        (q().idempotency_key(long_key.as_str()), "idempotency_key"),
+        (q().idempotency_key("k\u{0}1"), "idempotency_key"),
+        (q().idempotency_key("ключ-1"), "idempotency_key"),
+    ];
+    for (q, want) in cases {
+        let e = c.reconcile(&q).await.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == want),
+            "{want}: {e}"
+        );
+        assert!(!e.may_resubmit(), "{e}");
+    }
+    assert!(server.seen().is_empty(), "a request was sent");
+    // A name of 4 KiB, multi-byte, and a key of 64 characters are searched for.
+    let name = "é".repeat(2048);
+    let key = "k".repeat(64);
+    for q in [
+        q().voice_name(name.as_str()),
+        q().idempotency_key(key.as_str()),
+    ] {
+        server.push([list(json!([])), list(json!([]))]);
+        let r = c.reconcile(&q).await.unwrap();
+        assert!(matches!(r, Reconciled::None { .. }), "{r}");
+    }
 }
 
 /// A query that could only mislead is refused before anything is sent: a submit time in
@@ -1129,8 +1274,10 @@ async fn whether_the_span_settled_is_judged_when_the_search_began() {
 }
 
 /// The vendor confirms the task the answer named, but dates it outside the window (its
-/// clock ten minutes ahead): a candidate, never `None`. A task listed three minutes after
-/// the window (within the 5 minutes the clocks may be apart) is a candidate too. JimmyAI,
+/// clock ten minutes behind; ten minutes ahead is a time after the answer, read as none
+/// since review 34-a #1, a candidate too): a candidate, never `None`. A task listed three
+/// minutes after the window (within the 5 minutes the clocks may be apart) is a candidate
+/// too. JimmyAI,
 /// with no task list: the named task is a candidate of an incomplete search, not
 /// `Unsupported` asking for the id the caller gave. A resend met by a 409 whose search sees
 /// nothing: empty candidates of an incomplete search, not `None` (the 409 proves a task).
@@ -1139,7 +1286,7 @@ async fn whether_the_span_settled_is_judged_when_the_search_began() {
 #[tokio::test]
 async fn a_task_the_vendor_confirms_is_never_none() {
     let now = SystemTime::now();
-    let later = now + Duration::from_secs(600);
+    let later = now - Duration::from_secs(600);
     let q = ReconcileQuery::new(now)
         .kind(JobKind::Speech)
         .task_id("t-named");
@@ -1233,6 +1380,10 @@ async fn a_task_list_without_records_or_a_total_is_no_answer() {
         q.submitted_at -= Duration::from_secs(3600);
         q.last_attempt_at = None;
         server.push([answer(data.clone())]);
+        if none {
+            // The list read once more without its type filter, before `None`.
+            server.push([answer(data.clone())]);
+        }
         let r = c.reconcile(&q).await;
         if none {
             assert!(matches!(r, Ok(Reconciled::None { .. })), "{data}: {r:?}");
@@ -1242,7 +1393,7 @@ async fn a_task_list_without_records_or_a_total_is_no_answer() {
             assert!(!e.may_resubmit(), "{data}: {e}");
             assert!(e.to_string().contains("not known"), "{data}: {e}");
         }
-        assert_eq!(server.seen().len(), 4, "{data}");
+        assert_eq!(server.seen().len(), if none { 5 } else { 4 }, "{data}");
     }
 }
 

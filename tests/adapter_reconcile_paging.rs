@@ -375,11 +375,18 @@ async fn a_total_that_drops_between_pages_is_no_evidence_of_none() {
     // the first read's answer).
     assert_eq!(server.seen().len(), 3);
 
-    // The same list, held still (the total stays 20): `None` stands.
+    // The same list, held still (the total stays 20): `None` stands (after the same list read
+    // once more without its type filter).
     let newer: Vec<Value> = (0..20)
         .map(|i| json!({"taskId": format!("t-new-{i}"), "taskType": "tts", "status": "finished", "createdAt": after}))
         .collect();
-    let server = Scripted::start(vec![page(newer, Some(20)), page(vec![], Some(20))]).await;
+    let server = Scripted::start(vec![
+        page(newer.clone(), Some(20)),
+        page(vec![], Some(20)),
+        page(newer, Some(20)),
+        page(vec![], Some(20)),
+    ])
+    .await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     let r = c
         .reconcile(&ReconcileQuery::new(long_past).kind(JobKind::Speech))
@@ -414,13 +421,16 @@ async fn a_list_that_grew_while_read_is_read_once_more() {
     let first: Vec<Value> = std::iter::once(task("t-new"))
         .chain((0..19).map(|i| task(&format!("t-{i}"))))
         .collect();
+    steps.push(page(first.clone(), Some(22)));
+    steps.push(page(vec![task("t-19"), task("t-20")], Some(22)));
+    // Before `None`, the list once more without its type filter, held still too.
     steps.push(page(first, Some(22)));
     steps.push(page(vec![task("t-19"), task("t-20")], Some(22)));
     let server = Scripted::start(steps).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     let r = c.reconcile(&query).await.unwrap();
     assert!(matches!(r, Reconciled::None { .. }), "{r}");
-    assert_eq!(server.seen().len(), 4);
+    assert_eq!(server.seen().len(), 6);
 
     // Grew during both reads: incomplete, after two reads.
     let mut steps = grown(true);
@@ -459,12 +469,14 @@ async fn a_list_that_grew_while_read_is_read_once_more() {
     }
     assert_eq!(server.seen().len(), 4);
 
-    // Held still the first time: one read.
-    let server = Scripted::start(grown(false)).await;
+    // Held still the first time: one read (and the one without the type filter).
+    let mut steps = grown(false);
+    steps.extend(grown(false));
+    let server = Scripted::start(steps).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     let r = c.reconcile(&query).await.unwrap();
     assert!(matches!(r, Reconciled::None { .. }), "{r}");
-    assert_eq!(server.seen().len(), 2);
+    assert_eq!(server.seen().len(), 4);
 }
 
 /// Ids `prefix-N` for each N in `range`, as undated records with no type: each fits the

@@ -1061,6 +1061,60 @@ async fn a_keys_delivery_whose_task_cannot_be_looked_up_still_names_it() {
     }
 }
 
+/// Review 34-a #3: the query names its task (VMEG's 502 with `data.taskId`), the hub holds the
+/// key's delivery for it, and `tasks/detail` fails (a 500 on every attempt: the outage that
+/// lost the answer). The hub is consulted before the lookup's error is returned: `Found` by
+/// webhook. Before: the lookup's error, "outcome unknown", with the signed proof unused.
+#[tokio::test]
+async fn a_named_task_whose_lookup_fails_is_found_by_the_keys_delivery() {
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
+    let client = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .completion_hub(hub.clone())
+        .build()
+        .unwrap();
+    let key = "named-lookup-fails-01";
+    let speech = client
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hi.").idempotency_key(key))
+        .await
+        .unwrap();
+    let body = json!({
+        "code": 200, "event": "openapi-tts", "pipelineKey": "pk-named-fails",
+        "extraData": {"voiceclone": {"idempotencyKey": key}},
+        "data": {"taskId": speech.id.as_str(), "results": [{"uri": "https://cdn.example/a.m4a"}]},
+    })
+    .to_string();
+    assert!(matches!(deliver(&hub, &body).await, Delivery::Fresh(_)));
+    sim.fail_next(DETAIL, voiceclone_sim::FaultKind::Http500, 100)
+        .unwrap();
+    let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(60))
+        .task_id(speech.id.clone());
+    q.kind = Some(voiceclone::JobKind::Speech);
+    q.idempotency_key = Some(key.to_owned());
+    let r = client
+        .reconcile(&q)
+        .await
+        .unwrap_or_else(|e| panic!("the failing lookup hid the delivery: {e}"));
+    let voiceclone::Reconciled::Found { task, evidence } = &r else {
+        panic!("expected found, got {r}");
+    };
+    assert_eq!(
+        (&task.id, evidence),
+        (&speech.id, &voiceclone::Evidence::Webhook)
+    );
+    assert!(
+        sim.stats().requests(DETAIL) >= 1,
+        "the task was not looked up"
+    );
+    // Without a delivery for the key, the lookup's error stands (never `None`).
+    q.idempotency_key = Some("named-lookup-fails-02".to_owned());
+    let e = client.reconcile(&q).await.unwrap_err();
+    assert!(!e.may_resubmit(), "{e}");
+}
+
 /// A loopback VMEG `tasks/list` whose every page, of `records` (all of them), is answered only
 /// once `body` has been delivered to `hub`; and a client, without retries, reading it behind
 /// `hub`. Returns the count of pages served, the server's task and the client.

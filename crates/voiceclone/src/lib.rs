@@ -205,8 +205,9 @@ pub use model::{
 };
 pub use model::{
     AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, LOOK_AGAIN_PAUSE,
-    MAX_RECONCILE_WINDOW, MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted,
-    TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN, UnreadRecords,
+    MAX_RECONCILE_WINDOW, MIN_RECONCILE_WINDOW, RECONCILE_VOICE_NAME_MAX_BYTES, ReconcileQuery,
+    Reconciled, Resubmitted, TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN,
+    UnreadRecords,
 };
 #[cfg(feature = "upload")]
 pub use model::{AudioReader, UploadProgress};

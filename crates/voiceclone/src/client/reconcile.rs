@@ -12,8 +12,8 @@ use crate::error::{Error, ErrorKind};
 use crate::estimate::PlannedRequest;
 use crate::model::{
     AlreadyAccepted, CloneJob, CloneRequest, Evidence, FUTURE_SKEW, Job, JobId, JobKind,
-    KEY_RESEND_WINDOW, Provider, ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest,
-    TaskDetail, TaskFilter, TaskSummary, kind_of_operation,
+    KEY_RESEND_WINDOW, NoCreationTime, Provider, ReconcileQuery, Reconciled, Resubmitted,
+    SpeechJob, SpeechRequest, TaskDetail, TaskFilter, TaskSummary, kind_of_operation,
 };
 use crate::provider::paging::walk_unbounded_text;
 use crate::transport::{body_digest, differing_part, scrubbed_fields};
@@ -69,52 +69,65 @@ impl Client {
     /// Finds the task a submit whose outcome is unknown left behind
     /// ([`ReconcileQuery::from_error`] reads what the `OutcomeUnknown` knows).
     ///
-    /// VMEG: the tasks whose kind and creation time fit the submit (`tasks/list`, every
-    /// page: its order is UNKNOWN), narrowed by what else is known: the task id an answer
-    /// named (of the kind, not another product's, dated in the window by its detail or,
-    /// without a time there, by the task list), the completion hub's delivery for the idempotency key (when the client has a
-    /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for
-    /// name (evidence only for one task with it, dated with its UTC offset in the window,
-    /// beside no unfinished or failed clone task, in searches of the task and voice lists that
-    /// read every record, each voice of the name with its task; and before the window and the
-    /// 5 minutes after it ended, not for a clone task listed alone: the submit's own may not
-    /// be listed yet, and another job's clone may have the name).
-    /// [`Reconciled::Found`] only when one of these ties a task to the submit;
-    /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them (incomplete,
-    /// with a time to look again, when the search began before the window and the 5 minutes
-    /// after it ended: the submit's own task may not be listed yet); a delivery naming a task
-    /// whose lookup then fails is `Found` as the delivery tells it;
-    /// [`Reconciled::None`] only once the window and the 5 minutes after it have ended
-    /// (before, a task may still be created or dated in it: an empty, incomplete
-    /// [`Reconciled::Candidates`]), when every listed task
-    /// of the kind has a creation time
-    /// outside the window and the 5 minutes either side (the vendor's clock may be off), and
-    /// no task of the kind the answer named exists (one dated outside the window is a
-    /// candidate). A task list answering with neither a `records` array nor a `total` is no
-    /// evidence of an empty account (`InvalidResponse`: not known), nor is one whose pages
-    /// disagreed (a `total` that fell while it was read, distinct records short of the final
-    /// `total`: a task may have shifted onto a page already read; the list is then read once more, and unless
-    /// that read agrees with itself, an empty incomplete `Candidates`, search again,
-    /// [`crate::UnreadRecords::inconsistent`]), and a submit or last
-    /// attempt dated before 2020 (a zero column) is `InvalidInput`, nothing sent. A task
-    /// without a readable creation time, or dated before 2020 by the list or its detail (an
-    /// unset column read as no time), may be the one, so it is a candidate; one whose time
-    /// came without a UTC offset (read as UTC) is placed [`crate::UNKNOWN_OFFSET_SPAN`] more
-    /// loosely, since VMEG's zone is UNKNOWN. A task id or idempotency key holding a piece
-    /// of the API key is `InvalidInput` naming it, nothing sent nor looked up in the hub.
+    /// VMEG: the tasks whose kind and creation time fit the submit (`tasks/list`, every page: its
+    /// order is UNKNOWN), narrowed by what else is known: the task id an answer named (of the kind,
+    /// not another product's, dated in the window by its detail or, without a time there, by the
+    /// task list), the completion hub's delivery for the idempotency key (when the client has a
+    /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for name
+    /// (evidence only for one task with it, dated with its UTC offset in the window, beside no
+    /// unfinished or failed clone task, in searches of the task and voice lists that read every
+    /// record, each voice of the name with its task; and before the window and the 5 minutes after
+    /// it ended, not for a clone task listed alone: the submit's own may not be listed yet, and
+    /// another job's clone may have the name). [`Reconciled::Found`] only when one of these ties a
+    /// task to the submit; [`Reconciled::Candidates`] when tasks fit but nothing ties one of them
+    /// (incomplete, with a time to look again, when the search began before the window and the 5
+    /// minutes after it ended: the submit's own task may not be listed yet); a delivery naming a
+    /// task whose lookup then fails is `Found` as the delivery tells it, and so is the delivery's
+    /// task when the lookup of the task the answer named fails (a 5xx, a 401, a timeout: without a
+    /// delivery, that error is the answer); [`Reconciled::None`] only once the window and the 5
+    /// minutes after it have ended (before, a task may still be created or dated in it: an empty,
+    /// incomplete [`Reconciled::Candidates`]), when every listed task of the kind has a creation
+    /// time outside the window and the 5 minutes either side (the vendor's clock may be off), no
+    /// task of the kind the answer named exists (one dated outside the window is a candidate), and
+    /// the task list read once more without VMEG's `taskType` filter holds no task that may be of
+    /// the kind either (VMEG's clone task vocabulary is UNKNOWN, and a server applying the filter
+    /// literally would leave out a task typed `CloneVoice`; that read is made only then, so it
+    /// costs nothing when tasks fit). A task list answering with neither a `records` array nor a
+    /// `total` is no evidence of an empty account (`InvalidResponse`: not known), nor is one whose
+    /// pages disagreed (a `total` that fell while it was read, distinct records short of the final
+    /// `total`: a task may have shifted onto a page already read; the list is then read once more,
+    /// and unless that read agrees with itself, an empty incomplete `Candidates`, search again,
+    /// [`crate::UnreadRecords::inconsistent`]), and a submit or last attempt dated before 2020 (a
+    /// zero column) is `InvalidInput`, nothing sent. A task without a readable creation time, or
+    /// dated by the list or its detail before 2020 (an unset column) or after the answer giving the
+    /// time was read, past the 5 minutes (a local time written with `Z`, a `9999-12-31` sentinel;
+    /// without a UTC offset, 14 h more), read as no time, may be the one, so it is a candidate; one
+    /// whose time came without a UTC offset (read as UTC) is placed [`crate::UNKNOWN_OFFSET_SPAN`]
+    /// more loosely, since VMEG's zone is UNKNOWN. A task id or idempotency key holding a piece of
+    /// the API key is `InvalidInput` naming it, nothing sent nor looked up in the hub; so is an
+    /// idempotency key the create path refuses (blank, past 64 characters, not printable ASCII),
+    /// and a voice name that is blank, holds a control character or is longer than
+    /// [`crate::RECONCILE_VOICE_NAME_MAX_BYTES`] (4 KiB).
     ///
     /// Use a client with the API key and base URL the submit was sent with: tasks and lists
     /// are per API key. A query from [`ReconcileQuery::from_error`] of an error this crate made
     /// remembers them, and another client's search of it is `InvalidInput` naming `query`,
     /// nothing sent; a query built field by field is not checked.
     ///
+    /// Past 10,000 pages of the task list (about 200,000 tasks of the kind at VMEG's 20 a
+    /// page; for the read without the type filter, 200,000 tasks of every kind) there is no
+    /// answer at all: the search ends in an error (`InvalidResponse`, "did not end after
+    /// 10000 pages"), never `None`, however often it is run. On such an account, look the
+    /// task up by the id an answer named ([`Client::task`]) or by the completion hub's
+    /// webhook for the key (`Client::job_for_idempotency_key`, feature `webhook`).
+    ///
     /// No overall time bound of its own: without [`Client::with_timeout`] (or a deadline in
-    /// [`crate::CallOptions`]) a search may read the task list twice and the cloned-voice list
-    /// once, up to 10,000 pages each, every request with the client's own timeout and
-    /// retries: against a server slow on every page, for days. A caller that needs an end
-    /// sets one (`client.with_timeout(d).reconcile(&q)`); the search then ends in `Timeout`,
-    /// never [`Error::may_resubmit`] (the task may exist). It is not a default here because
-    /// a call's budget becomes each request's timeout: a default of minutes would let one
+    /// [`crate::CallOptions`]) a search may read the task list three times (twice filtered by type,
+    /// once not) and the cloned-voice list once, up to 10,000 pages each, every request with the
+    /// client's own timeout and retries: against a server slow on every page, for days. A caller
+    /// that needs an end sets one (`client.with_timeout(d).reconcile(&q)`); the search then ends in
+    /// `Timeout`, never [`Error::may_resubmit`] (the task may exist). It is not a default here
+    /// because a call's budget becomes each request's timeout: a default of minutes would let one
     /// hung page hold the search that long instead of retrying it after the client's own.
     ///
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
@@ -228,7 +241,20 @@ impl Client {
                     tracing::warn!(task = %crate::scrub::Scrubbed(id, &self.t().scrubber), "the task the answer named is not found; searching instead");
                     named_missing = Some(e);
                 }
-                Err(e) => return Err(e),
+                // A lookup that fails (the outage that lost the answer, a 401 while a key is
+                // rotated, a timeout) must not hide the hub's signed proof, local and at hand
+                // (review 34-a #3); without it, the error is the answer: the task may exist.
+                Err(e) => {
+                    #[cfg(feature = "webhook")]
+                    if let HubAnswer::Found(found) = self.hub_answer(q, from).await {
+                        tracing::warn!(
+                            error = e.kind().as_str(),
+                            "the task the answer named could not be looked up; found by the submit's webhook"
+                        );
+                        return Ok(found);
+                    }
+                    return Err(e);
+                }
             }
         }
         // Read before the task list (review 30-a #6): the hub is local, a delivery naming the
@@ -261,7 +287,12 @@ impl Client {
         let skewed_to = to.checked_add(FUTURE_SKEW).unwrap_or(to);
         let named_undated_id = named_undated.as_ref().map(|n| n.id.clone());
         let mut walk = self
-            .walk_window(q.kind, skewed_from, skewed_to, named_undated_id.as_ref())
+            .walk_window(
+                q.kind,
+                true,
+                (skewed_from, skewed_to),
+                named_undated_id.as_ref(),
+            )
             .await;
         // Pages that disagreed may have skipped the submit's task, and a list that grows
         // while it is read (a busy account, a long text's own parts) disagrees for that alone:
@@ -275,7 +306,12 @@ impl Client {
         if walk.listed.is_ok() && walk.unread.inconsistent() {
             tracing::info!("the task list's pages disagreed; reading it once more");
             let again = self
-                .walk_window(q.kind, skewed_from, skewed_to, named_undated_id.as_ref())
+                .walk_window(
+                    q.kind,
+                    true,
+                    (skewed_from, skewed_to),
+                    named_undated_id.as_ref(),
+                )
                 .await;
             if again.listed.is_ok() && !again.unread.inconsistent() {
                 first = Some(std::mem::replace(&mut walk, again));
@@ -444,6 +480,14 @@ impl Client {
                     incomplete: true,
                 });
             }
+            // Nothing of the kind was listed: before the answer that invites a new submit, the
+            // list once more without VMEG's type filter (review 34-a #2).
+            if let Some(answer) = self
+                .unfiltered_look(q.kind, (skewed_from, skewed_to), from, to)
+                .await?
+            {
+                return Ok(answer);
+            }
             return Ok(Reconciled::None {
                 kind: q.kind,
                 from,
@@ -566,34 +610,103 @@ impl Client {
         })
     }
 
+    /// The task list read without VMEG's `taskType` filter, for a search whose filtered read
+    /// listed nothing of `kind` in the skewed window `skewed`: what it adds to that search,
+    /// or `None` when it lists nothing of the kind either, every record read (the answer
+    /// stays `Reconciled::None`). VMEG documents only `cloneVoice` and `tts`, but may store a
+    /// clone under another spelling (`CloneVoice`, api-facts A17), and a server applying the
+    /// filter literally lists nothing for it: "none" from that alone would invite a second
+    /// paid submit. Read only then (rare), never for every search: an account's other
+    /// products may hold many more pages. A read that fails, or holds records it could not
+    /// read, answers nothing either way: an error, or an incomplete search.
+    async fn unfiltered_look(
+        &self,
+        kind: Option<JobKind>,
+        skewed: (SystemTime, SystemTime),
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Option<Reconciled>, Error> {
+        // Without a kind nothing was filtered: the read just made was the whole list.
+        if kind.is_none() {
+            return Ok(None);
+        }
+        let walk = self.walk_window(kind, false, skewed, None).await;
+        let tasks = walk.listed.map_err(|e| {
+            e.with_operation("reconcile").with_note(
+                "nothing of the kind was listed under VMEG's type filter, and the list read without it (VMEG may type the submit's task otherwise) failed: whether the submit created a task is not known; do not submit it again yet",
+            )
+        })?;
+        let complete = walk.unread.is_complete();
+        if !tasks.is_empty() {
+            tracing::warn!(
+                count = tasks.len(),
+                "the task list read without its type filter holds tasks that may be of the kind, which the filtered read did not list; reporting candidates"
+            );
+            return Ok(Some(Reconciled::Candidates {
+                tasks,
+                from,
+                to,
+                incomplete: !complete,
+            }));
+        }
+        if walk.unread.count() > 0 || walk.unread.unlisted() {
+            return Err(Error::new(ErrorKind::InvalidResponse)
+                .with_provider(self.provider())
+                .with_operation("reconcile")
+                .with_message(
+                    "the task list read without its type filter (VMEG may type the submit's task otherwise) held records that could not be read, or no list at all: whether the submit created a task is not known; do not submit it again yet",
+                ));
+        }
+        if walk.unread.inconsistent() {
+            return Ok(Some(Reconciled::Candidates {
+                tasks: Vec::new(),
+                from,
+                to,
+                incomplete: true,
+            }));
+        }
+        Ok(None)
+    }
+
     /// One read of the task list for [`Client::reconcile`]: its tasks of `kind` that may have
     /// been created between `from` and `to`, each once; what could not be read; and the
-    /// listing's record of the undated named task `named`, wherever it is dated.
+    /// listing's record of the undated named task `named`, wherever it is dated. `filtered`:
+    /// the kind is sent as VMEG's `taskType` filter; otherwise every task is listed and those
+    /// that may be of `kind` are kept here (VMEG's clone task vocabulary is UNKNOWN, and a
+    /// server that applies the filter literally may leave the submit's task out).
     async fn walk_window(
         &self,
         kind: Option<JobKind>,
-        from: SystemTime,
-        to: SystemTime,
+        filtered: bool,
+        (from, to): (SystemTime, SystemTime),
         named: Option<&JobId>,
     ) -> Walk {
         let mut filter = TaskFilter::all();
-        filter.kind = kind;
+        if filtered {
+            filter.kind = kind;
+        }
         let mut seen = HashSet::new();
         let mut named_listed: Option<TaskSummary> = None;
         // Records the list sent that could not be read (no usable id, not an object): any of
         // them may be the submit's task, so they forbid answering `None`.
         let unread = crate::model::UnreadRecords::new();
-        // Tasks dated before 2020 (an unset column), counted and logged once: a list of
-        // 500,000 of them must not become 500,000 log lines.
-        let mut undated: (usize, Option<JobId>) = (0, None);
+        // Times no task can have (before 2020, after the page was read), counted and logged
+        // once per reason: a list of 500,000 of them must not become 500,000 log lines.
+        let mut undated: [(usize, Option<JobId>); 2] = [(0, None), (0, None)];
         let listed = self
             .tasks_counting_unread(filter, &unread)
             .map_ok(|s| {
-                let (s, dropped) = s.unset_creation_time_dropped();
-                if dropped {
-                    undated.0 = undated.0.saturating_add(1);
-                    if undated.1.is_none() {
-                        undated.1 = Some(s.id.clone());
+                // Each record judged by the time it was read, not the search's start: a task
+                // made during a walk of minutes is dated after the start, and rightly so.
+                let (s, dropped) = s.impossible_creation_time_dropped(SystemTime::now());
+                if let Some(why) = dropped {
+                    let slot = match why {
+                        NoCreationTime::BeforeApis => &mut undated[0],
+                        NoCreationTime::AfterTheAnswer => &mut undated[1],
+                    };
+                    slot.0 = slot.0.saturating_add(1);
+                    if slot.1.is_none() {
+                        slot.1 = Some(s.id.clone());
                     }
                 }
                 s
@@ -602,13 +715,20 @@ impl Client {
                 if named.is_some_and(|n| n.as_str() == s.id.as_str()) {
                     named_listed = Some(s.clone());
                 }
-                let fits = s.may_be_created_between(from, to);
+                // (Filtered, the listing kept the kind already, as `tasks` does.)
+                let fits =
+                    s.may_be_created_between(from, to) && (filtered || s.may_be_of_kind(kind));
                 std::future::ready(fits && seen.insert(s.id.clone()))
             })
             .try_collect::<Vec<TaskSummary>>()
             .await;
-        if let (count, Some(first)) = &undated {
-            tracing::warn!(count, first = %first, "{count} listed task(s) have a creation time before 2020, a zero or unset time; read as no time");
+        for (why, (count, first)) in [NoCreationTime::BeforeApis, NoCreationTime::AfterTheAnswer]
+            .into_iter()
+            .zip(&undated)
+        {
+            if let Some(first) = first {
+                tracing::warn!(count, first = %first, "{count} listed task(s) have a creation time {}; read as no time", why.as_str());
+            }
         }
         Walk {
             listed,
@@ -678,7 +798,7 @@ impl Client {
                     .with_message("a task of a shape this version does not know"));
             }
         };
-        Ok(summary.with_unset_creation_time_dropped())
+        Ok(summary.with_impossible_creation_time_dropped(SystemTime::now()))
     }
 
     /// Resends a clone whose submit ended in `OutcomeUnknown` (`err`), with the same
@@ -839,7 +959,13 @@ impl Client {
                 .take(&key, req.synchronous == Some(true), query.submitted_at)
                 .map_err(|busy| self.busy_refusal(busy, err))?;
             // The request holds the whole name; the error's summary may hold only its start.
-            if let Some(name) = req.name.as_deref().filter(|n| !n.trim().is_empty()) {
+            // A name the search would refuse (past its bound) is left out, not refused: the
+            // resend has gone out by the time the search runs.
+            if let Some(name) = req
+                .name
+                .as_deref()
+                .filter(|n| crate::model::usable_voice_name(n).is_ok())
+            {
                 query.voice_name = Some(name.to_owned());
             }
             let req = req.clone().idempotency_key(key.clone());

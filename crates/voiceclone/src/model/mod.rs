@@ -69,12 +69,14 @@ pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode,
 pub(crate) use reconcile::beyond_skew;
 pub use reconcile::{
     AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, LOOK_AGAIN_PAUSE,
-    MAX_RECONCILE_WINDOW, MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted,
+    MAX_RECONCILE_WINDOW, MIN_RECONCILE_WINDOW, RECONCILE_VOICE_NAME_MAX_BYTES, ReconcileQuery,
+    Reconciled, Resubmitted,
 };
-pub(crate) use reconcile::{EARLIEST_SUBMIT, FUTURE_SKEW, kind_of_operation};
+pub(crate) use reconcile::{EARLIEST_SUBMIT, FUTURE_SKEW, kind_of_operation, usable_voice_name};
 pub use request::{CloneRequest, SpeechLine, SpeechRequest};
 pub use result::{JIMMYAI_ACTIVATION_WINDOW, Speech, SpeechSegment, Voice};
 pub use status::TaskStatus;
+pub(crate) use task::NoCreationTime;
 pub use task::{TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN};
 pub use unread::UnreadRecords;
 #[cfg(feature = "upload")]

@@ -47,6 +47,30 @@ pub const LOOK_AGAIN_PAUSE: Duration = Duration::from_secs(30);
 /// around it would answer "nothing was created" for a real submit.
 pub(crate) const EARLIEST_SUBMIT: Duration = Duration::from_secs(1_577_836_800);
 
+/// The longest [`ReconcileQuery::voice_name`] a search takes, in bytes of UTF-8 (4 KiB): the
+/// name goes out in the body of every page of the cloned-voice list. Far above any name a
+/// person gives a voice, and above the 200 characters an error's summary quotes; a longer
+/// one is refused (`InvalidInput` naming `voice_name`, nothing sent): leave it unset to
+/// search without the voice list.
+pub const RECONCILE_VOICE_NAME_MAX_BYTES: usize = 4096;
+
+/// `InvalidInput` naming `voice_name` for a name no search should send: blank, holding a
+/// control character (the create path refuses both, so no clone carried it), or longer than
+/// [`RECONCILE_VOICE_NAME_MAX_BYTES`].
+pub(crate) fn usable_voice_name(name: &str) -> Result<(), Error> {
+    crate::validate::non_blank("voice_name", name)?;
+    if name.len() > RECONCILE_VOICE_NAME_MAX_BYTES {
+        return Err(Error::invalid_input(
+            "voice_name",
+            format!(
+                "is {} bytes long, more than the {RECONCILE_VOICE_NAME_MAX_BYTES} a search sends with every page of the voice list; leave it unset to search without it",
+                name.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// What is known about a submit whose outcome is unknown: when it was sent, its kind, its
 /// VMEG idempotency key, the voice name a clone asked for, and the task id when an answer
 /// named one. [`ReconcileQuery::from_error`] reads all of it from an
@@ -64,9 +88,11 @@ pub struct ReconcileQuery {
     pub window: Duration,
     /// Clone or speech (`None`: either).
     pub kind: Option<JobKind>,
-    /// The VMEG idempotency key of the submit (matched against webhook deliveries).
+    /// The VMEG idempotency key of the submit (matched against webhook deliveries); one the
+    /// create path would refuse is refused by `reconcile`, naming `idempotency_key`.
     pub idempotency_key: Option<String>,
-    /// The voice name a clone asked for (matched against the cloned-voice list).
+    /// The voice name a clone asked for (matched against the cloned-voice list); blank, with
+    /// a control character or past [`RECONCILE_VOICE_NAME_MAX_BYTES`], `reconcile` refuses it.
     pub voice_name: Option<String>,
     /// The task id an answer named, if one did.
     pub task_id: Option<JobId>,
@@ -175,9 +201,11 @@ impl ReconcileQuery {
         q.sent_under = err.sent_under().cloned();
         // A name cut for the summary would tie no voice: left unset (resubmits, which hold
         // the request, give the whole name).
+        // Nor is a name no search takes (`check`): it is only extra evidence, and refused it
+        // would refuse the whole search.
         q.voice_name = request
             .field("voiceName")
-            .filter(|n| !n.trim().is_empty() && !crate::transport::summary_is_cut(n))
+            .filter(|n| !crate::transport::summary_is_cut(n) && usable_voice_name(n).is_ok())
             .map(str::to_owned);
         Ok(q)
     }
@@ -201,8 +229,19 @@ impl ReconcileQuery {
     /// last-attempt time more than 5 minutes after `now` or before 2020 (a zero column read
     /// as 1970), a task id of another provider than `provider`, one whose kind is not the
     /// query's, or a bare one that looks like a stored id (it would be looked up whole, and
-    /// the vendor's "not found" is no answer).
+    /// the vendor's "not found" is no answer); a voice name that is blank, holds a control
+    /// character or is longer than [`RECONCILE_VOICE_NAME_MAX_BYTES`] (no clone could carry
+    /// the first two, and every page of the voice list would carry the name); an
+    /// idempotency key the create path refuses (blank, blanks around it, past 64 characters,
+    /// not printable ASCII: no submit went out under it, and the hub's store would be asked
+    /// for it by name).
     pub(crate) fn check(&self, provider: Provider, now: SystemTime) -> Result<(), Error> {
+        if let Some(name) = &self.voice_name {
+            usable_voice_name(name)?;
+        }
+        if let Some(key) = &self.idempotency_key {
+            crate::validate::idempotency_key(key)?;
+        }
         let floor = std::time::UNIX_EPOCH + EARLIEST_SUBMIT;
         for (field, at) in [
             ("submitted_at", Some(self.submitted_at)),
@@ -268,7 +307,9 @@ impl ReconcileQuery {
         self
     }
 
-    /// Sets the voice name a clone asked for.
+    /// Sets the voice name a clone asked for: not blank, no control characters, at most
+    /// [`RECONCILE_VOICE_NAME_MAX_BYTES`] (else `reconcile` refuses the query, naming
+    /// `voice_name`, nothing sent).
     #[must_use]
     pub fn voice_name(mut self, name: impl Into<String>) -> Self {
         self.voice_name = Some(name.into());

@@ -40,6 +40,27 @@ pub struct TaskSummary {
     pub updated_at: Option<SystemTime>,
 }
 
+/// Why a listed or looked-up creation time was read as none
+/// ([`TaskSummary::impossible_creation_time_dropped`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoCreationTime {
+    /// Before 2020: a zero or unset column.
+    BeforeApis,
+    /// Later than the answer that gave it: a wrong zone, an "unset" sentinel.
+    AfterTheAnswer,
+}
+
+impl NoCreationTime {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::BeforeApis => "before 2020, a zero or unset time",
+            Self::AfterTheAnswer => {
+                "later than the answer giving it (a zone written wrong, or an unset sentinel)"
+            }
+        }
+    }
+}
+
 impl TaskSummary {
     /// A summary with an id, a vendor type (folded and cut to 64 characters: a server chooses
     /// it, and every `Display` of the summary prints it) and a status. A bare id is typed with `provider`
@@ -95,29 +116,51 @@ impl TaskSummary {
         self
     }
 
-    /// The summary with a creation time before 2020 read as none: that is before either
-    /// vendor's API, so a zero or unset column (the epoch, `2000-01-01`), not when the task was
-    /// made. Taken as a time, it rules the task out of any window, and a search that should
-    /// find it answers "none" and invites a second paid submit.
-    pub(crate) fn with_unset_creation_time_dropped(self) -> Self {
-        let (s, dropped) = self.unset_creation_time_dropped();
-        if dropped {
-            tracing::warn!(task = %s.id, "the task's creation time is before 2020, a zero or unset time; read as no time");
+    /// The summary with a creation time no task can have read as none: before 2020, before
+    /// either vendor's API, so a zero or unset column (the epoch, `2000-01-01`); or later
+    /// than `now`, when the answer giving it was read (a vendor writing its local time with
+    /// a `Z`, a `9999-12-31` "unset" sentinel). Taken as a time, it rules the task out of any
+    /// window, and a search that should find it answers "none" and invites a second paid
+    /// submit.
+    pub(crate) fn with_impossible_creation_time_dropped(self, now: SystemTime) -> Self {
+        let (s, dropped) = self.impossible_creation_time_dropped(now);
+        if let Some(why) = dropped {
+            tracing::warn!(task = %s.id, "the task's creation time is {}; read as no time", why.as_str());
         }
         s
     }
 
-    /// [`TaskSummary::with_unset_creation_time_dropped`] without its log line, and whether a
+    /// [`TaskSummary::with_impossible_creation_time_dropped`] without its log line, and why a
     /// time was dropped: a listing counts them and logs once (a list of 500,000 such tasks
-    /// must not become 500,000 log lines).
-    pub(crate) fn unset_creation_time_dropped(mut self) -> (Self, bool) {
+    /// must not become 500,000 log lines). Later than `now` means past [`FUTURE_SKEW`] (the
+    /// vendor's clock may be that far ahead), and for a time without a UTC offset past
+    /// [`UNKNOWN_OFFSET_SPAN`] more too (a UTC+14 local time read as UTC is 14 h ahead).
+    ///
+    /// [`FUTURE_SKEW`]: super::FUTURE_SKEW
+    pub(crate) fn impossible_creation_time_dropped(
+        mut self,
+        now: SystemTime,
+    ) -> (Self, Option<NoCreationTime>) {
         let floor = std::time::UNIX_EPOCH + super::EARLIEST_SUBMIT;
-        let dropped = self.created_at.is_some_and(|at| at < floor);
-        if dropped {
+        let ahead = if self.created_at_offset_unknown {
+            super::FUTURE_SKEW.saturating_add(UNKNOWN_OFFSET_SPAN)
+        } else {
+            super::FUTURE_SKEW
+        };
+        let why = self.created_at.and_then(|at| {
+            if at < floor {
+                Some(NoCreationTime::BeforeApis)
+            } else if at.duration_since(now).is_ok_and(|d| d > ahead) {
+                Some(NoCreationTime::AfterTheAnswer)
+            } else {
+                None
+            }
+        });
+        if why.is_some() {
             self.created_at = None;
             self.created_at_offset_unknown = false;
         }
-        (self, dropped)
+        (self, why)
     }
 
     /// Whether the task may have been created between `from` and `to`: its creation time is
@@ -392,6 +435,45 @@ mod tests {
     /// keeps `Succeeded`, `error` keeps `Failed`); a word this crate does not know keeps the
     /// same word in any case and spacing. Before: `finished` and `error` kept nothing, and
     /// `paused` missed the vendor's `Paused` (review 27-d #2).
+    /// Review 34-a #1: a creation time past the moment it was read (and the 5 min a vendor's
+    /// clock may be ahead) is no time; one without a UTC offset only past 14 h more (a
+    /// UTC+14 local time read as UTC), so a UTC+8 vendor's offset-less times stay placed
+    /// loosely. Before 2020 is no time as before; now and just ahead stay.
+    #[test]
+    fn a_creation_time_after_its_answer_or_before_2020_is_no_time() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        let task = || TaskSummary::new(Provider::Vmeg, "t-1", None, "", TaskStatus::Queued);
+        let zoned = |at| task().with_created_at(at);
+        let loose = |at| task().with_created_at_offset_unknown(at);
+        let far = std::time::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+        for (s, why) in [
+            (zoned(now + hours(8)), Some(NoCreationTime::AfterTheAnswer)),
+            (zoned(far), Some(NoCreationTime::AfterTheAnswer)),
+            (
+                zoned(now + Duration::from_secs(301)),
+                Some(NoCreationTime::AfterTheAnswer),
+            ),
+            (loose(now + hours(15)), Some(NoCreationTime::AfterTheAnswer)),
+            (
+                zoned(std::time::UNIX_EPOCH),
+                Some(NoCreationTime::BeforeApis),
+            ),
+            (zoned(now), None),
+            (zoned(now + Duration::from_secs(300)), None),
+            (loose(now + hours(8)), None),
+            (zoned(now - hours(8)), None),
+        ] {
+            let before = s.created_at;
+            let (s, got) = s.impossible_creation_time_dropped(now);
+            assert_eq!(got, why, "{before:?}");
+            assert_eq!(s.created_at.is_none(), why.is_some(), "{before:?}");
+            if why.is_some() {
+                assert!(!s.created_at_offset_unknown);
+            }
+        }
+    }
+
     #[test]
     fn a_status_filter_reads_a_vendor_word_as_the_vendor_does() {
         let task = |raw: &str| {
