@@ -327,10 +327,10 @@ mod tests {
     #[test]
     fn retry_after_headers_give_their_longest_wait() {
         use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-        let of = |values: &[&str]| {
+        let of = |values: &[&'static str]| {
             let mut h = HeaderMap::new();
             for v in values {
-                h.append(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+                h.append(RETRY_AFTER, HeaderValue::from_static(v));
             }
             retry_after_of(&h)
         };
