@@ -516,6 +516,37 @@ async fn a_refusal_that_names_a_task_on_a_create_is_an_unknown_outcome_sent_once
     }
 }
 
+/// Review 34-d #3: a failure answer to a create whose `data` names a task id this crate
+/// cannot use (`audio/1`) still names a task: the 429 is not resent, the 400 with code 20002
+/// is no refusal to resubmit; each ends `OutcomeUnknown` without a usable id, sent once.
+/// Before: read as naming no task, the 429 was resent (two paid tasks) and the 400
+/// `may_resubmit()`.
+#[tokio::test]
+async fn a_failure_naming_an_unusable_task_id_on_a_create_is_an_unknown_outcome_sent_once() {
+    for (status, code_) in [(429, json!(-1)), (400, json!(20002))] {
+        for speech in [false, true] {
+            let what = format!("HTTP {status} code {code_} speech={speech}");
+            let server = Scripted::start(vec![
+                Step::Json(
+                    status,
+                    Vec::new(),
+                    json!({"code": code_, "msg": "busy", "data": {"id": "audio/1"}}),
+                ),
+                ok(task("audio_2", "soundCloningClone", "queued", json!({}))),
+            ])
+            .await;
+            let (c, _) = client(Provider::JimmyAi, &server.base_url);
+            let e = create(&c, speech).await.unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+                "{what}: {e}"
+            );
+            assert!(!e.may_resubmit(), "{what}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+        }
+    }
+}
+
 /// A create answered with a success whose id this crate refuses (a `/` in it, a control
 /// character, 300 characters) is an unknown outcome, sent once, whose text quotes the id as
 /// it came (escaped, cut to 80 characters): for JimmyAI, which has no task list, it may be

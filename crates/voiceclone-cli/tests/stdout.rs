@@ -70,7 +70,11 @@ fn a_job_whose_result_stdout_cannot_take_is_reported_on_stderr_with_exit_3() {
 fn an_unknown_create_that_keeps_its_kind_is_reported_on_stderr_when_stdout_is_gone() {
     let sim = Sim::fast(KEY);
     sim.handle
-        .fail_next("jimmyai.createClone", voiceclone_sim::FaultKind::Http503, 10)
+        .fail_next(
+            "jimmyai.createClone",
+            voiceclone_sim::FaultKind::Http503,
+            10,
+        )
         .unwrap();
     let mut child = command(
         Some(&sim.url()),

@@ -71,6 +71,7 @@ pub(crate) fn answer_made_nothing(err: &Error) -> bool {
     err.phase() == Phase::Answered
         && matches!(err.kind(), ErrorKind::RateLimited | ErrorKind::Server)
         && err.named_task_id().is_none()
+        && err.unusable_task_id().is_none()
         && !maybe_processed(err)
         && !unconfirmed_refusal(err)
 }
@@ -98,9 +99,10 @@ fn names_own_task(err: &Error, creates: bool) -> bool {
 /// task id in `data`: whatever its HTTP status and code (a 429, a 503, JimmyAI's 20002, a
 /// VMEG 400 or 402 inside a 200), an answer that names a task does not say nothing was made.
 /// JimmyAI's statuses and rate limits are UNKNOWN (api-facts B2, B10): such an answer is
-/// taken as maybe processed, never resent, and its id kept.
+/// taken as maybe processed, never resent, and its id kept. An id that cannot be used
+/// (`audio/1`) names a task too: the answer is no refusal, and its text is kept for people.
 fn names_a_created_task(err: &Error, creates: bool) -> bool {
-    creates && err.named_task_id().is_some()
+    creates && (err.named_task_id().is_some() || err.unusable_task_id().is_some())
 }
 
 /// Whether `call` creates a task the caller pays for (a clone, a speech create): not a

@@ -419,8 +419,29 @@ pub(crate) fn decode_envelope(
     // api-facts A3): kept, so that an unknown outcome carries it and the job is not lost.
     Err(match named {
         Some(id) => err.with_task_id(id),
-        None => err,
+        None => match unusable_task_text(provider, data.as_deref()) {
+            Some(text) => err.with_unusable_task_id(text),
+            None => err,
+        },
     })
+}
+
+/// The text of a task id a failure's `data` names that cannot be used (`audio/1`, a control
+/// character, two ids that disagree), cut: such an answer still names a task, so a create
+/// answered so is never resent or called refused (review 34-d #3), and the text is what a
+/// person can quote. `None` when `data` names no task, or a usable one.
+#[cold]
+#[inline(never)]
+fn unusable_task_text(provider: Provider, data: Option<&RawValue>) -> Option<String> {
+    let data = data?.get();
+    let mut de = serde_json::Deserializer::from_slice(data.as_bytes());
+    let ids =
+        serde::Deserializer::deserialize_map(&mut de, ValuesOf(task_id_field(provider))).ok()?;
+    let first = ids.first()?;
+    match agreeing_id(&ids, None) {
+        Err(()) => Some(crate::error::cut(first.get(), 200)),
+        Ok(_) => None,
+    }
 }
 
 /// The error the vendor's own envelope with a failure `code` stands for, whatever its HTTP
