@@ -1556,3 +1556,91 @@ fn write_silent_wav(path: &Path, seconds: u32) {
     v.resize(44 + data as usize, 0);
     std::fs::write(path, v).unwrap();
 }
+
+/// Review 34-e #3: `--out` naming a file the same run reads (the local recording a clone
+/// uploads, or the `--api-key-file`) is refused before anything is sent (exit 2, usage),
+/// `--overwrite` or not, the input named and `--overwrite` not suggested; the input is left
+/// as it was. Before, the refusal said to pass `--overwrite`, which then replaced the user's
+/// recording with the vendor's synthetic preview (or the key file with audio).
+#[test]
+fn out_refuses_the_recording_or_key_file_the_run_reads_whatever_overwrite_says() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("me.wav");
+    write_silent_wav(&rec, 20);
+    let recording = std::fs::read(&rec).unwrap();
+    let rec_s = rec.to_str().unwrap();
+    // The same file under another spelling, and as a numbered file of `--out DIR`.
+    let spelled = format!("{}/./me.wav", dir.path().display());
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    let part = parts.join("01.wav");
+    write_silent_wav(&part, 20);
+    let part_bytes = std::fs::read(&part).unwrap();
+    let key_file = dir.path().join("key.txt");
+    std::fs::write(&key_file, format!("{}\n", sim.key())).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_s = key_file.to_str().unwrap();
+    let clone = |audio: &str, out: &str, more: &[&str]| {
+        let mut args = vec![
+            "--provider",
+            "jimmyai",
+            "--allow-private-urls",
+            "--json",
+            "clone",
+            audio,
+            "--text",
+            "Hi.",
+            "--wait",
+            "--out",
+            out,
+        ];
+        args.extend(more);
+        args.extend(FAST_POLL);
+        run(&sim, &args)
+    };
+    for more in [&[][..], &["--overwrite"]] {
+        for (audio, out) in [
+            (rec_s, rec_s),
+            (rec_s, spelled.as_str()),
+            (part.to_str().unwrap(), parts.to_str().unwrap()),
+        ] {
+            let j = clone(audio, out, more).expect(2).json();
+            assert_eq!(j["error"]["kind"], "usage", "{out} {more:?}: {j}");
+            let message = j["error"]["message"].as_str().unwrap();
+            assert!(message.contains("recording"), "{out} {more:?}: {j}");
+            assert!(!message.contains("--overwrite"), "{out} {more:?}: {j}");
+        }
+        let mut args = vec![
+            "--provider",
+            "vmeg",
+            "--allow-private-urls",
+            "--json",
+            "--api-key-file",
+            key_s,
+            "speak",
+            "--voice",
+            "sv_en_us_female_01",
+            "--text",
+            "Hello.",
+            "--wait",
+            "--out",
+            key_s,
+        ];
+        args.extend(more);
+        args.extend(FAST_POLL);
+        let j = run_with_key(&sim, "", &args).expect(2).json();
+        assert_eq!(j["error"]["kind"], "usage", "{more:?}: {j}");
+        let message = j["error"]["message"].as_str().unwrap();
+        assert!(message.contains("--api-key-file"), "{more:?}: {j}");
+        assert!(!message.contains("--overwrite"), "{more:?}: {j}");
+    }
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+    assert_eq!(std::fs::read(&rec).unwrap(), recording);
+    assert_eq!(std::fs::read(&part).unwrap(), part_bytes);
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        format!("{}\n", sim.key())
+    );
+}

@@ -120,6 +120,13 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
             special.display()
         )));
     }
+    if let Some((target, input)) = read_target(cli, out) {
+        return Err(Failure::usage(format!(
+            "--out {}: {} is {input}: the result would replace it; nothing was sent, choose another PATH",
+            out.display(),
+            target.display()
+        )));
+    }
     writable(out)?;
     if overwrite && let Some(locked) = sticky_target(out) {
         return Err(Failure::usage(format!(
@@ -512,6 +519,53 @@ fn special_target(out: &Path) -> Option<std::path::PathBuf> {
     targets(out)
         .1
         .find(|p| std::fs::metadata(p).is_ok_and(|m| !m.is_file()))
+}
+
+/// The first existing file the run may write (as [`existing_target`] looks) that is a file
+/// the same run reads, with what that input is: the local recording a clone uploads, or the
+/// `--api-key-file`. Refused whatever `--overwrite` says: the user asked to replace an
+/// earlier result, not the recording being cloned (a later clone from it would clone the
+/// vendor's synthetic preview) nor the key (the next run would read audio as its key).
+fn read_target(cli: &Cli, out: &Path) -> Option<(std::path::PathBuf, &'static str)> {
+    let recording = match &cli.command {
+        Command::Clone(a) => match super::provider::audio_source(&a.audio) {
+            voiceclone::AudioSource::File(p) => Some(p),
+            _ => None,
+        },
+        _ => None,
+    };
+    let inputs: Vec<(std::path::PathBuf, &'static str)> = recording
+        .map(|p| (p, "the recording this clone uploads (AUDIO_URL_OR_FILE)"))
+        .into_iter()
+        .chain(
+            cli.api_key_file
+                .clone()
+                .map(|p| (p, "the --api-key-file this run reads its key from")),
+        )
+        .collect();
+    if inputs.is_empty() {
+        return None;
+    }
+    targets(out).1.find_map(|t| {
+        inputs
+            .iter()
+            .find(|(input, _)| same_file(&t, input))
+            .map(|(_, what)| (t.clone(), *what))
+    })
+}
+
+/// Whether `a` and `b` are one file, each taken as it is or followed if a link: the rename
+/// replaces a link and the read follows one, and a link from one to the other is a mistake
+/// either way, so the wider match. By metadata, never by opening (a FIFO would block).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let metas = |p: &Path| {
+        [std::fs::symlink_metadata(p), std::fs::metadata(p)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+    };
+    let (ma, mb) = (metas(a), metas(b));
+    ma.iter().any(|x| mb.iter().any(|y| same_inode(x, y, a, b)))
 }
 
 /// Whether `name` is `<prefix>NN.<ext>`, a name [`write_all`] may give one of at most

@@ -55,16 +55,55 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `word` as one word of a POSIX shell command line, for the commands the CLI suggests
+/// `word` as one word of a shell command line, for the commands the CLI suggests
 /// (`voiceclone wait ID`): as it is when every character is in `[A-Za-z0-9:._/@%+=,-]`,
 /// else in single quotes, each `'` written `'\''`. A server-chosen id holding `$(...)`,
-/// `;` or a backtick is then pasted as text, never run.
+/// `;` or a backtick is then pasted as text, never run. A word holding a character
+/// [`terminal_safe`] escapes (a tab, CR, LF, an invisible one) is written in ANSI-C quotes
+/// instead ([`ansi_c_quoted`]): in single quotes, the escaping would paste `\r` (a
+/// backslash and an `r`) as another word than the one meant.
 pub fn shell_word(word: &str) -> Cow<'_, str> {
     let plain = |c: char| c.is_ascii_alphanumeric() || ":._/@%+=,-".contains(c);
     if !word.is_empty() && word.chars().all(plain) {
         return Cow::Borrowed(word);
     }
+    if word.chars().any(must_escape) {
+        return Cow::Owned(ansi_c_quoted(word));
+    }
     Cow::Owned(format!("'{}'", word.replace('\'', "'\\''")))
+}
+
+/// `word` as bash's and zsh's `$'...'` (ANSI-C quoting, also in POSIX.1-2024), with every
+/// character [`must_escape`] names written as an escape (`\t`, `\r`, `\n`, `\xHH` below
+/// U+0080, `\uHHHH`, `\UHHHHHHHH`, always at full width so a hex digit after one is not
+/// read into it), and `\` and `'` escaped: nothing in it is changed again by
+/// [`terminal_safe`], and the shell passes `word` itself (`\u` as UTF-8 in a UTF-8 locale).
+/// A NUL cannot be in any argument: the shell ends the word there.
+fn ansi_c_quoted(word: &str) -> String {
+    let mut out = String::with_capacity(word.len() + 16);
+    out.push_str("$'");
+    for c in word.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if must_escape(c) => {
+                let n = u32::from(c);
+                if n < 0x80 {
+                    out.push_str(&format!("\\x{n:02x}"));
+                } else if n <= 0xffff {
+                    out.push_str(&format!("\\u{n:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{n:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// Serialized JSON with the characters serde_json leaves raw (DEL, C1 controls, bidi
@@ -180,6 +219,76 @@ mod tests {
             let q = shell_word(hostile);
             assert!(q.starts_with('\'') && q.ends_with('\''), "{hostile}: {q}");
         }
+    }
+
+    /// Bash's reading of the `$'...'` escapes [`ansi_c_quoted`] writes.
+    fn ansi_c_unquoted(quoted: &str) -> String {
+        let body = quoted
+            .strip_prefix("$'")
+            .unwrap()
+            .strip_suffix('\'')
+            .unwrap();
+        let mut out = String::new();
+        let mut chars = body.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                assert_ne!(c, '\'', "an unescaped quote in {quoted}");
+                out.push(c);
+                continue;
+            }
+            let hex = |chars: &mut std::str::Chars<'_>, width: usize| {
+                let digits: String = chars.by_ref().take(width).collect();
+                char::from_u32(u32::from_str_radix(&digits, 16).unwrap()).unwrap()
+            };
+            match chars.next().unwrap() {
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'x' => out.push(hex(&mut chars, 2)),
+                'u' => out.push(hex(&mut chars, 4)),
+                'U' => out.push(hex(&mut chars, 8)),
+                other => {
+                    let plain = matches!(other, '\\' | '\'');
+                    assert!(plain, "an escape \\{other} bash reads otherwise: {quoted}");
+                    out.push(other);
+                }
+            }
+        }
+        out
+    }
+
+    /// Review 34-e #4: a word holding a character the terminal escaping changes (a CR from a
+    /// CRLF file, a tab, a zero-width space) is written as `$'...'`, which the terminal
+    /// escaping leaves as it is and which reads back (by bash's rules, and by bash itself
+    /// when it is installed) as the word: in single quotes, `narrator\r` pasted a backslash
+    /// and an `r`, another name.
+    #[test]
+    fn a_word_the_terminal_escaping_would_change_pastes_back_exactly() {
+        let words = [
+            "narrator\r",
+            "a\tb\nc",
+            "it's a \\ \u{200b}x\u{1b}[2J",
+            "\u{7f}9\u{85}f\u{202e}a\u{feff}b\u{e0041}1",
+            "-n\u{2028}$(id)`x`\"é 声",
+        ];
+        for word in words {
+            let q = shell_word(word);
+            assert!(q.starts_with("$'"), "{word:?}: {q}");
+            assert_eq!(terminal_safe(&q), q, "{word:?}");
+            assert_eq!(ansi_c_unquoted(&q), word, "{q}");
+            let bash = std::process::Command::new("bash")
+                .env("LC_ALL", "C.UTF-8")
+                .arg("-c")
+                .arg(format!("printf %s {q}"))
+                .output();
+            if let Ok(o) = bash
+                && o.status.success()
+            {
+                assert_eq!(String::from_utf8_lossy(&o.stdout), word, "bash read {q}");
+            }
+        }
+        // Nothing to escape: single quotes, as before.
+        assert_eq!(shell_word("a b é"), "'a b é'");
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl UploadSeen {
 
 /// The clone's recording: an argument that parses as an http(s) URL is a URL, anything else
 /// a local path.
-pub(super) fn audio_source(arg: &str) -> AudioSource {
+pub(crate) fn audio_source(arg: &str) -> AudioSource {
     match url::Url::parse(arg.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => AudioSource::Url(arg.trim().to_owned()),
         _ => AudioSource::File(arg.into()),

@@ -33,6 +33,7 @@ mod suggest;
 mod wait;
 mod webhook_wait;
 
+pub(crate) use client::audio_source;
 pub use client::build_client;
 pub use clone::clone_request;
 pub use policy::{needs_wait, policy};

@@ -55,8 +55,9 @@ pub(super) fn reconcile_command(
     if let Some(id) = task {
         args = format!("{args} --task-id {}", sh_id(id));
     }
-    // After `=`: a name starting with `-` would be read as an option.
-    if let Some(name) = voice_name {
+    // After `=`: a name starting with `-` would be read as an option. A NUL cannot be
+    // passed in an argument (the shell ends the word there): that name is left out, not cut.
+    if let Some(name) = voice_name.filter(|n| !n.contains('\0')) {
         args = format!("{args} --voice-name={}", sh(name));
     }
     crate::output::suggested_command(&args)
@@ -90,5 +91,34 @@ pub(super) fn with_which_key(kind: &str) -> String {
         " with the key of the account that submitted it: the API key was refused, which says nothing of the job".to_owned()
     } else {
         crate::output::suggested_key_note()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review 34-e #4: a voice name holding a CR (a `--name "$(cat name.txt)"` of a CRLF file),
+    /// a tab or an invisible character is written as `$'...'`, which the terminal escaping
+    /// leaves as it is, so the pasted command passes the name itself (the reconcile search
+    /// matches names exactly). A NUL cannot be passed: that name is left out.
+    #[test]
+    fn the_suggested_reconcile_passes_a_voice_name_the_terminal_escaping_would_change() {
+        let command = |name: &str| {
+            let c = reconcile_command(
+                JobKind::Clone,
+                "2026-01-01T00:00:00Z",
+                "2026-01-01T00:00:01Z",
+                Some("k-1"),
+                None,
+                Some(name),
+            );
+            assert_eq!(crate::output::terminal_safe(&c), c, "{name:?}");
+            c
+        };
+        assert!(command("narrator\r").ends_with(r"--voice-name=$'narrator\r'"));
+        assert!(command("a\tb's\u{200b}").ends_with(r"--voice-name=$'a\tb\'s\u200b'"));
+        assert!(command("plain name").ends_with("--voice-name='plain name'"));
+        assert!(!command("a\0b").contains("--voice-name"));
     }
 }
