@@ -182,22 +182,31 @@ fn document(file: &mut syn::File, operations: &[Operation]) {
     impl VisitMut for Docs<'_> {
         fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
             if let Some((op, side)) = self.by_struct(&item.ident.to_string()) {
-                let text = if side == "When" {
-                    format!(
-                        " What a mocked `{}` request (`{} {}`) must match; one method per parameter.",
-                        op.id,
-                        op.method.to_uppercase(),
-                        op.path
-                    )
-                } else {
-                    format!(
-                        " The mocked answer to `{}` (`{} {}`): one method per declared response.",
-                        op.id,
-                        op.method.to_uppercase(),
-                        op.path
-                    )
-                };
-                item.attrs.push(doc(&text));
+                let (method, path) = (op.method.to_uppercase(), &op.path);
+                if side == "When" {
+                    let text = format!(
+                        " What a mocked `{}` request (`{method} {path}`) must match; one method per parameter.",
+                        op.id
+                    );
+                    item.attrs.push(doc(&text));
+                    return;
+                }
+                // The shaped spec keeps only the 2xx answers (`shape.rs`,
+                // `drop_failure_responses`): say so, rather than promise a typed method for
+                // the 4XX/5XX answers the vendor's spec declares.
+                let text = format!(" The mocked answer to `{}` (`{method} {path}`).", op.id);
+                for line in [
+                    text.as_str(),
+                    "",
+                    " Only the success is typed (`ok`, with the client's response type): the shaped",
+                    " spec the client is generated from leaves the failure answers (4XX, 5XX)",
+                    " undeclared, and the client reads them as `UnexpectedResponse`. Answer one with",
+                    " `into_inner()` (a plain `httpmock::Then`) and the client's",
+                    " `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:",
+                    " `then.into_inner().status(409).header(\"Retry-After\", \"2\").json_body_obj(&envelope)`.",
+                ] {
+                    item.attrs.push(doc(line));
+                }
             }
         }
         fn visit_trait_item_fn_mut(&mut self, item: &mut syn::TraitItemFn) {
@@ -218,6 +227,60 @@ fn document(file: &mut syn::File, operations: &[Operation]) {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    /// The `Then` wrappers' docs say only `ok` is typed (review 34-b #4): true while the
+    /// shaped spec keeps no failure answer. A typed failure method would make them wrong.
+    #[test]
+    fn only_the_success_is_typed_as_the_then_docs_say() {
+        /// The methods of every `impl ..Then` among `items`, modules entered.
+        fn then_methods(items: &[syn::Item], out: &mut Vec<String>) {
+            for item in items {
+                match item {
+                    syn::Item::Mod(m) => {
+                        if let Some((_, inner)) = &m.content {
+                            then_methods(inner, out);
+                        }
+                    }
+                    syn::Item::Impl(i) => {
+                        let ty = &i.self_ty;
+                        if !quote::quote!(#ty).to_string().ends_with("Then") {
+                            continue;
+                        }
+                        for it in &i.items {
+                            if let syn::ImplItem::Fn(f) = it {
+                                out.push(f.sig.ident.to_string());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (spec, client) in [
+            ("specs/vmeg.yaml", "vmeg_client"),
+            ("specs/jimmyai.yaml", "jimmyai_client"),
+        ] {
+            let text = std::fs::read_to_string(crate::workspace_root().join(spec)).unwrap();
+            let out = super::generate(spec, &text, client).unwrap();
+            let file: syn::File = syn::parse_str(&out).unwrap();
+            let mut methods = Vec::new();
+            then_methods(&file.items, &mut methods);
+            assert!(methods.contains(&"ok".to_owned()), "{spec}: {methods:?}");
+            let typed: Vec<_> = methods
+                .iter()
+                .filter(|m| !["new", "into_inner", "ok"].contains(&m.as_str()))
+                .collect();
+            assert!(
+                typed.is_empty(),
+                "{spec}: typed answers besides ok: {typed:?}"
+            );
+            assert!(
+                out.contains("/// Only the success is typed (`ok`")
+                    && out.contains("`types::ErrorEnvelope`"),
+                "{spec}"
+            );
+        }
+    }
 
     #[test]
     fn the_mocks_re_export_httpmock() {

@@ -44,7 +44,14 @@ pub mod operations {
             )
         }
     }
-    /// The mocked answer to `getAudioTask` (`GET /api/open-api/v1/audios/{id}`): one method per declared response.
+    /// The mocked answer to `getAudioTask` (`GET /api/open-api/v1/audios/{id}`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct GetAudioTaskThen(::httpmock::Then);
     impl GetAudioTaskThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -80,7 +87,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `createAudio` (`POST /api/open-api/v1/soundCloning/audios`): one method per declared response.
+    /// The mocked answer to `createAudio` (`POST /api/open-api/v1/soundCloning/audios`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct CreateAudioThen(::httpmock::Then);
     impl CreateAudioThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -116,7 +130,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `createClone` (`POST /api/open-api/v1/soundCloning/clones`): one method per declared response.
+    /// The mocked answer to `createClone` (`POST /api/open-api/v1/soundCloning/clones`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct CreateCloneThen(::httpmock::Then);
     impl CreateCloneThen {
         pub fn new(inner: ::httpmock::Then) -> Self {

@@ -51,7 +51,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `materialDelete` (`POST /openapi/v1/assets/material/delete`): one method per declared response.
+    /// The mocked answer to `materialDelete` (`POST /openapi/v1/assets/material/delete`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct MaterialDeleteThen(::httpmock::Then);
     impl MaterialDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -114,7 +121,14 @@ pub mod operations {
             }
         }
     }
-    /// The mocked answer to `materialList` (`GET /openapi/v1/assets/material/list`): one method per declared response.
+    /// The mocked answer to `materialList` (`GET /openapi/v1/assets/material/list`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct MaterialListThen(::httpmock::Then);
     impl MaterialListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -166,7 +180,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `materialUploadComplete` (`POST /openapi/v1/assets/material/upload/complete`): one method per declared response.
+    /// The mocked answer to `materialUploadComplete` (`POST /openapi/v1/assets/material/upload/complete`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct MaterialUploadCompleteThen(::httpmock::Then);
     impl MaterialUploadCompleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -218,7 +239,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `materialGenUploadUrl` (`POST /openapi/v1/assets/material/upload/gen-upload-url`): one method per declared response.
+    /// The mocked answer to `materialGenUploadUrl` (`POST /openapi/v1/assets/material/upload/gen-upload-url`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct MaterialGenUploadUrlThen(::httpmock::Then);
     impl MaterialGenUploadUrlThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -270,7 +298,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `materialMultipartAbort` (`POST /openapi/v1/assets/material/upload/multipart/abort`): one method per declared response.
+    /// The mocked answer to `materialMultipartAbort` (`POST /openapi/v1/assets/material/upload/multipart/abort`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct MaterialMultipartAbortThen(::httpmock::Then);
     impl MaterialMultipartAbortThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -324,7 +359,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `materialMultipartComplete` (`POST /openapi/v1/assets/material/upload/multipart/complete`): one method per declared response.
+    /// The mocked answer to `materialMultipartComplete` (`POST /openapi/v1/assets/material/upload/multipart/complete`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct MaterialMultipartCompleteThen(::httpmock::Then);
     impl MaterialMultipartCompleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -378,7 +420,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `materialMultipartInitiate` (`POST /openapi/v1/assets/material/upload/multipart/initiate`): one method per declared response.
+    /// The mocked answer to `materialMultipartInitiate` (`POST /openapi/v1/assets/material/upload/multipart/initiate`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct MaterialMultipartInitiateThen(::httpmock::Then);
     impl MaterialMultipartInitiateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -432,7 +481,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `materialMultipartPresign` (`POST /openapi/v1/assets/material/upload/multipart/presign-parts`): one method per declared response.
+    /// The mocked answer to `materialMultipartPresign` (`POST /openapi/v1/assets/material/upload/multipart/presign-parts`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct MaterialMultipartPresignThen(::httpmock::Then);
     impl MaterialMultipartPresignThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -488,7 +544,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `voiceBasicList` (`POST /openapi/v1/assets/voice/basic/list`): one method per declared response.
+    /// The mocked answer to `voiceBasicList` (`POST /openapi/v1/assets/voice/basic/list`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct VoiceBasicListThen(::httpmock::Then);
     impl VoiceBasicListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -540,7 +603,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `voiceCloneDelete` (`POST /openapi/v1/assets/voice/clone/delete`): one method per declared response.
+    /// The mocked answer to `voiceCloneDelete` (`POST /openapi/v1/assets/voice/clone/delete`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct VoiceCloneDeleteThen(::httpmock::Then);
     impl VoiceCloneDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -596,7 +666,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `voiceCloneList` (`POST /openapi/v1/assets/voice/clone/list`): one method per declared response.
+    /// The mocked answer to `voiceCloneList` (`POST /openapi/v1/assets/voice/clone/list`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct VoiceCloneListThen(::httpmock::Then);
     impl VoiceCloneListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -648,7 +725,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `voiceCloneUpdate` (`POST /openapi/v1/assets/voice/clone/update`): one method per declared response.
+    /// The mocked answer to `voiceCloneUpdate` (`POST /openapi/v1/assets/voice/clone/update`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct VoiceCloneUpdateThen(::httpmock::Then);
     impl VoiceCloneUpdateThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -700,7 +784,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `cloneVoiceCreateSync` (`POST /openapi/v1/task/clone-voice/create`): one method per declared response.
+    /// The mocked answer to `cloneVoiceCreateSync` (`POST /openapi/v1/task/clone-voice/create`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct CloneVoiceCreateSyncThen(::httpmock::Then);
     impl CloneVoiceCreateSyncThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -752,7 +843,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `cloneVoiceCreateAsync` (`POST /openapi/v1/task/clone-voice/create-async`): one method per declared response.
+    /// The mocked answer to `cloneVoiceCreateAsync` (`POST /openapi/v1/task/clone-voice/create-async`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct CloneVoiceCreateAsyncThen(::httpmock::Then);
     impl CloneVoiceCreateAsyncThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -804,7 +902,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `ttsCreateSync` (`POST /openapi/v1/task/tts/create`): one method per declared response.
+    /// The mocked answer to `ttsCreateSync` (`POST /openapi/v1/task/tts/create`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct TtsCreateSyncThen(::httpmock::Then);
     impl TtsCreateSyncThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -856,7 +961,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `ttsCreateAsync` (`POST /openapi/v1/task/tts/create-async`): one method per declared response.
+    /// The mocked answer to `ttsCreateAsync` (`POST /openapi/v1/task/tts/create-async`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct TtsCreateAsyncThen(::httpmock::Then);
     impl TtsCreateAsyncThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -908,7 +1020,14 @@ pub mod operations {
             Self(self.0.json_body_obj(value))
         }
     }
-    /// The mocked answer to `tasksDelete` (`POST /openapi/v1/tasks/delete`): one method per declared response.
+    /// The mocked answer to `tasksDelete` (`POST /openapi/v1/tasks/delete`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct TasksDeleteThen(::httpmock::Then);
     impl TasksDeleteThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -954,7 +1073,14 @@ pub mod operations {
             Self(self.0.query_param("taskId", value.to_string()))
         }
     }
-    /// The mocked answer to `tasksDetail` (`GET /openapi/v1/tasks/detail`): one method per declared response.
+    /// The mocked answer to `tasksDetail` (`GET /openapi/v1/tasks/detail`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct TasksDetailThen(::httpmock::Then);
     impl TasksDetailThen {
         pub fn new(inner: ::httpmock::Then) -> Self {
@@ -1037,7 +1163,14 @@ pub mod operations {
             }
         }
     }
-    /// The mocked answer to `tasksList` (`GET /openapi/v1/tasks/list`): one method per declared response.
+    /// The mocked answer to `tasksList` (`GET /openapi/v1/tasks/list`).
+    ///
+    /// Only the success is typed (`ok`, with the client's response type): the shaped
+    /// spec the client is generated from leaves the failure answers (4XX, 5XX)
+    /// undeclared, and the client reads them as `UnexpectedResponse`. Answer one with
+    /// `into_inner()` (a plain `httpmock::Then`) and the client's
+    /// `types::ErrorEnvelope`, e.g. a 409 with `Retry-After: 2`:
+    /// `then.into_inner().status(409).header("Retry-After", "2").json_body_obj(&envelope)`.
     pub struct TasksListThen(::httpmock::Then);
     impl TasksListThen {
         pub fn new(inner: ::httpmock::Then) -> Self {

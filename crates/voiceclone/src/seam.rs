@@ -53,7 +53,8 @@ use crate::wait::WaitPolicy;
 /// it in a future that may be dropped (a web handler whose caller hangs up). Dropped after its
 /// request went out, the submit leaves a task you hold no key or id for (only a WARN,
 /// "write dropped mid-call"), and submitting again bills the work twice. The fake cannot
-/// catch this: its submits end on their first poll, so a timer around them never fires.
+/// catch this: its submits of a URL end on their first poll, so a timer around them never
+/// fires (a local recording's is read first, with Tokio's file I/O).
 /// Where a request must not outlive its caller, `tokio::spawn` the submit so that it ends by
 /// itself, and keep its result.
 pub trait VoiceCloning: Send + Sync + std::fmt::Debug {

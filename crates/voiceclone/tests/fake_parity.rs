@@ -1877,6 +1877,17 @@ async fn script_urls_and_reasons_the_client_would_drop_are_refused() {
             Script::fails("x").with_failure_reason("  "),
             "Script::with_failure_reason(",
         ),
+        // Control characters only: the client folds them away, and keeps nothing.
+        (
+            Provider::JimmyAi,
+            Script::fails("\u{1}\u{7f}"),
+            "Script::with_failure_reason(",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_failed_line(0, "\u{0}\r"),
+            "Script::with_failed_line(0, ",
+        ),
     ];
     for (provider, script, names) in cases {
         let fake = FakeClient::new(provider);
@@ -2115,5 +2126,162 @@ async fn a_jimmyai_status_word_is_read_through_its_table_as_the_clients() {
     assert!(
         matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
         "{err}"
+    );
+}
+
+/// Review 34-b #2: a scripted failure reason (a failed task's, a failed line's) is folded
+/// and cut as the client folds and cuts the provider's (each run of whitespace or control
+/// characters one space, at most 500 characters), so `job.error`, the wait's `TaskFailed`
+/// reason and a failed segment's error are the client's reading the same answer from a mock
+/// of each API. Before, the fake kept the script's newline and all 600 characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn scripted_failure_reasons_are_folded_and_cut_as_the_clients() {
+    use httpmock::Method::GET;
+    use serde_json::json;
+    use std::time::Duration;
+    use voiceclone::{Job, TaskStatus};
+    let long = format!("{} end", "x".repeat(600));
+    let reasons = [("nl", "a\nb\tc".to_owned()), ("long", long)];
+    let server = httpmock::MockServer::start_async().await;
+    for (name, reason) in &reasons {
+        let (task, line) = (format!("t-task-{name}"), format!("t-line-{name}"));
+        server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path("/openapi/v1/tasks/detail")
+                    .query_param("taskId", task.as_str());
+                then.status(200)
+                    .json_body(json!({"code": 200, "message": "", "data": {
+                    "taskId": task, "taskType": "tts", "status": "failed",
+                    "result": {"errorMessage": reason}}}));
+            })
+            .await;
+        server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path("/openapi/v1/tasks/detail")
+                    .query_param("taskId", line.as_str());
+                then.status(200)
+                    .json_body(json!({"code": 200, "message": "", "data": {
+                    "taskId": line, "taskType": "tts", "status": "finished",
+                    "result": {"results": [
+                        {"uri": "https://cdn.example.com/0.wav", "duration": 1.0, "errorMessage": ""},
+                        {"uri": "", "duration": null, "errorMessage": reason}]}}}));
+            })
+            .await;
+        server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path(format!("/api/open-api/v1/audios/audio_{name}"));
+                then.status(200)
+                    .json_body(json!({"code": 20000, "msg": "ok", "data": {
+                    "id": format!("audio_{name}"), "object": "audio", "created": 1_781_777_280,
+                    "model": "soundCloningAudio", "status": "failed", "error": reason}}));
+            })
+            .await;
+    }
+    let failed = |reason: &str| {
+        Script::new()
+            .then_status(TaskStatus::Failed)
+            .with_failure_reason(reason)
+    };
+    for (name, reason) in &reasons {
+        let cases = [
+            (Provider::Vmeg, format!("t-task-{name}"), failed(reason)),
+            (
+                Provider::Vmeg,
+                format!("t-line-{name}"),
+                Script::new()
+                    .then_status(TaskStatus::Succeeded)
+                    .with_failed_line(1, reason.as_str()),
+            ),
+            (Provider::JimmyAi, format!("audio_{name}"), failed(reason)),
+        ];
+        for (provider, id, script) in cases {
+            let real = voiceclone::Client::builder(provider)
+                .api_key("sk-parity-key-0001")
+                .base_url(server.base_url())
+                .retry(voiceclone::RetryPolicy::none())
+                .build()
+                .unwrap();
+            let policy = voiceclone::WaitPolicy::for_provider(provider)
+                .with_first_interval(Duration::from_millis(5));
+            let id = voiceclone::JobId::new(id);
+            let read = real.speech_status(&id).await.unwrap();
+            let real_seen = (
+                read.error().map(str::to_owned),
+                read.speech.as_ref().map(speech_shape),
+                ended(&real.wait_for_speech(&id, &policy).await, |s| {
+                    format!("{:?}", speech_shape(s))
+                }),
+            );
+            let fake = FakeClient::new(provider);
+            fake.script_speech(script);
+            let req = match provider {
+                Provider::Vmeg => SpeechRequest::new("cv_1", "One.").add_line("cv_1", "Two."),
+                _ => SpeechRequest::new("m-1", "One."),
+            };
+            let job = fake.synthesize(&req).await.unwrap();
+            let read = fake.speech_status(&job.id).await.unwrap();
+            let fake_seen = (
+                read.error().map(str::to_owned),
+                read.speech.as_ref().map(speech_shape),
+                ended(&fake.wait_for_speech(&job.id, &policy).await, |s| {
+                    format!("{:?}", speech_shape(s))
+                }),
+            );
+            assert_eq!(fake_seen, real_seen, "{provider} {id}: fake, then real");
+            // What the client keeps: one line, at most 500 characters.
+            let kept = real_seen
+                .0
+                .clone()
+                .or_else(|| real_seen.1.as_ref().and_then(|s| s.2[1].2.clone()))
+                .unwrap();
+            assert!(
+                !kept.contains(['\n', '\t']) && kept.chars().count() <= 500,
+                "{provider} {id}: {kept:?}"
+            );
+        }
+    }
+}
+
+/// Review 34-b #3: a wait with no deadline and no poll bound on a job already read past its
+/// steps (a `clone_status` first) reads it once before waiting without polling, as the
+/// client's wait would poll it and report its status: the observer sees `Running` once.
+/// Before, the wait parked at once, made no read and never called the observer.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_endless_wait_on_a_job_read_past_its_steps_reads_it_once_before_waiting() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use voiceclone::TaskStatus;
+    use voiceclone::fake::FakeCall;
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::new().then_status(TaskStatus::Running));
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap();
+    let read = fake.clone_status(&job.id).await.unwrap();
+    assert_eq!(read.status, TaskStatus::Running);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let endless = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_deadline(None)
+        .with_max_polls(None)
+        .on_status({
+            let seen = seen.clone();
+            move |s| seen.lock().unwrap().push(s.clone())
+        });
+    let before = fake.calls().len();
+    // The paused clock moves on once the wait waits: the test's bound ends it.
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        fake.wait_for_clone(&job.id, &endless),
+    )
+    .await;
+    assert!(out.is_err(), "the wait ended: {out:?}");
+    assert_eq!(*seen.lock().unwrap(), vec![TaskStatus::Running]);
+    assert_eq!(
+        fake.calls()[before..],
+        [FakeCall::CloneStatus(job.id.clone())]
     );
 }

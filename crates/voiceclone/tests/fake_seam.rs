@@ -780,9 +780,12 @@ async fn a_succeeded_clone_status_without_its_voice_is_scripted_and_the_wait_fin
 /// on a clone, a key used up by an accepted or lost submit) is refused where the script is
 /// used, naming the setter, with nothing created: a test built on it would pass without
 /// exercising anything. Before: each was silently ignored. `expire_idempotency_keys` on
-/// JimmyAI (which documents no key) is `Unsupported`.
+/// JimmyAI (which documents no key) is `Unsupported`. Review 34-b #5: so are a speech
+/// result's setters on a clone (`without_audio`, `with_audio_urls`), a clone's on speech
+/// (`with_voice_id`, `with_preview_url`) and JimmyAI's preview on a VMEG clone.
 #[tokio::test(flavor = "current_thread")]
 async fn a_line_or_key_setter_that_would_be_ignored_is_refused_when_used() {
+    let url = |s: &str| url::Url::parse(s).unwrap();
     let three = SpeechRequest::new("cv_1", "One.")
         .add_line("cv_1", "Two.")
         .add_line("cv_1", "Three.");
@@ -846,6 +849,17 @@ async fn a_line_or_key_setter_that_would_be_ignored_is_refused_when_used() {
             Script::rejected(ErrorKind::RateLimited).using_up_its_key(),
             "Script::using_up_its_key()",
         ),
+        // A clone's setters on speech (review 34-b #5).
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_voice_id("v-1"),
+            "Script::with_voice_id(",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::succeeds().with_preview_url(url("https://cdn.example.com/p.mp3")),
+            "Script::with_preview_url(",
+        ),
     ];
     for (provider, script, names) in speech_cases {
         let fake = FakeClient::new(provider);
@@ -868,7 +882,7 @@ async fn a_line_or_key_setter_that_would_be_ignored_is_refused_when_used() {
         assert!(err.to_string().contains(names), "{provider} {names}: {err}");
         assert_eq!(fake.billable_submits(), 0, "{provider} {names}");
     }
-    // On a clone, which has no lines.
+    // On a clone, which has no lines, and no audio of its own but JimmyAI's preview.
     for script in [
         Script::succeeds().with_unreadable_line(0),
         Script::succeeds().without_result_for_line(0),
@@ -877,6 +891,32 @@ async fn a_line_or_key_setter_that_would_be_ignored_is_refused_when_used() {
         fake.script_clone(script);
         clone_refused_for_its_script(&fake).await;
     }
+    // Review 34-b #5: a speech setter on a clone, a JimmyAI preview on VMEG.
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        for (script, names) in [
+            (
+                Script::succeeds().without_audio(),
+                "Script::without_audio()",
+            ),
+            (
+                Script::succeeds().with_audio_urls([url("https://cdn.example.com/1.wav")]),
+                "Script::with_audio_urls(",
+            ),
+        ] {
+            let fake = FakeClient::new(provider);
+            fake.script_clone(script);
+            let err = clone_refused_for_its_script(&fake).await;
+            assert!(err.to_string().contains(names), "{provider} {names}: {err}");
+            assert_eq!(fake.billable_submits(), 0, "{provider} {names}");
+        }
+    }
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::succeeds().with_preview_url(url("https://cdn.example.com/p.mp3")));
+    let err = clone_refused_for_its_script(&fake).await;
+    assert!(
+        err.to_string().contains("Script::with_preview_url("),
+        "{err}"
+    );
     // What is meant still works: the last line, and a refusal using up its key.
     let fake = FakeClient::new(Provider::Vmeg);
     fake.script_speech(
@@ -893,4 +933,69 @@ async fn a_line_or_key_setter_that_would_be_ignored_is_refused_when_used() {
         .expire_idempotency_keys()
         .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
+}
+
+/// Review 34-b #1: the fake's clock is its own, and Tokio's does not move during a fake
+/// wait, so a `tokio::time::timeout` around it never fires (the wait reaches its
+/// `WaitPolicy` deadline first, at Tokio's time zero). Given Tokio's sleeper
+/// (`FakeClient::with_sleeper`), a test under `start_paused` runs the wait's sleeps and
+/// per-poll time on Tokio's auto-advancing clock, and the 30 s timeout fires first, as it
+/// would around the client's wait.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_tokio_timeout_around_a_fake_wait_fires_first_on_tokios_sleeper() {
+    let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    let running = || Script::new().then_status(TaskStatus::Running);
+
+    // The fake's own clock: the 10-minute deadline passes while Tokio's clock stands still.
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(running());
+    let job = fake.clone_voice(&req).await.unwrap();
+    let start = tokio::time::Instant::now();
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        fake.wait_for_clone(&job.id, &policy),
+    )
+    .await;
+    let err = out
+        .expect("the fake's wait ends before Tokio's timer")
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::WaitTimedOut { .. }),
+        "{err}"
+    );
+    assert_eq!(start.elapsed(), Duration::ZERO);
+
+    // On Tokio's clock: the timeout fires first, the wait polling until then.
+    let fake = FakeClient::new(Provider::Vmeg).with_sleeper(Arc::new(voiceclone::TokioSleeper));
+    fake.script_clone(running());
+    let job = fake.clone_voice(&req).await.unwrap();
+    let start = tokio::time::Instant::now();
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        fake.wait_for_clone(&job.id, &policy),
+    )
+    .await;
+    assert!(out.is_err(), "the wait ended first: {out:?}");
+    assert!(start.elapsed() >= Duration::from_secs(30));
+    let polls = fake.calls().len() - 1;
+    assert!(polls > 1, "{polls} polls in 30 s");
+    assert!(fake.slept() > Duration::ZERO, "{:?}", fake.slept());
+
+    // A task that sleeps 5 s on Tokio's clock reads the job while the wait goes on.
+    let fake =
+        Arc::new(FakeClient::new(Provider::Vmeg).with_sleeper(Arc::new(voiceclone::TokioSleeper)));
+    fake.script_clone(running());
+    let job = fake.clone_voice(&req).await.unwrap();
+    let waiter = tokio::spawn({
+        let (fake, id, policy) = (fake.clone(), job.id.clone(), policy.clone());
+        async move { fake.wait_for_clone(&id, &policy).await }
+    });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        fake.clone_status(&job.id).await.unwrap().status,
+        TaskStatus::Running
+    );
+    assert!(!waiter.is_finished());
+    waiter.abort();
 }

@@ -22,9 +22,22 @@
 //! A [`WaitPolicy::on_status`](crate::WaitPolicy::on_status) callback is not called for
 //! the polls skipped. A wait with neither a deadline nor a
 //! poll bound on a job whose script never finishes never ends, as it would not with the
-//! client; it reads the repeating step once and then waits without polling, rather than
+//! client; once one of its polls has read the repeating step (a job already read past its
+//! steps is read once more, its observer told), it waits without polling, rather than
 //! spin. It shares no code with the simulator (`voiceclone-sim`), which stays the
 //! end-to-end option.
+//!
+//! **The virtual clock is the fake's own: Tokio's does not move during a fake wait**,
+//! paused or not. A fake wait reaches its `WaitPolicy` deadline at once, so a
+//! `tokio::time::timeout` (or a `select!` with a timer) around it never fires where it
+//! would fire around the client's wait, `tokio::time::Instant` deltas around it are zero,
+//! and another task's `sleep` ends after the wait rather than during it. Bound fake waits
+//! with [`WaitPolicy`] (its deadline, its poll bound), not with Tokio time. To test code
+//! that races a wait against Tokio time, give the fake Tokio's sleeper
+//! ([`FakeClient::with_sleeper`] with [`TokioSleeper`](crate::TokioSleeper)) in a test
+//! under `#[tokio::test(start_paused = true)]`: the wait's sleeps and polls then move
+//! Tokio's paused clock as the client's do, every poll made
+//! (`fake_seam.rs::a_tokio_timeout_around_a_fake_wait_fires_first_on_tokios_sleeper`).
 //!
 //! Its calls are futures to run on a Tokio runtime, as the client's are. A wait needs the
 //! runtime's time driver: it is the client's polling loop, which bounds each poll by the
@@ -104,7 +117,7 @@ mod script;
 mod summary;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::BoxFuture;
@@ -121,6 +134,7 @@ use crate::model::{
 };
 use crate::retry::OperationKind;
 use crate::seam::VoiceCloning;
+use crate::sleep::Sleeper;
 use crate::wait::WaitPolicy;
 use crate::wait::{Waiting, poll_from};
 
@@ -282,11 +296,14 @@ impl Drop for Locked<'_> {
 }
 
 /// The fake's clock: a wait's sleeps add up here and return at once (after yielding to the
-/// runtime, so that a wait lets other tasks run and can be cancelled between polls).
+/// runtime, so that a wait lets other tasks run and can be cancelled between polls), or are
+/// slept on the sleeper given ([`FakeClient::with_sleeper`]).
 #[derive(Debug, Default)]
 struct VirtualSleeper {
     /// Nanoseconds slept in all, saturating (`u64::MAX` reads as `Duration::MAX`).
     slept: std::sync::atomic::AtomicU64,
+    /// The caller's sleeper: a wait's time passes on its clock (Tokio's, paused in a test).
+    given: Option<Arc<dyn Sleeper>>,
 }
 
 impl VirtualSleeper {
@@ -310,10 +327,13 @@ impl VirtualSleeper {
     }
 }
 
-impl crate::sleep::Sleeper for VirtualSleeper {
+impl Sleeper for VirtualSleeper {
     fn sleep(&self, duration: Duration) -> crate::sleep::BoxFuture<'static, ()> {
         self.add(nanos(duration));
-        Box::pin(tokio::task::yield_now())
+        match &self.given {
+            Some(given) => given.sleep(duration),
+            None => Box::pin(tokio::task::yield_now()),
+        }
     }
 }
 
@@ -424,6 +444,49 @@ impl FakeClient {
         self
     }
 
+    /// Runs the waits' sleeps, and each poll's [`FAKE_POLL_TIME`], on `sleeper` rather than
+    /// on the fake's own clock, as [`ClientBuilder::sleeper`](crate::ClientBuilder::sleeper)
+    /// does for the client. With [`TokioSleeper`](crate::TokioSleeper) in a test under
+    /// `#[tokio::test(start_paused = true)]`, a fake wait moves Tokio's paused clock as a
+    /// client's wait does: a `tokio::time::timeout` around it, a timer of another task,
+    /// `tokio::time::Instant` deltas see the wait's time pass.
+    ///
+    /// Every poll is then made and slept, as the client makes it: no stretch of a wait is
+    /// computed instead, so a wait lasts as long on `sleeper`'s clock as the client's would
+    /// (without a paused clock, that is real time). [`FakeClient::slept`] still sums the
+    /// sleeps between polls.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, Provider, TaskStatus, TokioSleeper};
+    /// use voiceclone::{VoiceCloning, WaitPolicy};
+    ///
+    /// // In a test under `#[tokio::test(start_paused = true)]` (Tokio's `test-util` feature).
+    /// # async fn run() {
+    /// let fake = FakeClient::new(Provider::Vmeg).with_sleeper(Arc::new(TokioSleeper));
+    /// fake.script_clone(Script::new().then_status(TaskStatus::Running));
+    /// let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    /// let job = fake.clone_voice(&req).await.unwrap();
+    /// let policy = WaitPolicy::for_provider(Provider::Vmeg); // a 10-minute deadline
+    /// let wait = fake.wait_for_clone(&job.id, &policy);
+    /// let waited = tokio::time::timeout(Duration::from_secs(30), wait).await;
+    /// assert!(waited.is_err(), "the 30 s timeout fires first, as around the client's wait");
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread()
+    /// #     .enable_time()
+    /// #     .start_paused(true)
+    /// #     .build()
+    /// #     .unwrap()
+    /// #     .block_on(run());
+    /// ```
+    #[must_use]
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper.given = Some(sleeper);
+        self
+    }
+
     /// Queues the script of the next clone submit (scripts are used in order).
     pub fn script_clone(&self, script: Script) -> &Self {
         self.lock().clone_scripts.push_back(script);
@@ -482,7 +545,8 @@ impl FakeClient {
     }
 
     /// How long the waits would have slept between polls, in all (the fake's clock is
-    /// virtual: nothing sleeps).
+    /// virtual: nothing sleeps, unless a sleeper was given with
+    /// [`FakeClient::with_sleeper`]).
     pub fn slept(&self) -> Duration {
         self.sleeper.total()
     }
@@ -1136,8 +1200,10 @@ impl FakeClient {
     /// or a transient error, repeating), and one poll has read that step, the rest of the
     /// wait is fast-forwarded: where the loop would end (its poll count and virtual time
     /// under the policy) is computed, not polled, and each poll skipped is counted as a
-    /// status read all the same ([`FakeClient::calls`], [`FakeClient::slept`]). A wait with
-    /// no bound at all waits without polling instead (it would never end).
+    /// status read all the same ([`FakeClient::calls`], [`FakeClient::slept`]); not on a
+    /// sleeper given ([`FakeClient::with_sleeper`]), whose clock the caller watches. A wait
+    /// with no bound at all waits without polling instead (it would never end), once one of
+    /// its polls has read the repeating step.
     async fn wait<J: Job>(
         &self,
         id: &JobId,
@@ -1153,6 +1219,9 @@ impl FakeClient {
         let no_key = crate::scrub::no_secret();
         let waiting = Waiting::new(&self.sleeper, no_key, id, <J as Job>::status);
         let unbounded = policy.deadline.is_none() && policy.max_polls.is_none();
+        // On a sleeper given, time passes on its clock: every poll is made and slept, as the
+        // client's are, or a timer of the caller's would not see the wait's time pass.
+        let given = self.sleeper.given.as_ref();
         let seen = Mutex::new(Seen::default());
         let (read, seen_ref) = (&read, &seen);
         let mut poll = || {
@@ -1161,10 +1230,15 @@ impl FakeClient {
             let (park, skip) = {
                 let mut seen = lock_seen(seen_ref);
                 seen.polls = seen.polls.saturating_add(1);
-                let skip = stuck && !unbounded && seen.read_stuck;
+                let skip = stuck && !unbounded && seen.read_stuck && given.is_none();
                 seen.fast_forward |= skip;
+                // Only once this wait has read the job: one read past its steps by another
+                // call is read once here first, as the client's wait reads it (its observer
+                // told) before it would poll on (review 34-b #3). Nothing skips or times
+                // out a poll of a wait with no bound, so each earlier poll read it.
+                let park = stuck && unbounded && seen.polls > 1;
                 seen.read_stuck |= stuck;
-                (stuck && unbounded, skip)
+                (park, skip)
             };
             async move {
                 // A wait with no deadline and no poll bound on a job whose script repeats a
@@ -1179,6 +1253,10 @@ impl FakeClient {
                 // computed.
                 if skip {
                     return Err(Error::invalid_input("fake", "fast-forward"));
+                }
+                // The poll's time on the sleeper given, as a request's round trip takes it.
+                if let Some(sleeper) = given {
+                    sleeper.sleep(FAKE_POLL_TIME).await;
                 }
                 let out = read(id);
                 let mut seen = lock_seen(seen_ref);

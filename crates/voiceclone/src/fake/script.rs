@@ -156,7 +156,8 @@ impl Script {
         ])
     }
 
-    /// Queued, running, then failed with `reason` (a wait ends with `TaskFailed`).
+    /// Queued, running, then failed with `reason` (a wait ends with `TaskFailed`), read as
+    /// the client reads one (see [`Script::with_failure_reason`]).
     pub fn fails(reason: impl Into<String>) -> Self {
         let mut s = Self::new().with_statuses([
             TaskStatus::Queued,
@@ -484,11 +485,15 @@ impl Script {
         self
     }
 
-    /// The reason a `Failed` status carries (default: "failed by the script").
+    /// The reason a `Failed` status carries (default: "failed by the script"), read as the
+    /// client reads the provider's: each run of whitespace or control characters becomes one
+    /// space, and at most 500 characters are kept. `"too short\nretry"` is
+    /// `"too short retry"` in the job's [`error`](crate::Job::error) and the wait's
+    /// `TaskFailed` reason, as in production; a newline never reaches your log lines.
     ///
     /// The client keeps no blank reason from the provider: a submit that uses a script whose
-    /// reason is blank (here or in [`Script::fails`]) is refused with
-    /// `InvalidInput { field: "script", .. }`, naming this method.
+    /// reason is blank or only control characters (here or in [`Script::fails`]) is refused
+    /// with `InvalidInput { field: "script", .. }`, naming this method.
     pub fn with_failure_reason(mut self, reason: impl Into<String>) -> Self {
         self.failure_reason = Some(reason.into());
         self
@@ -500,7 +505,8 @@ impl Script {
     /// It is read as the client reads the provider's: surrounding whitespace is trimmed
     /// (`" v-1 "` gives `v-1`). A submit that uses a script whose id the client would not
     /// take (blank, with `/`, whitespace or control characters inside, longer than 256
-    /// bytes: see the ids the client accepts) or a stored form is refused with
+    /// bytes: see the ids the client accepts) or a stored form, or a speech submit that uses
+    /// it (a speech job names no voice), is refused with
     /// `InvalidInput { field: "script", .. }`, naming this method.
     pub fn with_voice_id(mut self, id: impl Into<String>) -> Self {
         self.voice_id = Some(id.into());
@@ -580,7 +586,8 @@ impl Script {
             }
         }
         // What the client reads from the provider: http(s) URLs only (`wire::parse_url`
-        // drops any other), and no blank reason (it keeps none).
+        // drops any other), and a reason folded to one line of at most 500 characters, none
+        // that folds to nothing (it keeps none).
         let not_http = |u: &Url| !matches!(u.scheme(), "http" | "https");
         if let Some(url) = self.preview_url.as_ref().filter(|u| not_http(u)) {
             return Err(refuse(format!(
@@ -594,15 +601,22 @@ impl Script {
                 url.as_str()
             )));
         }
-        if let Some((line, reason)) = self.failed_lines.iter().find(|(_, r)| r.trim().is_empty()) {
+        let fold = |r: &str| crate::error::folded(r, crate::error::MAX_MESSAGE_CHARS);
+        if let Some((line, reason)) = self.failed_lines.iter().find(|(_, r)| fold(r).is_empty()) {
             return Err(refuse(format!(
                 "Script::with_failed_line({line}, {reason:?}): the client keeps no blank reason; give the reason, or script a line with neither audio nor reason (one the client cannot read, which VMEG did not say failed) with Script::with_unreadable_line"
             )));
         }
-        if let Some(reason) = self.failure_reason.as_ref().filter(|r| r.trim().is_empty()) {
+        if let Some(reason) = self.failure_reason.as_ref().filter(|r| fold(r).is_empty()) {
             return Err(refuse(format!(
                 "Script::with_failure_reason({reason:?}) (or Script::fails): the client keeps no blank reason; give the reason"
             )));
+        }
+        for (_, reason) in &mut self.failed_lines {
+            *reason = fold(reason);
+        }
+        if let Some(reason) = &mut self.failure_reason {
+            *reason = fold(reason);
         }
         if let Some(raw) = &self.voice_id {
             let Some(id) = crate::wire::usable_id(Some(raw)) else {
@@ -641,6 +655,7 @@ impl Script {
             );
         }
         self.checked_lines(provider, kind, lines)?;
+        self.checked_results(provider, kind)?;
         if self.uses_up_key
             && !(provider == Provider::Vmeg
                 && matches!(self.submit, Submit::Rejected(_) | Submit::Answered { .. }))
@@ -683,6 +698,35 @@ impl Script {
             );
         }
         Ok(self)
+    }
+
+    /// The setters of one kind's or one provider's result checked against a `kind` submit:
+    /// as with the line setters, one silently ignored would let a test pass without
+    /// exercising what it scripts (review 34-b #5).
+    fn checked_results(&self, provider: Provider, kind: JobKind) -> Result<(), Error> {
+        let refuse = |reason: &str| Err(Error::invalid_input("script", reason));
+        let clone = kind == JobKind::Clone;
+        if clone && self.no_audio {
+            return refuse(
+                "Script::without_audio(): only a speech job's answer carries audio; a clone's result is its voice",
+            );
+        }
+        if clone && !self.audio_urls.is_empty() {
+            return refuse(
+                "Script::with_audio_urls(..): only a speech job's answer carries audio URLs; a JimmyAI clone's preview is Script::with_preview_url",
+            );
+        }
+        if !clone && self.voice_id.is_some() {
+            return refuse(
+                "Script::with_voice_id(..): only a clone's answer names a voice; a speech job's result is its audio",
+            );
+        }
+        if self.preview_url.is_some() && (provider != Provider::JimmyAi || !clone) {
+            return refuse(
+                "Script::with_preview_url(..): only a JimmyAI clone's voice has a preview (VMEG's voices have none, and a speech job's result is its audio)",
+            );
+        }
+        Ok(())
     }
 
     /// The per-line setters checked against a `kind` submit of `lines` lines: a test whose
@@ -770,7 +814,8 @@ impl Script {
     ///
     /// The client takes only `http` and `https` URLs from the provider (it drops others,
     /// such as `file:` or `javascript:`): a submit that uses a script with another scheme
-    /// here is refused with `InvalidInput { field: "script", .. }`, naming this method.
+    /// here, or this setter where it would be ignored (a VMEG clone, a speech job), is
+    /// refused with `InvalidInput { field: "script", .. }`, naming this method.
     pub fn with_preview_url(mut self, url: Url) -> Self {
         self.preview_url = Some(url);
         self
@@ -787,7 +832,8 @@ impl Script {
     /// (`https://fake.invalid/speech/<n>.srt`) when the request asked for subtitles.
     ///
     /// The client takes only `http` and `https` URLs from the provider: a submit that uses a
-    /// script with a URL of another scheme here (`file:`, `data:`, ...) is refused with
+    /// script with a URL of another scheme here (`file:`, `data:`, ...), or this setter on a
+    /// clone (whose result is its voice), is refused with
     /// `InvalidInput { field: "script", .. }`, naming this method.
     pub fn with_audio_urls(mut self, urls: impl IntoIterator<Item = Url>) -> Self {
         self.audio_urls = urls.into_iter().collect();
@@ -796,16 +842,17 @@ impl Script {
 
     /// VMEG: line `index` (from 0, in the request's order) of a succeeded speech job fails
     /// with `reason`, as VMEG reports a line it could not speak within a finished task: its
-    /// segment has no URL and carries the reason, and it is left out of
+    /// segment has no URL and carries the reason (folded and cut as
+    /// [`Script::with_failure_reason`]'s is), and it is left out of
     /// [`Speech::audio_urls`](crate::Speech::audio_urls). When every line fails, the task
     /// has no audio and a wait for it ends as the client's does, with `TaskFailed` quoting
     /// the lines' reasons, never [`may_resubmit`](crate::Error::may_resubmit) (the task
     /// exists; waiting again reads the same).
     /// JimmyAI speaks one line per task and reports no line apart: script its failure with
-    /// [`Script::fails`]. A submit that uses a script with a blank reason here, an index past
-    /// the request's lines, a line also given to another line setter, or this setter on
-    /// JimmyAI or a clone, is refused with `InvalidInput { field: "script", .. }`, naming
-    /// this method.
+    /// [`Script::fails`]. A submit that uses a script with a blank reason here (or one of
+    /// control characters only), an index past the request's lines, a line also given to
+    /// another line setter, or this setter on JimmyAI or a clone, is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
     ///
     /// ```
     /// use voiceclone::fake::{FakeClient, Script};
@@ -929,7 +976,9 @@ impl Script {
     /// The job succeeds, but the answer carries no audio (VMEG: no `results`; JimmyAI: no
     /// `audioUrl`). A status read says `Succeeded` with no
     /// [`speech`](crate::SpeechJob::speech), and a wait for it fails with
-    /// `InvalidResponse`, as the client's does with such an answer.
+    /// `InvalidResponse`, as the client's does with such an answer. A clone submit that uses
+    /// it (a clone's result is its voice) is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
     ///
     /// ```
     /// use voiceclone::fake::{FakeClient, Script};
