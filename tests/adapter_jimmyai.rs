@@ -285,7 +285,7 @@ async fn a_create_answer_naming_two_different_ids_names_none() {
 #[tokio::test]
 async fn server_errors_on_a_create_are_reported_not_resent() {
     // JimmyAI has no idempotency key, so a create is never resent after a server fault. A
-    // 503 says nothing was done: `Server`, which the caller may repeat later. A 501 or a
+    // 503 may follow the task, its "busy" envelope too: unknown. A 501 or a
     // CDN's 525 says nothing was done either, but repeating it will not help: `Server`, not
     // transient. Any other fault (a 500, a CDN's 524, code -1 inside a 200) may have come
     // after the task was made: the caller is told the outcome is unknown, not "try again
@@ -297,10 +297,12 @@ async fn server_errors_on_a_create_are_reported_not_resent() {
         Unknown,
     }
     let cases: [(u16, Value, Ends); 8] = [
+        // JimmyAI's own 503 "busy" is no proof either: a gateway may answer in its shape, and
+        // its `-1` is UNCONFIRMED (review 34-d #2).
         (
             503,
             json!({"code": -1, "msg": "busy", "data": null}),
-            Ends::Transient,
+            Ends::Unknown,
         ),
         // A code JimmyAI does not use (503) in its shape: a gateway's handler, whose upstream
         // may have made the task (review 32 pass 3 #2; before: transient, "try again later").

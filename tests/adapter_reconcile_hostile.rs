@@ -1610,17 +1610,17 @@ async fn a_sync_resend_cut_short_blocks_the_next_resend_for_the_routes_time() {
     }
 }
 
-/// Review 27 pass 2-a #2: a synchronous resend answered 503 (VMEG's code 503 too: nothing was
-/// done) with `Retry-After`, then dropped while it waits to try again, ran nothing at VMEG: the
+/// Review 27 pass 2-a #2: a synchronous resend answered 429 (nothing was done; a 503 no longer
+/// counts, review 34-d #2) with `Retry-After`, then dropped while it waits to try again, ran nothing at VMEG: the
 /// next resend goes out. Before, its key was held for the route's 180 s ("may still be
 /// running"), as for a resend whose request may still run.
 #[tokio::test]
 async fn a_sync_resend_dropped_after_an_answer_that_made_nothing_holds_no_key() {
     let (lost, sync, _) = lost_sync_submit("k-made-nothing");
     let busy = Step::Json(
-        503,
+        429,
         vec![("retry-after", "10".to_owned())],
-        json!({"code": 503, "message": "busy", "data": null}),
+        json!({"code": 429, "message": "slow down", "data": null}),
     );
     let bad_voice = Step::status(
         400,

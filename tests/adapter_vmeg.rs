@@ -1447,9 +1447,22 @@ async fn a_synchronous_create_cut_short_after_sending_is_not_resent() {
             other => panic!("{what}: expected OutcomeUnknown, got {other:?}: {e}"),
         }
     }
+    // A sync create answered with VMEG's own 503 may still run (a gateway may copy the
+    // shape, review 34-d #2): unknown, sent once.
+    let server = Scripted::start(vec![
+        Step::status(503, json!({"code": 503, "message": "busy", "data": null})),
+        accepted("t-2"),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .clone_voice(&clone_req().synchronous(true))
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    assert_eq!(server.seen().len(), 1, "{e}");
     // A sync create refused with a status that says nothing was done: retried under its key.
     for refused in [
-        Step::status(503, json!({"code": 503, "message": "busy", "data": null})),
         Step::status(
             429,
             json!({"code": 429, "message": "slow down", "data": null}),
@@ -1568,13 +1581,19 @@ async fn a_proxys_bare_503_on_a_create_is_no_proof_that_nothing_was_done() {
             "{page}: {e}"
         );
     }
-    // VMEG's own 503 on every attempt: nothing was done, `Server` as before.
+    // VMEG's own 503 on every attempt: no proof either (a gateway may copy the shape, review
+    // 34-d #2): retried under its key, then unknown with it, never resubmittable.
     let server = Scripted::start(vec![err(503, 503, "busy"); 3]).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     let e = c.clone_voice(&clone_req()).await.unwrap_err();
-    assert_eq!(server.seen().len(), 3, "{e}");
-    assert_eq!(e.kind(), &ErrorKind::Server, "{e}");
-    assert!(e.is_transient(), "{e}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3, "{e}");
+    assert_eq!(
+        key_of(&e).as_deref(),
+        seen[0].header("x-idempotency-key"),
+        "{e}"
+    );
+    assert!(!e.may_resubmit(), "{e}");
 }
 
 /// Review 32 pass 2-b F5: an undocumented status is warned of once each time it appears, not

@@ -591,14 +591,14 @@ fn a_create_refused_by_an_undocumented_code_is_an_unknown_outcome_not_a_refusal(
 
 /// A create answered with a server fault whose HTTP status says nothing was done (a 501, a
 /// CDN's 525) is a refusal, exit 1 (`may_resubmit()`); JimmyAI's own 503 "busy" is not proof
-/// (a gateway may answer in its shape, review 34-d #2): exit 3 with the submit's times, as a
-/// 500 (an unknown outcome). Sent once each (JimmyAI has no key).
+/// (a gateway may answer in its shape, review 34-d #2): an unknown outcome, exit 3 with the
+/// submit's times, as a 500. Sent once each (JimmyAI has no key).
 #[test]
 fn a_create_fault_that_says_nothing_was_done_is_a_refusal_and_one_that_may_have_landed_is_not() {
     for (status, exit, kind) in [
         (501_u16, 1_i32, "server"),
         (525, 1, "server"),
-        (503, 3, "server"),
+        (503, 3, "outcome_unknown"),
         (500, 3, "outcome_unknown"),
     ] {
         let server = Scripted::start(move |target| {

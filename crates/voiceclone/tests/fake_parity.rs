@@ -366,10 +366,8 @@ async fn a_submit_answered_with_a_status_ends_as_the_clients_does() {
         }
         // The rows these pin (RELIABILITY's retry table).
         match (provider, status) {
-            (Provider::JimmyAi, 503) | (Provider::Vmeg, 503) => {
-                assert_eq!(err.kind(), &ErrorKind::Server, "{what}");
-                assert!(err.is_transient(), "{what}");
-            }
+            // A 503 may follow the task, the vendor's own "busy" too (review 34-d #2).
+            (Provider::JimmyAi, 503) | (Provider::Vmeg, 503) => assert!(unknown, "{what}"),
             (Provider::JimmyAi, 501) => assert!(!err.is_transient(), "{what}"),
             (_, 429) => assert_eq!(err.retry_after(), Some(Duration::from_secs(60)), "{what}"),
             (Provider::Vmeg, 502) => assert!(unknown, "{what}"),

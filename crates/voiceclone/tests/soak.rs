@@ -201,10 +201,14 @@ fn check_error(
             }
             assert!(text.contains("do not resend"), "{text}");
         }
-        // A create's server fault is a plain `Server` ("try again later") only when it says
-        // nothing was done (503): any other may have come after the task was made.
+        // A create's server fault is a plain `Server` only when its status alone says nothing
+        // was done (none the soak injects): any other, a 503 too, may have come after the
+        // task was made (review 34-d #2).
         ErrorKind::Server if matches!(step, "clone_voice" | "synthesize") => assert!(
-            e.http_status() == Some(503) || e.vendor_code() == Some(503),
+            matches!(
+                e.http_status(),
+                Some(501 | 505 | 511 | 521..=523 | 525 | 526)
+            ),
             "flow {i}: a create's server fault that may have landed reads as `Server`: {text}"
         ),
         // Faults that outlast the retry budget: the message says to try again later.

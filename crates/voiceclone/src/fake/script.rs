@@ -207,12 +207,13 @@ impl Script {
     /// server, through the same [retry table](crate::retry). What [`Script::rejected`] cannot
     /// say:
     ///
-    /// - a 5xx that says nothing was done (503, and JimmyAI's 501, 505, ...) is a plain
-    ///   `Server`, nothing created; [`is_transient`](crate::Error::is_transient) says whether
-    ///   it may be repeated later (true for 503);
+    /// - a 5xx whose status says nothing was done (501, 505, 511, a CDN's 521-523, 525,
+    ///   526) is a plain `Server`, nothing created, [`may_resubmit`](crate::Error::may_resubmit);
+    ///   a 503 is not (the vendor's "busy" envelope is a shape a gateway may copy): like a
+    ///   500, the task may exist;
     /// - a 429 whose `Retry-After` is longer than the client waits is `RateLimited` with that
     ///   [`retry_after`](crate::Error::retry_after);
-    /// - a status after which the task may exist (VMEG's 500 and 502) is `OutcomeUnknown`,
+    /// - a status after which the task may exist (a 500, 502 or 503) is `OutcomeUnknown`,
     ///   and the job exists, as with [`Script::rejected`].
     ///
     /// A submit that uses a status outside 400 to 599 is refused with
@@ -226,11 +227,11 @@ impl Script {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let fake = FakeClient::new(Provider::JimmyAi);
-    /// fake.script_clone(Script::rejected_with_status(503, None));
+    /// fake.script_clone(Script::rejected_with_status(501, None));
     /// fake.script_clone(Script::rejected_with_status(429, Some(Duration::from_secs(60))));
     /// let req = CloneRequest::new("https://cdn.example.com/a.wav");
-    /// let busy = fake.clone_voice(&req).await.unwrap_err();
-    /// assert!(matches!(busy.kind(), ErrorKind::Server) && busy.is_transient());
+    /// let not_here = fake.clone_voice(&req).await.unwrap_err();
+    /// assert!(matches!(not_here.kind(), ErrorKind::Server) && not_here.may_resubmit());
     /// let slow_down = fake.clone_voice(&req).await.unwrap_err();
     /// assert_eq!(slow_down.retry_after(), Some(Duration::from_secs(60)));
     /// assert_eq!(fake.billable_submits(), 0);

@@ -271,16 +271,16 @@ pub(crate) fn decide(kind: OperationKind, err: &Error) -> Decision {
 }
 
 /// 5xx statuses that say the request was not acted on: 501 (not implemented), 503
-/// (unavailable; from a write's answer, only in the vendor's envelope: see
-/// [`server_error_may_have_landed`]), 505 (HTTP version), 511 (a captive portal's login), and
-/// a CDN's 521-523, 525 and 526 (it never reached the origin).
+/// (unavailable; a refusal code behind the vendor's own 503 stands, but a server fault that
+/// is a 503 does not say so: see [`server_error_may_have_landed`]), 505 (HTTP version), 511
+/// (a captive portal's login), and a CDN's 521-523, 525 and 526 (it never reached the
+/// origin).
 fn says_nothing_was_done(status: u16) -> bool {
     matches!(status, 501 | 503 | 505 | 511 | 521..=523 | 525 | 526)
 }
 
-/// Whether an HTTP `status` says nothing was done whatever its body says: not a 503, which
-/// says so only in the vendor's own envelope (a shape a gateway may copy, and whose codes,
-/// JimmyAI's `-1` among them, api-facts does not confirm), nor a status a write may follow.
+/// Whether an HTTP `status` says nothing was done whatever its body says: not a 503 (see
+/// [`server_error_may_have_landed`]), nor a status a write may follow.
 pub(crate) fn status_alone_says_nothing_was_done(status: u16) -> bool {
     status != 503 && says_nothing_was_done(status)
 }
@@ -312,11 +312,12 @@ fn never_works(status: u16) -> bool {
 /// taken as not done only when every status it carries says so. A 500, a gateway's 502 or
 /// 504, a CDN's 520 or 524, JimmyAI's `-1` (no status) may all come after the task was made.
 ///
-/// An HTTP 503 says nothing was done only in the vendor's own words (its envelope, with its
-/// keys: each vendor's `transport::Dialect::is_own_envelope`): a bare 503 page is a proxy's,
-/// such as Envoy's "upstream connect error or disconnect/reset before headers" when the
-/// upstream closed the connection after the request was forwarded, and the service may have
-/// made the task before it died; so is a relay's JSON with only a `code` and `message`. A
+/// A 503 (HTTP status or body code) may follow a processed write, whoever sent it: a bare
+/// 503 page is a proxy's, such as Envoy's "upstream connect error or disconnect/reset before
+/// headers" when the upstream closed the connection after the request was forwarded; and
+/// the vendor's own "busy" envelope is a shape a gateway may copy, whose codes api-facts
+/// does not confirm (JimmyAI's `-1`; VMEG documents no 503). So a write that met one is
+/// retried only under its key, and ends `OutcomeUnknown` (review 34-d #2, pass 2 #1). A
 /// CDN's 521-523, 525 and 526 keep their meaning: it never reached the origin.
 pub(crate) fn server_error_may_have_landed(err: &Error) -> bool {
     let http = err.http_status().filter(|s| *s >= 400);
@@ -324,13 +325,7 @@ pub(crate) fn server_error_may_have_landed(err: &Error) -> bool {
     if http.is_none() && code.is_none() {
         return true;
     }
-    if http == Some(503) && !err.in_vendors_envelope() {
-        return true;
-    }
-    // A code 503 is the vendor's "nothing was done" only as an HTTP 503 in its own envelope
-    // (how VMEG sends it): behind an HTTP 200 it is a gateway's "200 always, status in
-    // `code`" whose upstream may have died after the request was forwarded.
-    if code == Some(503) && http != Some(503) {
+    if http == Some(503) || code == Some(503) {
         return true;
     }
     !(http.is_none_or(says_nothing_was_done) && code.is_none_or(says_nothing_was_done))
@@ -383,12 +378,12 @@ pub(crate) mod tests {
             (http(ErrorKind::Server, 500), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 501), [Fail, Fail, Fail]),
             (http(ErrorKind::Server, 502), [Retry, Retry, OutcomeUnknown]),
-            // A bare 503 (no envelope: a proxy's page) may have landed; the vendor's own 503
-            // (its envelope, VMEG's code 503 or JimmyAI's -1) says nothing was done.
+            // A 503 may have landed, a proxy's bare page or the vendor's own "busy" envelope
+            // (VMEG's code 503, JimmyAI's -1: a shape a gateway may copy, review 34-d #2).
             (http(ErrorKind::Server, 503), [Retry, Retry, OutcomeUnknown]),
             (
                 crate::provider::error_for_code(Provider::JimmyAi, 503, None, -1, ""),
-                [Retry, Retry, Fail],
+                [Retry, Retry, OutcomeUnknown],
             ),
             (http(ErrorKind::Server, 504), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 505), [Fail, Fail, Fail]),
@@ -399,15 +394,15 @@ pub(crate) mod tests {
             (http(ErrorKind::Server, 524), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 526), [Fail, Retry, Fail]),
             (http(ErrorKind::Server, 530), [Fail, Retry, OutcomeUnknown]),
-            // VMEG: an HTTP 503 whose body says 502 ("an upstream step failed") may have
-            // landed; one whose body says 503 too did not.
+            // VMEG: an HTTP 503 may have landed, whether its body says 502 ("an upstream
+            // step failed") or 503.
             (
                 crate::provider::error_for_code(Provider::Vmeg, 503, None, 502, ""),
                 [Retry, Retry, OutcomeUnknown],
             ),
             (
                 crate::provider::error_for_code(Provider::Vmeg, 503, None, 503, ""),
-                [Retry, Retry, Fail],
+                [Retry, Retry, OutcomeUnknown],
             ),
             (
                 crate::provider::error_for_code(Provider::Vmeg, 500, None, 503, ""),

@@ -639,14 +639,18 @@ mod tests {
             ErrorKind::OutcomeUnknown { .. }
         ));
         assert_eq!(calls, 1);
-        // The vendor's 503 says nothing was done: a plain failure the caller may repeat.
+        // The vendor's own 503 "busy" is no proof either (a gateway may copy its shape,
+        // review 34-d #2): sent once, of unknown outcome.
         let (res, calls, _) = drive(
             OperationKind::UnsafeWrite,
             RetryPolicy::default(),
             vec![unavailable()],
         )
         .await;
-        assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::OutcomeUnknown { .. }
+        ));
         assert_eq!(calls, 1);
         // A bare 503 (a proxy's page, no envelope) does not: the write may have landed.
         let (res, calls, _) = drive(
@@ -712,15 +716,32 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(calls, 1);
-        // The vendor's 503 retried under the same key and still refused: nothing was done.
-        let (res, calls, _) = drive(
-            OperationKind::IdempotentWrite,
-            RetryPolicy::default().with_max_attempts(2),
-            vec![unavailable(), unavailable()],
-        )
-        .await;
-        assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
-        assert_eq!(calls, 2);
+        // The vendor's 503 retried under the same key and still refused: it may have landed,
+        // so the call is unknown with its key. So is one whose repeat then met a fault that
+        // says nothing was done itself, a rate limit, or a refused connect (pass 2 #1: each
+        // ended as that later error, `may_resubmit()`, a second bill under a new key).
+        for later in [
+            vec![unavailable()],
+            vec![http(ErrorKind::Server, 501)],
+            vec![http(ErrorKind::RateLimited, 429)],
+            vec![connect_failure()],
+        ] {
+            let mut errors = vec![unavailable()];
+            errors.extend(later);
+            let (res, calls, _) = drive(
+                OperationKind::IdempotentWrite,
+                RetryPolicy::default().with_max_attempts(2),
+                errors,
+            )
+            .await;
+            let err = res.unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::OutcomeUnknown { idempotency_key: Some(k), .. } if k == "key-1"),
+                "{err:?}"
+            );
+            assert!(!err.may_resubmit(), "{err:?}");
+            assert_eq!(calls, 2);
+        }
         // A proxy's bare 503 each time: retried under the key, then unknown (it may have landed).
         let (res, calls, _) = drive(
             OperationKind::IdempotentWrite,

@@ -742,7 +742,7 @@ mod tests {
     /// `data` with a code of its own), not in any JSON with a numeric `code` (a relay's
     /// `{"code":503,"message":...}`); a refusal code in a relay's 503 is no refusal either.
     #[test]
-    fn only_the_vendors_own_envelope_says_a_503_did_nothing() {
+    fn only_a_refusal_code_in_the_vendors_own_503_says_nothing_was_done() {
         // (the kind, and whether a write without a key answered so may have landed)
         let landed = |provider: Provider, body: &str| {
             let e = decode_envelope(provider, &resp(503, body)).unwrap_err();
@@ -752,17 +752,18 @@ mod tests {
         let v = Provider::Vmeg;
         let j = Provider::JimmyAi;
         for (provider, body, kind, may_have_landed) in [
+            // The vendor's own "busy" envelope is no proof either (review 34-d #2).
             (
                 v,
                 r#"{"code":503,"message":"busy","data":null}"#,
                 ErrorKind::Server,
-                false,
+                true,
             ),
             (
                 v,
                 r#"{"data":{},"message":null,"code":"503"}"#,
                 ErrorKind::Server,
-                false,
+                true,
             ),
             (
                 v,
@@ -799,7 +800,7 @@ mod tests {
                 j,
                 r#"{"code":-1,"msg":"busy","data":null}"#,
                 ErrorKind::Server,
-                false,
+                true,
             ),
             // Review 32 pass 3 #2: JimmyAI's envelope has `data` in every answer and its
             // own codes; a gateway's `{code, msg, data}` with code 503 is a relay's. Before:
