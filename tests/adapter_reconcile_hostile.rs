@@ -136,6 +136,69 @@ async fn a_task_of_unreadable_type_in_the_window_is_a_candidate_not_none() {
     }
 }
 
+/// Review 34 pass 2 #7: in the read without VMEG's `taskType` filter (every product's tasks,
+/// made only before `None`), a record that cannot be read (no usable id) but that VMEG types
+/// as another product (`vt`), or as the other kind than the submit's, cannot be the submit's
+/// task: it does not forbid `None`. One typed as the submit's kind, one without a type or of
+/// a type this crate does not know, and one that is not a record at all still may be: the
+/// answer is then an error, never `None`. Before: any unreadable record of any product on the
+/// account made every search an error, so a lost submit could never be settled.
+#[tokio::test]
+async fn an_unreadable_record_of_another_product_does_not_forbid_none() {
+    let submitted = SystemTime::now() - Duration::from_secs(3600);
+    let at = iso(submitted + Duration::from_secs(10));
+    for (rec, none) in [
+        (
+            json!({"taskType": "vt", "status": "finished", "createdAt": at}),
+            true,
+        ),
+        (
+            json!({"taskId": "", "taskType": "textTranslation", "createdAt": at}),
+            true,
+        ),
+        (
+            json!({"taskType": "cloneVoice", "status": "finished", "createdAt": at}),
+            true,
+        ),
+        (
+            json!({"taskType": "tts", "status": "finished", "createdAt": at}),
+            false,
+        ),
+        (json!({"status": "finished", "createdAt": at}), false),
+        (
+            json!({"taskType": "ttsV2", "status": "finished", "createdAt": at}),
+            false,
+        ),
+        (json!("not a record"), false),
+        (json!(null), false),
+    ] {
+        let server = Scripted::start(vec![list(json!([])), list(json!([rec.clone()]))]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c
+            .reconcile(&ReconcileQuery::new(submitted).kind(JobKind::Speech))
+            .await;
+        let seen = server.seen();
+        assert_eq!(seen.len(), 2, "{rec}");
+        assert!(
+            !seen[1].query.contains("taskType"),
+            "{rec}: {:?}",
+            seen[1].query
+        );
+        if none {
+            assert!(
+                matches!(r, Ok(Reconciled::None { .. })),
+                "{rec}: a record that cannot be the submit's forbade None: {r:?}"
+            );
+        } else {
+            let e = r.expect_err(&format!(
+                "{rec}: an unreadable record that may be the submit's was ignored"
+            ));
+            assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{rec}: {e}");
+            assert!(!e.may_resubmit(), "{rec}: {e}");
+        }
+    }
+}
+
 /// A loopback VMEG `tasks/list` that applies `taskType` literally: any query naming a type
 /// lists nothing; without one, `records` (one page). Returns its base URL and the queries it
 /// was asked, in order.

@@ -479,6 +479,68 @@ async fn a_list_that_grew_while_read_is_read_once_more() {
     assert_eq!(server.seen().len(), 4);
 }
 
+/// Review 34 pass 2 #7: the read without VMEG's `taskType` filter (made only before `None`)
+/// lists every product's tasks, a busier list than the filtered one, and its pages disagree
+/// when a task is created while it is read (here other products' tasks, newest first). It is
+/// read once more, as the filtered read is: when that read holds still, `None` stands. When
+/// it disagrees too, the search stays incomplete, and no third read is made. Before: one
+/// disagreeing unfiltered read ended every search "incomplete", so `None` was never reached
+/// on a busy multi-product account.
+#[tokio::test]
+async fn an_unfiltered_read_whose_pages_disagreed_is_read_once_more() {
+    let at = iso(SystemTime::now());
+    let task =
+        |id: &str| json!({"taskId": id, "taskType": "vt", "status": "finished", "createdAt": at});
+    let grown = || -> Vec<Step> {
+        let first: Vec<Value> = (0..20).map(|i| task(&format!("vt-{i}"))).collect();
+        vec![
+            page(first, Some(21)),
+            page(vec![task("vt-19"), task("vt-20")], Some(22)),
+        ]
+    };
+    let held = || -> Vec<Step> {
+        let first: Vec<Value> = std::iter::once(task("vt-new"))
+            .chain((0..19).map(|i| task(&format!("vt-{i}"))))
+            .collect();
+        vec![
+            page(first, Some(22)),
+            page(vec![task("vt-19"), task("vt-20")], Some(22)),
+        ]
+    };
+    let query = ReconcileQuery::new(SystemTime::now() - Duration::from_secs(3 * 86_400))
+        .kind(JobKind::Speech);
+
+    // The filtered read lists nothing; the unfiltered one grew once, then held still.
+    let mut steps = vec![page(vec![], Some(0))];
+    steps.extend(grown());
+    steps.extend(held());
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&query).await.unwrap();
+    assert!(matches!(r, Reconciled::None { .. }), "{r}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 5, "one filtered read, two unfiltered");
+    assert!(
+        seen[0].query.contains("taskType=tts"),
+        "{:?}",
+        seen[0].query
+    );
+    assert!(seen[1..].iter().all(|s| !s.query.contains("taskType")));
+
+    // It grew during both unfiltered reads: incomplete, after two of them.
+    let mut steps = vec![page(vec![], Some(0))];
+    steps.extend(grown());
+    steps.extend(grown());
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&query).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.is_empty()),
+        "{r}"
+    );
+    assert_eq!(server.seen().len(), 5);
+}
+
 /// Ids `prefix-N` for each N in `range`, as undated records with no type: each fits the
 /// window and the kind asked, so each is a candidate.
 fn undated(prefix: &str, range: std::ops::Range<usize>) -> Vec<Value> {

@@ -1116,28 +1116,35 @@ async fn a_named_task_whose_lookup_fails_is_found_by_the_keys_delivery() {
 }
 
 /// A loopback VMEG `tasks/list` whose every page, of `records` (all of them), is answered only
-/// once `body` has been delivered to `hub`; and a client, without retries, reading it behind
-/// `hub`. Returns the count of pages served, the server's task and the client.
+/// once `body` has been delivered to `hub` (with `unfiltered_only`, only a page asked for
+/// without a `taskType`: the filtered pages come and go with the hub still empty); and a
+/// client, without retries, reading it behind `hub`. Returns the count of pages served, the
+/// server's task and the client.
 async fn list_delivering_meanwhile(
     hub: &CompletionHub,
     body: &str,
     records: Vec<serde_json::Value>,
+    unfiltered_only: bool,
 ) -> (Arc<Mutex<usize>>, tokio::task::JoinHandle<()>, Client) {
+    use axum::extract::RawQuery;
     use axum::routing::get;
     let pages = Arc::new(Mutex::new(0usize));
     let total = records.len();
     let (h, b, p) = (hub.clone(), body.to_owned(), pages.clone());
     let app = axum::Router::new().route(
         "/openapi/v1/tasks/list",
-        get(move || {
+        get(move |RawQuery(query): RawQuery| {
             let (hub, body, pages, records) = (h.clone(), b.clone(), p.clone(), records.clone());
             async move {
                 *pages.lock().unwrap() += 1;
+                let filtered = query.unwrap_or_default().contains("taskType=");
                 // The delivery lands while this page is on its way.
-                assert!(matches!(
-                    deliver(&hub, &body).await,
-                    Delivery::Fresh(_) | Delivery::Duplicate(_)
-                ));
+                if !(unfiltered_only && filtered) {
+                    assert!(matches!(
+                        deliver(&hub, &body).await,
+                        Delivery::Fresh(_) | Delivery::Duplicate(_)
+                    ));
+                }
                 axum::Json(json!({"code": 200, "message": "",
                     "data": {"records": records, "total": total}}))
             }
@@ -1175,7 +1182,8 @@ async fn a_delivery_that_arrives_while_the_task_list_is_read_is_not_missed() {
             "data": {"taskId": task, "results": [{"uri": "https://cdn.example/a.m4a"}]},
         })
         .to_string();
-        let (pages, server, client) = list_delivering_meanwhile(&hub, &body, Vec::new()).await;
+        let (pages, server, client) =
+            list_delivering_meanwhile(&hub, &body, Vec::new(), false).await;
         let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(3600));
         q.kind = Some(voiceclone::JobKind::Speech);
         q.idempotency_key = Some(key.clone());
@@ -1197,6 +1205,52 @@ async fn a_delivery_that_arrives_while_the_task_list_is_read_is_not_missed() {
             (task, r) => {
                 panic!("{task:?}: the delivery that came during the walk was missed: {r:?}")
             }
+        }
+        server.abort();
+    }
+}
+
+/// Review 34 pass 2 #4: the filtered task list lists nothing, so before `None` the list is read
+/// once more without VMEG's `taskType` filter (every product's tasks: minutes on a large
+/// account), and the delivery for the key reaches the hub only while that read is on its
+/// way. The hub is read again before `None`: `Found` by webhook when the delivery names the
+/// task, an error saying the submit made a task when it names none. Before: the hub was read
+/// last before the unfiltered read, and the answer was `None`, inviting a second paid submit.
+#[tokio::test]
+async fn a_delivery_that_arrives_while_the_unfiltered_list_is_read_is_not_missed() {
+    for (n, task) in ["t-late-unfiltered", " "].into_iter().enumerate() {
+        let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+        let key = format!("late-unfiltered-key-{n}");
+        let body = json!({
+            "code": 200, "event": "openapi-tts", "pipelineKey": format!("pk-late-unfiltered-{n}"),
+            "extraData": {"voiceclone": {"idempotencyKey": key}},
+            "data": {"taskId": task, "results": [{"uri": "https://cdn.example/a.m4a"}]},
+        })
+        .to_string();
+        let (pages, server, client) =
+            list_delivering_meanwhile(&hub, &body, Vec::new(), true).await;
+        let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(3600));
+        q.kind = Some(voiceclone::JobKind::Speech);
+        q.idempotency_key = Some(key.clone());
+        let r = client.reconcile(&q).await;
+        assert_eq!(
+            *pages.lock().unwrap(),
+            2,
+            "{task:?}: the filtered and the unfiltered read"
+        );
+        match (task, r) {
+            ("t-late-unfiltered", Ok(voiceclone::Reconciled::Found { task, evidence })) => {
+                assert_eq!(evidence, voiceclone::Evidence::Webhook);
+                assert_eq!(task.id.as_str(), "t-late-unfiltered");
+            }
+            (" ", Err(e)) => {
+                assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{e}");
+                assert!(e.to_string().contains("made a task"), "{e}");
+                assert!(!e.may_resubmit(), "{e}");
+            }
+            (task, r) => panic!(
+                "{task:?}: the delivery that came during the unfiltered read was missed: {r:?}"
+            ),
         }
         server.abort();
     }
@@ -1224,7 +1278,7 @@ async fn a_delivery_that_arrives_while_a_list_of_another_task_is_read_is_not_mis
         "createdAt": humantime::format_rfc3339_seconds(submitted + Duration::from_secs(30))
             .to_string(),
     });
-    let (pages, server, client) = list_delivering_meanwhile(&hub, &body, vec![other]).await;
+    let (pages, server, client) = list_delivering_meanwhile(&hub, &body, vec![other], false).await;
     let mut q = voiceclone::ReconcileQuery::new(submitted);
     q.kind = Some(voiceclone::JobKind::Speech);
     q.idempotency_key = Some(key);

@@ -92,11 +92,15 @@ impl Client {
     /// the task list read once more without VMEG's `taskType` filter holds no task that may be of
     /// the kind either (VMEG's clone task vocabulary is UNKNOWN, and a server applying the filter
     /// literally would leave out a task typed `CloneVoice`; that read is made only then, so it
-    /// costs nothing when tasks fit). A task list answering with neither a `records` array nor a
-    /// `total` is no evidence of an empty account (`InvalidResponse`: not known), nor is one whose
-    /// pages disagreed (a `total` that fell while it was read, distinct records short of the final
-    /// `total`: a task may have shifted onto a page already read; the list is then read once more,
-    /// and unless that read agrees with itself, an empty incomplete `Candidates`, search again,
+    /// costs nothing when tasks fit; it is read again when its pages disagree, as the filtered
+    /// list is, and a record there that cannot be read stands in the way only when VMEG does
+    /// not type it as another product or the other kind), and the completion hub, read once
+    /// more after that read, holds no delivery for the key. A task list answering with neither
+    /// a `records` array nor a `total` is no evidence of an empty account (`InvalidResponse`: not
+    /// known), nor is one whose pages disagreed (a `total` that fell while it was read, distinct
+    /// records short of the final `total`: a task may have shifted onto a page already read; the
+    /// list is then read once more, and unless that read agrees with itself, an empty incomplete
+    /// `Candidates`, search again,
     /// [`crate::UnreadRecords::inconsistent`]), and a submit or last attempt dated before 2020 (a
     /// zero column) is `InvalidInput`, nothing sent. A task without a readable creation time, or
     /// dated by the list or its detail before 2020 (an unset column) or after the answer giving the
@@ -122,8 +126,8 @@ impl Client {
     /// webhook for the key (`Client::job_for_idempotency_key`, feature `webhook`).
     ///
     /// No overall time bound of its own: without [`Client::with_timeout`] (or a deadline in
-    /// [`crate::CallOptions`]) a search may read the task list three times (twice filtered by type,
-    /// once not) and the cloned-voice list once, up to 10,000 pages each, every request with the
+    /// [`crate::CallOptions`]) a search may read the task list four times (twice filtered by type,
+    /// twice not) and the cloned-voice list once, up to 10,000 pages each, every request with the
     /// client's own timeout and retries: against a server slow on every page, for days. A caller
     /// that needs an end sets one (`client.with_timeout(d).reconcile(&q)`); the search then ends in
     /// `Timeout`, never [`Error::may_resubmit`] (the task may exist). It is not a default here
@@ -286,37 +290,14 @@ impl Client {
         let skewed_from = from.checked_sub(FUTURE_SKEW).unwrap_or(from);
         let skewed_to = to.checked_add(FUTURE_SKEW).unwrap_or(to);
         let named_undated_id = named_undated.as_ref().map(|n| n.id.clone());
-        let mut walk = self
-            .walk_window(
+        let (walk, first) = self
+            .walk_settled(
                 q.kind,
                 true,
                 (skewed_from, skewed_to),
                 named_undated_id.as_ref(),
             )
             .await;
-        // Pages that disagreed may have skipped the submit's task, and a list that grows
-        // while it is read (a busy account, a long text's own parts) disagrees for that alone:
-        // one more read, at once, may find it holding still. Only a read that agreed with
-        // itself stands in for the first, and only for its completeness: what the first read
-        // saw stays (a task deleted between the reads, or a second read from a replica behind
-        // the first, must not turn a candidate into `None`). Two reads stay the bound
-        // (listings are not billed, but a list that never holds still must not hold the
-        // search).
-        let mut first: Option<Walk> = None;
-        if walk.listed.is_ok() && walk.unread.inconsistent() {
-            tracing::info!("the task list's pages disagreed; reading it once more");
-            let again = self
-                .walk_window(
-                    q.kind,
-                    true,
-                    (skewed_from, skewed_to),
-                    named_undated_id.as_ref(),
-                )
-                .await;
-            if again.listed.is_ok() && !again.unread.inconsistent() {
-                first = Some(std::mem::replace(&mut walk, again));
-            }
-        }
         let (first_listed, first_unread, first_named) = match first {
             Some(w) => (
                 w.listed.unwrap_or_default(),
@@ -332,18 +313,7 @@ impl Client {
         } = walk;
         let named_listed = named_listed.or(first_named);
         let listed: Vec<TaskSummary> = match walked {
-            Ok(mut listed) => {
-                // By a set: a scan of `listed` per task is quadratic, and with no `.await` in
-                // it, 500,000 tasks a read would hold the thread past any timeout (review 30-a
-                // #1). Each read holds each id once already.
-                let known: HashSet<&str> = listed.iter().map(|s| s.id.as_str()).collect();
-                let missed: Vec<TaskSummary> = first_listed
-                    .into_iter()
-                    .filter(|t| !known.contains(t.id.as_str()))
-                    .collect();
-                listed.extend(missed);
-                listed
-            }
+            Ok(listed) => with_missed(listed, first_listed),
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
                 if let Some(task) = named_undated.or(named_outside) {
                     // No list to date it by, or dated outside the window: the vendor knows
@@ -427,17 +397,10 @@ impl Client {
             // What the search could not see comes first: a named task the vendor does not
             // find settles nothing while another task may hide there.
             if delivered_unnamed {
-                return Err(Error::new(ErrorKind::InvalidResponse)
-                    .with_provider(self.provider())
-                    .with_operation("reconcile")
-                    .with_message(
-                        "a webhook delivery for the submit's idempotency key says its task ran, but names no task id, and no listed task fits: the submit made a task; do not submit it again, look for it in the task list later",
-                    ));
+                return Err(self.delivered_unnamed());
             }
             if let Some(e) = hub_unsearched {
-                return Err(e.with_operation("reconcile").with_note(
-                    "no listed task fits the submit, and the completion hub's store, which may hold its webhook, could not be searched: whether it created a task is not known; do not submit it again yet",
-                ));
+                return Err(hub_unsearched_error(e));
             }
             if unread > 0 {
                 return Err(Error::new(ErrorKind::InvalidResponse)
@@ -487,6 +450,16 @@ impl Client {
                 .await?
             {
                 return Ok(answer);
+            }
+            // That read, of every product's tasks, may have taken minutes more: a delivery
+            // that reached the hub meanwhile must not be answered `None`, the answer that
+            // invites a new paid submit (review 34 pass 2 #4).
+            #[cfg(feature = "webhook")]
+            match self.hub_answer(q, from).await {
+                HubAnswer::Found(found) => return Ok(found),
+                HubAnswer::Unnamed => return Err(self.delivered_unnamed()),
+                HubAnswer::Unsearched(e) => return Err(hub_unsearched_error(e)),
+                HubAnswer::Nothing => {}
             }
             return Ok(Reconciled::None {
                 kind: q.kind,
@@ -563,10 +536,23 @@ impl Client {
         })
     }
 
+    /// The error of a search that found no task while a delivery for the submit's key says
+    /// that its task ran, naming none.
+    fn delivered_unnamed(&self) -> Error {
+        Error::new(ErrorKind::InvalidResponse)
+            .with_provider(self.provider())
+            .with_operation("reconcile")
+            .with_message(
+                "a webhook delivery for the submit's idempotency key says its task ran, but names no task id, and no listed task fits: the submit made a task; do not submit it again, look for it in the task list later",
+            )
+    }
+
     /// The completion hub's word on the submit of `q`: the delivery for its key (under the API
     /// key's text filter, as `Client::job_for_idempotency_key` reads it: a delivery may echo
     /// the key, review 30-a #8), of its kind and sent since `from`. Local and cheap, so
-    /// [`Client::reconcile`] reads it before the task list and again before an empty answer.
+    /// [`Client::reconcile`] reads it before the task list, again after the filtered walk
+    /// before any answer from it, and once more after the read without the type filter
+    /// before `None` (each walk may take minutes, and a delivery may land during it).
     #[cfg(feature = "webhook")]
     async fn hub_answer(&self, q: &ReconcileQuery, from: SystemTime) -> HubAnswer {
         let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key) else {
@@ -612,13 +598,16 @@ impl Client {
 
     /// The task list read without VMEG's `taskType` filter, for a search whose filtered read
     /// listed nothing of `kind` in the skewed window `skewed`: what it adds to that search,
-    /// or `None` when it lists nothing of the kind either, every record read (the answer
-    /// stays `Reconciled::None`). VMEG documents only `cloneVoice` and `tts`, but may store a
-    /// clone under another spelling (`CloneVoice`, api-facts A17), and a server applying the
-    /// filter literally lists nothing for it: "none" from that alone would invite a second
-    /// paid submit. Read only then (rare), never for every search: an account's other
-    /// products may hold many more pages. A read that fails, or holds records it could not
-    /// read, answers nothing either way: an error, or an incomplete search.
+    /// or `None` when it lists nothing of the kind either, every record that may be of the
+    /// kind read (the answer stays `Reconciled::None`). VMEG documents only `cloneVoice` and
+    /// `tts`, but may store a clone under another spelling (`CloneVoice`, api-facts A17), and
+    /// a server applying the filter literally lists nothing for it: "none" from that alone
+    /// would invite a second paid submit. Read only then (rare), never for every search: an
+    /// account's other products may hold many more pages. A read that fails, or holds records
+    /// it could not read that may be of the kind, answers nothing either way: an error, or an
+    /// incomplete search. Its pages disagreeing, it is read once more, as the filtered list is
+    /// (`Client::walk_settled`): every product's tasks make a busier list, and one read alone
+    /// would then never let a search end in `None` (review 34 pass 2 #7).
     async fn unfiltered_look(
         &self,
         kind: Option<JobKind>,
@@ -630,13 +619,25 @@ impl Client {
         if kind.is_none() {
             return Ok(None);
         }
-        let walk = self.walk_window(kind, false, skewed, None).await;
+        let (walk, first) = self.walk_settled(kind, false, skewed, None).await;
         let tasks = walk.listed.map_err(|e| {
             e.with_operation("reconcile").with_note(
                 "nothing of the kind was listed under VMEG's type filter, and the list read without it (VMEG may type the submit's task otherwise) failed: whether the submit created a task is not known; do not submit it again yet",
             )
         })?;
-        let complete = walk.unread.is_complete();
+        // A record VMEG types as another product, or as the other kind, is not the
+        // submit's task even unread: on an account busy with other products, counting those
+        // would forbid `None` for good (review 34 pass 2 #7).
+        let (first_tasks, first_unread) = first.map_or((Vec::new(), 0), |w| {
+            (
+                w.listed.unwrap_or_default(),
+                w.unread.count_that_may_be_of(kind),
+            )
+        });
+        let tasks = with_missed(tasks, first_tasks);
+        let unread = walk.unread.count_that_may_be_of(kind).max(first_unread);
+        let unlisted = walk.unread.unlisted();
+        let inconsistent = walk.unread.inconsistent();
         if !tasks.is_empty() {
             tracing::warn!(
                 count = tasks.len(),
@@ -646,10 +647,10 @@ impl Client {
                 tasks,
                 from,
                 to,
-                incomplete: !complete,
+                incomplete: unread > 0 || unlisted || inconsistent,
             }));
         }
-        if walk.unread.count() > 0 || walk.unread.unlisted() {
+        if unread > 0 || unlisted {
             return Err(Error::new(ErrorKind::InvalidResponse)
                 .with_provider(self.provider())
                 .with_operation("reconcile")
@@ -657,7 +658,7 @@ impl Client {
                     "the task list read without its type filter (VMEG may type the submit's task otherwise) held records that could not be read, or no list at all: whether the submit created a task is not known; do not submit it again yet",
                 ));
         }
-        if walk.unread.inconsistent() {
+        if inconsistent {
             return Ok(Some(Reconciled::Candidates {
                 tasks: Vec::new(),
                 from,
@@ -666,6 +667,38 @@ impl Client {
             }));
         }
         Ok(None)
+    }
+
+    /// [`Client::walk_window`], read once more at once when its pages disagreed: the read that
+    /// stands and, when a second read stood in for the first, the first. Pages that disagreed
+    /// may have skipped the submit's task, and a list that grows while it is read (a busy
+    /// account, a long text's own parts) disagrees for that alone: one more read may find it
+    /// holding still. Only a read that agreed with itself stands in for the first, and only
+    /// for its completeness: what the first read saw stays with the caller (a task deleted
+    /// between the reads, or a second read from a replica behind the first, must not turn a
+    /// candidate into `None`). Two reads stay the bound (listings are not billed, but a list
+    /// that never holds still must not hold the search).
+    async fn walk_settled(
+        &self,
+        kind: Option<JobKind>,
+        filtered: bool,
+        window: (SystemTime, SystemTime),
+        named: Option<&JobId>,
+    ) -> (Walk, Option<Walk>) {
+        let walk = self.walk_window(kind, filtered, window, named).await;
+        if walk.listed.is_err() || !walk.unread.inconsistent() {
+            return (walk, None);
+        }
+        tracing::info!(
+            filtered,
+            "the task list's pages disagreed; reading it once more"
+        );
+        let again = self.walk_window(kind, filtered, window, named).await;
+        if again.listed.is_ok() && !again.unread.inconsistent() {
+            (again, Some(walk))
+        } else {
+            (walk, None)
+        }
     }
 
     /// One read of the task list for [`Client::reconcile`]: its tasks of `kind` that may have
@@ -1288,6 +1321,28 @@ fn dated_from_first_submit(e: Error, query: &ReconcileQuery) -> Error {
         request: request.clone(),
     };
     e.with_kind(kind).with_last_attempt_at(last)
+}
+
+/// `listed` with the tasks of an earlier read of the list that it does not hold.
+fn with_missed(mut listed: Vec<TaskSummary>, earlier: Vec<TaskSummary>) -> Vec<TaskSummary> {
+    // By a set: a scan of `listed` per task is quadratic, and with no `.await` in it, 500,000
+    // tasks a read would hold the thread past any timeout (review 30-a #1). Each read holds
+    // each id once already.
+    let known: HashSet<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+    let missed: Vec<TaskSummary> = earlier
+        .into_iter()
+        .filter(|t| !known.contains(t.id.as_str()))
+        .collect();
+    listed.extend(missed);
+    listed
+}
+
+/// The error of a search that found no task while the hub's store, which may hold the
+/// submit's webhook, could not be searched (`e`).
+fn hub_unsearched_error(e: Error) -> Error {
+    e.with_operation("reconcile").with_note(
+        "no listed task fits the submit, and the completion hub's store, which may hold its webhook, could not be searched: whether it created a task is not known; do not submit it again yet",
+    )
 }
 
 /// The note of a search whose named task `id` the vendor does not find, with nothing else in

@@ -79,5 +79,6 @@ pub use status::TaskStatus;
 pub(crate) use task::NoCreationTime;
 pub use task::{TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN};
 pub use unread::UnreadRecords;
+pub(crate) use unread::UnreadTypes;
 #[cfg(feature = "upload")]
 pub use upload::{AudioReader, UploadProgress};

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use super::JobKind;
+
 /// What a listing could not read: how many records its pages sent that could not be read (no
 /// usable id, not a record: each is skipped, [`UnreadRecords::count`]), whether it ended
 /// on a page that said nothing of its records ([`UnreadRecords::unlisted`]), and whether its
@@ -57,6 +59,40 @@ struct Counts {
     /// The pages disagreed: a `total` below one an earlier page gave, or fewer distinct
     /// records read than the `total` that ended the list.
     inconsistent: AtomicBool,
+    /// Of `records`, those the vendor still typed: a clone, a speech task, another product.
+    typed: [AtomicUsize; 3],
+}
+
+/// Of a page's records that could not be read, those whose type the vendor named all the
+/// same (a record with no usable id but a `taskType`): a search for a task of one kind can
+/// tell that such a record is not the one it looks for (review 34 pass 2 #7).
+#[derive(Debug, Default)]
+pub(crate) struct UnreadTypes([usize; 3]);
+
+/// The slots of [`UnreadTypes`] and of `Counts::typed`.
+const CLONE: usize = 0;
+const SPEECH: usize = 1;
+const OTHER_PRODUCT: usize = 2;
+
+impl UnreadTypes {
+    /// Notes an unread record typed as a task of `kind`.
+    pub(crate) fn note_kind(&mut self, kind: JobKind) {
+        self.note(match kind {
+            JobKind::Clone => CLONE,
+            JobKind::Speech => SPEECH,
+        });
+    }
+
+    /// Notes an unread record typed as a task of another product (VMEG `vt`, `at`, ...).
+    pub(crate) fn note_other_product(&mut self) {
+        self.note(OTHER_PRODUCT);
+    }
+
+    fn note(&mut self, slot: usize) {
+        if let Some(n) = self.0.get_mut(slot) {
+            *n = n.saturating_add(1);
+        }
+    }
 }
 
 impl UnreadRecords {
@@ -115,12 +151,60 @@ impl UnreadRecords {
 
     /// Adds `n` skipped records.
     pub(crate) fn add(&self, n: usize) {
-        // Saturating: a count is never worth a panic or a wrap to 0.
-        let _ = self
-            .0
-            .records
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-                Some(c.saturating_add(n))
-            });
+        saturating_add(&self.0.records, n);
+    }
+
+    /// Adds the types of skipped records already counted by [`UnreadRecords::add`].
+    pub(crate) fn add_types(&self, types: &UnreadTypes) {
+        for (count, n) in self.0.typed.iter().zip(types.0) {
+            saturating_add(count, n);
+        }
+    }
+
+    /// The records skipped that may be a task of `kind` (`None`: a clone or a speech task):
+    /// all but those the vendor typed as another product or, with a kind, as the other kind.
+    /// A record without a type, or of one this crate does not know, may be any task.
+    pub(crate) fn count_that_may_be_of(&self, kind: Option<JobKind>) -> usize {
+        let typed = |slot: usize| {
+            self.0
+                .typed
+                .get(slot)
+                .map_or(0, |c| c.load(Ordering::Relaxed))
+        };
+        let other_kind = match kind {
+            Some(JobKind::Clone) => typed(SPEECH),
+            Some(JobKind::Speech) => typed(CLONE),
+            None => 0,
+        };
+        self.count()
+            .saturating_sub(typed(OTHER_PRODUCT).saturating_add(other_kind))
+    }
+}
+
+/// Adds `n` to `count`, saturating: a count is never worth a panic or a wrap to 0.
+fn saturating_add(count: &AtomicUsize, n: usize) {
+    let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+        Some(c.saturating_add(n))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unread_records_that_may_be_of_the_kind_count_for_it() {
+        let unread = UnreadRecords::new();
+        let mut types = UnreadTypes::default();
+        types.note_kind(JobKind::Clone);
+        types.note_other_product();
+        types.note_other_product();
+        // Five skipped: one typed a clone, two another product, two untyped.
+        unread.add(5);
+        unread.add_types(&types);
+        assert_eq!(unread.count(), 5);
+        assert_eq!(unread.count_that_may_be_of(Some(JobKind::Speech)), 2);
+        assert_eq!(unread.count_that_may_be_of(Some(JobKind::Clone)), 3);
+        assert_eq!(unread.count_that_may_be_of(None), 3);
     }
 }

@@ -113,6 +113,9 @@ pub(crate) struct Page<T> {
     pub(crate) unlisted: bool,
     /// The records kept whose URL was refused (logged once per walk).
     pub(crate) bad_urls: BadUrls,
+    /// Of the records that could not be read, those the vendor typed all the same (added to
+    /// the walk's [`crate::model::UnreadRecords`] with them).
+    pub(crate) unread_types: crate::model::UnreadTypes,
 }
 
 /// The records of a page whose URL (a voice's preview) was not http(s) or did not parse, and
@@ -436,6 +439,7 @@ where
         }
         if let Some(unread) = &w.unread {
             unread.add(page.skipped());
+            unread.add_types(&page.unread_types);
         }
         w.skipped = w.skipped.saturating_add(page.skipped());
         w.bad_urls.urls.merge(std::mem::take(&mut page.bad_urls));
@@ -505,6 +509,7 @@ mod tests {
                     returned: 1,
                     unlisted: false,
                     bad_urls: BadUrls::default(),
+                    unread_types: Default::default(),
                 })
             }
         })
@@ -525,6 +530,7 @@ mod tests {
                     returned: usize::try_from(n).unwrap(),
                     unlisted: false,
                     bad_urls: BadUrls::default(),
+                    unread_types: Default::default(),
                 })
             }
         })
@@ -557,6 +563,7 @@ mod tests {
                     returned: 0,
                     unlisted: false,
                     bad_urls: BadUrls::default(),
+                    unread_types: Default::default(),
                 })
             })
             .try_collect::<Vec<_>>()
@@ -592,6 +599,7 @@ mod tests {
                     returned: 50,
                     unlisted: false,
                     bad_urls: BadUrls::default(),
+                    unread_types: Default::default(),
                 })
             }
         })
@@ -616,6 +624,7 @@ mod tests {
                 returned: 100_000,
                 unlisted: false,
                 bad_urls: BadUrls::default(),
+                unread_types: Default::default(),
             })
         })
         .collect()
@@ -645,6 +654,7 @@ mod tests {
                     returned: 1,
                     unlisted: false,
                     bad_urls: BadUrls::default(),
+                    unread_types: Default::default(),
                 })
             }
         })
@@ -680,6 +690,7 @@ mod tests {
                     returned,
                     unlisted: false,
                     bad_urls: BadUrls::default(),
+                    unread_types: Default::default(),
                 })
             },
             None,
@@ -706,6 +717,7 @@ mod tests {
                     returned: usize::try_from(n).unwrap(),
                     unlisted: n == 0,
                     bad_urls: BadUrls::default(),
+                    unread_types: Default::default(),
                 })
             },
             Some(unread.clone()),
@@ -758,6 +770,7 @@ mod tests {
                         page_size: 20,
                         unlisted: false,
                         bad_urls: BadUrls::default(),
+                        unread_types: Default::default(),
                     })
                 }
             },
@@ -896,6 +909,7 @@ mod tests {
                 returned,
                 unlisted: false,
                 bad_urls: BadUrls::default(),
+                unread_types: Default::default(),
             })
         })
         .try_collect()

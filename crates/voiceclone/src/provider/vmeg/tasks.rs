@@ -9,7 +9,9 @@ use super::calls::{
 };
 use super::results::{clone_job, map_status, parsed_time, speech_job, text};
 use crate::error::{Error, ErrorKind};
-use crate::model::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskDetail, TaskSummary, Voice};
+use crate::model::{
+    CloneJob, JobId, JobKind, Provider, SpeechJob, TaskDetail, TaskSummary, UnreadTypes, Voice,
+};
 use crate::provider::paging::{BadUrls, Page};
 use crate::retry::OperationKind;
 use crate::transport::{Call, RequestId, Transport, envelopes};
@@ -122,8 +124,26 @@ pub(crate) async fn tasks_page(
         .unwrap_or_default();
     records_are_a_list(&data.records, "task list")?;
     let total = page_total(data.total.as_ref());
+    // A record without a usable id is skipped, but its type, when VMEG names one, says
+    // whether it may be the task a search looks for (another product's cannot be).
+    let mut unread_types = UnreadTypes::default();
+    let items = data
+        .records
+        .iter()
+        .filter_map(|r| {
+            let read = summary(r);
+            if read.is_none() {
+                match super::task_type(text(r.task_type.as_ref()).unwrap_or_default()) {
+                    super::TaskType::Job(kind) => unread_types.note_kind(kind),
+                    super::TaskType::OtherProduct => unread_types.note_other_product(),
+                    super::TaskType::Unknown => {}
+                }
+            }
+            read
+        })
+        .collect();
     Ok(Page {
-        items: data.records.iter().filter_map(summary).collect(),
+        items,
         // `data` null, `{}`, `records` null without a `total`: listed as empty, but no
         // evidence that the account has no task (paging.rs, reconcile).
         unlisted: !data.records.is_array() && total.is_none(),
@@ -133,6 +153,7 @@ pub(crate) async fn tasks_page(
         // them is neither empty nor short (paging.rs).
         returned: data.records.sent(),
         bad_urls: BadUrls::default(),
+        unread_types,
     })
 }
 
@@ -354,6 +375,7 @@ pub(crate) async fn voices_page(
             page_size: VOICES_PAGE_SIZE,
             returned: data.records.sent(),
             bad_urls,
+            unread_types: UnreadTypes::default(),
         });
     }
     let body = types::CloneVoiceListRequest {
@@ -391,6 +413,7 @@ pub(crate) async fn voices_page(
         page_size: VOICES_PAGE_SIZE,
         returned: data.records.sent(),
         bad_urls,
+        unread_types: UnreadTypes::default(),
     })
 }
 
