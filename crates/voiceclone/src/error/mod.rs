@@ -103,10 +103,6 @@ struct Inner {
     claimed_success: bool,
     /// The kind came from a vendor code table the vendor does not document (JimmyAI's).
     unconfirmed_code: bool,
-    /// The answer was the vendor's own envelope, its keys and not only a numeric `code` (a
-    /// relay's `{"code":503,"message":...}` is not): only then does its 503 say nothing was
-    /// done (`retry::server_error_may_have_landed`).
-    vendors_envelope: bool,
     /// The answer was about another task than the one asked (a proxy's or cache's mix-up):
     /// a wait polls again rather than ending on it, a few times (`UNREADABLE_POLLS_TOLERATED`).
     misrouted: bool,
@@ -167,7 +163,6 @@ impl Error {
             unusable_task_id: None,
             claimed_success: false,
             unconfirmed_code: false,
-            vendors_envelope: false,
             misrouted: false,
             unreadable: false,
             without_task: false,
@@ -442,17 +437,6 @@ impl Error {
 
     pub(crate) fn with_unconfirmed_code(mut self) -> Self {
         self.0.unconfirmed_code = true;
-        self
-    }
-
-    /// True when the answer was the vendor's own envelope (see `Inner::vendors_envelope`).
-    pub(crate) fn in_vendors_envelope(&self) -> bool {
-        self.0.vendors_envelope
-    }
-
-    /// Sets whether the answer was the vendor's own envelope.
-    pub(crate) fn with_vendors_envelope(mut self, own: bool) -> Self {
-        self.0.vendors_envelope = own;
         self
     }
 

@@ -526,8 +526,7 @@ fn error_in_envelope(
         .with_retry_after(retry_after)
         .with_phase(Phase::Answered)
         .with_vendor_code(code)
-        .with_message(message)
-        .with_vendors_envelope(own);
+        .with_message(message);
     if status == 503 && !own {
         err = err.with_note(format!(
             "the answer has a `code` but lacks the keys of {}'s envelope, so its HTTP 503 may be a relay's and does not say that the request was not carried out",
