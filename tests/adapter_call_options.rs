@@ -473,7 +473,7 @@ fn held_client(base: &str, provider: Provider) -> Client {
 /// Review 33 pass 3 #1: a sleeper that holds the wait before a retry (a shutdown's) no longer
 /// holds the call past its timeout: the sleep ends at the call's bound, the attempt after it
 /// finds no time and sends nothing, and the call ends with its error. (A read: a write under a
-/// timeout this short is not repeated at all, `a_write_is_not_repeated_with_too_little_...`.)
+/// timeout this short is not repeated if it has no key, `a_keyless_write_is_not_repeated_...`.)
 /// Before, the call never ended (the outer 20 s bound of this test fired).
 #[tokio::test]
 async fn a_held_retry_wait_ends_at_the_call_timeout_and_sends_nothing_more() {
@@ -526,45 +526,105 @@ async fn a_held_wait_between_polls_ends_at_the_wait_deadline() {
     );
 }
 
-/// Review 34-d #1: a write is repeated under a call timeout only with at least 5 s of it left
-/// after the pause: a create sent with less may be carried out and cut off before its answer,
-/// turning a rate limit that made nothing (`may_resubmit()`) into an unknown outcome. The
-/// call ends with the 429, sent once; with time to spare the same answer is retried. A read is
-/// retried as before.
+/// Review 34-d #1: a write without a key (a JimmyAI create) is repeated under a call timeout
+/// only with at least 5 s of it left after the pause: sent with less, it may be carried out
+/// and cut off before its answer, turning a rate limit that made nothing (`may_resubmit()`)
+/// into an unknown outcome no list finds. The call ends with the 429, sent once; with time to
+/// spare the same answer is retried. A VMEG create (under its key) and a read keep their
+/// retry (pass 2 #5: VMEG advises the repeat, and its key finds a repeat cut off).
 #[tokio::test]
-async fn a_write_is_not_repeated_with_too_little_of_its_call_time_left() {
-    let limited = || {
+async fn a_keyless_write_is_not_repeated_with_too_little_of_its_call_time_left() {
+    let limited = |code: i64| {
         Step::Json(
             429,
             vec![("retry-after", "2".into())],
-            json!({"code": 429, "message": "slow down", "data": null}),
+            json!({"code": code, "message": "slow down", "msg": "slow down", "data": null}),
         )
     };
-    let accepted = json!({"code": 200, "message": "", "data": {"taskId": "t-1"}});
-    let server = Scripted::start(vec![limited(), Step::ok(accepted.clone())]).await;
-    let c = client(&server.base_url, Provider::Vmeg);
+    let jimmy_ok = json!({"code": 20000, "msg": "ok", "data": {"id": "audio_1", "object": "audio",
+        "created": 1781777280, "model": "soundCloningClone", "status": "queued", "error": null}});
+    let jimmy_clone = CloneRequest::new("https://cdn.example.com/s.mp3")
+        .sample_text("A short preview.")
+        .language("zh-CN");
+    let server = Scripted::start(vec![limited(-1), Step::ok(jimmy_ok.clone())]).await;
+    let c = client(&server.base_url, Provider::JimmyAi);
     let e = c
         .with_timeout(Duration::from_secs(6))
-        .clone_voice(&clone_req())
+        .clone_voice(&jimmy_clone)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::RateLimited, "{e}");
     assert!(e.may_resubmit(), "{e}");
     assert_eq!(server.seen().len(), 1, "repeated with 4 s left: {e}");
 
-    let server = Scripted::start(vec![limited(), Step::ok(accepted)]).await;
-    let c = client(&server.base_url, Provider::Vmeg);
+    let server = Scripted::start(vec![limited(-1), Step::ok(jimmy_ok)]).await;
+    let c = client(&server.base_url, Provider::JimmyAi);
     c.with_timeout(Duration::from_secs(30))
-        .clone_voice(&clone_req())
+        .clone_voice(&jimmy_clone)
         .await
         .unwrap();
     assert_eq!(server.seen().len(), 2);
 
-    let server = Scripted::start(vec![limited(), Step::ok(detail("running"))]).await;
+    let accepted = json!({"code": 200, "message": "", "data": {"taskId": "t-1"}});
+    let server = Scripted::start(vec![limited(429), Step::ok(accepted)]).await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    c.with_timeout(Duration::from_secs(6))
+        .clone_voice(&clone_req())
+        .await
+        .unwrap();
+    assert_eq!(
+        server.seen().len(),
+        2,
+        "a VMEG create keeps its retry under its key"
+    );
+
+    let server = Scripted::start(vec![limited(429), Step::ok(detail("running"))]).await;
     let c = client(&server.base_url, Provider::Vmeg);
     c.with_timeout(Duration::from_secs(6))
         .clone_status(&JobId::new("t-1"))
         .await
         .unwrap();
     assert_eq!(server.seen().len(), 2, "a read keeps its retry");
+}
+
+/// A sleeper that takes 1.5 s whatever it is asked (a hold let go late, a starved runtime).
+#[derive(Debug)]
+struct Late;
+
+impl voiceclone::Sleeper for Late {
+    fn sleep(&self, _: Duration) -> voiceclone::sleep::BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(Duration::from_millis(1500)))
+    }
+}
+
+/// Pass 2 #5 (b): the floor is checked again right before a keyless write's repeat is sent: a
+/// pause that took longer than the retry driver asked (here 1.5 s of 6) leaves under 5 s, and
+/// nothing more is sent. Before, only the pause it asked for was weighed.
+#[tokio::test]
+async fn a_keyless_writes_repeat_held_past_the_floor_is_not_sent() {
+    let server = Scripted::start(vec![
+        Step::Json(
+            429,
+            vec![("retry-after", "0".into())],
+            json!({"code": -1, "msg": "slow down", "data": null}),
+        ),
+        Step::ok(json!({"code": 20000, "msg": "ok", "data": {"id": "audio_1"}})),
+    ])
+    .await;
+    let c = Client::builder(Provider::JimmyAi)
+        .api_key(KEY)
+        .base_url(&server.base_url)
+        .sleeper(Arc::new(Late))
+        .build()
+        .unwrap();
+    let req = CloneRequest::new("https://cdn.example.com/s.mp3")
+        .sample_text("A short preview.")
+        .language("zh-CN");
+    let e = c
+        .with_timeout(Duration::from_secs(6))
+        .clone_voice(&req)
+        .await
+        .unwrap_err();
+    assert_eq!(server.seen().len(), 1, "the late repeat was sent: {e}");
+    assert!(e.may_resubmit(), "{e}");
 }

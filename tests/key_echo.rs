@@ -791,7 +791,8 @@ fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
 /// in its query) is refused before sending, `InvalidInput` naming the field, the value not
 /// quoted: sent, the vendor would keep it as a voice's name, speak it into a file on its CDN,
 /// or hand the URL to whichever host serves the recording. The long text and a resubmit are
-/// refused the same way. Before: sent (only the CLI's printed copy was redacted).
+/// refused the same way, a long text before its first part is sent. Before: sent (only the
+/// CLI's printed copy was redacted).
 #[test]
 fn a_key_given_as_a_requests_text_name_or_url_is_never_sent() {
     const KEY: &str = "sk-Pasted0Into1The2Wrong3Argument";
@@ -838,7 +839,23 @@ fn a_key_given_as_a_requests_text_name_or_url_is_never_sent() {
             let long = SpeechRequest::new("voice-1", format!("Hello. {KEY}. Bye."));
             refused.push(("lines[0].text", c.synthesize(&long).await.unwrap_err()));
             let long_err = c.synthesize_long(&long, &wait).await.unwrap_err();
+            // The key in a later part of a long text: refused before the first part is sent
+            // (review 34 pass 2 #3: refused at its own part, the earlier ones were paid).
+            let mut text = format!("{}\n\n", "A sentence of the script. ".repeat(10)).repeat(119);
+            text.push_str(&format!("The end {KEY}."));
+            let later = SpeechRequest::new("voice-1", text);
+            let later_err = c.synthesize_long(&later, &wait).await.unwrap_err();
+            assert!(
+                matches!(later_err.kind(), voiceclone::ErrorKind::InvalidInput { field, .. } if field.starts_with("parts[") && !field.starts_with("parts[0]")),
+                "{provider}: {later_err}"
+            );
+            out.push(format!("{later_err} | {later_err:?}"));
+            // A local recording's file name is sent too (a multipart name, a material's).
+            let named = CloneRequest::from_bytes(format!("{KEY}.wav"), vec![1_u8; 64]).name("n");
+            refused.push(("audio", c.clone_voice(&named).await.unwrap_err()));
+            refused.push(("audio", c.upload(&named.audio).await.unwrap_err()));
             if provider == Provider::Vmeg {
+                refused.push(("name", c.rename_voice("cv_1", KEY).await.unwrap_err()));
                 refused.push((
                     "emotion_prompt",
                     c.synthesize(&SpeechRequest::new("voice-1", "Hi.").emotion_prompt(KEY))

@@ -285,12 +285,13 @@ fn a_key_variable_that_is_not_utf8_is_said_to_be_so() {
     );
 }
 
-/// A key kept only in `--api-key-file` (no key variable set) is redacted from what a dry run
-/// prints, as the environment's keys are: given by mistake as the clone's name, inside the
-/// text, as the voice, as the recording or the `--out` path (their errors), or inside a
-/// `--text-file`, with `--json` and without. Before, a dry run never read the key file, and
-/// printed that key whole. A key file that cannot be read is refused (exit 2, nothing sent),
-/// as the real run refuses it.
+/// A key kept only in `--api-key-file` (no key variable set) is known to a dry run, as the
+/// environment's keys are: given by mistake as the clone's name, inside the text, as the
+/// voice, as the recording, inside a `--text-file` (refused, exit 2, as the real run refuses
+/// them since review 34-e #1 and pass 2 #3: a dry run printed them redacted with exit 0), or
+/// as the `--out` path (its error), with `--json` and without, the key never printed. Before,
+/// a dry run never read the key file, and printed that key whole. A key file that cannot be
+/// read is refused (exit 2, nothing sent), as the real run refuses it.
 #[test]
 fn a_key_only_in_the_key_file_is_redacted_from_a_dry_run() {
     let sim = Sim::fast(KEY);
@@ -311,19 +312,19 @@ fn a_key_only_in_the_key_file_is_redacted_from_a_dry_run() {
     for json in [false, true] {
         for (expect, args) in [
             (
-                0,
+                2,
                 vec!["clone", support::SAMPLE, "--name", KEY, "--dry-run"],
             ),
             (
-                0,
+                2,
                 vec!["speak", "--voice", "cv_1", "--text", &text, "--dry-run"],
             ),
             (
-                0,
+                2,
                 vec!["speak", "--voice", KEY, "--text", "hi", "--dry-run"],
             ),
             (
-                0,
+                2,
                 vec![
                     "speak",
                     "--voice",

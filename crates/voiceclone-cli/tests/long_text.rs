@@ -153,6 +153,24 @@ fn concurrency_outside_1_to_32_is_refused_before_sending() {
     run(&sim, &[], &args).expect(0);
 }
 
+/// Review 34 pass 2 #3: a text file holding the API key (a config pasted into the script) is
+/// refused before the first part is sent (exit 2, the key not printed, no manifest); before,
+/// the parts before the one holding it were sent and paid, and every rerun stopped there.
+#[test]
+fn a_text_file_holding_the_api_key_is_refused_before_any_part_is_sent() {
+    let sim = Sim::start(1000.0);
+    let mut text = long_text();
+    text.push_str(&format!("The last line names {KEY} by mistake.\n"));
+    let c = case(&text);
+    let args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+    let r = run(&sim, &[], &args).expect(2);
+    let j = r.json();
+    let message = j["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--text-file"), "{j}");
+    assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());
+    assert!(!Path::new(&c.out).join(MANIFEST).exists());
+}
+
 /// README, "Long texts": a `DIR` without a manifest that holds a file a part could be written
 /// to (`001.wav`, `001-01.mp3`) is refused (exit 2, the file named, nothing sent, the file
 /// as it was). Before, a new run replaced it, although `--out`'s help promised that an

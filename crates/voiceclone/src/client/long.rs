@@ -188,6 +188,19 @@ impl Client {
                 format!("was made for {}, not {}", plan.provider(), self.provider()),
             ));
         }
+        // Every part is checked for the API key before the first is sent: refused only at
+        // its own part, the parts before it would be paid for nothing (review 34 pass 2 #3).
+        for i in 0..plan.parts().len() {
+            if let Some(req) = plan.request(i) {
+                self.refuse_api_key_in_speech(&req)
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::InvalidInput { field, reason } => {
+                            Error::invalid_input(format!("parts[{i}].{field}"), reason.clone())
+                        }
+                        _ => e,
+                    })?;
+            }
+        }
         let failed = std::sync::atomic::AtomicBool::new(false);
         let failed = &failed;
         // Once a part was accepted, the JimmyAI model it used is being activated (its

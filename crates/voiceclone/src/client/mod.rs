@@ -12,11 +12,9 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::error::{Error, ErrorKind};
-#[cfg(feature = "upload")]
-use crate::model::AudioSource;
 use crate::model::{
-    CloneJob, CloneRequest, Job, JobId, JobKind, Provider, Speech, SpeechJob, SpeechRequest,
-    TaskStatus, Voice, VoiceId,
+    AudioSource, CloneJob, CloneRequest, Job, JobId, JobKind, Provider, Speech, SpeechJob,
+    SpeechRequest, TaskStatus, Voice, VoiceId,
 };
 use crate::provider::AnyBackend;
 use crate::secret::ApiKey;
@@ -423,17 +421,23 @@ impl Client {
         Ok(())
     }
 
+    /// [`Client::refuse_api_key_in_request`] for a recording: its URL, or the file name a
+    /// local one is sent under (a path's last component, a reader's or bytes' name).
+    fn refuse_api_key_in_audio(&self, audio: &AudioSource) -> Result<(), Error> {
+        match audio {
+            AudioSource::Url(url) => self.refuse_api_key_in_request("audio", url),
+            #[cfg(feature = "upload")]
+            local => match crate::sample::name_of(local) {
+                Ok((name, _)) => self.refuse_api_key_in_request("audio", &name),
+                // Refused by its own check, which names what is wrong with it.
+                Err(_) => Ok(()),
+            },
+        }
+    }
+
     /// [`Client::refuse_api_key_in_request`] for every text, name and URL of a clone.
     fn refuse_api_key_in_clone(&self, req: &CloneRequest) -> Result<(), Error> {
-        match &req.audio {
-            crate::model::AudioSource::Url(url) => self.refuse_api_key_in_request("audio", url)?,
-            #[cfg(feature = "upload")]
-            crate::model::AudioSource::Bytes { file_name, .. } => {
-                self.refuse_api_key_in_request("audio", file_name)?;
-            }
-            #[cfg(feature = "upload")]
-            _ => {}
-        }
+        self.refuse_api_key_in_audio(&req.audio)?;
         for (field, value) in [
             ("name", &req.name),
             ("language", &req.language),
@@ -448,7 +452,7 @@ impl Client {
 
     /// [`Client::refuse_api_key_in_request`] for every text of a speech request (its voice
     /// ids are refused as ids).
-    fn refuse_api_key_in_speech(&self, req: &SpeechRequest) -> Result<(), Error> {
+    pub(crate) fn refuse_api_key_in_speech(&self, req: &SpeechRequest) -> Result<(), Error> {
         for (i, line) in req.lines.iter().enumerate() {
             self.refuse_api_key_in("voice_id", line.voice_id.as_str())?;
             if self.t().scrubber.finds_secret_in(&line.text) {
@@ -808,6 +812,7 @@ impl Client {
         let voice_id = voice_id.into();
         traced!(self, "rename_voice", async {
             self.check_voice(&voice_id)?;
+            self.refuse_api_key_in_request("name", name)?;
             self.b()
                 .rename_voice(self.t(), voice_id.as_str(), name)
                 .await
@@ -889,11 +894,12 @@ impl Client {
     /// ```
     #[cfg(feature = "upload")]
     pub async fn upload(&self, source: &AudioSource) -> Result<Url, Error> {
-        traced!(
-            self,
-            "upload",
-            self.b().upload(self.t(), source, self.inner.allow_private)
-        )
+        traced!(self, "upload", async {
+            self.refuse_api_key_in_audio(source)?;
+            self.b()
+                .upload(self.t(), source, self.inner.allow_private)
+                .await
+        })
     }
 
     /// [`Client::upload`] of a file. Requires the `upload` feature.

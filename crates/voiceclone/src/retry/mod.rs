@@ -76,7 +76,8 @@ use crate::error::{Error, ErrorKind, Phase};
 #[cfg(any(feature = "upload", feature = "download"))]
 pub(crate) use run::run_with_retry;
 pub(crate) use run::{
-    CallInfo, Retries, answer_made_nothing, task_may_exist_after, with_sleep_budget,
+    CallInfo, MIN_WRITE_RETRY_TIME, Retries, answer_made_nothing, task_may_exist_after,
+    with_sleep_budget,
 };
 
 /// How often and how patiently a single call is repeated.

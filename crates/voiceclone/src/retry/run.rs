@@ -59,9 +59,11 @@ fn maybe_processed(err: &Error) -> bool {
     }
 }
 
-/// The least of a call's time (`CallOptions`) a repeat of a write must have left after its
-/// pause: enough to connect, send and hear an ordinary answer. With less, the call ends with
-/// the error it has (review 34-d #1).
+/// The least of a call's time (`CallOptions`) a repeat of a write without a key (a JimmyAI
+/// create) must have left after its pause, and still has when it is sent: enough to connect,
+/// send and hear an ordinary answer. With less, the call ends with the error it has (review
+/// 34-d #1). A write under a key (VMEG's) is repeated as before: a late repeat that lands
+/// and is cut off is an unknown outcome its key finds, and VMEG advises the repeat.
 pub(crate) const MIN_WRITE_RETRY_TIME: Duration = Duration::from_secs(5);
 
 /// Whether an attempt's answer says it made nothing: a rate limit, or a server fault whose
@@ -345,10 +347,10 @@ impl<'a> Retries<'a> {
             }
         }
         // A per-call timeout or deadline (`CallOptions`): no retry after it, and no repeat of
-        // a write with less than `MIN_WRITE_RETRY_TIME` left after the pause: sent so late, it
-        // may be carried out and cut off before its answer, turning a refusal that made
-        // nothing into an unknown outcome (a JimmyAI task no list finds).
-        let floor = if call.kind.has_consequences() {
+        // a keyless write with less than `MIN_WRITE_RETRY_TIME` left after the pause: sent so
+        // late, it may be carried out and cut off before its answer, turning a refusal that
+        // made nothing into an unknown outcome (a JimmyAI task no list finds).
+        let floor = if call.kind == OperationKind::UnsafeWrite {
             MIN_WRITE_RETRY_TIME
         } else {
             Duration::ZERO

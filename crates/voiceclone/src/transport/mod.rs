@@ -276,6 +276,15 @@ impl Transport {
         let done = match crate::client::time_left() {
             None => in_request_task(self.exchange(attempt, kind, req_id, None, op)).await,
             Some(left) if left.is_zero() => Err(crate::client::out_of_time()),
+            // A keyless write's repeat is not sent with less than the floor left, whatever held
+            // it after the retry driver let it go (a sleeper's hold, a starved runtime).
+            Some(left)
+                if attempt > 1
+                    && kind == OperationKind::UnsafeWrite
+                    && left < crate::retry::MIN_WRITE_RETRY_TIME =>
+            {
+                Err(crate::client::out_of_time())
+            }
             Some(left) => in_request_task(self.exchange(attempt, kind, req_id, Some(left), op))
                 .await
                 .map_err(crate::client::note_if_out_of_time),

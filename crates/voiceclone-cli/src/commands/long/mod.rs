@@ -156,6 +156,19 @@ pub fn plan(p: Provider, args: &SpeakArgs, file: &Path) -> Result<LongSpeechPlan
     let text =
         crate::bounded_read::read_text_at_most(file, crate::bounded_read::MAX_TEXT_FILE_BYTES)
             .map_err(|e| text_file(&e))?;
+    // The library refuses a part holding the API key when that part is sent, after the
+    // parts before it were paid: the whole text is checked before anything is (review 34
+    // pass 2 #3). Not quoted.
+    if crate::output::holds_secret(&text)
+        || args
+            .language
+            .as_deref()
+            .is_some_and(crate::output::holds_secret)
+    {
+        return Err(Failure::usage(
+            "--text-file (or --language) holds the API key (or a piece of it), which is never sent as text: nothing was sent",
+        ));
+    }
     let voice: voiceclone::VoiceId = args
         .voice
         .trim()

@@ -169,6 +169,11 @@ pub(super) fn warn_voice_kept(id: &JobId, printer: &Printer, why: impl FnOnce(&s
 
 /// The clone request the flags describe (checked by the adapter when sent).
 pub fn clone_request(p: Provider, args: &CloneArgs) -> Result<CloneRequest, Failure> {
+    // Refused as the library refuses it when sent (a dry run included).
+    super::refuse_the_key_in("AUDIO_URL_OR_FILE", Some(args.audio.as_str()))?;
+    super::refuse_the_key_in("--name", args.name.as_deref())?;
+    super::refuse_the_key_in("--language", args.language.as_deref())?;
+    super::refuse_the_key_in("--text", args.text.as_deref())?;
     let mut req = CloneRequest::with_audio(audio_source(&args.audio));
     if let Some(n) = &args.name {
         req = req.name(n.as_str());
