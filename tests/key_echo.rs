@@ -881,6 +881,29 @@ fn a_key_given_as_a_requests_text_name_or_url_is_never_sent() {
     }
 }
 
+/// Review 34 pass 2 #9: a key shorter than 8 characters (a test's `"key"`) is not looked for
+/// in a request's text, name or URL: it would be found in ordinary words (`monkey`) and refuse
+/// every such request. The text is sent.
+#[test]
+fn a_short_key_does_not_refuse_ordinary_words() {
+    let _serial = serial();
+    let sent = runtime().block_on(async {
+        let accepted = json!({"code": 200, "message": "", "data": {"taskId": "t-1"}});
+        let server = Scripted::start(vec![Step::ok(accepted)]).await;
+        let c = Client::builder(Provider::Vmeg)
+            .api_key("key")
+            .base_url(server.base_url.as_str())
+            .sleeper(Arc::new(RecordingSleeper::new()))
+            .build()
+            .unwrap();
+        c.synthesize(&SpeechRequest::new("voice-1", "Monkey business."))
+            .await
+            .unwrap();
+        server.seen().len()
+    });
+    assert_eq!(sent, 1);
+}
+
 /// The key pasted into an id only in part (a 9-character piece of it, `t-` before it, as a
 /// paste cut short or glued to a prefix leaves it), or upper-cased, is refused as the whole
 /// key is: `InvalidInput` naming the field, for every id call, and nothing sent (in the

@@ -86,6 +86,9 @@ pub struct Scrubber {
     any_tail: Box<[u64; 1024]>,
     /// Whether the key holds a `.` (see `scrub_as_url`).
     key_has_dot: bool,
+    /// Whether the key is shorter than [`MIN_PIECE`]: found wherever it appears whole, so in
+    /// ordinary words too.
+    short: bool,
 }
 
 /// The windows of one form of the secret (its text, hex, base64), all of one length. A
@@ -251,7 +254,16 @@ impl Scrubber {
             forms,
             any_tail,
             key_has_dot: secret.contains('.'),
+            short: bytes.len() < MIN_PIECE,
         }
+    }
+
+    /// Whether a caller's text, name or URL is to be refused for holding a piece of the key:
+    /// [`Scrubber::finds_secret_in`], for a key of at least [`MIN_PIECE`] characters. A shorter
+    /// one (a test's `"key"`) is found in ordinary words (`monkey`), which would make every
+    /// such request refused; it is still redacted from what servers say (review 34 pass 2 #9).
+    pub(crate) fn refuses_in_a_request(&self, text: &str) -> bool {
+        !self.short && self.finds_secret_in(text)
     }
 
     /// Calls `found(start, end)` for every piece of the secret in `text` (byte offsets;

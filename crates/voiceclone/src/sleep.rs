@@ -37,7 +37,8 @@ impl Sleeper for TokioSleeper {
 /// `sleeper`'s sleep of `d`, ended at `deadline` if it still runs then. Every wait of the
 /// client goes through this with its call's deadline or its wait's, so that a sleeper
 /// holding its waits (a shutdown's) cannot hold a call past its bound: the attempt after
-/// the cut finds no time left and sends nothing, and a wait's next poll ends it out of time.
+/// the cut finds no time left and sends nothing; a wait makes its last poll (a read, within
+/// its grace), as at any deadline, and ends out of time.
 /// Boxed like the sleep itself: a waiting job's future holds a pointer, not a timer.
 pub(crate) fn within(
     sleeper: &dyn Sleeper,

@@ -241,7 +241,8 @@ impl ClientBuilder {
     /// feature). A sleep the sleeper holds ends at the call's timeout or deadline
     /// ([`Client::with_timeout`]) or the wait's deadline, whichever bounds it: the attempt
     /// after it, out of time, sends nothing, and the call ends with its error (an
-    /// `OutcomeUnknown`'s key and submit time among them). A call with neither bound is held
+    /// `OutcomeUnknown`'s key and submit time among them); a wait makes its last poll (a
+    /// read), as at any deadline, and ends `WaitTimedOut`. A call with neither bound is held
     /// until the sleeper lets it go or the call is dropped, which loses its error.
     ///
     /// ```

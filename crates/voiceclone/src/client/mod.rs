@@ -411,7 +411,7 @@ impl Client {
     /// would keep it as a voice's name, speak it into a file on its CDN, or hand a URL holding
     /// it to whichever host serves the recording. The error does not quote the value.
     fn refuse_api_key_in_request(&self, field: &str, value: &str) -> Result<(), Error> {
-        if self.t().scrubber.finds_secret_in(value) {
+        if self.t().scrubber.refuses_in_a_request(value) {
             return Err(Error::invalid_input(
                 field,
                 "holds the API key (or a piece of it): it is never sent in a request's text, \
@@ -455,7 +455,7 @@ impl Client {
     pub(crate) fn refuse_api_key_in_speech(&self, req: &SpeechRequest) -> Result<(), Error> {
         for (i, line) in req.lines.iter().enumerate() {
             self.refuse_api_key_in("voice_id", line.voice_id.as_str())?;
-            if self.t().scrubber.finds_secret_in(&line.text) {
+            if self.t().scrubber.refuses_in_a_request(&line.text) {
                 return self.refuse_api_key_in_request(&format!("lines[{i}].text"), &line.text);
             }
         }

@@ -27,7 +27,7 @@ pub(crate) fn refusal(url: &Url, allow_private: bool, key: &Scrubber) -> Option<
             crate::scrub::REDACTED
         ));
     }
-    if key.finds_secret_in(url.as_str()) {
+    if key.refuses_in_a_request(url.as_str()) {
         return Some(
             "holds the API key (or a piece of it, in some case or encoding), which is never sent \
              on, so the URL was not fetched; report it to the vendor"
