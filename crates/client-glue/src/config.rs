@@ -18,8 +18,11 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The key cannot be sent in an HTTP header (it is blank or has control characters).
-    #[error("the API key is blank or has characters that cannot be sent in a header")]
+    /// The key cannot be sent in an HTTP header (it is blank, has blanks around it, or has
+    /// control characters).
+    #[error(
+        "the API key is blank, has blanks around it, or has characters that cannot be sent in a header"
+    )]
     InvalidApiKey,
     /// reqwest could not build its client (TLS or system configuration).
     #[error("could not build the HTTP client: {0}")]
@@ -148,7 +151,10 @@ impl ClientConfig {
         filter: impl FnOnce(&Arc<str>) -> TextFilter,
         printable_url: Option<fn(reqwest::Response, bool) -> reqwest::Response>,
     ) -> Result<Self, ConnectError> {
-        if api_key.trim().is_empty() {
+        // Blanks around it are refused too: HTTP drops them from the header, so the server
+        // takes the key without them, and an echo of it would never match the text every
+        // redaction here searches for (review 34-g #2).
+        if api_key.trim().is_empty() || api_key.trim() != api_key {
             return Err(ConnectError::InvalidApiKey);
         }
         let mut authorization = HeaderValue::from_str(&format!("Bearer {api_key}"))
@@ -347,6 +353,17 @@ mod tests {
             ClientConfig::bearer("  "),
             Err(ConnectError::InvalidApiKey)
         ));
+        // Review 34-g #2: blanks around a key are dropped by HTTP, so every redaction would
+        // look for a text the server never saw.
+        for padded in ["sk-live-abc ", " sk-live-abc", "sk-live-abc\t"] {
+            assert!(
+                matches!(
+                    ClientConfig::bearer(padded),
+                    Err(ConnectError::InvalidApiKey)
+                ),
+                "{padded:?}"
+            );
+        }
         assert!(matches!(
             ClientConfig::bearer("a\nb"),
             Err(ConnectError::InvalidApiKey)
