@@ -181,11 +181,19 @@ async fn every_part_of_unknown_outcome_keeps_its_key() {
     let plan = LongSpeechPlan::new(Provider::Vmeg, &req).unwrap();
     let n = plan.parts().len();
     assert!(n >= 2);
-    // Every part's submit makes its task, then loses the answer.
+    assert!(n >= 3);
+    // The first part's create goes out alone and is answered; every later part's submit
+    // makes its task, then loses the answer.
+    sim.fail_next(
+        "vmeg.ttsCreateAsync",
+        voiceclone_sim::FaultKind::ExtraFields,
+        1,
+    )
+    .unwrap();
     sim.fail_next(
         "vmeg.ttsCreateAsync",
         voiceclone_sim::FaultKind::DropAfter,
-        u32::try_from(n).unwrap(),
+        u32::try_from(n - 1).unwrap(),
     )
     .unwrap();
     let c = Client::builder(Provider::Vmeg)
@@ -216,9 +224,9 @@ async fn every_part_of_unknown_outcome_keeps_its_key() {
         })
         .collect();
     let billed = sim.stats().billable("vmeg.ttsCreateAsync");
-    assert!(billed >= 2, "{billed}");
+    assert!(billed >= 3, "{billed}");
     // Every part that was made and whose answer was lost is named with its own key.
-    assert_eq!(keys.len() as u64, billed, "{parts:?}");
+    assert_eq!(keys.len() as u64, billed - 1, "{parts:?}");
     let distinct: std::collections::HashSet<&str> = keys.iter().copied().collect();
     assert_eq!(distinct.len(), keys.len());
     // Resending each with its key creates nothing new.
@@ -500,247 +508,159 @@ fn create_keys(server: &workspace_tests::scripted::Scripted) -> Vec<String> {
         .collect()
 }
 
-/// A server (a caching proxy, a broken one) answering every TTS create with the same task
-/// id: the first part answered with it holds it; each other part is of unknown outcome with
-/// its own submit time and key ("the answer named another part's task"), the call errs
-/// (`may_resubmit` false), and the task is waited for once. Before: `Ok` with the first
-/// part's audio three times, parts 2 and 3 never spoken, their tasks untraceable.
+/// Lost answers naming one task: part 1 (sent alone) is answered with its own task, and
+/// parts 2 and 3 each with a 502 naming `t-same` (api-facts A3). Neither names it as its
+/// own task (which text it holds is unknown), both name it as another part's and keep their
+/// own keys; the call's error leaves it out of `task_id`, and a resubmit of it is refused
+/// with nothing sent. Before: one of them named `t-same` as its task, on answer order alone.
 #[tokio::test]
-async fn a_task_named_for_two_parts_is_taken_by_one_and_the_others_are_unknown() {
+async fn a_task_named_by_lost_answers_of_two_parts_is_no_parts_own() {
+    use httpmock::Method::{GET, POST};
     use serde_json::json;
     use voiceclone::long_text::PartOutcome;
-    use workspace_tests::scripted::{Scripted, Step};
-    let ok = |data: serde_json::Value| Step::ok(json!({"code": 200, "message": "", "data": data}));
-    let accepted = || ok(json!({"taskId": "t-same", "createdAt": "2026-11-21T00:00:00Z"}));
-    let finished = || {
-        ok(
-            json!({"taskId": "t-same", "taskType": "tts", "status": "finished",
-            "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}),
-        )
-    };
-    let plan = three_line_plan(Provider::Vmeg, "cv_1");
-    // All three in flight at once (every create answered before any wait), then one at a
-    // time (part 3 is not sent once part 2 failed).
-    for (concurrency, script) in [
-        (3, vec![accepted(), accepted(), accepted(), finished()]),
-        (1, vec![accepted(), finished(), accepted()]),
-    ] {
-        let server = Scripted::start(script).await;
-        let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
-        let before = SystemTime::now();
-        let e = c
-            .synthesize_plan(
-                &plan,
-                &crate::adapter_support::fast_wait(Provider::Vmeg),
-                concurrency,
+    let text: String = (1..=3)
+        .map(|n| {
+            format!(
+                "Paragraph {n}. {}\n\n",
+                "A sentence of the script. ".repeat(10)
             )
-            .await
-            .unwrap_err();
-        let after = SystemTime::now();
-        assert!(!e.may_resubmit(), "{concurrency}: {e}");
-        let sent = create_keys(&server);
-        // Nothing waited twice: one status read, for the part that holds the task.
-        assert_eq!(
-            server.seen().len(),
-            sent.len() + 1,
-            "{concurrency}: {:?}",
-            server.seen()
+        })
+        .collect();
+    let plan = LongSpeechPlan::with_limits(
+        Provider::Vmeg,
+        &SpeechRequest::new("cv_1", text),
+        voiceclone::long_text::SplitLimits::for_provider(Provider::Vmeg)
+            .with_max_lines(1)
+            .with_max_line_chars(300),
+    )
+    .unwrap();
+    assert_eq!(plan.parts().len(), 3);
+    let server = httpmock::MockServer::start_async().await;
+    let now = jiff::Timestamp::now().to_string();
+    server.mock(|when, then| {
+        when.method(POST)
+            .path("/openapi/v1/task/tts/create-async")
+            .body_includes("Paragraph 1.");
+        then.status(200).json_body(
+            json!({"code": 200, "message": "", "data": {"taskId": "t-1", "createdAt": now}}),
         );
-        let parts = e.long_text_parts().unwrap();
-        assert_eq!(parts.len(), 3);
-        let finished: Vec<_> = parts
-            .iter()
-            .filter_map(|p| match p {
-                PartOutcome::Finished { job_id, .. } => Some(job_id.as_str()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(finished, ["t-same"], "{concurrency}: {parts:?}");
-        let mut keys = Vec::new();
-        for p in parts {
-            match p {
-                PartOutcome::Unknown {
-                    idempotency_key,
-                    submitted_at,
-                    task_id,
-                    named_another_parts_task,
-                    ..
-                } => {
-                    assert!(before <= *submitted_at && *submitted_at <= after, "{p:?}");
-                    // The named task is another part's: never given as this part's, but
-                    // said in a field code can read, so it is not resent.
-                    assert_eq!(task_id, &None, "{p:?}");
-                    assert_eq!(
-                        named_another_parts_task
-                            .as_ref()
-                            .map(voiceclone::JobId::as_str),
-                        Some("t-same"),
-                        "{p:?}"
-                    );
-                    keys.push(idempotency_key.clone().unwrap());
-                }
-                PartOutcome::Finished { .. } | PartOutcome::NotSent => {}
-                other => panic!("{concurrency}: {other:?}"),
-            }
-        }
-        // Each unknown part carries the key its own create was sent with.
-        assert_eq!(keys.len(), sent.len() - 1, "{concurrency}: {parts:?}");
-        assert!(keys.iter().all(|k| sent.contains(k)), "{keys:?} {sent:?}");
-        let distinct: std::collections::HashSet<&String> = keys.iter().collect();
-        assert_eq!(distinct.len(), keys.len());
-        if concurrency == 1 {
-            assert!(matches!(&parts[0], PartOutcome::Finished { .. }));
-            assert!(matches!(&parts[2], PartOutcome::NotSent), "{parts:?}");
-        }
-        let note = e.note().unwrap();
-        assert!(note.contains("another part's task"), "{note}");
-    }
-}
-
-/// The same through lost answers: every VMEG create answered with a 502 naming `t-same`
-/// (api-facts A3). One part's outcome names the task; the others' do not (it is another
-/// part's), and each keeps its own key. Before, every part named `t-same` as its task.
-#[tokio::test]
-async fn a_task_named_by_lost_answers_of_two_parts_is_named_for_one_only() {
-    use serde_json::json;
-    use voiceclone::long_text::PartOutcome;
-    use workspace_tests::scripted::{Scripted, Step};
-    let named = || {
-        Step::status(
-            502,
+    });
+    let lost = server.mock(|when, then| {
+        when.method(POST)
+            .path("/openapi/v1/task/tts/create-async")
+            .body_excludes("Paragraph 1.");
+        then.status(502).json_body(
             json!({"code": 502, "message": "upstream failed", "data": {"taskId": "t-same"}}),
-        )
-    };
-    let plan = three_line_plan(Provider::Vmeg, "cv_1");
-    let server = Scripted::start(vec![named(), named(), named()]).await;
-    let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
+        );
+    });
+    server.mock(|when, then| {
+        when.method(GET).path("/openapi/v1/tasks/detail");
+        then.status(200)
+            .json_body(json!({"code": 200, "message": "", "data": {
+            "taskId": "t-1", "taskType": "tts", "status": "finished", "createdAt": now,
+            "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}}));
+    });
+    let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url());
     let e = c
         .synthesize_plan(&plan, &crate::adapter_support::fast_wait(Provider::Vmeg), 3)
         .await
         .unwrap_err();
     assert!(!e.may_resubmit(), "{e}");
-    assert_eq!(server.seen().len(), 3, "{:?}", server.seen());
+    assert_eq!(lost.calls(), 2, "{e}");
     let parts = e.long_text_parts().unwrap();
-    let named: Vec<Option<&str>> = parts
-        .iter()
-        .map(|p| match p {
+    assert!(
+        matches!(&parts[0], PartOutcome::Finished { job_id, .. } if job_id.as_str() == "t-1"),
+        "{parts:?}"
+    );
+    let mut keys = std::collections::HashSet::new();
+    for p in &parts[1..] {
+        match p {
             PartOutcome::Unknown {
-                task_id,
-                idempotency_key: Some(_),
-                named_another_parts_task,
+                task_id: None,
+                idempotency_key: Some(k),
+                named_another_parts_task: Some(t),
                 ..
-            } => {
-                let id = task_id.as_ref().map(voiceclone::JobId::as_str);
-                let another = named_another_parts_task
-                    .as_ref()
-                    .map(voiceclone::JobId::as_str);
-                // Exactly one of the two: the part that holds the task names it as its
-                // own; the others name it as another part's.
-                match id {
-                    Some(_) => assert_eq!(another, None, "{p:?}"),
-                    None => assert_eq!(another, Some("t-same"), "{p:?}"),
-                }
-                id
-            }
+            } if t.as_str() == "t-same" => assert!(keys.insert(k.clone()), "{parts:?}"),
             other => panic!("{other:?}"),
-        })
-        .collect();
+        }
+    }
+    assert!(
+        matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+        "{e:?}"
+    );
     assert_eq!(
-        named.iter().filter(|t| **t == Some("t-same")).count(),
-        1,
-        "{parts:?}"
-    );
-    assert_eq!(named.iter().filter(|t| t.is_none()).count(), 2, "{parts:?}");
-
-    // Review 24 pass 2b #1: part 1's answer comes last, so part 2 holds the task and the
-    // call's error (part 1's) is a non-holder's. It still names the task, so a resubmit of
-    // it is refused with nothing sent, as for any answer naming a task; its outcome leaves
-    // the task out. Before: it named none, and a create went out under its key.
-    let body = json!({"code": 502, "message": "upstream failed", "data": {"taskId": "t-same"}});
-    let server = Scripted::start(vec![
-        Step::Slow(std::time::Duration::from_millis(300), body.clone()),
-        Step::status(502, body),
-    ])
-    .await;
-    let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
-    let e = c
-        .synthesize_plan(&plan, &crate::adapter_support::fast_wait(Provider::Vmeg), 2)
-        .await
-        .unwrap_err();
-    let parts = e.long_text_parts().unwrap();
-    assert!(
-        matches!(&parts[0], PartOutcome::Unknown { task_id: None, named_another_parts_task: Some(t), .. } if t.as_str() == "t-same"),
-        "{parts:?}"
-    );
-    assert!(
-        matches!(e.kind(), voiceclone::ErrorKind::OutcomeUnknown { task_id: Some(t), .. } if t.as_str() == "t-same"),
-        "{e}"
+        e.named_another_parts_task().map(voiceclone::JobId::as_str),
+        Some("t-same")
     );
     let refused = c
-        .resubmit_speech(&e, &plan.request(0).unwrap())
+        .resubmit_speech(&e, &plan.request(1).unwrap())
         .await
         .unwrap_err();
     assert!(
-        matches!(refused.kind(), voiceclone::ErrorKind::InvalidInput { field, .. } if field == "error"),
+        matches!(refused.kind(), ErrorKind::InvalidInput { field, .. } if field == "error"),
         "{refused}"
     );
-    assert_eq!(server.seen().len(), 2, "{:?}", server.seen());
+    assert_eq!(lost.calls(), 2, "{refused}");
 }
 
-/// JimmyAI runs the same code: every create answered with the same task id, one part
-/// finishes with it, the others are of unknown outcome with their submit times (no key).
+/// JimmyAI runs the same code: every create answered with the same task id; no part
+/// finishes with it (which text it holds is unknown), every part sent is of unknown outcome
+/// with its submit time (no key), naming it as another part's.
 #[tokio::test]
-async fn a_jimmyai_task_named_for_two_parts_is_taken_by_one_only() {
+async fn a_jimmyai_task_named_for_two_parts_is_no_parts_own() {
+    use httpmock::Method::{GET, POST};
     use serde_json::json;
     use voiceclone::long_text::PartOutcome;
-    use workspace_tests::scripted::{Scripted, Step};
     let task = |status: &str, extra: serde_json::Value| {
         let mut t = json!({"id": "audio_same", "object": "audio", "created": 1781777280,
             "model": "soundCloningAudio", "status": status, "error": null});
         t.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        Step::ok(json!({"code": 20000, "msg": "ok", "data": t}))
+        json!({"code": 20000, "msg": "ok", "data": t})
     };
     let plan = three_line_plan(Provider::JimmyAi, "model-1");
-    let queued = || task("queued", json!({}));
-    let server = Scripted::start(vec![
-        queued(),
-        queued(),
-        queued(),
-        task(
-            "completed",
-            json!({"audioUrl": "https://cdn.example.com/1.mp3"}),
-        ),
-    ])
-    .await;
-    let (c, _) = crate::adapter_support::client(Provider::JimmyAi, &server.base_url);
-    let e = c
-        .synthesize_plan(
-            &plan,
-            &crate::adapter_support::fast_wait(Provider::JimmyAi),
-            3,
-        )
-        .await
-        .unwrap_err();
-    assert!(!e.may_resubmit(), "{e}");
-    assert_eq!(server.seen().len(), 4, "{:?}", server.seen());
-    let parts = e.long_text_parts().unwrap();
-    let finished = parts
-        .iter()
-        .filter(|p| {
-            matches!(p, PartOutcome::Finished { job_id, .. } if job_id.as_str() == "audio_same")
-        })
-        .count();
-    let unknown = parts
-        .iter()
-        .filter(|p| {
-            matches!(p, PartOutcome::Unknown {
-                idempotency_key: None, task_id: None, named_another_parts_task: Some(t), ..
-            } if t.as_str() == "audio_same")
-        })
-        .count();
-    assert_eq!((finished, unknown), (1, 2), "{parts:?}");
+    for concurrency in [1, 3] {
+        let server = httpmock::MockServer::start_async().await;
+        let creates = server.mock(|when, then| {
+            when.method(POST)
+                .path("/api/open-api/v1/soundCloning/audios");
+            then.status(200).json_body(task("queued", json!({})));
+        });
+        server.mock(|when, then| {
+            when.method(GET).path("/api/open-api/v1/audios/audio_same");
+            then.status(200).json_body(task(
+                "completed",
+                json!({"audioUrl": "https://cdn.example.com/1.mp3"}),
+            ));
+        });
+        let (c, _) = crate::adapter_support::client(Provider::JimmyAi, &server.base_url());
+        let e = c
+            .synthesize_plan(
+                &plan,
+                &crate::adapter_support::fast_wait(Provider::JimmyAi),
+                concurrency,
+            )
+            .await
+            .unwrap_err();
+        assert!(!e.may_resubmit(), "{e}");
+        let parts = e.long_text_parts().unwrap();
+        let unknown = parts
+            .iter()
+            .filter(|p| {
+                matches!(p, PartOutcome::Unknown {
+                    idempotency_key: None, task_id: None, named_another_parts_task: Some(t), ..
+                } if t.as_str() == "audio_same")
+            })
+            .count();
+        let not_sent = parts
+            .iter()
+            .filter(|p| matches!(p, PartOutcome::NotSent))
+            .count();
+        assert_eq!(unknown, creates.calls(), "{concurrency}: {parts:?}");
+        assert!(unknown >= 2, "{concurrency}: {parts:?}");
+        assert_eq!(unknown + not_sent, 3, "{concurrency}: {parts:?}");
+    }
 }
 
 /// A long text whose one part's create was lost before it reached VMEG: the error is that
@@ -772,6 +692,13 @@ async fn a_long_texts_lost_part_is_resubmitted_only_with_its_own_request() {
     )
     .unwrap();
     assert_eq!(plan.parts().len(), 3);
+    // The first part's create (sent alone) is answered; the next one is lost before VMEG.
+    sim.fail_next(
+        "vmeg.ttsCreateAsync",
+        voiceclone_sim::FaultKind::ExtraFields,
+        1,
+    )
+    .unwrap();
     sim.fail_next(
         "vmeg.ttsCreateAsync",
         voiceclone_sim::FaultKind::DropBefore,
@@ -811,6 +738,13 @@ async fn a_long_texts_lost_part_is_resubmitted_only_with_its_own_request() {
             refused.note().is_some_and(|n| n.contains("plan.request")),
             "{what}: {refused}"
         );
+        // Review 34-f #6: not every Unknown part is to be resent.
+        assert!(
+            refused
+                .note()
+                .is_some_and(|n| n.contains("not one with named_another_parts_task")),
+            "{what}: {refused}"
+        );
         assert_eq!(
             sim.stats().billable("vmeg.ttsCreateAsync"),
             billed,
@@ -846,4 +780,223 @@ async fn a_synchronous_long_text_is_refused_before_anything_is_sent() {
     // Asynchronous, said out loud, is what a long text does anyway.
     let plan = LongSpeechPlan::new(Provider::Vmeg, &req.clone().synchronous(false)).unwrap();
     assert!(plan.parts().len() > 1);
+}
+
+/// A VMEG server (a caching proxy) answering every TTS create with one task, `t-same`,
+/// which reads as finished and made just now; its list is empty.
+fn one_task_for_every_create(server: &httpmock::MockServer) -> httpmock::Mock<'_> {
+    use httpmock::Method::{GET, POST};
+    use serde_json::json;
+    let now = jiff::Timestamp::now().to_string();
+    let accepted =
+        json!({"code": 200, "message": "", "data": {"taskId": "t-same", "createdAt": now}});
+    let finished = json!({"code": 200, "message": "", "data": {"taskId": "t-same",
+        "taskType": "tts", "status": "finished", "createdAt": now,
+        "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}});
+    let creates = server.mock(|when, then| {
+        when.method(POST).path("/openapi/v1/task/tts/create-async");
+        then.status(200).json_body(accepted);
+    });
+    server.mock(|when, then| {
+        when.method(GET).path("/openapi/v1/tasks/detail");
+        then.status(200).json_body(finished);
+    });
+    server.mock(|when, then| {
+        when.method(GET).path("/openapi/v1/tasks/list");
+        then.status(200)
+            .json_body(json!({"code": 200, "message": "", "data": {"records": [], "total": 0}}));
+    });
+    creates
+}
+
+/// Review 34-f #1, #3 and #5: every create answered with one task. No part is `Finished`
+/// with it (which part's text it holds is unknown: answer order does not say), every part
+/// sent names it only as another part's, with the time its answer came; and the call's
+/// error does not carry it as its own task, so `reconcile(from_error)` never takes it as
+/// this part's. Before: the first part answered was `Finished` with it, the others had no
+/// `last_attempt_at`, and the error's `task_id` made `reconcile` answer `Found(t-same)`.
+#[tokio::test]
+async fn a_task_named_for_two_parts_is_no_parts_own_nor_found_for_the_error() {
+    use voiceclone::long_text::PartOutcome;
+    let plan = three_line_plan(Provider::Vmeg, "cv_1");
+    for concurrency in [1, 3] {
+        let server = httpmock::MockServer::start_async().await;
+        let creates = one_task_for_every_create(&server);
+        let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url());
+        let e = c
+            .synthesize_plan(
+                &plan,
+                &crate::adapter_support::fast_wait(Provider::Vmeg),
+                concurrency,
+            )
+            .await
+            .unwrap_err();
+        assert!(!e.may_resubmit(), "{e}");
+        let parts = e.long_text_parts().unwrap();
+        let mut sent = 0;
+        for p in parts {
+            match p {
+                PartOutcome::Unknown {
+                    task_id,
+                    named_another_parts_task,
+                    submitted_at,
+                    last_attempt_at,
+                    idempotency_key,
+                    ..
+                } => {
+                    sent += 1;
+                    assert_eq!(task_id, &None, "{p:?}");
+                    assert_eq!(
+                        named_another_parts_task
+                            .as_ref()
+                            .map(voiceclone::JobId::as_str),
+                        Some("t-same"),
+                        "{p:?}"
+                    );
+                    assert!(idempotency_key.is_some(), "{p:?}");
+                    assert!(
+                        last_attempt_at.is_some_and(|at| at >= *submitted_at),
+                        "{p:?}"
+                    );
+                }
+                PartOutcome::NotSent => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(sent >= 2, "{parts:?}");
+        assert!(
+            matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+            "{e:?}"
+        );
+        assert!(e.last_attempt_at().is_some(), "{e:?}");
+        let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
+        assert_eq!(q.task_id, None, "{q:?}");
+        match c.reconcile(&q).await {
+            Ok(Reconciled::Found { task, .. }) => panic!("found {} as this part's", task.id),
+            other => println!("{other:?}"),
+        }
+        // Never resent: the server may answer it the same way.
+        let sent_creates = creates.calls();
+        let refused = c
+            .resubmit_speech(&e, &plan.request(0).unwrap())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused.kind(), ErrorKind::InvalidInput { field, .. } if field == "error"),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("t-same"), "{refused}");
+        assert_eq!(creates.calls(), sent_creates);
+        let note = e.note().unwrap();
+        assert!(note.contains("another part's task"), "{note}");
+    }
+}
+
+/// Review 34-f #2: the first part's create goes out alone, the others waiting for its
+/// answer, so a fault from the start (a gateway cutting create answers) puts one part at
+/// stake, not one per slot; at the default concurrency as at a caller's. Before: every
+/// slot's create went out at once, each a task that may be paid for and not be found.
+#[tokio::test]
+async fn a_long_texts_first_create_goes_out_alone() {
+    let para = format!("{}\n\n", "A sentence of the script. ".repeat(10));
+    let req = SpeechRequest::new(VOICE, para.repeat(5));
+    let plan = LongSpeechPlan::with_limits(
+        Provider::Vmeg,
+        &req,
+        voiceclone::long_text::SplitLimits::for_provider(Provider::Vmeg).with_max_lines(1),
+    )
+    .unwrap();
+    assert_eq!(plan.parts().len(), 5);
+    for concurrency in [None, Some(5)] {
+        let sim = sim(SimConfig::default()).await;
+        sim.fail_next(
+            "vmeg.ttsCreateAsync",
+            voiceclone_sim::FaultKind::DropAfter,
+            5,
+        )
+        .unwrap();
+        let c = Client::builder(Provider::Vmeg)
+            .api_key(sim.api_key())
+            .base_url(sim.base_url())
+            .retry(voiceclone::RetryPolicy::none())
+            .build()
+            .unwrap();
+        let e = match concurrency {
+            Some(n) => c.synthesize_plan(&plan, &wait(Provider::Vmeg), n).await,
+            None => {
+                let long = SpeechRequest::new(VOICE, para.repeat(200));
+                c.synthesize_long(&long, &wait(Provider::Vmeg)).await
+            }
+        }
+        .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+        assert_eq!(
+            sim.stats().requests("vmeg.ttsCreateAsync"),
+            1,
+            "{concurrency:?}: {e}"
+        );
+    }
+}
+
+/// Review 34-f #4: a VMEG part whose create is refused in a way that does not prove
+/// nothing was made (a 404 answered to a create) is `Unknown` with the key its create was
+/// sent with. Before: no key, so nothing told its task from the other parts'.
+#[tokio::test]
+async fn a_part_of_unknown_outcome_by_any_error_keeps_its_key() {
+    use serde_json::json;
+    use voiceclone::long_text::PartOutcome;
+    use workspace_tests::scripted::{Scripted, Step};
+    let plan = three_line_plan(Provider::Vmeg, "cv_1");
+    let server = Scripted::start(vec![Step::status(
+        404,
+        json!({"code": 404, "message": "not found", "data": null}),
+    )])
+    .await;
+    let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .synthesize_plan(&plan, &crate::adapter_support::fast_wait(Provider::Vmeg), 3)
+        .await
+        .unwrap_err();
+    let sent = create_keys(&server);
+    assert_eq!(sent.len(), 1, "{e}");
+    let parts = e.long_text_parts().unwrap();
+    assert!(
+        matches!(&parts[0], PartOutcome::Unknown { idempotency_key: Some(k), .. } if *k == sent[0]),
+        "{parts:?}"
+    );
+}
+
+/// Review 34-f #7: a part the call's deadline stopped while it queued for a slot was never
+/// sent: `NotSent`, not `Refused` (which speaks of a vendor's refusal).
+#[tokio::test]
+async fn a_part_the_deadline_stopped_before_it_was_sent_is_not_sent() {
+    use voiceclone::long_text::PartOutcome;
+    use workspace_tests::scripted::{Scripted, Step};
+    let plan = three_line_plan(Provider::Vmeg, "cv_1");
+    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(30))]).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key("sk-test-0123456789abcdef")
+        .base_url(&server.base_url)
+        .retry(voiceclone::RetryPolicy::none())
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    // Another call holds the only slot.
+    let other = c.clone();
+    let held = tokio::spawn(async move { other.task(&voiceclone::JobId::new("t-9")).await });
+    while server.seen().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let e = c
+        .with_timeout(Duration::from_millis(200))
+        .synthesize_plan(&plan, &wait(Provider::Vmeg), 3)
+        .await
+        .unwrap_err();
+    held.abort();
+    assert_eq!(server.seen().len(), 1, "{e}");
+    let parts = e.long_text_parts().unwrap();
+    assert!(
+        parts.iter().all(|p| matches!(p, PartOutcome::NotSent)),
+        "{parts:?}"
+    );
 }

@@ -20,26 +20,36 @@ pub const DEFAULT_LONG_CONCURRENCY: usize = 4;
 /// What a part's outcome says when its submit's answer named a task another part holds.
 const ANOTHER_PARTS_TASK: &str = "the answer named another part's task";
 
+/// What finds an accepted part's submit again, should its task turn out to be shared.
+struct Sent {
+    idempotency_key: Option<String>,
+    submitted_at: SystemTime,
+    answered_at: SystemTime,
+}
+
 /// Where one part of a plan ended.
 enum PartEnd {
-    Done(JobId, Speech),
+    Done(JobId, Speech, Sent),
     /// Submitted (job id known) but the wait failed.
-    WaitFailed(JobId, Error),
-    /// The submit failed; it was about to be sent at that time. `named_another_parts`: its
-    /// lost answer named a task another part holds (no longer named by the error).
+    WaitFailed(JobId, Error, Sent),
+    /// The submit failed; it was about to be sent at that time, under `key` (VMEG: the key
+    /// drawn for it, kept whatever the error says). `named_another_parts`: its lost answer
+    /// named a task another part's answer named too (no longer the error's `task_id`).
     SubmitFailed {
         error: Error,
         sent_at: SystemTime,
+        key: Option<String>,
         named_another_parts: bool,
     },
-    /// Accepted, but under a task id another part was answered with first (a caching proxy,
-    /// a broken server): that task is the other part's; whether this part's submit made a
-    /// task of its own is unknown.
+    /// Accepted under a task id another part's answer named too (a caching proxy, a broken
+    /// server): which part's text the task holds is unknown, and so is whether this part's
+    /// submit made a task of its own. Answered at `Sent::answered_at`.
     Taken {
         named: JobId,
-        idempotency_key: Option<String>,
-        submitted_at: SystemTime,
+        sent: Sent,
     },
+    /// Not sent: the call's deadline passed while it waited for its turn.
+    Unsent(Error),
     /// Not submitted: an earlier part failed first.
     Skipped,
 }
@@ -49,6 +59,9 @@ impl Client {
     /// parts ([`LongSpeechPlan::new`]: JimmyAI the fewest tasks of at most 9,999 characters,
     /// VMEG batches of at most 50 lines), submits at most [`DEFAULT_LONG_CONCURRENCY`] at a
     /// time, waits for all of them with `wait`, and returns each part's [`Speech`] in order.
+    /// The first part's create goes out alone, the others waiting for its answer (or its
+    /// failure), so a fault from the start (a gateway cutting create answers, a voice that
+    /// fails every task) puts one part at stake, not one per slot.
     /// A VMEG task can finish with some of its lines failed: that part's
     /// [`Speech::segments`] name them (`error`, no `url`; or `unreadable` for a line this
     /// crate could not read, which the vendor did not say failed) and its `audio_urls` hold
@@ -62,11 +75,13 @@ impl Client {
     /// naming the parts that finished (and their job ids) and those never sent, after the
     /// part's own note. Once some part was or may have been made, its text advises
     /// resubmitting only the parts not made, never the kind's "submit again". A task id
-    /// is held by the first part answered with it: a later part answered with the same id
-    /// (a caching proxy, a broken server) fails as [`PartOutcome::Unknown`] with its submit
-    /// time and key, "the answer named another part's task", and that task is waited for
-    /// once; a lost answer naming it leaves the later part's `task_id` empty and names the
-    /// task in `named_another_parts_task`. For a run
+    /// named for two parts (a caching proxy, a broken server) is no part's own, as which
+    /// part's text it holds is unknown: each such part is [`PartOutcome::Unknown`] with its
+    /// submit time, answer time and key, "the answer named another part's task", its
+    /// `task_id` empty and the task in `named_another_parts_task` (none is `Finished` with
+    /// it), and the task is waited for once. The error leaves it out of its `task_id` too
+    /// ([`Error::named_another_parts_task`]): `reconcile` of
+    /// [`ReconcileQuery::from_error`] never answers it as this part's task. For a run
     /// that must survive a crash without paying twice, drive the plan yourself and record
     /// each part (see [`crate::long_text`]).
     ///
@@ -139,9 +154,10 @@ impl Client {
     }
 
     /// [`Client::synthesize_long`] of a plan already made, with at most `concurrency` parts
-    /// in flight (at least 1). A plan for the other provider is `InvalidInput` (field
-    /// `plan`). As there: bound it with [`Client::with_timeout`] (or
-    /// [`Client::with_options`]), never by dropping the future, which loses the accepted
+    /// in flight (at least 1), the first part's create sent alone, as there. A plan for the
+    /// other provider is `InvalidInput` (field `plan`). As there: bound it with
+    /// [`Client::with_timeout`] (or [`Client::with_options`]), never by dropping the future,
+    /// which loses the accepted
     /// parts' job ids (each is also logged at `info`, `long text part accepted`, and a part
     /// of unknown outcome at `warn`, as there).
     ///
@@ -210,19 +226,43 @@ impl Client {
         let accepted = std::sync::atomic::AtomicBool::new(false);
         let accepted = &accepted;
         // Every task id a part was answered with (accepted, or named by a lost answer):
-        // the first part answered with an id holds it, so no task is waited for twice,
-        // nor its audio returned as another part's.
+        // the first part answered with an id waits for it, so no task is waited for twice.
+        // An id named for a second part goes to `shared`: answer order does not say whose
+        // text it holds, so neither part is reported with it as its own.
         let held = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
         let held = &held;
+        let shared = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
+        let shared_ref = &shared;
         let hold = |id: &JobId| {
-            held.lock()
+            let first = held
+                .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(id.as_str().to_owned())
+                .insert(id.as_str().to_owned());
+            if !first {
+                shared_ref
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(id.as_str().to_owned());
+            }
+            first
         };
+        // The first part's create goes out alone, the others waiting for its answer (or its
+        // failure): a fault from the start (a gateway cutting create answers, a voice that
+        // fails every task) then puts one part at stake, not one per slot.
+        let (opened, gate) = tokio::sync::watch::channel(false);
+        let opened = &opened;
+        let gate = &gate;
         let total = plan.parts().len();
         let mut ends: Vec<(usize, PartEnd)> = futures_util::stream::iter(0..total)
             .map(|i| async move {
                 use std::sync::atomic::Ordering::Relaxed;
+                // Opens the gate however part 0's submit ends (a return, an error).
+                let _open = (i == 0).then(|| OpenOnDrop(opened));
+                if i > 0 {
+                    let mut gate = gate.clone();
+                    // The sender lives as long as this stream: an error cannot come.
+                    let _ = gate.wait_for(|open| *open).await;
+                }
                 if failed.load(Relaxed) {
                     return (i, PartEnd::Skipped);
                 }
@@ -230,18 +270,12 @@ impl Client {
                 // request, and `failed` read again once it is: with fewer free slots than
                 // parts in flight, a part can queue for one while another part fails, and
                 // it must then not be sent.
+                // Refused here, nothing was sent (the call's deadline passed in the queue).
                 let admission = match self.t().admit().await {
                     Ok(a) => a,
                     Err(error) => {
                         failed.store(true, Relaxed);
-                        return (
-                            i,
-                            PartEnd::SubmitFailed {
-                                error,
-                                sent_at: SystemTime::now(),
-                                named_another_parts: false,
-                            },
-                        );
+                        return (i, PartEnd::Unsent(error));
                     }
                 };
                 if failed.load(Relaxed) {
@@ -255,6 +289,14 @@ impl Client {
                         line.voice_id = line.voice_id.clone().activated();
                     }
                 }
+                // A VMEG part's key is drawn here, not inside the submit: an error that does
+                // not carry it (a 404 answered to the create) must still leave the part
+                // with what finds its task apart from the other parts'.
+                if self.provider() == crate::Provider::Vmeg && req.idempotency_key.is_none() {
+                    req.idempotency_key =
+                        Some(crate::random_id::RandomId::clear_of(&self.t().scrubber).to_string());
+                }
+                let key = req.idempotency_key.clone();
                 // Noted before sending: a submit whose error does not prove nothing was
                 // made is found again by this time (JimmyAI has no key).
                 let submitted_at = SystemTime::now();
@@ -268,7 +310,10 @@ impl Client {
                         .unwrap_or_default(),
                 };
                 let submit = crate::transport::for_long_part(tag, self.synthesize(&req));
-                let job = match admission.run(submit).await {
+                let answer = admission.run(submit).await;
+                let answered_at = SystemTime::now();
+                drop(_open);
+                let job = match answer {
                     Ok(job) => {
                         accepted.store(true, Relaxed);
                         job
@@ -291,10 +336,16 @@ impl Client {
                             PartEnd::SubmitFailed {
                                 error,
                                 sent_at: submitted_at,
+                                key,
                                 named_another_parts,
                             },
                         );
                     }
+                };
+                let sent = Sent {
+                    idempotency_key: job.idempotency_key.clone(),
+                    submitted_at,
+                    answered_at,
                 };
                 if !hold(&job.id) {
                     failed.store(true, Relaxed);
@@ -311,8 +362,7 @@ impl Client {
                         i,
                         PartEnd::Taken {
                             named: job.id,
-                            idempotency_key: job.idempotency_key,
-                            submitted_at,
+                            sent,
                         },
                     );
                 }
@@ -330,11 +380,11 @@ impl Client {
                         // The part's line count is at hand: an answer listing fewer lines
                         // than were sent is not complete.
                         self.note_lines_sent(&job.id, &mut speech, req.lines.len());
-                        (i, PartEnd::Done(job.id, speech))
+                        (i, PartEnd::Done(job.id, speech, sent))
                     }
                     Err(e) => {
                         failed.store(true, Relaxed);
-                        (i, PartEnd::WaitFailed(job.id, e))
+                        (i, PartEnd::WaitFailed(job.id, e, sent))
                     }
                 }
             })
@@ -342,6 +392,13 @@ impl Client {
             .collect()
             .await;
         ends.sort_by_key(|(i, _)| *i);
+        let shared = shared
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ends = ends
+            .into_iter()
+            .map(|(i, end)| (i, sharing(end, &shared)))
+            .collect();
         summarize(ends, total, self.provider(), &self.t().sent_under)
     }
 
@@ -587,12 +644,12 @@ fn summarize(
     for (i, end) in ends {
         let n = i.saturating_add(1);
         match end {
-            PartEnd::Done(job_id, speech) => {
+            PartEnd::Done(job_id, speech, _) => {
                 some_task_may_exist = true;
                 done.push(format!("{n} ({job_id})"));
                 parts.push(PartOutcome::Finished { job_id, speech });
             }
-            PartEnd::WaitFailed(job_id, e) => {
+            PartEnd::WaitFailed(job_id, e, _) => {
                 some_task_may_exist = true;
                 match e.kind() {
                     ErrorKind::TaskFailed { reason, .. } => {
@@ -619,11 +676,12 @@ fn summarize(
                 }
                 first.get_or_insert(e);
             }
-            PartEnd::Taken {
-                named,
-                idempotency_key,
-                submitted_at,
-            } => {
+            PartEnd::Taken { named, sent } => {
+                let Sent {
+                    idempotency_key,
+                    submitted_at,
+                    answered_at,
+                } = sent;
                 some_task_may_exist = true;
                 let key = idempotency_key
                     .as_deref()
@@ -632,12 +690,12 @@ fn summarize(
                 unfinished.push(format!(
                     "{n} (submit outcome unknown{key}: {ANOTHER_PARTS_TASK}, {named})"
                 ));
-                // The error names the task the answer named (a resubmit of it is refused,
-                // as for any answer naming a task); the part's outcome does not (it is
-                // the other part's).
+                // Neither the error's `task_id` nor the outcome's names the task: it is not
+                // known to hold this part's text, and `reconcile(from_error)` would answer
+                // it as this submit's. The error keeps it apart, which refuses a resubmit.
                 let e = Error::new(ErrorKind::OutcomeUnknown {
                     idempotency_key: idempotency_key.clone(),
-                    task_id: Some(named.clone()),
+                    task_id: None,
                     submitted_at,
                     request: crate::error::RequestSummary::default(),
                 })
@@ -645,14 +703,16 @@ fn summarize(
                 .with_provider(provider)
                 .with_operation("synthesize")
                 .with_sent_under(sent_under.clone())
+                .with_last_attempt_at(answered_at)
+                .with_named_another_parts_task(named.clone())
                 .with_note(format!(
-                    "{ANOTHER_PARTS_TASK} ({named}), which that part holds; whether this \
-                     submit made a task of its own is unknown"
+                    "{ANOTHER_PARTS_TASK} ({named}): which part's text it holds is unknown, \
+                     and whether this submit made a task of its own"
                 ));
                 parts.push(PartOutcome::Unknown {
                     idempotency_key,
                     submitted_at,
-                    last_attempt_at: None,
+                    last_attempt_at: Some(answered_at),
                     task_id: None,
                     named_another_parts_task: Some(named),
                     error: e.to_string(),
@@ -662,6 +722,7 @@ fn summarize(
             PartEnd::SubmitFailed {
                 error: e,
                 sent_at,
+                key,
                 named_another_parts,
             } => {
                 some_task_may_exist |= !e.may_resubmit();
@@ -682,25 +743,29 @@ fn summarize(
                             None => format!("{n} (submit outcome unknown{another})"),
                         });
                         PartOutcome::Unknown {
-                            idempotency_key: idempotency_key.clone(),
+                            idempotency_key: idempotency_key.clone().or(key),
                             submitted_at: *submitted_at,
                             last_attempt_at: e.last_attempt_at(),
-                            // Another part's task is never this part's `task_id`.
-                            task_id: task_id.clone().filter(|_| !named_another_parts),
-                            named_another_parts_task: task_id
-                                .clone()
-                                .filter(|_| named_another_parts),
+                            // A task another part's answer named too is never this part's
+                            // `task_id` (the error keeps it apart as well).
+                            task_id: task_id.clone(),
+                            named_another_parts_task: e.named_another_parts_task().cloned(),
                             error: e.to_string(),
                         }
                     }
                     // Refused, but not in a way that proves nothing was made (JimmyAI's
                     // undocumented 20002 in an HTTP 2xx, a server error): its task may exist.
                     _ if !e.may_resubmit() => {
-                        unfinished.push(format!(
-                            "{n} (submit outcome unknown: its refusal does not prove nothing was made)"
-                        ));
+                        unfinished.push(match &key {
+                            Some(k) => format!(
+                                "{n} (submit outcome unknown, key {k}: its refusal does not prove nothing was made)"
+                            ),
+                            None => format!(
+                                "{n} (submit outcome unknown: its refusal does not prove nothing was made)"
+                            ),
+                        });
                         PartOutcome::Unknown {
-                            idempotency_key: None,
+                            idempotency_key: key,
                             submitted_at: sent_at,
                             last_attempt_at: e.last_attempt_at(),
                             task_id: None,
@@ -716,6 +781,11 @@ fn summarize(
                     }
                 };
                 parts.push(outcome);
+                first.get_or_insert(e);
+            }
+            PartEnd::Unsent(e) => {
+                skipped.push(n.to_string());
+                parts.push(PartOutcome::NotSent);
                 first.get_or_insert(e);
             }
             PartEnd::Skipped => {
@@ -764,24 +834,87 @@ fn summarize(
     }
 }
 
-/// An `OutcomeUnknown` whose answer named a task another part holds, with a note saying so.
-/// The error keeps naming the task: an answer that named a task is never sent again under
-/// its key (whether that attempt used the key up is UNKNOWN, api-facts A4), and a
-/// `resubmit_speech` of this error must refuse as it does for any such answer. The part's
-/// [`PartOutcome::Unknown`] leaves it out of `task_id`: a caller waiting on that would take
-/// the other part's audio.
+/// An `OutcomeUnknown` whose answer named a task another part's answer named too, with a
+/// note saying so. The task moves out of the kind's `task_id` (`ReconcileQuery::from_error`
+/// would take it as this submit's, and `reconcile` answer `Found` with it) into
+/// [`Error::named_another_parts_task`], which still refuses a `resubmit_speech` of this error
+/// as any answer naming a task does (whether that attempt used the key up is UNKNOWN,
+/// api-facts A4). The part's [`PartOutcome::Unknown`] names it there too: a caller waiting
+/// on it would take another part's audio.
 fn noting_named_task(e: Error) -> Error {
     let ErrorKind::OutcomeUnknown {
+        idempotency_key,
         task_id: Some(named),
-        ..
+        submitted_at,
+        request,
     } = e.kind()
     else {
         return e;
     };
-    let note = format!("{ANOTHER_PARTS_TASK} ({named}), which that part holds");
+    let named = named.clone();
+    let kind = ErrorKind::OutcomeUnknown {
+        idempotency_key: idempotency_key.clone(),
+        task_id: None,
+        submitted_at: *submitted_at,
+        request: request.clone(),
+    };
+    let note = format!(
+        "{ANOTHER_PARTS_TASK} ({named}): which part's text it holds is unknown, and whether \
+         this submit made a task of its own"
+    );
     let note = match e.note() {
         Some(before) => format!("{before}; {note}"),
         None => note,
     };
-    e.with_note(note)
+    e.with_kind(kind)
+        .replacing_task_id(None)
+        .with_named_another_parts_task(named)
+        .with_note(note)
+}
+
+/// A part whose task another part's answer named too (`shared`) is no part's own: which
+/// text the task holds is unknown, so the part that was answered with it first (and maybe
+/// waited for it) ends as the later ones do, not `Finished` with audio that may speak
+/// another part's text.
+fn sharing(end: PartEnd, shared: &std::collections::HashSet<String>) -> PartEnd {
+    match end {
+        PartEnd::Done(id, _, sent) | PartEnd::WaitFailed(id, _, sent)
+            if shared.contains(id.as_str()) =>
+        {
+            PartEnd::Taken { named: id, sent }
+        }
+        PartEnd::SubmitFailed {
+            error,
+            sent_at,
+            key,
+            named_another_parts: false,
+        } => {
+            let named = match error.kind() {
+                ErrorKind::OutcomeUnknown {
+                    task_id: Some(id), ..
+                } => shared.contains(id.as_str()),
+                _ => false,
+            };
+            PartEnd::SubmitFailed {
+                error: if named {
+                    noting_named_task(error)
+                } else {
+                    error
+                },
+                sent_at,
+                key,
+                named_another_parts: named,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Opens the gate the later parts wait at once the first part's submit ended, however.
+struct OpenOnDrop<'a>(&'a tokio::sync::watch::Sender<bool>);
+
+impl Drop for OpenOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
 }

@@ -24,7 +24,7 @@ use tracing::Instrument as _;
 /// How a long text's part of unknown outcome is resent: with its own request, never the
 /// whole text's.
 #[cfg(feature = "long-text")]
-const LONG_TEXT_PART: &str = "this error is a long text's: resend only the part that long_text_parts() names as Unknown, with its own request, plan.request(i) (resubmit_speech(&err, &plan.request(i)?) for the part this error is, or resend_speech(&plan.request(i)?.idempotency_key(k), submitted_at) with each part's key and submit time); the whole text's request would pay again for the parts already made";
+const LONG_TEXT_PART: &str = "this error is a long text's: resend only the part that long_text_parts() names as Unknown, with its own request, plan.request(i) (resubmit_speech(&err, &plan.request(i)?) for the part this error is, or resend_speech(&plan.request(i)?.idempotency_key(k), submitted_at) with each part's key and submit time; not one with named_another_parts_task: look that one up); the whole text's request would pay again for the parts already made";
 
 /// The refusal of a resend or search of a submit sent through a client of another API key or
 /// base URL.
@@ -1186,6 +1186,18 @@ impl Client {
         };
         if err.sent_under().is_some_and(|s| *s != self.t().sent_under) {
             return refuse("error", sent_elsewhere(self.provider()).into());
+        }
+        // A long text's part answered with a task another part's answer named too: a server
+        // that answered so once (a caching proxy) may answer a resend the same way, and the
+        // key may be used up as for any answer naming a task (below).
+        #[cfg(feature = "long-text")]
+        if let Some(id) = err.named_another_parts_task() {
+            return refuse(
+                "error",
+                format!(
+                    "the answer named task {id}, which another part's answer named too: it is not known to hold this part's text, and a resend may be answered the same way or bill a second task; look this part's own task up with reconcile(&ReconcileQuery::from_error(&err)?)"
+                ),
+            );
         }
         // The retry loop does not repeat an answer naming its task under the key (whether a
         // failed attempt uses the key up is UNKNOWN, api-facts A4): nor does a resend.

@@ -40,6 +40,10 @@ impl fmt::Debug for Error {
         if let Some(r) = &i.request_id {
             d.field("request_id", &r.as_str());
         }
+        #[cfg(feature = "long-text")]
+        if let Some(t) = &i.another_parts_task {
+            d.field("named_another_parts_task", t);
+        }
         d.finish()
     }
 }

@@ -137,6 +137,11 @@ struct Inner {
     /// For a failed long text: where every part ended.
     #[cfg(feature = "long-text")]
     parts: Option<Vec<crate::long_text::PartOutcome>>,
+    /// For a long text's part of unknown outcome: the task its answer named that another
+    /// part's answer named too. Never the kind's `task_id`: `ReconcileQuery::from_error`
+    /// would take it as this submit's own task and `reconcile` answer `Found` with it.
+    #[cfg(feature = "long-text")]
+    another_parts_task: Option<crate::model::JobId>,
     /// For an `OutcomeUnknown` the transport made: the client's API key (as a salted tag)
     /// and base URL, which a resend or search of it must be made under.
     sent_under: Option<crate::sent_under::SentUnder>,
@@ -176,6 +181,8 @@ impl Error {
             assumed_status: None,
             #[cfg(feature = "long-text")]
             parts: None,
+            #[cfg(feature = "long-text")]
+            another_parts_task: None,
             sent_under: None,
         }))
     }
@@ -376,6 +383,23 @@ impl Error {
     #[cfg(feature = "long-text")]
     pub fn long_text_parts(&self) -> Option<&[crate::long_text::PartOutcome]> {
         self.0.parts.as_deref()
+    }
+
+    /// For a long text's part of unknown outcome whose answer named a task another part's
+    /// answer named too (a caching proxy, a broken server): that task, which is not known to
+    /// hold this part's text. It is not the error's `task_id` (`ReconcileQuery::from_error`
+    /// leaves it out, so `reconcile` never answers it as this submit's task), and
+    /// `resubmit_speech` of the error is refused (a resend may be answered the same way).
+    /// `None` for other errors.
+    #[cfg(feature = "long-text")]
+    pub fn named_another_parts_task(&self) -> Option<&crate::model::JobId> {
+        self.0.another_parts_task.as_ref()
+    }
+
+    #[cfg(feature = "long-text")]
+    pub(crate) fn with_named_another_parts_task(mut self, id: crate::model::JobId) -> Self {
+        self.0.another_parts_task = Some(id);
+        self
     }
 
     #[cfg(feature = "long-text")]
@@ -701,6 +725,11 @@ impl Error {
         #[cfg(feature = "long-text")]
         if let Some(parts) = &mut self.0.parts {
             parts.iter_mut().for_each(|p| p.scrub(scrubber));
+        }
+        // Kept, scrubbed, as a part's outcome keeps it: it is what refuses a resend.
+        #[cfg(feature = "long-text")]
+        if let Some(other) = &mut self.0.another_parts_task {
+            scrub_job_id(other, scrubber);
         }
         self
     }

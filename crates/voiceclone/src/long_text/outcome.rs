@@ -81,30 +81,33 @@ pub enum PartOutcome {
     /// Whether its submit created a task is unknown: its answer was lost, or it failed in a
     /// way that does not prove nothing was made ([`Error::may_resubmit`] false, e.g.
     /// JimmyAI's undocumented 20002 in an HTTP 2xx, or a server error), or it named a task
-    /// another part was answered with first ("the answer named another part's task": that
-    /// task is the other part's, never in `task_id` here, but in
+    /// another part's answer named too ("the answer named another part's task": which part's
+    /// text that task holds is unknown, so it is never in `task_id` here, but in
     /// `named_another_parts_task`). Resend it with the same key (`Client::resend_speech`,
     /// VMEG, when the key is known) or look it up (`Client::reconcile`, or the vendor's
     /// console for JimmyAI) before sending it again; but not a part with
     /// `named_another_parts_task`: a server that answered so once (a caching proxy) may
-    /// answer a resend the same way, and that task is not this part's. Its error still
-    /// names the task, so `Client::resubmit_speech` of it is refused, as for any answer
-    /// naming a task.
+    /// answer a resend the same way, and that task is not known to be this part's. Its error
+    /// names the task in `Error::named_another_parts_task` (not as its `task_id`), so
+    /// `Client::resubmit_speech` of it is refused, as for any answer naming a task, and
+    /// `reconcile` of `ReconcileQuery::from_error` never answers it as this part's task.
     ///
     /// [`Error::may_resubmit`]: crate::Error::may_resubmit
     #[non_exhaustive]
     Unknown {
-        /// The key it was sent with (VMEG, when the error names it; JimmyAI takes none).
+        /// The key it was sent with (VMEG: every part's, whatever its error; JimmyAI takes
+        /// none).
         idempotency_key: Option<String>,
         /// When it was sent (when it was about to be: noted before the submit).
         submitted_at: SystemTime,
-        /// When its last attempt ended, when the retries say.
+        /// When its last attempt ended, when the retries say, or when its answer came.
         last_attempt_at: Option<SystemTime>,
         /// A task id an answer named, if any.
         task_id: Option<JobId>,
-        /// The task its answer named when another part holds that task (a server naming one
-        /// task for two submits): never this part's, and a resend may be answered the same
-        /// way, so such a part is looked up, not resent. `None` when no answer named one.
+        /// The task its answer named when another part's answer named it too (a server
+        /// naming one task for two submits): not known to be this part's, and a resend may
+        /// be answered the same way, so such a part is looked up, not resent. `None` when no
+        /// answer named one, or no other part's did.
         named_another_parts_task: Option<JobId>,
         /// What its submit met (the error's text).
         error: String,
@@ -116,7 +119,8 @@ pub enum PartOutcome {
         /// Why.
         error: String,
     },
-    /// Never submitted, because an earlier part failed first.
+    /// Never submitted, because an earlier part failed first or the call's deadline passed
+    /// before its turn.
     NotSent,
 }
 
