@@ -966,6 +966,36 @@ async fn a_part_of_unknown_outcome_by_any_error_keeps_its_key() {
     );
 }
 
+/// Review 34 pass 3 #2: a 409 "key already used" on a part's first create (a gateway that
+/// resent the POST, its first copy landed) is an unknown outcome with the key the long text
+/// drew for the part, as for a key a single submit draws: `ReconcileQuery::from_error` takes
+/// the call's error. Before: the drawn key counted as the caller's, and the call's error was
+/// a plain `Conflict` ("use a new key for new work"), which `from_error` refused.
+#[tokio::test]
+async fn a_409_on_a_parts_drawn_key_is_an_unknown_outcome_with_that_key() {
+    use serde_json::json;
+    use workspace_tests::scripted::{Scripted, Step};
+    let plan = three_line_plan(Provider::Vmeg, "cv_1");
+    let server = Scripted::start(vec![Step::Json(
+        409,
+        vec![("retry-after", "2".into())],
+        json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+    )])
+    .await;
+    let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .synthesize_plan(&plan, &crate::adapter_support::fast_wait(Provider::Vmeg), 3)
+        .await
+        .unwrap_err();
+    let sent = create_keys(&server);
+    assert_eq!(sent.len(), 1, "{e}");
+    assert!(
+        matches!(e.kind(), ErrorKind::OutcomeUnknown { idempotency_key: Some(k), .. } if *k == sent[0]),
+        "{e}"
+    );
+    assert!(voiceclone::ReconcileQuery::from_error(&e).is_ok(), "{e}");
+}
+
 /// Review 34-f #7: a part the call's deadline stopped while it queued for a slot was never
 /// sent: `NotSent`, not `Refused` (which speaks of a vendor's refusal).
 #[tokio::test]

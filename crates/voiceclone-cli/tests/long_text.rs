@@ -155,7 +155,8 @@ fn concurrency_outside_1_to_32_is_refused_before_sending() {
 
 /// Review 34 pass 2 #3: a text file holding the API key (a config pasted into the script) is
 /// refused before the first part is sent (exit 2, the key not printed, no manifest); before,
-/// the parts before the one holding it were sent and paid, and every rerun stopped there.
+/// the parts before the one holding it were sent and paid, and every rerun stopped there. So
+/// is the key given as `--voice` (pass 3 #1).
 #[test]
 fn a_text_file_holding_the_api_key_is_refused_before_any_part_is_sent() {
     let sim = Sim::start(1000.0);
@@ -169,6 +170,20 @@ fn a_text_file_holding_the_api_key_is_refused_before_any_part_is_sent() {
     assert!(message.contains("--text-file"), "{j}");
     assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());
     assert!(!Path::new(&c.out).join(MANIFEST).exists());
+    // The key given as the voice (review 34 pass 3 #1): refused before the manifest is
+    // written (it held the key in plain text), a dry run too.
+    let c = case(&long_text());
+    for dry in [false, true] {
+        let mut args = speak_args("vmeg", KEY, &c.file, &c.out);
+        if dry {
+            args.push("--dry-run");
+        }
+        let j = run(&sim, &[], &args).expect(2).json();
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("--voice"), "{j}");
+        assert!(!Path::new(&c.out).join(MANIFEST).exists(), "dry={dry}");
+    }
+    assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());
 }
 
 /// README, "Long texts": a `DIR` without a manifest that holds a file a part could be written

@@ -804,6 +804,9 @@ struct Secrets {
     /// scrubs the API key out of server strings (a server may echo a secret cut or
     /// upper-cased, and the webhook secret is not the library's to scrub).
     scrubbers: Vec<voiceclone::scrub::Scrubber>,
+    /// Which of `scrubbers` belong to a secret of 8 characters or more: only those are looked
+    /// for in what a user asks to send (a shorter one is found in ordinary words).
+    long: Vec<bool>,
 }
 
 impl Secrets {
@@ -811,6 +814,7 @@ impl Secrets {
         Self {
             exact: Vec::new(),
             scrubbers: Vec::new(),
+            long: Vec::new(),
         }
     }
 
@@ -826,6 +830,7 @@ impl Secrets {
             if !self.exact.contains(&form) {
                 if pieces {
                     self.scrubbers.push(voiceclone::scrub::Scrubber::new(&form));
+                    self.long.push(form.chars().count() >= 8);
                 }
                 self.exact.push(form);
             }
@@ -867,6 +872,20 @@ fn redact_logged(text: &str) -> String {
 /// makes itself must not be, or it is printed other than as it was sent ([`crate::own_key`]).
 pub fn holds_secret(text: &str) -> bool {
     redact_logged(text) != text
+}
+
+/// True when `text`, something a user asks to send, holds a piece of a secret of 8 characters
+/// or more this run was given (an API key, the webhook secret, a Redis password): as the
+/// library refuses a request holding the API key, and not for a shorter secret, which
+/// ordinary words hold.
+pub fn holds_a_long_secret(text: &str) -> bool {
+    let s = LOG_SECRETS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    s.scrubbers
+        .iter()
+        .zip(&s.long)
+        .any(|(scrubber, long)| *long && scrubber.finds_secret_in(text))
 }
 
 /// Prints outcomes and diagnostics, removing secrets.

@@ -292,9 +292,12 @@ impl Client {
                 // A VMEG part's key is drawn here, not inside the submit: an error that does
                 // not carry it (a 404 answered to the create) must still leave the part
                 // with what finds its task apart from the other parts'.
+                let mut drawn_key = None;
                 if self.provider() == crate::Provider::Vmeg && req.idempotency_key.is_none() {
-                    req.idempotency_key =
-                        Some(crate::random_id::RandomId::clear_of(&self.t().scrubber).to_string());
+                    let drawn =
+                        crate::random_id::RandomId::clear_of(&self.t().scrubber).to_string();
+                    drawn_key = Some(drawn.clone());
+                    req.idempotency_key = Some(drawn);
                 }
                 let key = req.idempotency_key.clone();
                 // Noted before sending: a submit whose error does not prove nothing was
@@ -308,6 +311,7 @@ impl Client {
                         .get(i)
                         .map(|p| p.text_sha256().chars().take(8).collect())
                         .unwrap_or_default(),
+                    drawn_key,
                 };
                 let submit = crate::transport::for_long_part(tag, self.synthesize(&req));
                 let answer = admission.run(submit).await;

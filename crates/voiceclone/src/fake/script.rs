@@ -184,7 +184,7 @@ impl Script {
     ///   step each time anybody looks, and a succeeded clone is listed once it is read as
     ///   succeeded.
     ///
-    /// For an answer of your choosing (a 503 that may be repeated later, a 429 with its
+    /// For an answer of your choosing (a 501 that says nothing was done, a 429 with its
     /// `Retry-After`), see [`Script::rejected_with_status`].
     ///
     /// Only what a submit of the client can fail with: a submit that uses a script rejected

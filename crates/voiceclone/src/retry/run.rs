@@ -67,7 +67,7 @@ fn maybe_processed(err: &Error) -> bool {
 pub(crate) const MIN_WRITE_RETRY_TIME: Duration = Duration::from_secs(5);
 
 /// Whether an attempt's answer says it made nothing: a rate limit, or a server fault whose
-/// statuses both say nothing was done (a 503 with VMEG's code 503), naming no task. A call
+/// statuses both say nothing was done (a 501, a CDN's 525; never a 503), naming no task. A call
 /// dropped in the wait after it sent nothing that may run (and holds no resend's key).
 pub(crate) fn answer_made_nothing(err: &Error) -> bool {
     err.phase() == Phase::Answered

@@ -26,6 +26,9 @@ pub(crate) struct LongPartTag {
     pub(crate) parts: usize,
     /// The first 8 hex digits of the part's `LongPart::text_sha256`.
     pub(crate) sha256: String,
+    /// The idempotency key the long text drew for this part (not the caller's): a 409 on it
+    /// says an attempt of this very submit landed, as for a key the submit drew itself.
+    pub(crate) drawn_key: Option<String>,
 }
 
 tokio::task_local! {
@@ -33,6 +36,14 @@ tokio::task_local! {
     // of a dropped call is written while the future is dropped (still in scope: tokio drops
     // a scoped future with its value set).
     static LONG_PART: LongPartTag;
+}
+
+/// Whether `key` is the one the long text drew for the part being submitted (see
+/// [`LongPartTag::drawn_key`]).
+pub(crate) fn drawn_for_this_part(key: &str) -> bool {
+    LONG_PART
+        .try_with(|t| t.drawn_key.as_deref() == Some(key))
+        .unwrap_or(false)
 }
 
 /// Runs `fut`, a long text's part submit, with `tag` named in any WARN line of its write.

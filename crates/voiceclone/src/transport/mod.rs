@@ -15,6 +15,7 @@ mod summary;
 
 #[cfg(feature = "upload")]
 pub(crate) use admission::slot_of;
+pub(crate) use dropped::drawn_for_this_part;
 #[cfg(feature = "long-text")]
 pub(crate) use dropped::{LongPartTag, for_long_part};
 #[cfg(feature = "fake")]

@@ -159,16 +159,15 @@ pub fn plan(p: Provider, args: &SpeakArgs, file: &Path) -> Result<LongSpeechPlan
     // The library refuses a part holding the API key when that part is sent, after the
     // parts before it were paid: the whole text is checked before anything is (review 34
     // pass 2 #3). Not quoted.
-    if crate::output::holds_secret(&text)
-        || args
-            .language
-            .as_deref()
-            .is_some_and(crate::output::holds_secret)
-    {
+    if crate::output::holds_a_long_secret(&text) {
         return Err(Failure::usage(
-            "--text-file (or --language) holds the API key (or a piece of it), which is never sent as text: nothing was sent",
+            "--text-file holds a secret this run was given (an API key, ...) or a piece of it, which is never sent as text: nothing was sent",
         ));
     }
+    // As `speak` without a file checks them (review 34 pass 3 #1: a key given as --voice was
+    // written to the manifest before anything was sent).
+    crate::commands::provider::refuse_the_key_in("--voice", Some(args.voice.as_str()))?;
+    crate::commands::provider::refuse_the_key_in("--language", args.language.as_deref())?;
     let voice: voiceclone::VoiceId = args
         .voice
         .trim()

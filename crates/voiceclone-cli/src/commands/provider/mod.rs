@@ -161,13 +161,14 @@ fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
     o
 }
 
-/// A usage error (exit 2, nothing sent) when `value` holds the API key or a piece of it (a
-/// variable pasted into the wrong flag): the library refuses such a request when it is sent,
-/// and a dry run must not print it as one that would be. The value is not quoted.
-pub(super) fn refuse_the_key_in(flag: &str, value: Option<&str>) -> Result<(), Failure> {
-    if value.is_some_and(crate::output::holds_secret) {
+/// A usage error (exit 2, nothing sent) when `value` holds a secret this run was given, or a
+/// piece of it (a variable pasted into the wrong flag): the library refuses a request holding
+/// the API key when it is sent, and a dry run must not print it as one that would be. The
+/// value is not quoted.
+pub(crate) fn refuse_the_key_in(flag: &str, value: Option<&str>) -> Result<(), Failure> {
+    if value.is_some_and(crate::output::holds_a_long_secret) {
         return Err(Failure::usage(format!(
-            "{flag} holds the API key (or a piece of it), which is never sent in a request: nothing was sent"
+            "{flag} holds a secret this run was given (an API key, the webhook secret, ...) or a piece of it, which is never sent in a request: nothing was sent"
         )));
     }
     Ok(())

@@ -304,7 +304,12 @@ pub(crate) async fn synthesize(
 ) -> Result<SpeechJob, Error> {
     rules::speech_request(req)?;
     rules::warn_pause_markers(req);
-    let fresh = req.idempotency_key.is_none();
+    // A key a long text drew for its part is as fresh as one drawn here (review 34 pass 3 #2):
+    // a 409 on it is this submit's own attempt that landed.
+    let fresh = req
+        .idempotency_key
+        .as_deref()
+        .is_none_or(crate::transport::drawn_for_this_part);
     let key = submit_key(t, req.idempotency_key.as_ref())?;
     let language = match &req.language {
         Some(l) => Some(types::TtsLanguage {
