@@ -180,7 +180,16 @@ fn a_text_file_holding_the_api_key_is_refused_before_any_part_is_sent() {
         }
         let j = run(&sim, &[], &args).expect(2).json();
         let message = j["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("--voice"), "{j}");
+        assert!(message.contains("--voice holds a secret"), "{j}");
+        assert!(!Path::new(&c.out).join(MANIFEST).exists(), "dry={dry}");
+        let mut args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+        args.extend(["--language", KEY]);
+        if dry {
+            args.push("--dry-run");
+        }
+        let j = run(&sim, &[], &args).expect(2).json();
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("--language holds a secret"), "{j}");
         assert!(!Path::new(&c.out).join(MANIFEST).exists(), "dry={dry}");
     }
     assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());

@@ -278,6 +278,67 @@ fn out_usage_errors_send_nothing() {
     assert_eq!(sim.requests(), 0, "nothing was sent");
 }
 
+/// Review 34 pass 4 #1, #2: a key under 8 characters (here 6) is found in ordinary words, so
+/// the text holding it is not refused (a dry run shows the request, exit 0), as the library
+/// sends it; the same key given as `--voice`, an id, is refused (exit 2) with or without
+/// `--text-file`, as the library refuses an id holding the key at any length.
+#[test]
+fn a_short_key_refuses_no_text_but_is_never_taken_as_a_voice() {
+    let sim = Sim::fast(KEY);
+    let short = "monkey";
+    let r = run_with_key(
+        &sim,
+        short,
+        &[
+            "--provider",
+            "vmeg",
+            "speak",
+            "--voice",
+            "cv_1",
+            "--text",
+            "A monkey sings.",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("text.txt");
+    std::fs::write(&file, "A monkey sings.").unwrap();
+    let out = tmp.path().join("out");
+    for args in [
+        vec![
+            "--provider",
+            "vmeg",
+            "speak",
+            "--voice",
+            short,
+            "--text",
+            "Hi.",
+            "--dry-run",
+        ],
+        vec![
+            "--provider",
+            "vmeg",
+            "speak",
+            "--voice",
+            short,
+            "--text-file",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ] {
+        let r = run_with_key(&sim, short, &args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains("--voice holds a secret"),
+            "{args:?}: {r:?}"
+        );
+        assert!(!out.join("voiceclone-manifest.json").exists());
+    }
+    assert_eq!(sim.requests(), 0);
+}
+
 #[test]
 fn dry_run_sends_nothing_and_needs_no_key() {
     let sim = Sim::start();

@@ -166,7 +166,7 @@ pub fn plan(p: Provider, args: &SpeakArgs, file: &Path) -> Result<LongSpeechPlan
     }
     // As `speak` without a file checks them (review 34 pass 3 #1: a key given as --voice was
     // written to the manifest before anything was sent).
-    crate::commands::provider::refuse_the_key_in("--voice", Some(args.voice.as_str()))?;
+    crate::commands::provider::refuse_the_key_in_id("--voice", &args.voice)?;
     crate::commands::provider::refuse_the_key_in("--language", args.language.as_deref())?;
     let voice: voiceclone::VoiceId = args
         .voice

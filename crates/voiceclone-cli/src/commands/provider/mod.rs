@@ -166,7 +166,17 @@ fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
 /// the API key when it is sent, and a dry run must not print it as one that would be. The
 /// value is not quoted.
 pub(crate) fn refuse_the_key_in(flag: &str, value: Option<&str>) -> Result<(), Failure> {
-    if value.is_some_and(crate::output::holds_a_long_secret) {
+    refused_if(flag, value.is_some_and(crate::output::holds_a_long_secret))
+}
+
+/// [`refuse_the_key_in`] for an id (`--voice`): a secret of any length, as the library refuses
+/// an id holding the API key whatever its length (review 34 pass 4 #1).
+pub(crate) fn refuse_the_key_in_id(flag: &str, value: &str) -> Result<(), Failure> {
+    refused_if(flag, crate::output::holds_secret(value))
+}
+
+fn refused_if(flag: &str, holds: bool) -> Result<(), Failure> {
+    if holds {
         return Err(Failure::usage(format!(
             "{flag} holds a secret this run was given (an API key, the webhook secret, ...) or a piece of it, which is never sent in a request: nothing was sent"
         )));

@@ -16,7 +16,7 @@ use crate::output::{Failure, Outcome, Printer, put_success};
 pub fn speech_request(args: &SpeakArgs) -> Result<SpeechRequest, Failure> {
     // Refused as the library refuses it when sent, so that a dry run does not show as
     // sendable what would not be sent.
-    super::refuse_the_key_in("--voice", Some(args.voice.as_str()))?;
+    super::refuse_the_key_in_id("--voice", &args.voice)?;
     super::refuse_the_key_in("--text", args.text.as_deref())?;
     super::refuse_the_key_in("--language", args.language.as_deref())?;
     // The stored form (`jimmyai:voice;activated:<id>`) or a bare vendor voice id.
