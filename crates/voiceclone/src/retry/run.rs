@@ -66,6 +66,10 @@ fn maybe_processed(err: &Error) -> bool {
 /// and is cut off is an unknown outcome its key finds, and VMEG advises the repeat.
 pub(crate) const MIN_WRITE_RETRY_TIME: Duration = Duration::from_secs(5);
 
+/// The least pause before a keyed create that may have landed is repeated under its key:
+/// VMEG's own `Retry-After` for a key in use (api-facts A4).
+pub(crate) const KEYED_CREATE_REPEAT_PAUSE: Duration = Duration::from_secs(2);
+
 /// Whether an attempt's answer says it made nothing: a rate limit, or a server fault whose
 /// statuses both say nothing was done (a 501, a CDN's 525; never a 503), naming no task. A call
 /// dropped in the wait after it sent nothing that may run (and holds no resend's key).
@@ -334,6 +338,15 @@ impl<'a> Retries<'a> {
             Some(ra) => backoff.max(ra),
             None => backoff,
         };
+        // A keyed create that may have landed (our timeout, a gateway's 504, a 500) is repeated
+        // no sooner than VMEG paces a key in use (`Retry-After: 2` on its 409, api-facts A4):
+        // how it treats a key still in flight is UNKNOWN, and a repeat at once is the one most
+        // likely to meet the first attempt still running (review 34-d #4).
+        let delay = if may_have_landed && call.kind == OperationKind::IdempotentWrite && creates {
+            delay.max(KEYED_CREATE_REPEAT_PAUSE)
+        } else {
+            delay
+        };
         if let Some(b) = self.budget {
             let left = b.limit.saturating_sub(b.started.elapsed().max(self.slept));
             if delay > left {
@@ -479,6 +492,60 @@ mod tests {
         })
         .await;
         (result, calls.load(Ordering::SeqCst), sleeper)
+    }
+
+    /// Review 34-d #4: a keyed create that may have landed (a 500, a timeout after sending) is
+    /// repeated under its key no sooner than VMEG's own pause for a key in use (2 s); a
+    /// rate-limited create, a keyed delete and a read keep their backoff.
+    #[tokio::test]
+    async fn a_keyed_create_that_may_have_landed_is_repeated_after_vmegs_pause() {
+        let policy = RetryPolicy::default().with_seed(3);
+        let create = CallInfo {
+            operation: "clone_voice",
+            ..call(OperationKind::IdempotentWrite)
+        };
+        let (res, calls, sleeper) = drive_call(
+            &create,
+            policy.clone(),
+            vec![http(ErrorKind::Server, 500), timeout()],
+        )
+        .await;
+        assert_eq!(res.unwrap(), 3);
+        assert_eq!(calls, 3);
+        assert!(
+            sleeper
+                .sleeps()
+                .iter()
+                .all(|d| *d >= KEYED_CREATE_REPEAT_PAUSE),
+            "{:?}",
+            sleeper.sleeps()
+        );
+        for (call, errors) in [
+            (create.clone(), vec![http(ErrorKind::RateLimited, 429)]),
+            (
+                CallInfo {
+                    operation: "delete_task",
+                    ..call(OperationKind::IdempotentWrite)
+                },
+                vec![http(ErrorKind::Server, 500)],
+            ),
+            (
+                call(OperationKind::Read),
+                vec![http(ErrorKind::Server, 500)],
+            ),
+        ] {
+            let (res, _, sleeper) = drive_call(&call, policy.clone(), errors).await;
+            assert!(res.is_ok());
+            assert!(
+                sleeper
+                    .sleeps()
+                    .iter()
+                    .all(|d| *d < KEYED_CREATE_REPEAT_PAUSE),
+                "{}: {:?}",
+                call.operation,
+                sleeper.sleeps()
+            );
+        }
     }
 
     #[tokio::test]
