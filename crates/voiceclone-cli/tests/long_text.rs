@@ -170,27 +170,27 @@ fn a_text_file_holding_the_api_key_is_refused_before_any_part_is_sent() {
     assert!(message.contains("--text-file"), "{j}");
     assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());
     assert!(!Path::new(&c.out).join(MANIFEST).exists());
-    // The key given as the voice (review 34 pass 3 #1): refused before the manifest is
-    // written (it held the key in plain text), a dry run too.
+    // The key given as the voice or the language (review 34 pass 3 #1): refused before the
+    // manifest is written (it held the key in plain text), a dry run too.
     let c = case(&long_text());
-    for dry in [false, true] {
-        let mut args = speak_args("vmeg", KEY, &c.file, &c.out);
-        if dry {
-            args.push("--dry-run");
+    for (flag, voice, extra) in [
+        ("--voice", KEY, vec![]),
+        ("--language", "sv_en_us_female_01", vec!["--language", KEY]),
+    ] {
+        for dry in [false, true] {
+            let mut args = speak_args("vmeg", voice, &c.file, &c.out);
+            args.extend(&extra);
+            if dry {
+                args.push("--dry-run");
+            }
+            let j = run(&sim, &[], &args).expect(2).json();
+            let message = j["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(&format!("{flag} holds a secret")), "{j}");
+            assert!(
+                !Path::new(&c.out).join(MANIFEST).exists(),
+                "{flag} dry={dry}"
+            );
         }
-        let j = run(&sim, &[], &args).expect(2).json();
-        let message = j["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("--voice holds a secret"), "{j}");
-        assert!(!Path::new(&c.out).join(MANIFEST).exists(), "dry={dry}");
-        let mut args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
-        args.extend(["--language", KEY]);
-        if dry {
-            args.push("--dry-run");
-        }
-        let j = run(&sim, &[], &args).expect(2).json();
-        let message = j["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("--language holds a secret"), "{j}");
-        assert!(!Path::new(&c.out).join(MANIFEST).exists(), "dry={dry}");
     }
     assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());
 }
