@@ -61,7 +61,9 @@
 //! error is returned with [`crate::Error::retry_after`] set, for the caller to decide.
 //!
 //! The wait before a retry is `max(backoff, Retry-After)`: a `Retry-After: 0` does not turn
-//! the retries into a burst. Inside a wait ([`crate::WaitPolicy`]), a retry never sleeps
+//! the retries into a burst. A VMEG create after a fault that may have landed waits at least
+//! 2 s more (VMEG's `Retry-After` for a key in use: how it treats a key still in flight is
+//! UNKNOWN, and a repeat at once is the likeliest to meet it). Inside a wait ([`crate::WaitPolicy`]), a retry never sleeps
 //! past what the wait has left (its deadline, or `max_interval` when it has none): the error
 //! goes back to the wait instead, which sleeps within its own bounds and polls again.
 
@@ -92,7 +94,9 @@ pub struct RetryPolicy {
     /// Backoff ceiling for the first retry; doubles each retry (any value; the doubling
     /// saturates).
     pub base_delay: Duration,
-    /// Upper bound of the backoff ceiling (any value).
+    /// Upper bound of the backoff ceiling (any value). A VMEG create that may have landed
+    /// is repeated under its key no sooner than 2 s whatever this says (see
+    /// [`crate::retry`]).
     pub max_delay: Duration,
     /// The longest `Retry-After` this policy sleeps through (any value; `Duration::MAX`
     /// sleeps through any, though a wait still never sleeps past its own deadline).
