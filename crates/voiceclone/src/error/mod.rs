@@ -271,16 +271,14 @@ impl Error {
             | ErrorKind::RateLimited
             | ErrorKind::Unsupported { .. } => true,
             ErrorKind::OutcomeUnknown { .. } | ErrorKind::Conflict => false,
-            // A fault the retry table hands back as "nothing was done" whose HTTP status alone
-            // says so (a 501, a CDN's 525): the caller may send it again. Not a 503, whose
-            // reading rests on the body's shape: it stays a fault the task may follow.
+            // A 5xx answer the retry table reads as "nothing was done" (a 501, a CDN's 525;
+            // never a 503, see `retry::server_error_may_have_landed`): the caller may send it
+            // again. Not a server code inside a 2xx, which no HTTP status backs.
             ErrorKind::Server => {
                 self.phase() == Phase::NotSent
                     || (self.phase() == Phase::Answered
                         && self.named_task_id().is_none()
-                        && self
-                            .http_status()
-                            .is_some_and(crate::retry::status_alone_says_nothing_was_done)
+                        && self.http_status().is_some_and(|s| s >= 500)
                         && !crate::retry::server_error_may_have_landed(self))
             }
             _ => self.phase() == Phase::NotSent,

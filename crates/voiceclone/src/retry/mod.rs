@@ -284,12 +284,6 @@ fn says_nothing_was_done(status: u16) -> bool {
     matches!(status, 501 | 503 | 505 | 511 | 521..=523 | 525 | 526)
 }
 
-/// Whether an HTTP `status` says nothing was done whatever its body says: not a 503 (see
-/// [`server_error_may_have_landed`]), nor a status a write may follow.
-pub(crate) fn status_alone_says_nothing_was_done(status: u16) -> bool {
-    status != 503 && says_nothing_was_done(status)
-}
-
 /// Whether an HTTP 5xx may follow a processed write: every one that does not say nothing was
 /// done (a 500, a gateway's 502 or 504, a CDN's 520 or 524, ...).
 pub(crate) fn server_status_may_have_landed(status: u16) -> bool {
