@@ -435,19 +435,24 @@ impl Client {
         }
     }
 
-    /// [`Client::refuse_api_key_in_request`] for every text, name and URL of a clone.
-    fn refuse_api_key_in_clone(&self, req: &CloneRequest) -> Result<(), Error> {
-        self.refuse_api_key_in_audio(&req.audio)?;
-        for (field, value) in [
-            ("name", &req.name),
-            ("language", &req.language),
-            ("sample_text", &req.sample_text),
-        ] {
+    /// [`Client::refuse_api_key_in_request`] for each optional field given.
+    fn refuse_api_key_in_fields(&self, fields: &[(&str, &Option<String>)]) -> Result<(), Error> {
+        for (field, value) in fields {
             if let Some(v) = value {
                 self.refuse_api_key_in_request(field, v)?;
             }
         }
         Ok(())
+    }
+
+    /// [`Client::refuse_api_key_in_request`] for every text, name and URL of a clone.
+    fn refuse_api_key_in_clone(&self, req: &CloneRequest) -> Result<(), Error> {
+        self.refuse_api_key_in_audio(&req.audio)?;
+        self.refuse_api_key_in_fields(&[
+            ("name", &req.name),
+            ("language", &req.language),
+            ("sample_text", &req.sample_text),
+        ])
     }
 
     /// [`Client::refuse_api_key_in_request`] for every text of a speech request (its voice
@@ -459,15 +464,10 @@ impl Client {
                 return self.refuse_api_key_in_request(&format!("lines[{i}].text"), &line.text);
             }
         }
-        for (field, value) in [
+        self.refuse_api_key_in_fields(&[
             ("language", &req.language),
             ("emotion_prompt", &req.emotion_prompt),
-        ] {
-            if let Some(v) = value {
-                self.refuse_api_key_in_request(field, v)?;
-            }
-        }
-        Ok(())
+        ])
     }
 
     /// `InvalidInput` (field `idempotency_key`) for a key to look up that holds the API key
