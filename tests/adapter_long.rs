@@ -945,20 +945,12 @@ async fn a_long_texts_first_create_goes_out_alone() {
 async fn a_part_of_unknown_outcome_by_any_error_keeps_its_key() {
     use serde_json::json;
     use voiceclone::long_text::PartOutcome;
-    use workspace_tests::scripted::{Scripted, Step};
-    let plan = three_line_plan(Provider::Vmeg, "cv_1");
-    let server = Scripted::start(vec![Step::status(
+    use workspace_tests::scripted::Step;
+    let (e, sent) = first_part_answered(Step::status(
         404,
         json!({"code": 404, "message": "not found", "data": null}),
-    )])
+    ))
     .await;
-    let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
-    let e = c
-        .synthesize_plan(&plan, &crate::adapter_support::fast_wait(Provider::Vmeg), 3)
-        .await
-        .unwrap_err();
-    let sent = create_keys(&server);
-    assert_eq!(sent.len(), 1, "{e}");
     let parts = e.long_text_parts().unwrap();
     assert!(
         matches!(&parts[0], PartOutcome::Unknown { idempotency_key: Some(k), .. } if *k == sent[0]),
@@ -974,14 +966,27 @@ async fn a_part_of_unknown_outcome_by_any_error_keeps_its_key() {
 #[tokio::test]
 async fn a_409_on_a_parts_drawn_key_is_an_unknown_outcome_with_that_key() {
     use serde_json::json;
-    use workspace_tests::scripted::{Scripted, Step};
-    let plan = three_line_plan(Provider::Vmeg, "cv_1");
-    let server = Scripted::start(vec![Step::Json(
+    use workspace_tests::scripted::Step;
+    let (e, sent) = first_part_answered(Step::Json(
         409,
         vec![("retry-after", "2".into())],
         json!({"code": 409, "message": "Idempotency key already used", "data": null}),
-    )])
+    ))
     .await;
+    assert!(
+        matches!(e.kind(), ErrorKind::OutcomeUnknown { idempotency_key: Some(k), .. } if *k == sent[0]),
+        "{e}"
+    );
+    assert!(voiceclone::ReconcileQuery::from_error(&e).is_ok(), "{e}");
+}
+
+/// A VMEG three-line plan whose first create is answered with `answer` (and nothing else is
+/// sent, the slow start holding the others): the call's error and the one key sent.
+async fn first_part_answered(
+    answer: workspace_tests::scripted::Step,
+) -> (voiceclone::Error, Vec<String>) {
+    let plan = three_line_plan(Provider::Vmeg, "cv_1");
+    let server = workspace_tests::scripted::Scripted::start(vec![answer]).await;
     let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
     let e = c
         .synthesize_plan(&plan, &crate::adapter_support::fast_wait(Provider::Vmeg), 3)
@@ -989,11 +994,7 @@ async fn a_409_on_a_parts_drawn_key_is_an_unknown_outcome_with_that_key() {
         .unwrap_err();
     let sent = create_keys(&server);
     assert_eq!(sent.len(), 1, "{e}");
-    assert!(
-        matches!(e.kind(), ErrorKind::OutcomeUnknown { idempotency_key: Some(k), .. } if *k == sent[0]),
-        "{e}"
-    );
-    assert!(voiceclone::ReconcileQuery::from_error(&e).is_ok(), "{e}");
+    (e, sent)
 }
 
 /// Review 34-f #7: a part the call's deadline stopped while it queued for a slot was never
