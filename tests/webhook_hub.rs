@@ -1373,3 +1373,42 @@ async fn an_api_key_given_as_the_idempotency_key_never_reaches_the_store() {
     );
     assert_eq!(*store.keys.lock().unwrap(), ["k-1"]);
 }
+
+/// VMEG's clock may run behind this one by as much as the verifier accepts (300 s): a
+/// delivery it signs for the lost submit may then be dated before the search's window. It is
+/// still the signed proof of the task, and with no task listed (a list lagging behind) it is
+/// the only one: reconcile finds the task by it, never answers `None` (review 35-b #1).
+#[tokio::test]
+async fn a_delivery_signed_by_a_clock_behind_this_one_still_finds_the_task() {
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    // An empty simulator: its list shows no task, and the named task cannot be looked up.
+    let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
+    let client = client(&sim, Some(&hub));
+    let key = "clock-behind-key-01";
+    let body = json!({
+        "code": 200, "event": "openapi-tts", "pipelineKey": "pk-clock-behind",
+        "extraData": {"voiceclone": {"idempotencyKey": key}},
+        "data": {"taskId": "task-vmeg-clock-behind", "results": [{"uri": "https://cdn.example/a.m4a"}]},
+    })
+    .to_string();
+    // Signed 200 s ago by VMEG's clock, 5 s after the submit by ours.
+    let ts = (now_ms() - 200_000).to_string();
+    let delivery = hub
+        .receive(&ts, &sign(&ts, body.as_bytes()), body.as_bytes())
+        .await;
+    assert!(matches!(delivery, Delivery::Fresh(_)), "{delivery:?}");
+    let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(5));
+    q.kind = Some(voiceclone::JobKind::Speech);
+    q.idempotency_key = Some(key.to_owned());
+    let r = client
+        .reconcile(&q)
+        .await
+        .unwrap_or_else(|e| panic!("the search failed: {e}"));
+    let voiceclone::Reconciled::Found { task, evidence } = &r else {
+        panic!("the delivery dated by a clock behind was dropped: {r}");
+    };
+    assert_eq!(
+        (task.id.as_str(), evidence),
+        ("task-vmeg-clock-behind", &voiceclone::Evidence::Webhook)
+    );
+}

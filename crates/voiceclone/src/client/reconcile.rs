@@ -549,7 +549,8 @@ impl Client {
 
     /// The completion hub's word on the submit of `q`: the delivery for its key (under the API
     /// key's text filter, as `Client::job_for_idempotency_key` reads it: a delivery may echo
-    /// the key, review 30-a #8), of its kind and sent since `from`. Local and cheap, so
+    /// the key, review 30-a #8), of its kind and sent since `from` by VMEG's clock, which may
+    /// run as far behind this one as the hub's verifier accepts. Local and cheap, so
     /// [`Client::reconcile`] reads it before the task list, again after the filtered walk
     /// before any answer from it, and once more after the read without the type filter
     /// before `None` (each walk may take minutes, and a delivery may land during it).
@@ -562,7 +563,13 @@ impl Client {
             .job_for_idempotency_key_decoded_with(key, Some(&self.t().text_filter))
             .await
         {
-            Ok(event) => event.filter(|e| answers_for(e, q.kind, from)),
+            // `sent_at` is on VMEG's clock, which the hub's verifier lets run its `max_age`
+            // behind this one: a delivery dated that far before the window may still be the
+            // submit's, as a listed task is (review 35-b #1).
+            Ok(event) => {
+                let from = from.checked_sub(hub.verifier().max_age()).unwrap_or(from);
+                event.filter(|e| answers_for(e, q.kind, from))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "the completion hub's store cannot be searched for the submit's webhook; reconciling by the task list alone");
                 return HubAnswer::Unsearched(e);
