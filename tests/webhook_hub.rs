@@ -214,6 +214,8 @@ async fn speech_completes_by_webhook_with_its_audio() {
     assert!(!speech.audio_urls.is_empty());
     assert_eq!(sim.stats().requests(DETAIL), 0);
     // A clone task's id where a speech task is expected: an error, not the clone as speech.
+    // The typed id is refused before anything is read; the bare id reaches the hub, whose
+    // clone delivery for it is refused as of the wrong kind (review 35-b #3).
     let err = client
         .wait_for_speech(&job.id, &policy())
         .await
@@ -222,6 +224,41 @@ async fn speech_completes_by_webhook_with_its_audio() {
         matches!(err.kind(), ErrorKind::InvalidInput { field, reason } if field == "job_id" && reason.contains("clone")),
         "{err}"
     );
+    let bare = voiceclone::JobId::new(job.id.as_str());
+    assert!(!bare.is_typed());
+    let err = client.wait_for_speech(&bare, &policy()).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, reason } if field == "job_id" && reason.contains("openapi-clone-voice")),
+        "{err}"
+    );
+}
+
+/// The library's router answers 413 to a body over the verifier's limit, one byte over and
+/// ten times over, and takes no such delivery (README: the receiver's body limit; review
+/// 35-b #3). Which layer refuses it (the verifier, or axum before reading it whole) is not
+/// told apart here.
+#[tokio::test]
+async fn the_router_refuses_an_oversized_body_with_413() {
+    let rx = Receiver::start().await;
+    let limit = rx.hub.verifier().body_limit();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    for size in [limit + 1, limit * 10] {
+        let body = vec![b'a'; size];
+        let ts = now_ms().to_string();
+        let status = http
+            .post(&rx.url)
+            .header("X-Timestamp", &ts)
+            .header("X-Signature", sign(&ts, &body))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 413, "{size} bytes");
+    }
+    assert_eq!(rx.fresh(), 0);
+    rx.task.abort();
 }
 
 /// A signed speech success without `results` (or with none in it) says the task is done but
