@@ -1646,3 +1646,29 @@ fn an_event_at_a_callsite_first_reached_on_a_bare_thread_is_captured() {
         "another thread's event was captured:\n{text}"
     );
 }
+
+/// A signed delivery's `pipelineKey` is the vendor's text: logged escaped, so a newline in
+/// it never starts a forged line in a text log (review 35-b #4).
+#[tokio::test]
+async fn a_pipeline_key_with_a_newline_never_starts_a_log_line() {
+    let (out, _guard) = capture(tracing::Level::DEBUG);
+    let hub = voiceclone::webhook::CompletionHub::in_memory(voiceclone::WebhookSecret::new(
+        "whsec-pipeline",
+    ));
+    let body = json!({
+        "code": 200, "event": "openapi-tts", "pipelineKey": "pk-1\nFORGED INFO voiceclone: all good",
+        "data": {"taskId": "t-forged", "results": [{"uri": "https://cdn.example/a.m4a"}]},
+    })
+    .to_string();
+    let delivery = hub_support::receive_signed(&hub, "whsec-pipeline", &body).await;
+    assert!(
+        matches!(delivery, voiceclone::webhook::Delivery::Fresh(_)),
+        "{delivery:?}"
+    );
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("webhook delivery recorded"), "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("FORGED")),
+        "a forged line:\n{text}"
+    );
+}

@@ -585,7 +585,7 @@ impl Client {
                 && self.refuse_api_key_in("task_id", id.as_str()).is_ok()
         });
         let Some(id) = named else {
-            tracing::warn!(pipeline_key = %event.pipeline_key, "the submit's webhook names no task id; reconciling by the task list, and the submit made a task");
+            tracing::warn!(pipeline_key = ?event.pipeline_key, "the submit's webhook names no task id; reconciling by the task list, and the submit made a task");
             return HubAnswer::Unnamed;
         };
         // The signed delivery ties the task to the submit whatever its lookup meets (deleted

@@ -476,7 +476,7 @@ impl CompletionHub {
             .await
         {
             Ok(Recorded::Fresh) => {
-                tracing::debug!(pipeline_key = %event.pipeline_key, task_id = ?stored.task_id, claimed = lease.is_some(), "webhook delivery recorded");
+                tracing::debug!(pipeline_key = ?event.pipeline_key, task_id = ?stored.task_id, claimed = lease.is_some(), "webhook delivery recorded");
                 match lease {
                     Some(_) => Delivery::Claimed(
                         Box::new(event),
@@ -492,15 +492,15 @@ impl CompletionHub {
                 }
             }
             Ok(Recorded::Pending) => {
-                tracing::debug!(pipeline_key = %event.pipeline_key, "webhook redelivery while a receiver is acting on it; answering 503");
+                tracing::debug!(pipeline_key = ?event.pipeline_key, "webhook redelivery while a receiver is acting on it; answering 503");
                 Delivery::InProgress(Box::new(event))
             }
             Ok(Recorded::Duplicate) => {
-                tracing::debug!(pipeline_key = %event.pipeline_key, "webhook redelivery skipped");
+                tracing::debug!(pipeline_key = ?event.pipeline_key, "webhook redelivery skipped");
                 Delivery::Duplicate(Box::new(event))
             }
             Err(e) => {
-                tracing::warn!(error = %e, pipeline_key = %event.pipeline_key, "webhook delivery not recorded; answering 503 so that VMEG redelivers");
+                tracing::warn!(error = %e, pipeline_key = ?event.pipeline_key, "webhook delivery not recorded; answering 503 so that VMEG redelivers");
                 self.unmark(event.pipeline_key.clone(), token);
                 Delivery::Unavailable(unavailable(e))
             }
@@ -514,13 +514,13 @@ impl CompletionHub {
         match self.inner.store.confirm(pipeline_key, token).await {
             Ok(Confirmation::Confirmed) => {}
             Ok(Confirmation::Reclaimed) => {
-                tracing::warn!(pipeline_key = %pipeline_key, lease_secs = Self::RECEIVE_LEASE.as_secs(), "the store confirmed a webhook delivery's mark after its lease ran out (marked again); a redelivery in between, if any, was processed again");
+                tracing::warn!(pipeline_key = ?pipeline_key, lease_secs = Self::RECEIVE_LEASE.as_secs(), "the store confirmed a webhook delivery's mark after its lease ran out (marked again); a redelivery in between, if any, was processed again");
             }
             Ok(Confirmation::Taken) => {
-                tracing::warn!(pipeline_key = %pipeline_key, lease_secs = Self::RECEIVE_LEASE.as_secs(), "a webhook delivery's lease ran out before its mark was confirmed, and another receiver took a redelivery: the event is acted on by both");
+                tracing::warn!(pipeline_key = ?pipeline_key, lease_secs = Self::RECEIVE_LEASE.as_secs(), "a webhook delivery's lease ran out before its mark was confirmed, and another receiver took a redelivery: the event is acted on by both");
             }
             Err(e) => {
-                tracing::warn!(error = %e, pipeline_key = %pipeline_key, lease_secs = Self::RECEIVE_LEASE.as_secs(), "could not confirm a recorded webhook delivery's mark; it stays pending until its lease runs out (redeliveries answered 503 until then, processed again after)");
+                tracing::warn!(error = %e, pipeline_key = ?pipeline_key, lease_secs = Self::RECEIVE_LEASE.as_secs(), "could not confirm a recorded webhook delivery's mark; it stays pending until its lease runs out (redeliveries answered 503 until then, processed again after)");
             }
         }
     }
@@ -542,20 +542,20 @@ impl CompletionHub {
             loop {
                 match store.release(&pipeline_key, &token).await {
                     Ok(true) => {
-                        tracing::debug!(pipeline_key = %pipeline_key, "removed the mark a failed record had set");
+                        tracing::debug!(pipeline_key = ?pipeline_key, "removed the mark a failed record had set");
                         return;
                     }
                     Ok(false) => {
-                        tracing::debug!(pipeline_key = %pipeline_key, "no mark of a failed record to remove (none, or another record call's, which stays)");
+                        tracing::debug!(pipeline_key = ?pipeline_key, "no mark of a failed record to remove (none, or another record call's, which stays)");
                         return;
                     }
                     Err(e) => match pauses.next() {
                         Some(pause) => {
-                            tracing::debug!(error = %e, pipeline_key = %pipeline_key, retry_in_ms = pause.as_millis(), "could not remove a mark the failed record may have set; trying again");
+                            tracing::debug!(error = %e, pipeline_key = ?pipeline_key, retry_in_ms = pause.as_millis(), "could not remove a mark the failed record may have set; trying again");
                             tokio::time::sleep(*pause).await;
                         }
                         None => {
-                            tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is answered 503 until its lease runs out (a store without leases takes it for a duplicate)");
+                            tracing::warn!(error = %e, pipeline_key = ?pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is answered 503 until its lease runs out (a store without leases takes it for a duplicate)");
                             return;
                         }
                     },

@@ -192,7 +192,7 @@ impl WaitRoute {
         if task.is_some_and(|t| self.awaited.contains(&t) || self.hub.is_waiting_for(&t)) {
             return status;
         }
-        tracing::info!(pipeline_key = %event.pipeline_key, "a webhook delivery of a task this command does not wait on (yet): recorded, and answered 503 so that VMEG delivers it again later");
+        tracing::info!(pipeline_key = ?event.pipeline_key, "a webhook delivery of a task this command does not wait on (yet): recorded, and answered 503 so that VMEG delivers it again later");
         503
     }
 }
