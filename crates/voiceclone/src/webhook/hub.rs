@@ -56,6 +56,10 @@ use crate::secret::WebhookSecret;
 /// task echoed (in a failure's `message`, say) reaches this client's waits'
 /// `TaskFailed`, its `job_for_idempotency_key` and `reconcile` answers, and the lines it
 /// logs. Share a hub only among clients of one key, or of keys their holders may all see.
+/// A delivery says nothing of the API key its submit went out under, and VMEG scopes
+/// idempotency keys per API key: on a hub shared by several API keys, an idempotency key you
+/// choose must be unique across them (prefix it with the tenant, or let the client draw
+/// it), or `reconcile` and `job_for_idempotency_key` may answer with another key's task.
 #[derive(Clone)]
 pub struct CompletionHub {
     inner: Arc<Inner>,
