@@ -2944,3 +2944,57 @@ async fn redis_connect_refuses_redis_cluster() {
             .is_ok()
     );
 }
+
+/// Whoever may publish on the channel or write to the store may do so as often as they like:
+/// 300 messages that are no event, and 300 reads of a value that is none, warn a handful of
+/// times each (the 1st, 2nd, 4th, ...), not once each (review 35-b #5).
+#[tokio::test]
+async fn redis_junk_on_the_channel_or_in_the_store_does_not_flood_the_warnings() {
+    let ctx = ctx_or_skip!();
+    let (logs, _guard) = crate::adapter_support::capture_logs();
+    let store = ctx.store();
+    let (listener, mut signals) = recording_listener();
+    let _sub = store.subscribe(listener);
+    assert_eq!(
+        next_signal(&mut signals, Duration::from_secs(5)).await,
+        "restored"
+    );
+    for i in 0..300 {
+        let _: i64 = ctx
+            .query(
+                redis::cmd("PUBLISH")
+                    .arg(ctx.channel())
+                    .arg(format!("{{not json {i}")),
+            )
+            .await;
+    }
+    let good = stored("task-after-junk", "cv_good", None);
+    assert_eq!(store.record(&good).await.unwrap(), Recorded::Fresh);
+    assert_eq!(
+        next_signal(&mut signals, Duration::from_secs(10)).await,
+        format!("event:{}", good.pipeline_key),
+    );
+    let _: () = ctx
+        .query(
+            redis::cmd("SET")
+                .arg(ctx.key("task", "task-junk"))
+                .arg("{not json"),
+        )
+        .await;
+    for _ in 0..300 {
+        assert_eq!(store.by_task("task-junk").await.unwrap(), None);
+    }
+    let logs = logs.take();
+    let warned = |what: &str| {
+        logs.lines()
+            .filter(|l| l.contains(" WARN ") && l.contains(what))
+            .count()
+    };
+    let channel = warned("a message on the completion store's channel is");
+    let stored_values = warned("a value in the completion store is");
+    assert!((1..=12).contains(&channel), "{channel} warnings:\n{logs}");
+    assert!(
+        (1..=12).contains(&stored_values),
+        "{stored_values} warnings:\n{logs}"
+    );
+}

@@ -43,7 +43,11 @@ use super::store::{
     CompletionStore, Confirmation, MarkToken, MemoryStore, Recorded, StoreError, StoreSignal,
     StoredEvent, Subscription, replaces, unix_millis,
 };
+use super::verify::Refusals;
 use super::{Verifier, WebhookEvent, WebhookEventKind, WebhookPayload};
+
+/// Events read back from the store that do not verify or do not match where they are filed.
+static FORGED_IN_STORE: Refusals = Refusals::new();
 use crate::error::{Error, ErrorKind, WebhookFailure};
 use crate::model::{JobId, Provider};
 use crate::secret::WebhookSecret;
@@ -704,14 +708,29 @@ impl CompletionHub {
             {
                 event
             }
+            // Whoever may write to the store may do so as often as they like: warned as
+            // refused deliveries are (review 35-b #5).
             Ok(_) => {
-                tracing::warn!(
-                    "an event in the completion store does not match the ids it is filed under; ignored"
-                );
+                match FORGED_IN_STORE.warns() {
+                    Some(n) => tracing::warn!(
+                        ignored_so_far = n,
+                        "an event in the completion store does not match the ids it is filed under; ignored"
+                    ),
+                    None => tracing::debug!(
+                        "an event in the completion store does not match the ids it is filed under; ignored"
+                    ),
+                }
                 return None;
             }
             Err(failure) => {
-                tracing::warn!(%failure, "an event in the completion store does not verify; ignored");
+                match FORGED_IN_STORE.warns() {
+                    Some(n) => {
+                        tracing::warn!(%failure, ignored_so_far = n, "an event in the completion store does not verify; ignored")
+                    }
+                    None => {
+                        tracing::debug!(%failure, "an event in the completion store does not verify; ignored")
+                    }
+                }
                 return None;
             }
         };

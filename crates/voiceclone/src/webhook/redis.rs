@@ -55,9 +55,13 @@
 //!   store answers a duplicate; the crate never records one token twice). A connection a
 //!   middlebox drops without a word (no reset) is not seen closed: that command waits its
 //!   timeout and fails (503), and the next one connects afresh.
-//! - **Lookups** read at most [`RedisStore::max_event_bytes`] bytes of a value; a value that is
-//!   larger, not JSON, not a [`StoredEvent`], about another id, or of another Redis type is
-//!   treated as absent, with a warning. The hub verifies every event read back with its own
+//! - **Lookups** ask for at most [`RedisStore::max_event_bytes`] bytes of a value (`GETRANGE`);
+//!   a value that is larger, not JSON, not a [`StoredEvent`], about another id, or of another
+//!   Redis type is treated as absent, with a warning (the 1st, 2nd, 4th, ... in the process:
+//!   whoever may write to the Redis may do so as often as they like). The bound holds for a
+//!   Redis that answers what it was asked: the client buffers a reply whole before it can be
+//!   checked, so a compromised Redis (or whoever sits between it and this process) can make
+//!   each lookup hold as much as it sends within the command timeout. The hub verifies every event read back with its own
 //!   secret, so whoever can write to the Redis still cannot forge a completion.
 //! - **The subscription** is a task holding one pub/sub connection. It reports
 //!   [`StoreSignal::Restored`] once `SUBSCRIBE` is confirmed (and after every reconnection),
@@ -119,7 +123,14 @@ use super::store::{
     CompletionStore, Confirmation, DEFAULT_EVENT_TTL, Listener, MarkToken, Recorded, StoreError,
     StoreSignal, StoredEvent, Subscription,
 };
+use super::verify::Refusals;
 use super::{DEFAULT_DEDUPE_TTL, MIN_DEDUPE_TTL};
+
+/// Messages on the channel that are no event, and stored values that are not the event they
+/// are filed as: each is one WARN at the 1st, 2nd, 4th, ... in this process, so that whoever
+/// may write to the Redis cannot flood the log (they may also read it).
+static CHANNEL_JUNK: Refusals = Refusals::new();
+static STORED_JUNK: Refusals = Refusals::new();
 use crate::error::{Error, ErrorKind, WebhookFailure};
 use crate::scrub::{REDACTED, Scrubber};
 use crate::sleep::BoxFuture;
@@ -1001,11 +1012,25 @@ impl RedisStore {
         match decode_event(&bytes, self.max_event_bytes) {
             Ok(event) if belongs(&event) => Ok(Some(event)),
             Ok(_) => {
-                tracing::warn!(prefix = %self.prefix, kind, "a value in the completion store is about another id; ignored");
+                match STORED_JUNK.warns() {
+                    Some(n) => {
+                        tracing::warn!(prefix = %self.prefix, kind, ignored_so_far = n, "a value in the completion store is about another id; ignored")
+                    }
+                    None => {
+                        tracing::debug!(prefix = %self.prefix, kind, "a value in the completion store is about another id; ignored")
+                    }
+                }
                 Ok(None)
             }
             Err(why) => {
-                tracing::warn!(prefix = %self.prefix, kind, "a value in the completion store is {why}; ignored");
+                match STORED_JUNK.warns() {
+                    Some(n) => {
+                        tracing::warn!(prefix = %self.prefix, kind, ignored_so_far = n, "a value in the completion store is {why}; ignored")
+                    }
+                    None => {
+                        tracing::debug!(prefix = %self.prefix, kind, "a value in the completion store is {why}; ignored")
+                    }
+                }
                 Ok(None)
             }
         }
@@ -1338,7 +1363,12 @@ impl Subscriber {
                     }
                     Some(msg) => match decode_event(msg.get_payload_bytes(), self.max_event_bytes) {
                         Ok(event) => listener(StoreSignal::Event(Arc::new(event))),
-                        Err(why) => tracing::warn!(channel = %self.channel, "a message on the completion store's channel is {why}; ignored"),
+                        // Whoever may publish here may do so as often as they like: warned
+                        // as refused deliveries are (review 35-b #5).
+                        Err(why) => match CHANNEL_JUNK.warns() {
+                            Some(n) => tracing::warn!(channel = %self.channel, ignored_so_far = n, "a message on the completion store's channel is {why}; ignored"),
+                            None => tracing::debug!(channel = %self.channel, "a message on the completion store's channel is {why}; ignored"),
+                        },
                     },
                 },
                 () = tokio::time::sleep(self.health_check_interval) => {

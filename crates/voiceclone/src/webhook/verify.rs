@@ -233,8 +233,9 @@ pub(super) fn parse_millis(raw: &str) -> Option<u64> {
 /// rest of the process's life.
 const REWARN_AFTER: Duration = Duration::from_secs(600);
 
-/// Refused deliveries of one kind in this process, for [`log_refusal`].
-struct Refusals {
+/// Refused deliveries of one kind in this process, for [`log_refusal`]; also what the Redis
+/// store and the hub ignore from a party that may write or publish as often as it likes.
+pub(crate) struct Refusals {
     count: std::sync::atomic::AtomicU64,
     /// When the kind last warned, in milliseconds since [`log_clock`]'s start, plus one (0:
     /// never).
@@ -244,10 +245,19 @@ struct Refusals {
 static REFUSED: [Refusals; 11] = [const { Refusals::new() }; 11];
 
 impl Refusals {
-    const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             count: std::sync::atomic::AtomicU64::new(0),
             last_warned: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one now: `Some(its number)` when it warns (the 1st, 2nd, 4th, ..., or the first
+    /// after [`REWARN_AFTER`]), `None` when it is logged at `debug` only.
+    pub(crate) fn warns(&self) -> Option<u64> {
+        match self.count_one(log_clock()) {
+            (n, true) => Some(n),
+            (_, false) => None,
         }
     }
 
