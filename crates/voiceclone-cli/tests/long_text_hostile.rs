@@ -1990,6 +1990,33 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
 
+/// A task an earlier run left running that never finishes does not keep the parts after it
+/// from starting on every rerun: only a wait of a part accepted in this run stops it (review
+/// 35-c #1). Before: each rerun waited for part 1 again, ran out, and started nothing, so at
+/// `--concurrency 1` the text could never be finished.
+#[test]
+fn a_stuck_task_of_an_earlier_run_does_not_stop_the_parts_after_it() {
+    let sim = Sim::with(
+        SimConfig::default().with_durations(Duration::from_secs(600), Duration::from_secs(600)),
+        KEY,
+    );
+    let c = case(&text(3));
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1", "--timeout", "0.5"]);
+    run(&sim, &args).expect(3);
+    assert_eq!(paid(&sim), 1);
+    let j = run(&sim, &args).expect(3).json();
+    assert_eq!(paid(&sim), 2, "the rerun started no part: {j}");
+    let states: Vec<&str> = j["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["state"].as_str().unwrap())
+        .collect();
+    // Part 2, accepted in this run, ran out too: that stops the run as before.
+    assert_eq!(states, ["submitted", "submitted", "planned"], "{j}");
+}
+
 /// A signal while a part's submit is on its way: whether it made a task is not known, and
 /// the result says so for that part, instead of only "the manifest records every part".
 /// (The answer is held far past the few seconds a signal lets a submit answer.)

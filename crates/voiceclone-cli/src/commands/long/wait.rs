@@ -124,7 +124,11 @@ impl Run<'_> {
                     }
                 }
                 let timed_out = matches!(e.kind(), ErrorKind::WaitTimedOut { .. });
-                if timed_out {
+                // Only a part accepted in this run stops the parts after it: a task an earlier
+                // run left running that never finishes would otherwise stop every rerun at
+                // it, and the text could never be finished (review 35-c #1). A slow vendor
+                // still stops the run at the first part it accepted here.
+                if timed_out && here {
                     self.timed_out.set(true);
                 }
                 // A task not found noted before is no longer what the latest read says: the
