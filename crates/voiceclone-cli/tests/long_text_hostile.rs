@@ -770,6 +770,38 @@ fn a_manifest_write_that_fails_after_a_part_was_paid_is_exit_3_naming_its_task()
     }
 }
 
+/// A part's audio that cannot be written to `DIR` (a disk that filled, a path taken) stops
+/// the run from starting further parts, as the download budget does: every one of them would
+/// be paid for with nowhere to keep its audio (review 35-c #3). Before: the run went on and
+/// paid for every part of the text, exit 1 only at the end.
+#[test]
+fn audio_that_cannot_be_written_stops_further_parts() {
+    let fake = FakeVmeg::start(0, 1000, false);
+    let c = case(&text(3));
+    let blocked = Path::new(&c.out).to_path_buf();
+    let mut done = false;
+    fake.on_request(move |path| {
+        if path.starts_with("/files/") && !done {
+            done = true;
+            // The finished file's name is taken by a directory: the rename into place fails.
+            std::fs::create_dir_all(blocked.join("001-01.wav").join("blocker")).unwrap();
+        }
+    });
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        fake.creates(),
+        1,
+        "parts were sent after the audio could not be written"
+    );
+    let j = r.json();
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("no further part was started"), "{msg}");
+    assert_eq!(j["parts"][1]["state"], "planned", "{j}");
+}
+
 /// Review 33 pass 2 #6: a rerun that sends nothing (its part `submitted`, only waited for)
 /// and cannot write the manifest when the part's task reads finished (the disk filled, the
 /// path replaced) is exit 1 naming the part and saying its task is paid, as a failed

@@ -1,7 +1,9 @@
 //! Downloading a finished part's audio in line order within the run's byte budget, and what
 //! a part whose lines lack audio is.
 
+use voiceclone::ErrorKind;
 use voiceclone::Speech;
+use voiceclone::download::DownloadFailure;
 
 use super::Run;
 use super::manifest::{FileRecord, PartState, file_sha256};
@@ -37,8 +39,10 @@ impl Run<'_> {
             if left == 0 {
                 return Err(self.budget_stop(i, k, left, None));
             }
-            self.clear_stand_ins(i, &stem)
-                .map_err(|f| self.download_failed(i, f, false))?;
+            self.clear_stand_ins(i, &stem).map_err(|f| {
+                self.unwritable.set(true);
+                self.download_failed(i, f, false)
+            })?;
             let got = match self
                 .client
                 .download_to_dir_within(url, &self.dir, &stem, left)
@@ -50,6 +54,9 @@ impl Run<'_> {
                     return Err(self.budget_stop(i, k, left, Some(&e)));
                 }
                 Err(e) => {
+                    if matches!(e.kind(), ErrorKind::Download(DownloadFailure::Write { .. })) {
+                        self.unwritable.set(true);
+                    }
                     return Err(self.download_failed(i, Failure::from_adapter(&e), false));
                 }
             };

@@ -223,6 +223,10 @@ struct Run<'a> {
     /// part is started after that (the run would otherwise go on for the deadline per
     /// part, submitting paid parts after it was due).
     timed_out: Cell<bool>,
+    /// A part's audio could not be written to `DIR` (a disk that filled, a path taken): no
+    /// part is started after that, since each would be paid for with nowhere to keep its
+    /// audio (review 35-c #3).
+    unwritable: Cell<bool>,
     /// Whether `--timeout` set the waits' deadline (else the provider's default did).
     timeout_given: bool,
     /// The first part whose create, sent in this run, ended with an outcome not known (its
@@ -365,6 +369,7 @@ async fn resume(
         spent: Cell::new(0),
         over_budget: Cell::new(false),
         timed_out: Cell::new(false),
+        unwritable: Cell::new(false),
         unknown_create: Cell::new(None),
         held_back: Cell::new(0),
         signalled: Cell::new(None),
@@ -684,9 +689,12 @@ impl Run<'_> {
     }
 
     /// Whether the run has stopped starting parts (its download budget spent, `--timeout`,
-    /// a signal).
+    /// audio that could not be written, a signal).
     fn stopped(&self) -> bool {
-        self.over_budget.get() || self.timed_out.get() || self.signalled.get().is_some()
+        self.over_budget.get()
+            || self.timed_out.get()
+            || self.unwritable.get()
+            || self.signalled.get().is_some()
     }
 
     /// A create on its way, until the returned value is dropped.
@@ -728,6 +736,9 @@ impl Run<'_> {
                 .to_owned()
         } else if self.timed_out.get() {
             "a part's wait ran out of its deadline first, and no part is started after that"
+                .to_owned()
+        } else if self.unwritable.get() {
+            "a part's audio could not be written first, and no part is started after that"
                 .to_owned()
         } else if let Some(k) = self.unknown_create.get() {
             format!(

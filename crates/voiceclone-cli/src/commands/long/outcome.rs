@@ -280,6 +280,13 @@ impl Run<'_> {
             f.message
                 .push_str(&timed_out_note(self.timeout_given, self.policy.deadline));
         }
+        if self.unwritable.get()
+            && let Some(f) = o.failure.as_mut()
+        {
+            f.message.push_str(
+                "; after a part's audio could not be written to the --out directory no further part was started: make room there (or fix what is in the way) and rerun the same command to resume",
+            );
+        }
         if let Some(k) = self.unknown_create.get()
             && self.held_back.get() > 0
             && let Some(f) = o.failure.as_mut()
