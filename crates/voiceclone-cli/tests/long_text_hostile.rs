@@ -270,6 +270,55 @@ fn a_second_run_on_the_same_directory_is_refused_while_the_first_runs() {
     assert_eq!(paid(&sim), parts, "a part was paid twice");
 }
 
+/// A run on another machine sharing `DIR` (NFS, SMB: there a directory's `flock` is local,
+/// a regular file's reaches the server) holds the lock file: this run is refused, nothing
+/// sent. Here another process of this machine holds the file's lock alone, as the server
+/// would show it (review 35-c #2).
+#[cfg(unix)]
+#[test]
+fn a_run_holding_the_lock_file_refuses_another_run_on_the_directory() {
+    use rustix::fs::{FlockOperation, Mode, OFlags, flock, open};
+    let sim = Sim::fast(KEY);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    std::fs::create_dir_all(dir).unwrap();
+    let held = open(
+        dir.join(".voiceclone-manifest.lock"),
+        // CLOEXEC: a child another test spawns meanwhile must not inherit the lock.
+        OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC,
+        Mode::RUSR | Mode::WUSR,
+    )
+    .unwrap();
+    flock(&held, FlockOperation::NonBlockingLockExclusive).unwrap();
+    let r = run(&sim, &speak_args(&c.file, &c.out));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(r.json()["error"]["kind"], "manifest_locked", "{r:?}");
+    assert_eq!(paid(&sim), 0);
+    drop(held);
+    run(&sim, &speak_args(&c.file, &c.out)).expect(0);
+}
+
+/// A symlink planted at the lock file's name is not followed (nothing is created or locked
+/// at its target): the run warns that only the directory's lock holds, and goes on.
+#[cfg(unix)]
+#[test]
+fn a_symlink_at_the_lock_file_is_not_followed() {
+    let sim = Sim::fast(KEY);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    std::fs::create_dir_all(dir).unwrap();
+    let target = c.tmp.path().join("elsewhere.lock");
+    std::os::unix::fs::symlink(&target, dir.join(".voiceclone-manifest.lock")).unwrap();
+    let r = run(&sim, &speak_args(&c.file, &c.out)).expect(0);
+    assert!(
+        r.stderr
+            .contains("going on with the directory's lock alone"),
+        "{}",
+        r.stderr
+    );
+    assert!(!target.exists(), "the symlink was followed");
+}
+
 /// A manifest that is no regular file (a FIFO, a symlink to a device such as `/dev/zero`)
 /// is refused at once (exit 2, `invalid_manifest`, nothing sent) instead of being read: the
 /// open of a FIFO blocked the run forever, and `/dev/zero` was read until memory ran out.
@@ -492,7 +541,11 @@ fn results(dir: &Path) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap())
-        .filter(|e| e.file_type().unwrap().is_file() && e.file_name() != MANIFEST)
+        .filter(|e| {
+            e.file_type().unwrap().is_file()
+                && e.file_name() != MANIFEST
+                && e.file_name() != ".voiceclone-manifest.lock"
+        })
         .map(|e| {
             (
                 e.file_name().to_string_lossy().into_owned(),
@@ -2520,7 +2573,7 @@ fn a_failed_download_of_a_done_part_on_a_rerun_is_exit_1_naming_the_part() {
 #[test]
 fn a_directory_that_cannot_be_locked_is_warned_about_under_json_and_quiet() {
     let sim = Sim::fast(KEY);
-    const WARNING: &str = "going on without the directory's lock";
+    const WARNING: &str = "going on without a lock";
     // Only `1` turns the seam on: `0` (meaning "off") takes the lock as usual.
     for (mode, value) in [
         ("--json", Some("1")),

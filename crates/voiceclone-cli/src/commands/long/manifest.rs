@@ -741,52 +741,107 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
 #[cfg(unix)]
 const NO_LOCK_ENV: &str = "VOICECLONE_TEST_NO_DIR_LOCK";
 
-/// One run at a time on `dir`: an exclusive lock on the directory itself (`flock`, no file
-/// of its own to plant a symlink at), held while the returned value lives and released by
-/// the system when the process ends however it ends (a kill leaves no stale lock). A second
-/// run on the same directory is refused before it reads the manifest or sends anything:
-/// each would submit the parts the other has not reached (both paid) and overwrite the
-/// other's manifest. Where no lock can be taken (a file system without `flock`, a
-/// directory that cannot be opened for reading, another system than Unix) the run goes on
-/// unlocked: `Ok(Err(why))`, for a warning.
+/// The lock file [`lock`] takes beside the directory's own lock.
+pub const LOCK_FILE_NAME: &str = ".voiceclone-manifest.lock";
+
+/// One run at a time on `dir`: an exclusive `flock` on the directory itself and on a lock file
+/// in it ([`LOCK_FILE_NAME`]), held while the returned value lives and released by the system
+/// when the process ends however it ends (a kill leaves no stale lock). A second run on the
+/// same directory is refused before it reads the manifest or sends anything: each would
+/// submit the parts the other has not reached (both paid) and overwrite the other's manifest.
+///
+/// Two locks, since each covers what the other misses: on NFS, SMB and FUSE a directory's
+/// `flock` is local to the machine (those file systems forward only a regular file's locks
+/// to the server), so two hosts sharing `--out` would both run (review 35-c #2); and a lock
+/// file alone could be deleted under a run, letting the next one create and lock another.
+/// The lock file is opened without following a symlink (one planted there is refused, and
+/// the directory's lock alone holds, with a warning).
+///
+/// `Ok((guard, warning))`: `guard` is `None` when no lock could be taken (a file system
+/// without `flock`, a directory that cannot be opened for reading), and `warning` says what
+/// is not locked, for the run to print.
 #[cfg(unix)]
-pub fn lock(dir: &Path) -> Result<Result<impl Sized, String>, Failure> {
+pub fn lock(dir: &Path) -> Result<(Option<impl Sized>, Option<String>), Failure> {
     use rustix::fs::{FlockOperation, Mode, OFlags, flock, open};
     // Debug builds only (the tests'), and only `1`: set by accident in a release run
     // (`=0` meaning "off"), it would let two runs on one directory both pay for parts.
     if cfg!(debug_assertions) && std::env::var_os(NO_LOCK_ENV).is_some_and(|v| v == "1") {
-        return Ok(Err(format!(
-            "locking {}: {NO_LOCK_ENV} is set (a test seam)",
-            dir.display()
-        )));
+        return Ok((
+            None,
+            Some(format!(
+                "locking {}: {NO_LOCK_ENV} is set (a test seam); going on without a lock: do not start another run on it meanwhile",
+                dir.display()
+            )),
+        ));
     }
-    let fd = match open(
+    let locked_by_another = |what: &str| {
+        Failure::other(
+            Exit::Usage,
+            "manifest_locked",
+            format!(
+                "another run of this tool is using {} (it holds {what}); nothing was sent. Wait for it to end, or use another --out directory",
+                dir.display()
+            ),
+        )
+        .with("manifest", dir.join(FILE_NAME).display().to_string())
+    };
+    let file = dir.join(LOCK_FILE_NAME);
+    let file_lock = match open(
+        &file,
+        OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::RUSR | Mode::WUSR,
+    ) {
+        Ok(fd) => match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(fd),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(locked_by_another(&format!("the lock of {LOCK_FILE_NAME}")));
+            }
+            Err(e) => Err(format!("locking {}: {e}", file.display())),
+        },
+        Err(e) => Err(format!("opening {}: {e}", file.display())),
+    };
+    let dir_lock = match open(
         dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     ) {
-        Ok(fd) => fd,
-        Err(e) => return Ok(Err(format!("opening {}: {e}", dir.display()))),
+        Ok(fd) => match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(fd),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(locked_by_another("the directory's lock"));
+            }
+            Err(e) => Err(format!("locking {}: {e}", dir.display())),
+        },
+        Err(e) => Err(format!("opening {}: {e}", dir.display())),
     };
-    match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Ok(fd)),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(Failure::other(
-            Exit::Usage,
-            "manifest_locked",
-            format!(
-                "another run of this tool is using {} (it holds the directory's lock); nothing was sent. Wait for it to end, or use another --out directory",
-                dir.display()
-            ),
-        )
-        .with("manifest", dir.join(FILE_NAME).display().to_string())),
-        Err(e) => Ok(Err(format!("locking {}: {e}", dir.display()))),
-    }
+    Ok(match (file_lock, dir_lock) {
+        (Ok(f), Ok(d)) => (Some((Some(f), Some(d))), None),
+        (Ok(f), Err(why)) => (
+            Some((Some(f), None)),
+            Some(format!("{why}; going on with the lock file alone")),
+        ),
+        (Err(why), Ok(d)) => (
+            Some((None, Some(d))),
+            Some(format!(
+                "{why}; going on with the directory's lock alone, which on a shared file system (NFS, SMB) holds on this machine only: do not start a run on it from another machine meanwhile"
+            )),
+        ),
+        (Err(a), Err(b)) => (
+            None,
+            Some(format!(
+                "{a}; {b}; going on without a lock: do not start another run on it meanwhile"
+            )),
+        ),
+    })
 }
 
 /// One run at a time on `dir`: not enforced on this system.
 #[cfg(not(unix))]
-pub fn lock(_dir: &Path) -> Result<Result<(), String>, Failure> {
-    Ok(Err("no directory lock on this system".to_owned()))
+pub fn lock(_dir: &Path) -> Result<(Option<()>, Option<String>), Failure> {
+    Ok((
+        None,
+        Some("no directory lock on this system; going on without a lock: do not start another run on it meanwhile".to_owned()),
+    ))
 }
 
 /// A name of one file in the directory: one normal path component, no control character.

@@ -300,13 +300,12 @@ async fn resume(
     }
     // Held until this run ends.
     let _lock = match manifest::lock(dir) {
-        Ok(Ok(l)) => Some(l),
-        // A warning: on stderr with --json and --quiet too (not a progress line).
-        Ok(Err(why)) => {
-            crate::output::stderr_line(&printer.safe(&format!(
-                "warning: {why}; going on without the directory's lock: do not start another run on it meanwhile"
-            )));
-            None
+        Ok((lock, warning)) => {
+            // A warning: on stderr with --json and --quiet too (not a progress line).
+            if let Some(why) = warning {
+                crate::output::stderr_line(&printer.safe(&format!("warning: {why}")));
+            }
+            lock
         }
         Err(f) => return Outcome::failed(f),
     };
