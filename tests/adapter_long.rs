@@ -124,6 +124,14 @@ async fn resend_speech_with_the_same_key_creates_nothing_new() {
     let at = SystemTime::now();
     let first = c.synthesize(&req).await.unwrap();
 
+    // Right after the submit, the resend waits out the pause before a repeat under its key
+    // (review 34 pass 5 #1): nothing sent.
+    let requests = sim.stats().requests("vmeg.ttsCreateAsync");
+    crate::adapter_support::refused_for_the_pause(&c.resend_speech(&req, at).await.unwrap_err());
+    assert_eq!(sim.stats().requests("vmeg.ttsCreateAsync"), requests);
+    // Past the pause (the submit dated that much earlier, as the 180 s tests do).
+    let at = at - voiceclone::KEYED_CREATE_REPEAT_PAUSE;
+
     // The first submit landed: the resend is told apart, and the task found.
     match c.resend_speech(&req, at).await.unwrap() {
         Resubmitted::AlreadyAccepted(a) => {
@@ -229,7 +237,9 @@ async fn every_part_of_unknown_outcome_keeps_its_key() {
     assert_eq!(keys.len() as u64, billed - 1, "{parts:?}");
     let distinct: std::collections::HashSet<&str> = keys.iter().copied().collect();
     assert_eq!(distinct.len(), keys.len());
-    // Resending each with its key creates nothing new.
+    // Resending each with its key creates nothing new. Right after the run each is refused
+    // for the pause before a repeat under its key (review 34 pass 5 #1), nothing sent; past
+    // it (the submit dated that much earlier) each goes out.
     for (i, p) in parts.iter().enumerate() {
         if let PartOutcome::Unknown {
             idempotency_key: Some(k),
@@ -237,11 +247,13 @@ async fn every_part_of_unknown_outcome_keeps_its_key() {
             ..
         } = p
         {
+            let part = plan.request(i).unwrap().idempotency_key(k.as_str());
+            let requests = sim.stats().requests("vmeg.ttsCreateAsync");
+            let e = c.resend_speech(&part, *submitted_at).await.unwrap_err();
+            crate::adapter_support::refused_for_the_pause(&e);
+            assert_eq!(sim.stats().requests("vmeg.ttsCreateAsync"), requests);
             let again = c
-                .resend_speech(
-                    &plan.request(i).unwrap().idempotency_key(k.as_str()),
-                    *submitted_at,
-                )
+                .resend_speech(&part, *submitted_at - voiceclone::KEYED_CREATE_REPEAT_PAUSE)
                 .await
                 .unwrap();
             assert!(
@@ -752,6 +764,16 @@ async fn a_long_texts_lost_part_is_resubmitted_only_with_its_own_request() {
         );
     }
     // The part's own request, as first sent: the first submit made nothing, so it counts.
+    // Right after the submit it waits out the pause before a repeat under its key (review 34
+    // pass 5 #1), nothing sent; then it goes out (waited in real time: the long text's error
+    // is resent as it is).
+    let early = c
+        .resubmit_speech(&e, &plan.request(lost).unwrap())
+        .await
+        .unwrap_err();
+    let left = crate::adapter_support::refused_for_the_pause(&early);
+    assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), billed);
+    tokio::time::sleep(left + Duration::from_millis(20)).await;
     let again = c
         .resubmit_speech(&e, &plan.request(lost).unwrap())
         .await

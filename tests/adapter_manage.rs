@@ -15,7 +15,8 @@ use voiceclone::{
 use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
 use workspace_tests::Capture;
 
-use crate::adapter_support::backdated;
+use crate::adapter_support::{backdated, refused_for_the_pause};
+use voiceclone::KEYED_CREATE_REPEAT_PAUSE;
 
 const CLONE_OP: &str = "vmeg.cloneVoiceCreateAsync";
 
@@ -504,6 +505,12 @@ async fn a_marked_resubmit_that_meets_409_is_already_accepted() {
     let c = client(&sim, Provider::Vmeg);
     let req = clone_req("resent");
     let e = lost_clone(&sim, &c, "resent").await;
+    // Right after the submit: refused for the pause before a repeat under its key (review 34
+    // pass 5 #1), nothing sent; past it (the submit dated that much earlier) it goes out.
+    let creates = sim.stats().requests(CLONE_OP);
+    refused_for_the_pause(&c.resubmit_clone(&e, &req).await.unwrap_err());
+    assert_eq!(sim.stats().requests(CLONE_OP), creates);
+    let e = backdated(&e, KEYED_CREATE_REPEAT_PAUSE);
     let ErrorKind::OutcomeUnknown {
         idempotency_key: Some(key),
         submitted_at,
@@ -569,6 +576,8 @@ async fn a_long_voice_name_cut_in_the_summary_still_ties_its_task_on_resubmit() 
     );
     assert_eq!(ReconcileQuery::from_error(&e).unwrap().voice_name, None);
     sim.complete_all_now();
+    // Past the pause before a repeat under its key (review 34 pass 5 #1).
+    let e = backdated(&e, KEYED_CREATE_REPEAT_PAUSE);
     match c.resubmit_clone(&e, &req).await.unwrap() {
         Resubmitted::AlreadyAccepted(a) => match &a.reconciled {
             Reconciled::Found {
@@ -611,7 +620,10 @@ async fn a_409_on_a_key_a_refused_attempt_used_up_is_no_proof_of_a_task_and_neve
     let e = c.synthesize(&req).await.unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
     assert_eq!(sim.task_count(), 0, "the refused attempt made no task");
-    let Resubmitted::AlreadyAccepted(a) = c.resubmit_speech(&e, &req).await.unwrap() else {
+    // Past the pause before a repeat under its key (review 34 pass 5 #1), the span not
+    // settled yet.
+    let paused = backdated(&e, KEYED_CREATE_REPEAT_PAUSE);
+    let Resubmitted::AlreadyAccepted(a) = c.resubmit_speech(&paused, &req).await.unwrap() else {
         panic!("the key the 500 used up was taken again");
     };
     assert!(
@@ -690,6 +702,12 @@ async fn a_409_right_after_an_earlier_resend_under_the_key_is_not_settled() {
         matches!(cut.kind(), ErrorKind::OutcomeUnknown { .. }),
         "{cut}"
     );
+    // The cut resend holds its key for the pause before a repeat under it (review 34 pass 5
+    // #1), nothing sent: waited out in real time (the client's hold, not the error's date).
+    let creates = sim.stats().requests("vmeg.ttsCreateAsync");
+    let left = refused_for_the_pause(&c.resubmit_speech(&settled, &req).await.unwrap_err());
+    assert_eq!(sim.stats().requests("vmeg.ttsCreateAsync"), creates);
+    tokio::time::sleep(left + Duration::from_millis(20)).await;
     let Resubmitted::AlreadyAccepted(a) = c.resubmit_speech(&settled, &req).await.unwrap() else {
         panic!("the key the 500 used up was taken again");
     };
@@ -737,7 +755,9 @@ async fn a_resubmit_whose_first_submit_never_landed_is_accepted() {
     let e = c.clone_voice(&req).await.unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
     assert_eq!(sim.task_count(), 0);
-    match c.resubmit_clone(&e, &req).await.unwrap() {
+    // Past the pause before a repeat under its key (review 34 pass 5 #1).
+    let paused = backdated(&e, KEYED_CREATE_REPEAT_PAUSE);
+    match c.resubmit_clone(&paused, &req).await.unwrap() {
         Resubmitted::Accepted(j) => assert_eq!(
             j.idempotency_key.as_deref(),
             ReconcileQuery::from_error(&e)
@@ -830,7 +850,11 @@ async fn two_resends_of_one_submit_at_once_send_one() {
     let sim = sim(|c| c).await;
     let c = client(&sim, Provider::Vmeg);
     let req = clone_req("twice");
-    let e = lost_clone(&sim, &c, "twice").await;
+    // Past the pause before a repeat under its key (review 34 pass 5 #1).
+    let e = backdated(
+        &lost_clone(&sim, &c, "twice").await,
+        KEYED_CREATE_REPEAT_PAUSE,
+    );
     sim.complete_all_now();
     let creates = sim.stats().requests(CLONE_OP);
     let other = c.clone();
@@ -936,7 +960,13 @@ async fn a_resubmit_or_reconcile_through_another_api_key_or_base_url_is_refused(
         other.seen().is_empty(),
         "nothing reached the other base URL"
     );
-    // Through the client it was sent with, the resend goes out under its key.
+    // Through the client it was sent with, the resend goes out under its key: right after the
+    // submit it is refused for the pause before a repeat under the key (review 34 pass 5 #1),
+    // nothing sent, then it goes out (waited in real time: the error keeps the scope it was
+    // sent under, which a backdated copy would not).
+    let left = refused_for_the_pause(&a.resubmit_speech(&e, &req).await.unwrap_err());
+    assert_eq!(server.seen().len(), 1, "sent within the pause");
+    tokio::time::sleep(left + Duration::from_millis(20)).await;
     server.push([Step::ok(
         json!({"code": 200, "message": "", "data": {"taskId": "t-1"}}),
     )]);

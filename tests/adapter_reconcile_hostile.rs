@@ -3,7 +3,7 @@
 //! its task, a resend past VMEG's key lifetime. Each would otherwise end in a lost job (the
 //! caller told `Found` for another task, or `None` for one that exists) or a second bill.
 
-use crate::adapter_support::client;
+use crate::adapter_support::{backdated, client, refused_for_the_pause};
 use serde_json::json;
 use std::time::{Duration, SystemTime};
 use voiceclone::{
@@ -540,8 +540,11 @@ async fn a_synchronous_resend_right_after_an_earlier_resend_is_refused_with_noth
 
 /// Review 30 pass 3 (b) #5: a `last_resent_at` more than the documented 5 minutes ahead of
 /// this machine's clock is refused naming `last_resent_at` (the parameter the caller gave)
-/// and speaking of a resend, nothing sent; one within the allowance goes out. Before: the
-/// refusal named `last_attempt_at` and spoke of a submit.
+/// and speaking of a resend, nothing sent; one within the allowance is taken as given: a
+/// resend then waits the pause before a repeat under the key from that time (review 34 pass 5
+/// #1), as any time ahead of the clock waits (the lost submit's `OutcomeUnknown`, "resend
+/// after", nothing sent), and one made before that pause goes out. Before: the refusal named
+/// `last_attempt_at` and spoke of a submit.
 #[tokio::test]
 async fn a_last_resend_in_the_future_is_refused_under_its_own_name() {
     let bad_voice = || {
@@ -552,22 +555,36 @@ async fn a_last_resend_in_the_future_is_refused_under_its_own_name() {
     };
     let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-future");
     let first = SystemTime::now() - Duration::from_secs(3600);
-    for (ahead, refused) in [(3600u64, true), (400, true), (200, false)] {
+    let now = SystemTime::now;
+    let pause = voiceclone::KEYED_CREATE_REPEAT_PAUSE;
+    // (how far ahead, the resend's time, named, waits)
+    for (ahead, last, named, waits) in [
+        ("3600 s", now() + Duration::from_secs(3600), true, false),
+        ("400 s", now() + Duration::from_secs(400), true, false),
+        ("200 s", now() + Duration::from_secs(200), false, true),
+        ("-10 s", now() - Duration::from_secs(10), false, false),
+    ] {
         let server = Scripted::start(vec![bad_voice()]).await;
         let c = client(Provider::Vmeg, &server.base_url).0;
-        let last = SystemTime::now() + Duration::from_secs(ahead);
         let e = c
             .resend_speech_with_last_resend(&req, first, last)
             .await
             .unwrap_err();
-        let what = format!("{ahead} s ahead: {e}");
-        let named = matches!(
+        let what = format!("{ahead} ahead: {e}");
+        let by_name = matches!(
             e.kind(),
             ErrorKind::InvalidInput { field, reason }
                 if field == "last_resent_at" && reason.contains("no resend was made then")
         );
-        assert_eq!(named, refused, "{what}");
-        assert_eq!(server.seen().len(), usize::from(!refused), "{what}");
+        assert_eq!(by_name, named, "{what}");
+        let left = e.retry_after().unwrap_or_default();
+        let waited = matches!(e.kind(), ErrorKind::OutcomeUnknown { .. })
+            && e.to_string().contains("resend after")
+            && left > Duration::from_secs(195) + pause
+            && left <= Duration::from_secs(200) + pause;
+        assert_eq!(waited, waits, "{left:?}: {what}");
+        let sent = !named && !waits;
+        assert_eq!(server.seen().len(), usize::from(sent), "{what}");
         assert!(!e.to_string().contains("last_attempt_at"), "{what}");
     }
 }
@@ -577,11 +594,11 @@ async fn a_last_resend_in_the_future_is_refused_under_its_own_name() {
 /// bill. A synchronous create runs until its task ends (up to its route's 180 s), so its
 /// resend waits 180 s from the last attempt: before, the original `OutcomeUnknown` comes back
 /// (key, submit time), with a note saying when to resend and `retry_after` the time left,
-/// nothing sent. An async create is resent at once under its key, as the retry loop does
-/// (VMEG's advice, A4). The client's own timeout, however long (`Duration::MAX`), neither
-/// switches the wait off nor stretches it. Review 23 pass 2 #2/#4: the refusal was an
-/// `InvalidInput` saying "fix the value", 30 s for async creates too, and no wait at all with
-/// `.timeout(Duration::MAX)`.
+/// nothing sent. An async create waits the 2 s pause the retry loop waits before a repeat
+/// under its key (review 34 pass 5 #1: it was resent at once), then is resent under it. The
+/// client's own timeout, however long (`Duration::MAX`), neither switches the wait off nor
+/// stretches it. Review 23 pass 2 #2/#4: the refusal was an `InvalidInput` saying "fix the
+/// value", 30 s for async creates too, and no wait at all with `.timeout(Duration::MAX)`.
 #[tokio::test]
 async fn a_resend_while_the_first_request_may_still_run_is_refused_with_nothing_sent() {
     let now = SystemTime::now();
@@ -601,8 +618,9 @@ async fn a_resend_while_the_first_request_may_still_run_is_refused_with_nothing_
     };
     let asynch = SpeechRequest::new("sv_en_us_female_01", "Hello.");
     let sync = asynch.clone().synchronous(true);
-    // The refusal: the first submit's own unknown outcome, saying when to resend.
-    let refused = |e: &Error, at: SystemTime, age: u64| {
+    // The refusal: the first submit's own unknown outcome, saying when to resend (`runs`
+    // seconds after the last attempt).
+    let refused = |e: &Error, at: SystemTime, age: u64, runs: u64| {
         let ErrorKind::OutcomeUnknown {
             idempotency_key,
             submitted_at,
@@ -615,7 +633,7 @@ async fn a_resend_while_the_first_request_may_still_run_is_refused_with_nothing_
         assert!(!text.contains("fix the value"), "{text}");
         assert!(!e.may_resubmit(), "{e}");
         let left = e.retry_after().unwrap_or_default();
-        let want = Duration::from_secs(180 - age);
+        let want = Duration::from_secs(runs.saturating_sub(age));
         assert!(
             left <= want && left + Duration::from_secs(5) > want,
             "{left:?}: {e}"
@@ -630,12 +648,14 @@ async fn a_resend_while_the_first_request_may_still_run_is_refused_with_nothing_
             .timeout(t)
     };
     for (age, req, timeout, sent) in [
-        (0, &asynch, None, true),
+        (0, &asynch, None, false),
+        (3, &asynch, None, true),
         (0, &sync, None, false),
         (100, &sync, None, false),
         (181, &sync, None, true),
         (0, &sync, Some(Duration::MAX), false),
-        (0, &asynch, Some(Duration::MAX), true),
+        (0, &asynch, Some(Duration::MAX), false),
+        (3, &asynch, Some(Duration::MAX), true),
         (100, &sync, Some(Duration::from_secs(86_400)), false),
         (200, &sync, Some(Duration::from_secs(600)), true),
     ] {
@@ -646,13 +666,156 @@ async fn a_resend_while_the_first_request_may_still_run_is_refused_with_nothing_
             Some(t) => big(t).base_url(&server.base_url).build().unwrap(),
         };
         let what = format!("{age} s, {:?}, {timeout:?}", req.synchronous);
+        let runs = if req.synchronous == Some(true) {
+            180
+        } else {
+            2
+        };
         let e = c.resubmit_speech(&lost(at), req).await.unwrap_err();
-        assert_eq!(!refused(&e, at, age), sent, "{what}: {e}");
+        assert_eq!(!refused(&e, at, age, runs), sent, "{what}: {e}");
         assert!(!e.may_resubmit(), "{e}");
         let keyed = req.clone().idempotency_key("k-cut");
         let e = c.resend_speech(&keyed, at).await.unwrap_err();
-        assert_eq!(!refused(&e, at, age), sent, "{what}: {e}");
+        assert_eq!(!refused(&e, at, age, runs), sent, "{what}: {e}");
         assert_eq!(server.seen().len(), 2 * usize::from(sent), "{what}: {e}");
+    }
+}
+
+/// Review 34 pass 5 #1: an async VMEG create cut at the call's deadline may still be running
+/// at VMEG, and how VMEG treats a key in flight is UNKNOWN (api-facts A4): the retry loop
+/// repeats it under its key no sooner than its 2 s pause, and a caller's own resend of the
+/// `OutcomeUnknown` right after is held to the same pause, counted from its last attempt:
+/// the error itself comes back, "resend after", `retry_after()` the time left (at most 2 s),
+/// nothing sent; `resend_speech` with its key and submit time alike. Once the pause has
+/// passed, the resend goes out under the same key. Before: it went out at once, within
+/// milliseconds of the attempt that may still have been running.
+#[tokio::test]
+async fn an_async_resend_right_after_a_cut_create_waits_out_the_keyed_repeat_pause() {
+    let bad_voice = Step::status(
+        400,
+        json!({"code": 400, "message": "bad voice", "data": null}),
+    );
+    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(60)), bad_voice]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let lost = c
+        .with_timeout(Duration::from_millis(300))
+        .synthesize(&req)
+        .await
+        .unwrap_err();
+    let ErrorKind::OutcomeUnknown {
+        idempotency_key: Some(key),
+        submitted_at,
+        ..
+    } = lost.kind().clone()
+    else {
+        panic!("not an unknown outcome with a key: {lost}");
+    };
+    assert_eq!(server.seen().len(), 1);
+    let keyed = req.clone().idempotency_key(key.clone());
+    let refusals = [
+        c.resubmit_speech(&lost, &req).await.unwrap_err(),
+        c.resend_speech(&keyed, submitted_at).await.unwrap_err(),
+    ];
+    let mut longest = Duration::ZERO;
+    for e in &refusals {
+        assert!(
+            matches!(e.kind(), ErrorKind::OutcomeUnknown { idempotency_key, .. }
+                if idempotency_key.as_deref() == Some(key.as_str())),
+            "{e}"
+        );
+        assert!(!e.may_resubmit(), "{e}");
+        assert!(e.to_string().contains("resend after"), "{e}");
+        let left = e.retry_after().unwrap_or_default();
+        assert!(
+            !left.is_zero() && left <= Duration::from_secs(2),
+            "{left:?}: {e}"
+        );
+        longest = longest.max(left);
+    }
+    assert_eq!(server.seen().len(), 1, "a resend was sent within the pause");
+    // The pause is read from the system clock, as the error's times are: waited in real time.
+    tokio::time::sleep(longest + Duration::from_millis(20)).await;
+    let e = c.resubmit_speech(&lost, &req).await.unwrap_err();
+    assert!(e.retry_after().is_none(), "refused again: {e}");
+    let seen = server.seen();
+    assert_eq!(
+        seen.len(),
+        2,
+        "the resend after the pause was not sent: {e}"
+    );
+    assert_eq!(seen[1].header("x-idempotency-key"), Some(key.as_str()));
+}
+
+/// Review 34 pass 5 #1, a resend cut short: an async resend that ended unknown (out of the
+/// call's time) or was dropped after it went out may still be in flight at VMEG, so the key
+/// stays held in the client for the 2 s pause from then, as a synchronous one is for its
+/// route's 180 s: a resend of the original error (dated long before) or of its key right
+/// after is refused, `retry_after()` at most 2 s, nothing sent. Before: the key was free once
+/// the resend ended, and the next one went out at once.
+#[tokio::test]
+async fn an_async_resend_cut_short_holds_its_key_for_the_keyed_repeat_pause() {
+    for dropped in [false, true] {
+        let key = if dropped {
+            "k-async-dropped"
+        } else {
+            "k-async-unknown"
+        };
+        let at = SystemTime::now() - Duration::from_secs(600);
+        let lost = Error::new(ErrorKind::OutcomeUnknown {
+            idempotency_key: Some(key.into()),
+            task_id: None,
+            submitted_at: at,
+            request: RequestSummary::default(),
+        });
+        let req = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+        let keyed = req.clone().idempotency_key(key);
+        let server = Scripted::start(vec![
+            Step::Hang(Duration::from_secs(60)),
+            Step::Hang(Duration::from_secs(60)),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let cut = Duration::from_millis(300);
+        if dropped {
+            let r = tokio::time::timeout(cut, c.resubmit_speech(&lost, &req)).await;
+            assert!(r.is_err(), "the hung resend ended: {r:?}");
+        } else {
+            let e = c
+                .with_timeout(cut)
+                .resubmit_speech(&lost, &req)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }),
+                "the resend itself ended unknown: {e}"
+            );
+        }
+        assert_eq!(server.seen().len(), 1);
+        let refusals = [
+            c.resubmit_speech(&lost, &req).await.unwrap_err(),
+            c.clone().resend_speech(&keyed, at).await.unwrap_err(),
+        ];
+        for e in &refusals {
+            let what = format!("dropped: {dropped}: {e}");
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { idempotency_key, .. }
+                    if idempotency_key.as_deref() == Some(key)),
+                "{what}"
+            );
+            assert!(!e.may_resubmit(), "{what}");
+            assert!(e.to_string().contains("resend after"), "{what}");
+            let left = e.retry_after().unwrap_or_default();
+            assert!(
+                !left.is_zero() && left <= Duration::from_secs(2),
+                "{left:?}: {what}"
+            );
+        }
+        assert_eq!(
+            server.seen().len(),
+            1,
+            "dropped: {dropped}: a resend was sent"
+        );
     }
 }
 
@@ -1551,6 +1714,11 @@ async fn a_resubmit_under_a_key_sharing_a_field_name_is_not_refused() {
         .language("en-US");
     let e = c.clone_voice(&req).await.unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    // Right after the submit only the pause before a repeat under its key holds it back
+    // (review 34 pass 5 #1; checked after the body): past it, it goes out.
+    refused_for_the_pause(&c.resubmit_clone(&e, &req).await.unwrap_err());
+    assert_eq!(server.seen().len(), 1, "sent within the pause");
+    let e = backdated(&e, voiceclone::KEYED_CREATE_REPEAT_PAUSE);
     let r = c.resubmit_clone(&e, &req).await;
     assert!(matches!(r, Ok(Resubmitted::Accepted(_))), "{r:?}");
     assert_eq!(server.seen().len(), 2, "the resend was sent");
@@ -2037,6 +2205,8 @@ async fn a_resubmit_differing_past_the_summarys_fields_is_refused() {
         assert!(!refused.may_resubmit(), "{what}: {refused}");
         assert_eq!(server.seen().len(), 1, "{what}: the resend was sent");
     }
+    // Past the pause before a repeat under its key (review 34 pass 5 #1).
+    let e = backdated(&e, voiceclone::KEYED_CREATE_REPEAT_PAUSE);
     let r = c.resubmit_speech(&e, &sent).await;
     assert!(matches!(r, Ok(Resubmitted::Accepted(_))), "{r:?}");
     assert_eq!(server.seen().len(), 2, "the same request was not sent");

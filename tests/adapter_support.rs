@@ -88,10 +88,11 @@ pub fn folded_failure_reason(e: &voiceclone::Error, max: usize) -> String {
     }
 }
 
-/// `e` (an `OutcomeUnknown`) as if its submit had been sent `age` earlier: a synchronous
-/// resend sooner than 180 s after the submit is refused (the first request may still be
-/// running at the vendor). Keeps the key, task id and request; not the operation or the
-/// last attempt (`None`: the submit time).
+/// `e` (an `OutcomeUnknown`) as if its submit had been sent `age` earlier: a resend sooner than
+/// 180 s (synchronous) or `KEYED_CREATE_REPEAT_PAUSE` (async) after the submit is refused (the
+/// first request may still be in flight at the vendor). Keeps the key, task id and request;
+/// not the operation, the scope it was sent under or the last attempt (`None`: the submit
+/// time).
 pub fn backdated(e: &voiceclone::Error, age: Duration) -> voiceclone::Error {
     match e.kind().clone() {
         voiceclone::ErrorKind::OutcomeUnknown {
@@ -107,4 +108,24 @@ pub fn backdated(e: &voiceclone::Error, age: Duration) -> voiceclone::Error {
         }),
         _ => panic!("not an outcome_unknown: {e}"),
     }
+}
+
+/// The refusal of a resend of an async VMEG create sent right after its submit's last attempt
+/// (review 34 pass 5 #1): the submit's own `OutcomeUnknown`, never resubmittable, saying when
+/// to resend, `retry_after()` the time left, at most `KEYED_CREATE_REPEAT_PAUSE`. The caller
+/// checks that nothing was sent, then gets past the pause with [`backdated`] (or waits the
+/// returned time, which the pause is read against the system clock for).
+pub fn refused_for_the_pause(e: &voiceclone::Error) -> Duration {
+    assert!(
+        matches!(e.kind(), voiceclone::ErrorKind::OutcomeUnknown { .. }),
+        "not refused for the pause: {e}"
+    );
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(e.to_string().contains("resend after"), "{e}");
+    let left = e.retry_after().unwrap_or_default();
+    assert!(
+        !left.is_zero() && left <= voiceclone::KEYED_CREATE_REPEAT_PAUSE,
+        "{left:?}: {e}"
+    );
+    left
 }

@@ -553,15 +553,18 @@ fn a_jimmyai_resubmit_refused_by_an_undocumented_code_leaves_the_part_as_it_was(
     assert_eq!(r.json()["error"]["job_id"], GONE);
 }
 
-/// A rerun right after a VMEG part's (asynchronous) submit was cut short resends it at once
-/// under its key, as the library's retry loop does after an async create's timeout (VMEG's
-/// advice, api-facts A4): the part is resolved to its task, nothing paid again, no wait
-/// asked for. Review 23 pass 2 #2: it was refused for 30 s (exit 3, "fix the value"), which
-/// also failed `a_killed_vmeg_run_resumes_without_paying_twice`. Only a synchronous create
-/// waits (180 s; `adapter_reconcile_hostile.rs::a_resend_while_the_first_request_may_still_run_is_refused_with_nothing_sent`),
-/// and long texts are never synchronous.
+/// A rerun right after a VMEG part's (asynchronous) submit was cut short resends it under its
+/// key once the pause the library's retry loop waits before such a repeat has passed
+/// (`KEYED_CREATE_REPEAT_PAUSE`, 2 s from the submit: the request may still be in flight at
+/// VMEG, whose handling of that is UNKNOWN, api-facts A4): the library refuses the resend
+/// sooner, nothing sent, and the run waits out what is left, saying so, then resends it. The
+/// part is resolved to its task, nothing paid again, exit 0. Review 34 pass 5 #1: it was
+/// resent at once. Review 23 pass 2 #2: it was refused for 30 s (exit 3, "fix the value"),
+/// which also failed `a_killed_vmeg_run_resumes_without_paying_twice`. A synchronous create
+/// waits 180 s (`adapter_reconcile_hostile.rs::a_resend_while_the_first_request_may_still_run_is_refused_with_nothing_sent`);
+/// long texts are never synchronous.
 #[test]
-fn a_rerun_right_after_a_lost_submit_resends_it_at_once_under_its_key() {
+fn a_rerun_right_after_a_lost_submit_waits_out_the_pause_and_resends_it_under_its_key() {
     let sim = Sim::start(1000.0);
     let v = voice(&sim, "vmeg");
     let c = case(&long_text());
@@ -570,9 +573,20 @@ fn a_rerun_right_after_a_lost_submit_resends_it_at_once_under_its_key() {
     let dir = Path::new(&c.out);
     let job = manifest(dir)["parts"][1]["job_id"].clone();
     forget_submit(dir, 1);
+    // Submitted just now, so the rerun always meets the pause.
+    age_submit(dir, 1, Duration::ZERO);
     let (paid, creates) = (
         sim.paid("vmeg"),
         sim.handle.stats().requests("vmeg.ttsCreateAsync"),
+    );
+    let mut human = args.clone();
+    human.retain(|a| *a != "--json");
+    let r = run(&sim, &[], &human).expect(0);
+    assert!(
+        r.stderr.contains(
+            ": its last request under its key may still be in flight at VMEG; resending it in"
+        ),
+        "{r:?}"
     );
     let j = run(&sim, &[], &args).expect(0).json();
     assert_eq!(j["parts"][1]["job_id"], job, "{j}");
@@ -901,14 +915,15 @@ fn a_vmeg_part_of_unknown_outcome_is_never_guessed() {
 }
 
 /// A VMEG part left `submitting` whose submit time is ahead of the clock: a little ahead (the
-/// 5 min two clocks may drift) it is resent with its key and resolved (its task found,
-/// nothing paid again); far ahead its key's age is not known (review 33-b #5): this clock
-/// may be behind now (the key no older than it says), or the clock was ahead when it was
-/// sent and was set right since (the key maybe older than VMEG keeps it, a resend then new,
-/// paid work told as "created nothing"). It is not resent unasked, on any rerun: both
-/// readings are told, never "too old", and `--resubmit-unknown` left to the user. Before,
-/// far ahead was read as the clock moved back only: "fresh" until the clock reached it,
-/// then resent unasked past VMEG's 24 h.
+/// 5 min two clocks may drift) it is resent with its key once the clock has passed that time
+/// by the pause before a repeat under a key (before, a rerun says so, exit 3, nothing sent),
+/// and resolved (its task found, nothing paid again); far ahead its key's age is not known
+/// (review 33-b #5): this clock may be behind now (the key no older than it says), or the
+/// clock was ahead when it was sent and was set right since (the key maybe older than VMEG
+/// keeps it, a resend then new, paid work told as "created nothing"). It is not resent
+/// unasked, on any rerun: both readings are told, never "too old", and `--resubmit-unknown`
+/// left to the user. Before, far ahead was read as the clock moved back only: "fresh" until
+/// the clock reached it, then resent unasked past VMEG's 24 h.
 #[test]
 fn a_submit_time_ahead_of_the_clock_is_resent_with_its_key_only_within_the_skew() {
     let sim = Sim::start(1000.0);
@@ -945,7 +960,24 @@ fn a_submit_time_ahead_of_the_clock_is_resent_with_its_key_only_within_the_skew(
         assert_eq!(states(dir)[1], "submitting");
         assert_eq!(sim.requests(), requests, "resent unasked: {msg}");
     }
+    // Within the skew the key is fresh and the part is resent, but no sooner than the pause
+    // before a repeat under its key after that time (review 34 pass 5 #1: the library reads a
+    // time ahead of the clock as ahead): refused, nothing sent, the clock named, exit 3.
     ahead(60);
+    let requests = sim.requests();
+    let j = run(&sim, &[], &args).expect(3).json();
+    let msg = j["error"]["message"].as_str().unwrap();
+    for needed in [
+        "resend after",
+        "this machine's clock is behind the submit time recorded",
+        "rerun once the clock is right",
+    ] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    assert_eq!(states(dir)[1], "submitting");
+    assert_eq!(sim.requests(), requests, "resent while ahead: {msg}");
+    // The clock past it: resent with its key and resolved.
+    age_submit(dir, 1, Duration::from_secs(10));
     let j = run(&sim, &[], &args).expect(0).json();
     assert_eq!(j["parts"][1]["state"], "done", "{j}");
     assert_eq!(sim.paid("vmeg"), paid, "paid again");

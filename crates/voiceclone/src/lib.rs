@@ -211,7 +211,7 @@ pub use model::{
 };
 #[cfg(feature = "upload")]
 pub use model::{AudioReader, UploadProgress};
-pub use retry::{OperationKind, RetryPolicy};
+pub use retry::{KEYED_CREATE_REPEAT_PAUSE, OperationKind, RetryPolicy};
 #[cfg(feature = "upload")]
 pub use sample::{READER_IDLE_TIMEOUT, READER_SPOOL_RATE, READER_SPOOL_TIME, READER_SPOOL_WINDOW};
 pub use seam::VoiceCloning;

@@ -423,8 +423,10 @@ impl Client {
     /// went out (dropped, or ended in `OutcomeUnknown`; counted from then, not from its
     /// start): an `OutcomeUnknown` with the key and
     /// `submitted_at` comes back, nothing sent, noting when to resend, [`Error::retry_after`]
-    /// the time left. Under [`Client::with_timeout`] the resend and the search after its 409
-    /// share the call's one deadline.
+    /// the time left. An async create is held the same way for
+    /// [`crate::KEYED_CREATE_REPEAT_PAUSE`] (2 s), the pause the retry loop waits before a
+    /// repeat under a key that may be in flight. Under [`Client::with_timeout`] the resend and
+    /// the search after its 409 share the call's one deadline.
     ///
     /// Use a client with the API key and base URL the submit was sent with: under another API
     /// key the same idempotency key is new, and the resend bills a second task. Nothing here
@@ -452,7 +454,14 @@ impl Client {
     /// let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.").idempotency_key("part-1");
     /// let sent_at = SystemTime::now();
     /// # client.synthesize(&req).await?;
-    /// let again = client.resend_speech(&req, sent_at).await?;
+    /// // Not within 2 s of `sent_at` (the request may still be in flight): wait what is left.
+    /// let again = match client.resend_speech(&req, sent_at).await {
+    ///     Err(e) if e.retry_after().is_some() => {
+    ///         tokio::time::sleep(e.retry_after().unwrap_or_default()).await;
+    ///         client.resend_speech(&req, sent_at).await?
+    ///     }
+    ///     other => other?,
+    /// };
     /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}"); // nothing new
     /// assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
     /// # Ok(())
@@ -485,8 +494,9 @@ impl Client {
     /// is not enough when its retries went on later); a time before `submitted_at` counts as
     /// `submitted_at`, and one more than 5 minutes ahead of this machine's clock (the skew
     /// allowed any submit time) is refused (`InvalidInput` naming `last_resent_at`, nothing
-    /// sent). A synchronous request resent less than 180 s ago may still be running at VMEG:
-    /// that resend, not only the first submit, holds this one back (`StillRunning`).
+    /// sent). A synchronous request resent less than 180 s ago may still be running at VMEG,
+    /// an async one resent less than 2 s ago may still be in flight: that resend, not only the
+    /// first submit, holds this one back (the lost submit's `OutcomeUnknown`, `retry_after`).
     ///
     /// ```
     /// use std::time::SystemTime;
@@ -501,7 +511,14 @@ impl Client {
     /// # client.synthesize(&req).await?;
     /// // An earlier run resent it a moment ago, and was stopped before its answer came.
     /// let resent_at = SystemTime::now();
-    /// let again = client.resend_speech_with_last_resend(&req, sent_at, resent_at).await?;
+    /// // Not within 2 s of that resend (it may still be in flight): wait what is left.
+    /// let again = match client.resend_speech_with_last_resend(&req, sent_at, resent_at).await {
+    ///     Err(e) if e.retry_after().is_some() => {
+    ///         tokio::time::sleep(e.retry_after().unwrap_or_default()).await;
+    ///         client.resend_speech_with_last_resend(&req, sent_at, resent_at).await?
+    ///     }
+    ///     other => other?,
+    /// };
     /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}");
     /// assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
     /// # Ok(())
@@ -562,8 +579,8 @@ impl Client {
         let mut query = ReconcileQuery::new(submitted_at)
             .kind(JobKind::Speech)
             .idempotency_key(key.clone());
-        // The latest request under the key: a synchronous one sent then may still be running
-        // at VMEG, whichever process sent it (as `resubmission` reads it).
+        // The latest request under the key: one sent then may still be in flight at VMEG (a
+        // synchronous one running), whichever process sent it (as `not_too_soon` reads it).
         let mut latest = submitted_at;
         if let Some(at) = last_resent_at {
             latest = at.max(submitted_at);

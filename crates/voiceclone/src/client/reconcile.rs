@@ -16,6 +16,7 @@ use crate::model::{
     SpeechJob, SpeechRequest, TaskDetail, TaskFilter, TaskSummary, kind_of_operation,
 };
 use crate::provider::paging::walk_unbounded_text;
+use crate::retry::KEYED_CREATE_REPEAT_PAUSE;
 use crate::transport::{body_digest, differing_part, scrubbed_fields};
 #[cfg(feature = "webhook")]
 use crate::webhook::{WebhookEvent, WebhookEventKind, WebhookPayload};
@@ -884,7 +885,11 @@ impl Client {
     /// too, and the error being resent may be the original one, dated before it. Then `err`
     /// itself comes back (its key and times), nothing sent, with a note saying when to resend
     /// and [`Error::retry_after`] the time left; this client's timeout does not change the
-    /// 180 s. An async create is resent at once, as the retry loop does. Under
+    /// 180 s. An async create is held the same way for [`crate::KEYED_CREATE_REPEAT_PAUSE`]
+    /// (2 s), the pause the retry loop waits before a repeat under a key that may be in
+    /// flight: from [`Error::last_attempt_at`], and from an async resend under the key in this
+    /// client cut short after it went out. These waits are checked after the refusals that
+    /// name something to fix in the request. Under
     /// [`Client::with_timeout`] the resend and the search after its 409 share the call's one
     /// deadline; without it, that search has no overall bound (see [`Client::reconcile`]).
     ///
@@ -901,7 +906,18 @@ impl Client {
     /// // The connection broke: did the clone land? (here it did not)
     /// let err = client.clone_voice(&req).await.unwrap_err();
     /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
-    /// match client.resubmit_clone(&err, &req).await? {
+    /// // Right after its last attempt VMEG may still be working on it: the resend is refused
+    /// // for the pause before a repeat under its key (`err` again, `retry_after` the time left).
+    /// let resent = match client.resubmit_clone(&err, &req).await {
+    ///     Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. })
+    ///         && e.retry_after().is_some() =>
+    ///     {
+    ///         tokio::time::sleep(e.retry_after().unwrap_or_default()).await;
+    ///         client.resubmit_clone(&err, &req).await?
+    ///     }
+    ///     other => other?,
+    /// };
+    /// match resent {
     ///     Resubmitted::Accepted(job) => assert!(!job.status.is_terminal()), // first created nothing
     ///     other => panic!("expected accepted, got {other:?}"),
     /// }
@@ -938,8 +954,9 @@ impl Client {
     ///         other => {
     ///             println!("{other}");
     ///             // Or resend as the same logical call: VMEG's 409 then says the key was used.
-    ///             // A synchronous create is not resent within 180 s of its last attempt (it may
-    ///             // still be running): `err` itself comes back, `retry_after` the time left.
+    ///             // Not within 180 s of its last attempt for a synchronous create, 2 s for an
+    ///             // async one (it may still be in flight): `err` itself comes back,
+    ///             // `retry_after` the time left.
     ///             let resent = match client.resubmit_clone(&err, req).await {
     ///                 Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. })
     ///                     && e.retry_after().is_some() =>
@@ -978,12 +995,8 @@ impl Client {
         req: &CloneRequest,
     ) -> Result<Resubmitted<CloneJob>, Error> {
         let resent = async {
-            let (key, mut query) = self.resubmission(
-                err,
-                req.idempotency_key.as_deref(),
-                req.synchronous,
-                JobKind::Clone,
-            )?;
+            let (key, mut query) =
+                self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Clone)?;
             // The path the resend would take: the plan's last request is the create.
             let planned = crate::provider::offline(self.provider()).plan_clone;
             // Planned under the key it goes out with (a nameless clone's name comes from it).
@@ -993,6 +1006,7 @@ impl Client {
             if let Some(create) = plan.last() {
                 self.same_body(err, create)?;
             }
+            Self::not_too_soon(err, &query, req.synchronous)?;
             let mut one_at_a_time = self
                 .inner
                 .resends
@@ -1037,8 +1051,17 @@ impl Client {
     /// let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.");
     /// let err = client.synthesize(&req).await.unwrap_err(); // the answer was lost
     /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
+    /// // Not within 2 s of its last attempt (it may still be in flight): wait what is left.
+    /// let again = match client.resubmit_speech(&err, &req).await {
+    ///     Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. })
+    ///         && e.retry_after().is_some() =>
+    ///     {
+    ///         tokio::time::sleep(e.retry_after().unwrap_or_default()).await;
+    ///         client.resubmit_speech(&err, &req).await?
+    ///     }
+    ///     other => other?,
+    /// };
     /// // The first submit had landed: the resend creates nothing new.
-    /// let again = client.resubmit_speech(&err, &req).await?;
     /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}");
     /// assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
     /// # Ok(())
@@ -1050,18 +1073,15 @@ impl Client {
         req: &SpeechRequest,
     ) -> Result<Resubmitted<SpeechJob>, Error> {
         let resent = async {
-            let (key, query) = self.resubmission(
-                err,
-                req.idempotency_key.as_deref(),
-                req.synchronous,
-                JobKind::Speech,
-            )?;
+            let (key, query) =
+                self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Speech)?;
             let planned = crate::provider::offline(self.provider()).plan_speech;
             // Planned under the key it goes out with, as the error's summary was made.
             let plan = planned(&req.clone().idempotency_key(key.clone()))
                 .map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, Some(&plan.path))?;
             self.same_body(err, &plan)?;
+            Self::not_too_soon(err, &query, req.synchronous)?;
             let mut one_at_a_time = self
                 .inner
                 .resends
@@ -1171,7 +1191,6 @@ impl Client {
         &self,
         err: &Error,
         req_key: Option<&str>,
-        synchronous: Option<bool>,
         kind: JobKind,
     ) -> Result<(String, ReconcileQuery), Error> {
         let refuse = |field: &str, reason: String| {
@@ -1232,13 +1251,25 @@ impl Client {
         query
             .check(self.provider(), SystemTime::now())
             .map_err(|e| self.resubmit_error(e))?;
+        Ok((key, query))
+    }
+
+    /// Refuses a resend of `err` (found by `query`) while a request under its key may still be
+    /// in flight at VMEG ([`may_still_run`] from its last attempt): `err` itself, noting when
+    /// to resend. Checked after the refusals that name something to fix in the request, so
+    /// that a caller who waits is not then refused for the request.
+    fn not_too_soon(
+        err: &Error,
+        query: &ReconcileQuery,
+        synchronous: Option<bool>,
+    ) -> Result<(), Error> {
         let last = query
             .last_attempt_at
             .map_or(query.submitted_at, |l| l.max(query.submitted_at));
-        if let Some(left) = may_still_run(last, synchronous) {
-            return Err(still_running(err.duplicate(), left));
+        match may_still_run(last, synchronous) {
+            Some(left) => Err(still_running(err.duplicate(), left)),
+            None => Ok(()),
         }
-        Ok((key, query))
     }
 
     pub(super) async fn after_resend<J: Job>(
@@ -1392,22 +1423,26 @@ fn named_missing_note(id: &JobId, settled: SystemTime, listed: bool) -> String {
 /// `x-voiceclone-timeout-seconds`), whatever this client's own timeout.
 pub(super) const SYNC_RUNS: std::time::Duration = std::time::Duration::from_secs(180);
 
-/// Before a resend, the time left while the first request of a synchronous create, last sent
-/// at `last`, may still be running at VMEG (it answers when its task ends; a request cut
-/// short here or by a gateway runs on there), and how VMEG treats a key still in flight is
-/// UNKNOWN (api-facts A4). `None` for an async create: its timeout is retried under the key
-/// at once, as VMEG advises. Saturating: a time past any clock waits, never goes out.
+/// Before a resend, the time left while a request under the key, last sent at `last`, may
+/// still be in flight at VMEG, whose handling of a key in flight is UNKNOWN (api-facts A4):
+/// a synchronous create's whole run (it answers when its task ends; a request cut short
+/// here or by a gateway runs on there), an async create's pause before a repeat under its
+/// key ([`KEYED_CREATE_REPEAT_PAUSE`], as the retry loop waits: a resend at once is the
+/// repeat likeliest to meet the first request still running). `None` once that has passed.
+/// Saturating: a time past any clock waits, never goes out.
 pub(super) fn may_still_run(
     last: SystemTime,
     synchronous: Option<bool>,
 ) -> Option<std::time::Duration> {
-    if synchronous != Some(true) {
-        return None;
-    }
+    let runs = if synchronous == Some(true) {
+        SYNC_RUNS
+    } else {
+        KEYED_CREATE_REPEAT_PAUSE
+    };
     let left = match SystemTime::now().duration_since(last) {
-        Ok(since) => SYNC_RUNS.saturating_sub(since),
-        // `last` ahead of this clock (`check` lets 5 min pass): the whole run is ahead too.
-        Err(ahead) => SYNC_RUNS.saturating_add(ahead.duration()),
+        Ok(since) => runs.saturating_sub(since),
+        // `last` ahead of this clock (`check` lets 5 min pass): the whole wait is ahead too.
+        Err(ahead) => runs.saturating_add(ahead.duration()),
     };
     (!left.is_zero()).then_some(left)
 }

@@ -9,7 +9,9 @@
 //! time counted from when it ended or was dropped, not from when it started: its request may
 //! have reached VMEG at any point of its run (after a slow connect, a retry), as the original
 //! error's own rule counts from its last attempt's end. The next resend of the same error
-//! would otherwise overlap it, as a second one at once would.
+//! would otherwise overlap it, as a second one at once would. An async resend cut short so
+//! keeps its key for [`KEYED_CREATE_REPEAT_PAUSE`] (the pause before any repeat under a key
+//! that may be in flight), by the same count.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,15 +20,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, ErrorKind};
+use crate::retry::KEYED_CREATE_REPEAT_PAUSE;
 
 /// How many keys held after a cut-short resend are remembered at most. Each is a resend
 /// that ended within the last 180 s; past this, the one whose hold ends first is let go
 /// (and logged), so a flood of cut-short resends cannot grow the map without bound.
 const MAX_HELD: usize = 4096;
 
-/// The keys being resent now, and those of synchronous resends that may still run at VMEG;
-/// and when a resend under a key (either route) was last cut short, for a later search to
-/// wait for its task (see [`Resends::cut_short_at`]).
+/// The keys being resent now, and those of resends cut short that may still be in flight at
+/// VMEG; and when a resend under a key (either route) was last cut short, for a later search
+/// to wait for its task (see [`Resends::cut_short_at`]).
 #[derive(Debug, Default)]
 pub(super) struct Resends(
     Mutex<HashMap<String, Hold>>,
@@ -64,8 +67,9 @@ fn keep_aged(at: &mut SystemTime, now: SystemTime) -> bool {
 enum Hold {
     /// A resend with this key is in flight in this client.
     InFlight,
-    /// A synchronous resend with this key was cut short after it went out: it may run at
-    /// VMEG until this instant (the route's time after it ended).
+    /// A resend with this key was cut short after it went out: it may be in flight at VMEG
+    /// until this instant (a synchronous one: the route's time after it ended; an async one:
+    /// the pause before a repeat).
     MayRun(Instant),
 }
 
@@ -74,8 +78,8 @@ enum Hold {
 pub(super) enum Busy {
     /// Another resend with the key is in flight in this client.
     InFlight,
-    /// A synchronous resend with the key was cut short after it went out, and may still run
-    /// at VMEG for this long.
+    /// A resend with the key was cut short after it went out, and may still be in flight at
+    /// VMEG for this long.
     MayStillRun(Duration),
 }
 
@@ -104,8 +108,8 @@ impl Busy {
 /// The resend being made, as the transport sees it from inside (a task-local).
 #[derive(Debug)]
 struct Resending {
-    /// Whether it may have put a synchronous create on the wire (set by the transport as an
-    /// attempt may start sending; cleared when it reached nothing).
+    /// Whether it may have put its create on the wire (set by the transport as an attempt may
+    /// start sending; cleared when it reached nothing).
     sent: AtomicBool,
     /// The first submit under its key: what a search for the task starts from, as the
     /// resend's returned error is dated (`dated_from_first_submit`).
@@ -116,8 +120,8 @@ tokio::task_local! {
     static RESENDING: Arc<Resending>;
 }
 
-/// An attempt of a synchronous create may now reach the provider (`true`), or the attempt
-/// that was sending reached nothing and none before it had (`false`). Noted only inside a
+/// An attempt of a create may now reach the provider (`true`), or the attempt that was
+/// sending reached nothing and none before it had (`false`). Noted only inside a
 /// resend ([`Taken::send`]); elsewhere nothing holds a key.
 pub(crate) fn sending(sent: bool) {
     let _ = RESENDING.try_with(|r| r.sent.store(sent, Ordering::Relaxed));
@@ -129,8 +133,8 @@ pub(crate) fn first_submitted_at() -> Option<SystemTime> {
     RESENDING.try_with(|r| r.first_submitted_at).ok()
 }
 
-/// A key taken by [`Resends::take`]; given back when dropped, unless its synchronous resend
-/// may still run at VMEG (see the module's docs).
+/// A key taken by [`Resends::take`]; given back when dropped, unless its resend may still be
+/// in flight at VMEG (see the module's docs).
 pub(super) struct Taken<'a> {
     resends: &'a Resends,
     key: String,
@@ -150,7 +154,7 @@ pub(super) struct Taken<'a> {
 impl Resends {
     /// `key` for one resend (to a synchronous create when `synchronous`) of the submit made
     /// at `first_submitted_at`, or why not: another resend with it is in flight, or a
-    /// cut-short synchronous one may still run.
+    /// cut-short one may still be in flight at VMEG.
     pub(super) fn take(
         &self,
         key: &str,
@@ -248,7 +252,7 @@ impl Resends {
                 tracing::warn!(
                     idempotency_key = %first,
                     held = MAX_HELD,
-                    "too many cut-short synchronous resends held; the key whose hold ends \
+                    "too many cut-short resends held; the key whose hold ends \
                      first is let go early: a resend of it now may overlap one still running"
                 );
             }
@@ -280,14 +284,18 @@ impl Taken<'_> {
 
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
-        let may_run =
-            self.synchronous && !self.answered && self.resending.sent.load(Ordering::Relaxed);
+        let may_run = !self.answered && self.resending.sent.load(Ordering::Relaxed);
+        let runs = if self.synchronous {
+            super::reconcile::SYNC_RUNS
+        } else {
+            KEYED_CREATE_REPEAT_PAUSE
+        };
         // Dropped while running: the request may have reached VMEG only just now.
         let may_run_until = may_run
             .then(|| self.ended.map_or_else(Instant::now, |(at, _)| at))
-            .and_then(|end| end.checked_add(super::reconcile::SYNC_RUNS));
-        // Either route: an async create cut short may have reached VMEG too (nothing notes
-        // whether it went out, so any started one counts).
+            .and_then(|end| end.checked_add(runs));
+        // Either route, and any started one: a later search only waits longer for one that
+        // sent nothing, while one that went out unnoted would let it settle too soon.
         if self.started && !self.answered {
             let at = self.ended.map_or_else(SystemTime::now, |(_, at)| at);
             self.resends.note_cut_short(&self.key, at);
@@ -324,7 +332,7 @@ mod tests {
             left.is_some_and(|l| l > Duration::from_secs(170) && l <= Duration::from_secs(180)),
             "{left:?}"
         );
-        // Dropped before anything went out, or answered, or async: given back.
+        // Dropped before anything went out, or answered: given back.
         let mut t = r.take("k2", true, SystemTime::now()).unwrap();
         t.send(async {
             sending(true);
@@ -347,10 +355,20 @@ mod tests {
         .await
         .unwrap_err();
         drop(t);
-        for k in ["k2", "k3", "k4"] {
+        // Async and ended unknown: held for the pause before a repeat under its key, no more
+        // (review 34 pass 5 #1).
+        let left = match r.take("k4", false, SystemTime::now()) {
+            Err(Busy::MayStillRun(left)) => Some(left),
+            _ => None,
+        };
+        assert!(
+            left.is_some_and(|l| !l.is_zero() && l <= KEYED_CREATE_REPEAT_PAUSE),
+            "{left:?}"
+        );
+        for k in ["k2", "k3"] {
             assert!(r.take(k, true, SystemTime::now()).is_ok(), "{k}");
         }
-        assert_eq!(held(&r), 1);
+        assert_eq!(held(&r), 2);
     }
 
     /// Review 30 pass 2 #2: a resend cut short (either route: dropped while running, or

@@ -74,6 +74,7 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Phase};
 
+pub use run::KEYED_CREATE_REPEAT_PAUSE;
 // The generic driver is for transfers (uploads, downloads); API calls go through `Retries`.
 #[cfg(any(feature = "upload", feature = "download"))]
 pub(crate) use run::run_with_retry;

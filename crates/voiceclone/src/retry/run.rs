@@ -66,9 +66,13 @@ fn maybe_processed(err: &Error) -> bool {
 /// and is cut off is an unknown outcome its key finds, and VMEG advises the repeat.
 pub(crate) const MIN_WRITE_RETRY_TIME: Duration = Duration::from_secs(5);
 
-/// The least pause before a keyed create that may have landed is repeated under its key:
-/// VMEG's own `Retry-After` for a key in use (api-facts A4).
-pub(crate) const KEYED_CREATE_REPEAT_PAUSE: Duration = Duration::from_secs(2);
+/// The least pause before a VMEG create that may have landed is sent again under its key,
+/// counted from its last attempt: by the retry loop, and by a caller's own resend
+/// (`Client::resubmit_speech`, `resubmit_clone`, `resend_speech`), which is refused until then
+/// with [`crate::Error::retry_after`] the time left, nothing sent. How VMEG treats a key still
+/// in flight is UNKNOWN (api-facts A4), and a repeat at once is the likeliest to meet it. This
+/// client's own choice, borrowed from the 2 s VMEG sends with its 409 for a key already used.
+pub const KEYED_CREATE_REPEAT_PAUSE: Duration = Duration::from_secs(2);
 
 /// Whether an attempt's answer says it made nothing: a rate limit, or a server fault whose
 /// statuses both say nothing was done (a 501, a CDN's 525; never a 503), naming no task. A call

@@ -79,8 +79,8 @@ impl<'a> DroppedWrite<'a> {
 
     /// An attempt may now put its request on the wire. Whether one had before.
     pub(super) fn sending(&self) -> bool {
-        if self.call.synchronous {
-            // A resend of a synchronous create holds its key while this may run at VMEG.
+        if self.call.kind.has_consequences() {
+            // A resend of a create holds its key while this may be in flight at VMEG.
             crate::client::resend_sending(true);
         }
         self.sent.swap(true, Ordering::Relaxed)
@@ -88,7 +88,7 @@ impl<'a> DroppedWrite<'a> {
 
     /// The attempt that was sending reached nothing, and none before it had.
     pub(super) fn not_sent(&self) {
-        if self.call.synchronous {
+        if self.call.kind.has_consequences() {
             crate::client::resend_sending(false);
         }
         self.sent.store(false, Ordering::Relaxed);

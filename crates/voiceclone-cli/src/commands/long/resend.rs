@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use voiceclone::sleep::Sleeper as _;
 use voiceclone::{ErrorKind, JobId, Provider, Reconciled, Resubmitted};
 
 use super::manifest::{KeyScope, MAX_RESENDS_RECORDED, PartRecord, PastSubmit, ms_time, unix_ms};
@@ -18,6 +19,22 @@ use crate::output::{Failure, rfc3339};
 /// attempt. Before an attempt only the reconcile window counts, as it does for the first
 /// submit's own search: another job's task made minutes before it is no rival.
 pub(super) const ATTEMPT_REACH: Duration = Duration::from_secs(15 * 60);
+
+/// How many times a resend refused for the pause before a repeat under its key is waited out
+/// and sent again: once is enough unless the clock moved meanwhile.
+const PAUSE_WAITS: usize = 2;
+
+/// The time left, if `resent` is a refusal (nothing sent) of a resend while a request under
+/// its key may still be in flight at VMEG, and at most [`voiceclone::KEYED_CREATE_REPEAT_PAUSE`]:
+/// a longer one comes of a submit time ahead of this machine's clock, which is reported.
+fn pause_left<T>(resent: &Result<T, voiceclone::Error>) -> Option<Duration> {
+    let e = resent.as_ref().err()?;
+    if !matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) {
+        return None;
+    }
+    e.retry_after()
+        .filter(|left| *left <= voiceclone::KEYED_CREATE_REPEAT_PAUSE)
+}
 
 /// The least time a resend (its create and its search of the task list, each request under
 /// the client's own timeout) is given as a whole, whatever `--timeout` says: `--timeout`
@@ -352,7 +369,7 @@ impl Run<'_> {
             .and_then(PartRecord::last_resent_at)
             .and_then(|t| t.checked_add(ATTEMPT_REACH))
             .map(|t| t.min(started));
-        let resent = tokio::time::timeout(self.search_timeout, async {
+        let send = || async {
             let _on_its_way = self.in_flight();
             match earlier {
                 Some(last) => {
@@ -362,6 +379,32 @@ impl Run<'_> {
                 }
                 None => self.client.resend_speech(&req, at).await,
             }
+        };
+        let resent = tokio::time::timeout(self.search_timeout, async {
+            let mut resent = send().await;
+            // Refused, nothing sent, while a request under the key may still be in flight at
+            // VMEG (the pause before a repeat under a key, from the submit or the latest
+            // resend recorded; review 34 pass 5 #1): waited out, then sent. Not as a create on
+            // its way, and through the hold a signal sets: a signal meanwhile sends nothing.
+            for _ in 0..PAUSE_WAITS {
+                let Some(left) = pause_left(&resent) else {
+                    break;
+                };
+                if self.creates_held() {
+                    break;
+                }
+                self.printer.progress(&format!(
+                    "{}: its last request under its key may still be in flight at VMEG; resending it in {:.1} s",
+                    self.name(i),
+                    left.as_secs_f64()
+                ));
+                crate::retry_hold::HoldableSleeper.sleep(left).await;
+                if self.creates_held() {
+                    break;
+                }
+                resent = send().await;
+            }
+            resent
         })
         .await;
         let Ok(resent) = resent else {
