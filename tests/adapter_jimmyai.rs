@@ -523,9 +523,20 @@ async fn a_refusal_that_names_a_task_on_a_create_is_an_unknown_outcome_sent_once
 /// is no refusal to resubmit; each ends `OutcomeUnknown` without a usable id, sent once.
 /// Before: read as naming no task, the 429 was resent (two paid tasks) and the 400
 /// `may_resubmit()`.
+///
+/// Review 35-d #1: the same inside an HTTP 200 (a -1 or a 20002, read as the typed answer), and
+/// the WARN line quotes the id, the only handle to a task no list finds. Before: the 200's
+/// error and WARN line no longer carried `audio/1`.
 #[tokio::test]
 async fn a_failure_naming_an_unusable_task_id_on_a_create_is_an_unknown_outcome_sent_once() {
-    for (status, code_) in [(429, json!(-1)), (400, json!(20002))] {
+    let (logs, _guard) = capture_logs();
+    let cases = [
+        (429, json!(-1)),
+        (400, json!(20002)),
+        (200, json!(20002)),
+        (200, json!(-1)),
+    ];
+    for (status, code_) in cases {
         for speech in [false, true] {
             let what = format!("HTTP {status} code {code_} speech={speech}");
             let server = Scripted::start(vec![
@@ -538,6 +549,7 @@ async fn a_failure_naming_an_unusable_task_id_on_a_create_is_an_unknown_outcome_
             ])
             .await;
             let (c, _) = client(Provider::JimmyAi, &server.base_url);
+            let _ = logs.take();
             let e = create(&c, speech).await.unwrap_err();
             assert!(
                 matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
@@ -545,6 +557,12 @@ async fn a_failure_naming_an_unusable_task_id_on_a_create_is_an_unknown_outcome_
             );
             assert!(!e.may_resubmit(), "{what}");
             assert_eq!(server.seen().len(), 1, "{what}: resent");
+            let text = logs.take();
+            assert!(
+                text.lines()
+                    .any(|l| l.contains(" WARN ") && l.contains(r#"named_task_id="audio/1""#)),
+                "{what}: {text}"
+            );
         }
     }
 }

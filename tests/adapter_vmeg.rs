@@ -470,6 +470,115 @@ async fn a_create_failure_that_names_its_task_is_not_resent() {
     }
 }
 
+/// Review 35-d #1: a failure answer to a create whose `data` names a task id this crate cannot
+/// use (`t/9`) names a task on every path: inside an HTTP 200 (the typed answer), behind a
+/// refusal status (read as bytes) and without a `code`. The create ends `OutcomeUnknown`, sent
+/// once (a 429 is not repeated under its key: whether a failed attempt used the key up is
+/// UNKNOWN, api-facts A4), and the WARN line quotes the id. Before: inside a 200 the id was
+/// dropped: a 402 was a refusal to resubmit and a 429 was resent.
+#[tokio::test]
+async fn a_failure_naming_an_unusable_task_id_on_a_create_is_an_unknown_outcome_sent_once() {
+    let (logs, _guard) = capture_logs();
+    let data = json!({"taskId": "t/9"});
+    let cases = [
+        (
+            200,
+            json!({"code": 402, "message": "Insufficient credits", "data": data}),
+        ),
+        (200, json!({"code": 400, "message": "bad", "data": data})),
+        (200, json!({"code": 422, "message": "bad", "data": data})),
+        (
+            200,
+            json!({"code": 429, "message": "slow down", "data": data}),
+        ),
+        (
+            402,
+            json!({"code": 402, "message": "Insufficient credits", "data": data}),
+        ),
+        (400, json!({"data": data})),
+    ];
+    let speech = SpeechRequest::new("cv_1", "Hello");
+    for (status, body) in cases {
+        for is_speech in [false, true] {
+            let what = format!("HTTP {status} {body} speech={is_speech}");
+            let server =
+                Scripted::start(vec![Step::status(status, body.clone()), accepted("B")]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let _ = logs.take();
+            let e = if is_speech {
+                c.synthesize(&speech).await.map(drop)
+            } else {
+                c.clone_voice(&clone_req()).await.map(drop)
+            }
+            .unwrap_err();
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+                "{what}: {e}"
+            );
+            assert!(!e.may_resubmit(), "{what}");
+            let text = logs.take();
+            assert!(
+                text.lines().any(|l| l.contains(" WARN ")
+                    && l.contains("write outcome unknown")
+                    && l.contains(r#"named_task_id="t/9""#)),
+                "{what}: {text}"
+            );
+        }
+    }
+}
+
+/// Review 35-d #2: a refusal whose `data` gives the task id as `null`, `""` or blanks (a Java
+/// backend filling the object) names no task: it stays the plain refusal the same answer
+/// without `data` is, one to fix and resubmit, on every path. Before: read as answering with an
+/// unusable id behind a 4xx, it was `OutcomeUnknown` ("it named null"), never resubmittable.
+#[tokio::test]
+async fn a_refusal_naming_a_null_or_blank_task_id_on_a_create_is_a_plain_refusal() {
+    let speech = SpeechRequest::new("cv_1", "Hello");
+    let refusals = [
+        (Provider::Vmeg, 400, json!(400), "taskId"),
+        (Provider::Vmeg, 200, json!(400), "taskId"),
+        (Provider::Vmeg, 402, json!(402), "taskId"),
+        (Provider::JimmyAi, 400, json!(20002), "id"),
+    ];
+    for (provider, status, code, field) in refusals {
+        let answer = |data: Value| {
+            let body = if provider == Provider::Vmeg {
+                json!({"code": code, "message": "voiceId not found", "data": data})
+            } else {
+                json!({"code": code, "msg": "voiceId not found", "data": data})
+            };
+            Step::status(status, body)
+        };
+        let create = |c: voiceclone::Client| {
+            let speech = speech.clone();
+            async move {
+                if provider == Provider::Vmeg {
+                    c.synthesize(&speech).await.map(drop).unwrap_err()
+                } else {
+                    c.synthesize(&SpeechRequest::new("m-1", "Hi"))
+                        .await
+                        .map(drop)
+                        .unwrap_err()
+                }
+            }
+        };
+        let server = Scripted::start(vec![answer(Value::Null)]).await;
+        let (c, _) = client(provider, &server.base_url);
+        let twin = create(c).await;
+        assert!(twin.may_resubmit(), "{provider} HTTP {status}: {twin}");
+        for id in [Value::Null, json!(""), json!("  ")] {
+            let what = format!("{provider} HTTP {status} code {code} {field}={id}");
+            let server = Scripted::start(vec![answer(json!({ field: id }))]).await;
+            let (c, _) = client(provider, &server.base_url);
+            let e = create(c).await;
+            assert_eq!(e.kind(), twin.kind(), "{what}: {e}");
+            assert!(e.may_resubmit(), "{what}: {e}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+        }
+    }
+}
+
 /// "A write counts as not processed only when both [the HTTP status and the status the body
 /// `code` stands for] say so": a refusal code (400, 401, 402, 404, 413, 422) behind an HTTP
 /// 500, 502 or 504 does not say the fault came before the task was made. An async create is

@@ -614,15 +614,13 @@ pub(crate) fn typed_outcome<E: Envelope>(
             .unreadable_answer(),
     };
     // A failure, or an answer without a readable code, that names a task: the task may be
-    // made (and billed), so its id rides on the error.
+    // made (and billed), so its id (or, unusable, its text) rides on the error, as on the
+    // bytes path (review 35-d #1).
     let data = envelope.into_data();
     let named = task_id
         .zip(data.as_ref())
-        .and_then(|(id_of, data)| usable_id(id_of(data)));
-    Err(match named {
-        Some(id) => err.with_task_id(id),
-        None => err,
-    })
+        .and_then(|(id_of, data)| id_of(data));
+    Err(envelope::named_in_typed(named).on(err))
 }
 
 /// The envelope rule for an answer read as bytes (any status), then `data` into `T`.
