@@ -1335,6 +1335,38 @@ async fn a_long_text_failing_after_a_paid_part_is_never_resubmittable() {
     assert!(e.to_string().contains("then submit again"), "{e}");
 }
 
+/// Review 35-d #3: a finished TTS line whose `uri` this crate refuses (relative, another
+/// scheme, not a string) beside an `errorMessage` is a line it could not read, not one the
+/// vendor said failed: the vendor said where its audio is. The wait ends `InvalidResponse`
+/// marked `audio_unreadable` (the task kept, read again), quoting the vendor's words as a
+/// remark, never `TaskFailed` "every line failed" (which a long text records as a failed part
+/// and pays for again).
+#[tokio::test]
+async fn a_line_with_a_refused_uri_and_an_error_message_is_unreadable_not_failed() {
+    for uri in [
+        json!("/files/t1/2.wav"),
+        json!("s3://bucket/2.wav"),
+        json!({"k": 1}),
+    ] {
+        let lines = json!({"taskId": "t-1", "results": [
+            {"uri": uri, "errorMessage": "duration adjusted"}
+        ]});
+        let finished =
+            ok(json!({"taskId": "t-1", "taskType": "tts", "status": "finished", "result": lines}));
+        let server = Scripted::start(vec![finished]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .wait_for_speech(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{uri}: {e}");
+        let why = e.audio_unreadable().unwrap_or_default();
+        assert!(why.contains("not an absolute http(s) URL"), "{uri}: {why}");
+        assert!(why.contains("duration adjusted"), "{uri}: {why}");
+        assert!(!e.may_resubmit(), "{uri}: {e}");
+    }
+}
+
 #[tokio::test]
 async fn synthesize_async_then_wait_for_speech() {
     let server = Scripted::start(vec![
