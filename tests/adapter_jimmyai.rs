@@ -900,6 +900,56 @@ async fn wait_through_failed() {
     }
 }
 
+/// Review 35-d #4: a status read answered HTTP 404 with the success code and a completed task
+/// contradicts itself (a gateway rewriting statuses, a server bug): it is neither "not found"
+/// nor a success, but an answer that could not be read. A wait polls past it and reads the
+/// task on the next poll; a run of them ends `InvalidResponse`, never `NotFound` or
+/// `InvalidRequest` (which the CLI takes for a task JimmyAI does not know, and
+/// `--resubmit-unknown` then pays for again). Before: the wait ended `NotFound` at once.
+#[tokio::test]
+async fn a_success_code_behind_a_404_on_a_status_read_is_polled_past_not_not_found() {
+    let completed = || {
+        Step::status(
+            404,
+            json!({"code": 20000, "msg": "ok", "data": task("audio_1", "soundCloningAudio",
+                "completed", json!({"audioUrl": "https://cdn.example.com/out.mp3"}))}),
+        )
+    };
+    let server = Scripted::start(vec![
+        completed(),
+        ok(task(
+            "audio_1",
+            "soundCloningAudio",
+            "completed",
+            json!({"audioUrl": "https://cdn.example.com/out.mp3"}),
+        )),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let speech = c
+        .wait_for_speech(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    assert_eq!(speech.audio_urls.len(), 1);
+    assert_eq!(server.seen().len(), 2);
+
+    let server = Scripted::start((0..8).map(|_| completed()).collect()).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c.speech_status(&JobId::new("audio_1")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    let e = c
+        .wait_for_speech(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(
+        server.seen().len() > 2,
+        "not polled past: {}",
+        server.seen().len()
+    );
+}
+
 #[tokio::test]
 async fn synthesize_maps_every_option_and_wait_returns_audio_and_subtitles() {
     let server = Scripted::start(vec![

@@ -1238,6 +1238,48 @@ async fn a_guessed_failure_word_says_it_is_assumed_and_never_advises_resubmittin
     assert!(e.to_string().contains("do not submit it again"), "{e}");
 }
 
+/// Review 35-d #4: a `tasks/detail` answered HTTP 404 with VMEG's success code contradicts
+/// itself: VMEG decides by `code` (api-facts A3), a gateway by the status. On a read it is an
+/// answer that could not be read: a wait polls past it and reads the task on the next poll,
+/// and a run of them ends `InvalidResponse`, never `NotFound`. Before: `NotFound` at once.
+#[tokio::test]
+async fn a_success_code_behind_a_404_on_a_status_read_is_polled_past_not_not_found() {
+    let contradicted = || {
+        Step::status(
+            404,
+            json!({"code": 200, "message": "", "data": {"taskId": "t-1", "taskType": "cloneVoice",
+                "status": "finished", "result": {"voiceId": "cv_1"}}}),
+        )
+    };
+    let server = Scripted::start(vec![
+        contradicted(),
+        detail("t-1", "finished", json!({"voiceId": "cv_1"})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "cv_1");
+
+    let server = Scripted::start((0..8).map(|_| contradicted()).collect()).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_status(&JobId::new("t-1")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(
+        server.seen().len() > 2,
+        "not polled past: {}",
+        server.seen().len()
+    );
+}
+
 #[tokio::test]
 async fn unknown_status_is_not_terminal_and_wait_times_out_with_it() {
     let server = Scripted::start(vec![detail("t-1", "warming_up", json!({})); 3]).await;
