@@ -950,6 +950,68 @@ async fn a_success_code_behind_a_404_on_a_status_read_is_polled_past_not_not_fou
     );
 }
 
+/// Review 35-d #5: a preview that completed with a `modelId` this crate refuses (a `/`, a
+/// control character, 300 characters), or a production task with an `audioUrl` that is not
+/// an absolute http(s) URL, says so and quotes what JimmyAI sent (escaped, cut to 80
+/// characters, a URL without its query): the preview is paid and JimmyAI lists no voices, so
+/// that text is what support can be asked about. Never resubmittable. Before: "the task
+/// completed without a modelId" / "without audio URLs", the text dropped.
+#[tokio::test]
+async fn a_finished_task_whose_result_is_refused_quotes_what_the_vendor_sent() {
+    let long = "m".repeat(300);
+    for (model, quoted) in [
+        ("m/1", "\"m/1\"".to_owned()),
+        ("m\u{7}1", "\"m\\u{7}1\"".to_owned()),
+        (long.as_str(), format!("\"{}\"", "m".repeat(80))),
+    ] {
+        let done = task(
+            "audio_1",
+            "soundCloningClone",
+            "completed",
+            json!({"modelId": model, "audioUrl": "https://cdn.example.com/p.mp3"}),
+        );
+        let server = Scripted::start(vec![ok(done)]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c
+            .wait_for_clone(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+            .await
+            .unwrap_err();
+        let text = e.message().unwrap_or_default();
+        let shown = e.to_string();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{model:?}: {e}");
+        assert!(
+            text.contains("a modelId this crate cannot use"),
+            "{model:?}: {e}"
+        );
+        assert!(text.contains(&quoted), "{model:?}: {quoted} missing: {e}");
+        assert!(
+            !shown.contains('\u{7}') && !shown.contains(&"m".repeat(81)),
+            "{e}"
+        );
+        assert!(!e.may_resubmit(), "{model:?}: {e}");
+    }
+
+    let done = task(
+        "audio_2",
+        "soundCloningAudio",
+        "completed",
+        json!({"audioUrl": "/files/a.mp3?sig=s3cr3t"}),
+    );
+    let server = Scripted::start(vec![ok(done)]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c
+        .wait_for_speech(&JobId::new("audio_2"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap_err();
+    let text = e.message().unwrap_or_default();
+    let shown = e.to_string();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    assert!(text.contains("not an absolute http(s) URL"), "{e}");
+    assert!(text.contains("\"/files/a.mp3\""), "{e}");
+    assert!(!shown.contains("s3cr3t"), "{e}");
+    assert!(!e.may_resubmit(), "{e}");
+}
+
 #[tokio::test]
 async fn synthesize_maps_every_option_and_wait_returns_audio_and_subtitles() {
     let server = Scripted::start(vec![

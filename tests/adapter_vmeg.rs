@@ -1280,6 +1280,42 @@ async fn a_success_code_behind_a_404_on_a_status_read_is_polled_past_not_not_fou
     );
 }
 
+/// Review 35-d #5: a clone that finished with a `voiceId` this crate refuses (a control
+/// character, a `/`) says so and quotes it (escaped, cut), without looking it up in the clone
+/// list, which drops the same id: waiting again reads the same. Never resubmittable. Before:
+/// the list lookup ended `NotFound` ("wait for it again to finish the lookup"), the id
+/// dropped, and so did every later wait.
+#[tokio::test]
+async fn a_clone_finished_with_a_refused_voice_id_quotes_it() {
+    for (voice, quoted) in [("cv\u{7}1", "\"cv\\u{7}1\""), ("cv/1", "\"cv/1\"")] {
+        let server = Scripted::start(vec![
+            detail("t-1", "finished", json!({"voiceId": voice})),
+            ok(
+                json!({"records": [{"voiceId": voice, "name": "narrator", "taskId": "t-1"}],
+                "total": 1}),
+            ),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        let text = e.message().unwrap_or_default();
+        let shown = e.to_string();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{voice:?}: {e}");
+        assert!(
+            text.contains("a voiceId this crate cannot use"),
+            "{voice:?}: {e}"
+        );
+        assert!(text.contains(quoted), "{voice:?}: {quoted} missing: {e}");
+        assert!(!shown.contains("wait for it again"), "{voice:?}: {e}");
+        assert!(!shown.contains('\u{7}'), "{voice:?}: {e}");
+        assert!(!e.may_resubmit(), "{voice:?}: {e}");
+        assert_eq!(server.seen().len(), 1, "{voice:?}: looked up");
+    }
+}
+
 #[tokio::test]
 async fn unknown_status_is_not_terminal_and_wait_times_out_with_it() {
     let server = Scripted::start(vec![detail("t-1", "warming_up", json!({})); 3]).await;

@@ -117,6 +117,7 @@ pub(crate) fn clone_job(
         }
         job = job.with_voice(voice);
     }
+    job.refused_result = crate::wire::refused_id("a voiceId", text(data.voice_id.as_ref()));
     if let Some(t) = created {
         job = job.with_created_at(t);
     }
