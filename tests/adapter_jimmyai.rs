@@ -523,9 +523,20 @@ async fn a_refusal_that_names_a_task_on_a_create_is_an_unknown_outcome_sent_once
 /// is no refusal to resubmit; each ends `OutcomeUnknown` without a usable id, sent once.
 /// Before: read as naming no task, the 429 was resent (two paid tasks) and the 400
 /// `may_resubmit()`.
+///
+/// Review 35-d #1: the same inside an HTTP 200 (a -1 or a 20002, read as the typed answer), and
+/// the WARN line quotes the id, the only handle to a task no list finds. Before: the 200's
+/// error and WARN line no longer carried `audio/1`.
 #[tokio::test]
 async fn a_failure_naming_an_unusable_task_id_on_a_create_is_an_unknown_outcome_sent_once() {
-    for (status, code_) in [(429, json!(-1)), (400, json!(20002))] {
+    let (logs, _guard) = capture_logs();
+    let cases = [
+        (429, json!(-1)),
+        (400, json!(20002)),
+        (200, json!(20002)),
+        (200, json!(-1)),
+    ];
+    for (status, code_) in cases {
         for speech in [false, true] {
             let what = format!("HTTP {status} code {code_} speech={speech}");
             let server = Scripted::start(vec![
@@ -538,6 +549,7 @@ async fn a_failure_naming_an_unusable_task_id_on_a_create_is_an_unknown_outcome_
             ])
             .await;
             let (c, _) = client(Provider::JimmyAi, &server.base_url);
+            let _ = logs.take();
             let e = create(&c, speech).await.unwrap_err();
             assert!(
                 matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
@@ -545,6 +557,12 @@ async fn a_failure_naming_an_unusable_task_id_on_a_create_is_an_unknown_outcome_
             );
             assert!(!e.may_resubmit(), "{what}");
             assert_eq!(server.seen().len(), 1, "{what}: resent");
+            let text = logs.take();
+            assert!(
+                text.lines()
+                    .any(|l| l.contains(" WARN ") && l.contains(r#"named_task_id="audio/1""#)),
+                "{what}: {text}"
+            );
         }
     }
 }
@@ -880,6 +898,118 @@ async fn wait_through_failed() {
         ErrorKind::TaskFailed { reason, .. } => assert!(reason.contains("shorter than 15 s")),
         other => panic!("{other:?}"),
     }
+}
+
+/// Review 35-d #4: a status read answered HTTP 404 with the success code and a completed task
+/// contradicts itself (a gateway rewriting statuses, a server bug): it is neither "not found"
+/// nor a success, but an answer that could not be read. A wait polls past it and reads the
+/// task on the next poll; a run of them ends `InvalidResponse`, never `NotFound` or
+/// `InvalidRequest` (which the CLI takes for a task JimmyAI does not know, and
+/// `--resubmit-unknown` then pays for again). Before: the wait ended `NotFound` at once.
+#[tokio::test]
+async fn a_success_code_behind_a_404_on_a_status_read_is_polled_past_not_not_found() {
+    let completed = || {
+        Step::status(
+            404,
+            json!({"code": 20000, "msg": "ok", "data": task("audio_1", "soundCloningAudio",
+                "completed", json!({"audioUrl": "https://cdn.example.com/out.mp3"}))}),
+        )
+    };
+    let server = Scripted::start(vec![
+        completed(),
+        ok(task(
+            "audio_1",
+            "soundCloningAudio",
+            "completed",
+            json!({"audioUrl": "https://cdn.example.com/out.mp3"}),
+        )),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let speech = c
+        .wait_for_speech(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    assert_eq!(speech.audio_urls.len(), 1);
+    assert_eq!(server.seen().len(), 2);
+
+    let server = Scripted::start((0..8).map(|_| completed()).collect()).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c.speech_status(&JobId::new("audio_1")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    let e = c
+        .wait_for_speech(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(
+        server.seen().len() > 2,
+        "not polled past: {}",
+        server.seen().len()
+    );
+}
+
+/// Review 35-d #5: a preview that completed with a `modelId` this crate refuses (a `/`, a
+/// control character, 300 characters), or a production task with an `audioUrl` that is not
+/// an absolute http(s) URL, says so and quotes what JimmyAI sent (escaped, cut to 80
+/// characters, a URL without its query): the preview is paid and JimmyAI lists no voices, so
+/// that text is what support can be asked about. Never resubmittable. Before: "the task
+/// completed without a modelId" / "without audio URLs", the text dropped.
+#[tokio::test]
+async fn a_finished_task_whose_result_is_refused_quotes_what_the_vendor_sent() {
+    let long = "m".repeat(300);
+    for (model, quoted) in [
+        ("m/1", "\"m/1\"".to_owned()),
+        ("m\u{7}1", "\"m\\u{7}1\"".to_owned()),
+        (long.as_str(), format!("\"{}\"", "m".repeat(80))),
+    ] {
+        let done = task(
+            "audio_1",
+            "soundCloningClone",
+            "completed",
+            json!({"modelId": model, "audioUrl": "https://cdn.example.com/p.mp3"}),
+        );
+        let server = Scripted::start(vec![ok(done)]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c
+            .wait_for_clone(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+            .await
+            .unwrap_err();
+        let text = e.message().unwrap_or_default();
+        let shown = e.to_string();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{model:?}: {e}");
+        assert!(
+            text.contains("a modelId this crate cannot use"),
+            "{model:?}: {e}"
+        );
+        assert!(text.contains(&quoted), "{model:?}: {quoted} missing: {e}");
+        assert!(
+            !shown.contains('\u{7}') && !shown.contains(&"m".repeat(81)),
+            "{e}"
+        );
+        assert!(!e.may_resubmit(), "{model:?}: {e}");
+    }
+
+    let done = task(
+        "audio_2",
+        "soundCloningAudio",
+        "completed",
+        json!({"audioUrl": "/files/a.mp3?sig=s3cr3t"}),
+    );
+    let server = Scripted::start(vec![ok(done)]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c
+        .wait_for_speech(&JobId::new("audio_2"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap_err();
+    let text = e.message().unwrap_or_default();
+    let shown = e.to_string();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    assert!(text.contains("not an absolute http(s) URL"), "{e}");
+    assert!(text.contains("\"/files/a.mp3\""), "{e}");
+    assert!(!shown.contains("s3cr3t"), "{e}");
+    assert!(!e.may_resubmit(), "{e}");
 }
 
 #[tokio::test]

@@ -470,6 +470,115 @@ async fn a_create_failure_that_names_its_task_is_not_resent() {
     }
 }
 
+/// Review 35-d #1: a failure answer to a create whose `data` names a task id this crate cannot
+/// use (`t/9`) names a task on every path: inside an HTTP 200 (the typed answer), behind a
+/// refusal status (read as bytes) and without a `code`. The create ends `OutcomeUnknown`, sent
+/// once (a 429 is not repeated under its key: whether a failed attempt used the key up is
+/// UNKNOWN, api-facts A4), and the WARN line quotes the id. Before: inside a 200 the id was
+/// dropped: a 402 was a refusal to resubmit and a 429 was resent.
+#[tokio::test]
+async fn a_failure_naming_an_unusable_task_id_on_a_create_is_an_unknown_outcome_sent_once() {
+    let (logs, _guard) = capture_logs();
+    let data = json!({"taskId": "t/9"});
+    let cases = [
+        (
+            200,
+            json!({"code": 402, "message": "Insufficient credits", "data": data}),
+        ),
+        (200, json!({"code": 400, "message": "bad", "data": data})),
+        (200, json!({"code": 422, "message": "bad", "data": data})),
+        (
+            200,
+            json!({"code": 429, "message": "slow down", "data": data}),
+        ),
+        (
+            402,
+            json!({"code": 402, "message": "Insufficient credits", "data": data}),
+        ),
+        (400, json!({"data": data})),
+    ];
+    let speech = SpeechRequest::new("cv_1", "Hello");
+    for (status, body) in cases {
+        for is_speech in [false, true] {
+            let what = format!("HTTP {status} {body} speech={is_speech}");
+            let server =
+                Scripted::start(vec![Step::status(status, body.clone()), accepted("B")]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let _ = logs.take();
+            let e = if is_speech {
+                c.synthesize(&speech).await.map(drop)
+            } else {
+                c.clone_voice(&clone_req()).await.map(drop)
+            }
+            .unwrap_err();
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+                "{what}: {e}"
+            );
+            assert!(!e.may_resubmit(), "{what}");
+            let text = logs.take();
+            assert!(
+                text.lines().any(|l| l.contains(" WARN ")
+                    && l.contains("write outcome unknown")
+                    && l.contains(r#"named_task_id="t/9""#)),
+                "{what}: {text}"
+            );
+        }
+    }
+}
+
+/// Review 35-d #2: a refusal whose `data` gives the task id as `null`, `""` or blanks (a Java
+/// backend filling the object) names no task: it stays the plain refusal the same answer
+/// without `data` is, one to fix and resubmit, on every path. Before: read as answering with an
+/// unusable id behind a 4xx, it was `OutcomeUnknown` ("it named null"), never resubmittable.
+#[tokio::test]
+async fn a_refusal_naming_a_null_or_blank_task_id_on_a_create_is_a_plain_refusal() {
+    let speech = SpeechRequest::new("cv_1", "Hello");
+    let refusals = [
+        (Provider::Vmeg, 400, json!(400), "taskId"),
+        (Provider::Vmeg, 200, json!(400), "taskId"),
+        (Provider::Vmeg, 402, json!(402), "taskId"),
+        (Provider::JimmyAi, 400, json!(20002), "id"),
+    ];
+    for (provider, status, code, field) in refusals {
+        let answer = |data: Value| {
+            let body = if provider == Provider::Vmeg {
+                json!({"code": code, "message": "voiceId not found", "data": data})
+            } else {
+                json!({"code": code, "msg": "voiceId not found", "data": data})
+            };
+            Step::status(status, body)
+        };
+        let create = |c: voiceclone::Client| {
+            let speech = speech.clone();
+            async move {
+                if provider == Provider::Vmeg {
+                    c.synthesize(&speech).await.map(drop).unwrap_err()
+                } else {
+                    c.synthesize(&SpeechRequest::new("m-1", "Hi"))
+                        .await
+                        .map(drop)
+                        .unwrap_err()
+                }
+            }
+        };
+        let server = Scripted::start(vec![answer(Value::Null)]).await;
+        let (c, _) = client(provider, &server.base_url);
+        let twin = create(c).await;
+        assert!(twin.may_resubmit(), "{provider} HTTP {status}: {twin}");
+        for id in [Value::Null, json!(""), json!("  ")] {
+            let what = format!("{provider} HTTP {status} code {code} {field}={id}");
+            let server = Scripted::start(vec![answer(json!({ field: id }))]).await;
+            let (c, _) = client(provider, &server.base_url);
+            let e = create(c).await;
+            assert_eq!(e.kind(), twin.kind(), "{what}: {e}");
+            assert!(e.may_resubmit(), "{what}: {e}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+        }
+    }
+}
+
 /// "A write counts as not processed only when both [the HTTP status and the status the body
 /// `code` stands for] say so": a refusal code (400, 401, 402, 404, 413, 422) behind an HTTP
 /// 500, 502 or 504 does not say the fault came before the task was made. An async create is
@@ -1129,6 +1238,84 @@ async fn a_guessed_failure_word_says_it_is_assumed_and_never_advises_resubmittin
     assert!(e.to_string().contains("do not submit it again"), "{e}");
 }
 
+/// Review 35-d #4: a `tasks/detail` answered HTTP 404 with VMEG's success code contradicts
+/// itself: VMEG decides by `code` (api-facts A3), a gateway by the status. On a read it is an
+/// answer that could not be read: a wait polls past it and reads the task on the next poll,
+/// and a run of them ends `InvalidResponse`, never `NotFound`. Before: `NotFound` at once.
+#[tokio::test]
+async fn a_success_code_behind_a_404_on_a_status_read_is_polled_past_not_not_found() {
+    let contradicted = || {
+        Step::status(
+            404,
+            json!({"code": 200, "message": "", "data": {"taskId": "t-1", "taskType": "cloneVoice",
+                "status": "finished", "result": {"voiceId": "cv_1"}}}),
+        )
+    };
+    let server = Scripted::start(vec![
+        contradicted(),
+        detail("t-1", "finished", json!({"voiceId": "cv_1"})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "cv_1");
+
+    let server = Scripted::start((0..8).map(|_| contradicted()).collect()).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_status(&JobId::new("t-1")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(
+        server.seen().len() > 2,
+        "not polled past: {}",
+        server.seen().len()
+    );
+}
+
+/// Review 35-d #5: a clone that finished with a `voiceId` this crate refuses (a control
+/// character, a `/`) says so and quotes it (escaped, cut), without looking it up in the clone
+/// list, which drops the same id: waiting again reads the same. Never resubmittable. Before:
+/// the list lookup ended `NotFound` ("wait for it again to finish the lookup"), the id
+/// dropped, and so did every later wait.
+#[tokio::test]
+async fn a_clone_finished_with_a_refused_voice_id_quotes_it() {
+    for (voice, quoted) in [("cv\u{7}1", "\"cv\\u{7}1\""), ("cv/1", "\"cv/1\"")] {
+        let server = Scripted::start(vec![
+            detail("t-1", "finished", json!({"voiceId": voice})),
+            ok(
+                json!({"records": [{"voiceId": voice, "name": "narrator", "taskId": "t-1"}],
+                "total": 1}),
+            ),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        let text = e.message().unwrap_or_default();
+        let shown = e.to_string();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{voice:?}: {e}");
+        assert!(
+            text.contains("a voiceId this crate cannot use"),
+            "{voice:?}: {e}"
+        );
+        assert!(text.contains(quoted), "{voice:?}: {quoted} missing: {e}");
+        assert!(!shown.contains("wait for it again"), "{voice:?}: {e}");
+        assert!(!shown.contains('\u{7}'), "{voice:?}: {e}");
+        assert!(!e.may_resubmit(), "{voice:?}: {e}");
+        assert_eq!(server.seen().len(), 1, "{voice:?}: looked up");
+    }
+}
+
 #[tokio::test]
 async fn unknown_status_is_not_terminal_and_wait_times_out_with_it() {
     let server = Scripted::start(vec![detail("t-1", "warming_up", json!({})); 3]).await;
@@ -1224,6 +1411,38 @@ async fn a_long_text_failing_after_a_paid_part_is_never_resubmittable() {
     assert!(e.may_resubmit(), "nothing was created: {e}");
     // Nothing to pay twice: the kind's own advice stands.
     assert!(e.to_string().contains("then submit again"), "{e}");
+}
+
+/// Review 35-d #3: a finished TTS line whose `uri` this crate refuses (relative, another
+/// scheme, not a string) beside an `errorMessage` is a line it could not read, not one the
+/// vendor said failed: the vendor said where its audio is. The wait ends `InvalidResponse`
+/// marked `audio_unreadable` (the task kept, read again), quoting the vendor's words as a
+/// remark, never `TaskFailed` "every line failed" (which a long text records as a failed part
+/// and pays for again).
+#[tokio::test]
+async fn a_line_with_a_refused_uri_and_an_error_message_is_unreadable_not_failed() {
+    for uri in [
+        json!("/files/t1/2.wav"),
+        json!("s3://bucket/2.wav"),
+        json!({"k": 1}),
+    ] {
+        let lines = json!({"taskId": "t-1", "results": [
+            {"uri": uri, "errorMessage": "duration adjusted"}
+        ]});
+        let finished =
+            ok(json!({"taskId": "t-1", "taskType": "tts", "status": "finished", "result": lines}));
+        let server = Scripted::start(vec![finished]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .wait_for_speech(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{uri}: {e}");
+        let why = e.audio_unreadable().unwrap_or_default();
+        assert!(why.contains("not an absolute http(s) URL"), "{uri}: {why}");
+        assert!(why.contains("duration adjusted"), "{uri}: {why}");
+        assert!(!e.may_resubmit(), "{uri}: {e}");
+    }
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use voiceclone::webhook::{CompletionHub, Delivery, WebhookFailure};
+use voiceclone::webhook::{CompletionHub, Delivery, WebhookFailure, WebhookPayload};
 use voiceclone::{
     Client, CloneRequest, ErrorKind, Provider, SpeechRequest, WaitPolicy, WebhookSecret,
 };
@@ -726,6 +726,60 @@ async fn a_key_echoed_by_a_failure_webhook_never_reaches_the_error() {
     );
     assert!(shown.contains("rejected"), "{shown}");
     assert!(!shown.contains(KEY), "the API key leaked: {shown}");
+}
+
+/// Review 35-d #6: a failure delivery's `message` (a server's text) is folded and cut where
+/// it becomes a reason, as every other server reason is: the event's job's error and the
+/// wait's `TaskFailed` reason hold no newline (which would start a forged log line in the
+/// wait's INFO line) and no more than 500 characters. The event's own `message` stays as
+/// sent (`webhook listen` prints it escaped). Before: the reason was the message as sent,
+/// newline and 100 KB included.
+#[tokio::test]
+async fn a_failure_webhooks_message_is_folded_and_cut() {
+    use crate::adapter_support::{
+        FORGED_LINE, assert_no_forged_or_huge_line, capture_logs, folded_failure_reason,
+    };
+    let (logs, _guard) = capture_logs();
+    let message = format!("bad line{FORGED_LINE}{}", "x".repeat(100_000));
+    for (event, speech) in [("openapi-clone-voice", false), ("openapi-tts", true)] {
+        let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+        let body = json!({
+            "code": 500, "event": event, "pipelineKey": format!("pk-{event}"),
+            "message": message, "data": {"taskId": "t1"},
+        })
+        .to_string();
+        match deliver(&hub, &body).await {
+            Delivery::Fresh(e) => {
+                assert_eq!(e.message.as_deref(), Some(message.as_str()), "{event}");
+                let error = match &e.payload {
+                    WebhookPayload::Clone(job) => job.error.clone(),
+                    WebhookPayload::Speech(job) => job.error.clone(),
+                    other => panic!("{event}: {other:?}"),
+                }
+                .unwrap_or_default();
+                assert!(
+                    error.starts_with("bad line 2026-12-05T00:00:00Z"),
+                    "{event}: {error}"
+                );
+                assert!(
+                    !error.contains('\n') && error.chars().count() <= 500,
+                    "{event}"
+                );
+            }
+            other => panic!("{event}: {other:?}"),
+        }
+        let client = offline_client(&hub, "key-folded");
+        let id = voiceclone::JobId::new("t1");
+        let err = if speech {
+            client.wait_for_speech(&id, &policy()).await.map(drop)
+        } else {
+            client.wait_for_clone(&id, &policy()).await.map(drop)
+        }
+        .unwrap_err();
+        let reason = folded_failure_reason(&err, 500);
+        assert!(reason.starts_with("bad line"), "{event}: {reason}");
+    }
+    assert_no_forged_or_huge_line(&logs.take());
 }
 
 /// README: a failure delivered after a success for the same task never replaces it. A wait

@@ -2236,9 +2236,10 @@ fn detail_with_line2(base: &str, task: &str, line2: Value) -> String {
     .to_string()
 }
 
-/// The second lines of a finished task that the client cannot read, with no `errorMessage`
-/// from the vendor: an empty `uri`, a relative one, another scheme, no object at all.
-fn unreadable_lines() -> [(&'static str, Value); 4] {
+/// The second lines of a finished task that the client cannot read: with no `errorMessage`
+/// from the vendor, an empty `uri`, a relative one, another scheme, no object at all; with
+/// one, a `uri` this crate refuses (the vendor said where the audio is: review 35-d #3).
+fn unreadable_lines() -> [(&'static str, Value); 6] {
     [
         (
             "empty uri",
@@ -2253,6 +2254,14 @@ fn unreadable_lines() -> [(&'static str, Value); 4] {
             serde_json::json!({"uri": "s3://bucket/t1/1.wav", "duration": 1.0}),
         ),
         ("null", Value::Null),
+        (
+            "relative uri with an errorMessage",
+            serde_json::json!({"uri": "/files/t1/1.wav", "errorMessage": "duration adjusted"}),
+        ),
+        (
+            "s3 uri with an errorMessage",
+            serde_json::json!({"uri": "s3://bucket/t1/1.wav", "errorMessage": "adjusted"}),
+        ),
     ]
 }
 

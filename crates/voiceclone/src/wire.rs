@@ -156,6 +156,32 @@ pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
     ok.then_some(id)
 }
 
+/// The most characters of a refused result an error quotes.
+const QUOTED_CHARS: usize = 80;
+
+/// Why a non-blank id a server gave as a task's result is refused, quoting it escaped and cut
+/// (`a modelId this crate cannot use: "m/1"`); `None` when it is usable, blank or absent.
+/// `what` names the field with its article (`a modelId`).
+pub(crate) fn refused_id(what: &str, raw: Option<&str>) -> Option<String> {
+    let raw = raw.map(str::trim).filter(|r| !r.is_empty())?;
+    usable_id(Some(raw)).is_none().then(|| {
+        let shown = crate::model::Excerpt::at_most(raw, QUOTED_CHARS);
+        format!("{what} this crate cannot use: {shown:?}")
+    })
+}
+
+/// Why a non-blank URL a server gave as a task's result is refused, quoting it escaped and
+/// cut, without its query and fragment, a signed URL's credential (`an audioUrl that is not
+/// an absolute http(s) URL: "/files/a.mp3"`); `None` when it is usable, blank or absent.
+pub(crate) fn refused_url(what: &str, raw: Option<&str>) -> Option<String> {
+    let raw = raw.map(str::trim).filter(|r| !r.is_empty())?;
+    checked_url(Some(raw)).is_err().then(|| {
+        let head = raw.split(['?', '#']).next().unwrap_or_default();
+        let shown = crate::model::Excerpt::at_most(head, QUOTED_CHARS);
+        format!("{what} that is not an absolute http(s) URL: {shown:?}")
+    })
+}
+
 /// `InvalidResponse` when an answer about task `asked` names another task id: a misrouted
 /// answer (a proxy's or cache's mix-up) whose result belongs to another job, never to be
 /// handed back as the asked job's. A wait polls again after it (the next answer may be the

@@ -560,7 +560,9 @@ impl Client {
                     // and the error says so, keeping the lookup's own (its request id, status
                     // and cause are what support asks for). A result read from the job alone
                     // keeps its own words: waiting again would read the same.
-                    let looks_up = self.provider() == Provider::Vmeg && job.voice.is_none();
+                    let looks_up = self.provider() == Provider::Vmeg
+                        && job.voice.is_none()
+                        && job.refused_result.is_none();
                     futures_util::TryFutureExt::map_err(
                         self.b().cloned_voice(self.t(), id, job),
                         move |e| if looks_up { lookup_failed(id, e) } else { e.task_may_exist() },
@@ -1014,6 +1016,7 @@ fn warn_lines_not_listed(id: &dyn fmt::Display, speech: &Speech) {
 pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error> {
     /// The most lines' reasons the error quotes.
     const QUOTED: usize = 5;
+    let refused = job.refused_result;
     let speech = job.speech.unwrap_or_default();
     if !speech.audio_urls.is_empty() {
         warn_lines_without_audio(id, &speech);
@@ -1058,7 +1061,12 @@ pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error>
             ))
             .with_audio_unreadable(lines)
     } else if failed.is_empty() {
-        Error::new(ErrorKind::InvalidResponse).with_message("the task succeeded without audio URLs")
+        let message = match refused {
+            // What the vendor gave, quoted (its query dropped): all support can go by.
+            Some(refused) => format!("the task succeeded with {refused}"),
+            None => "the task succeeded without audio URLs".to_owned(),
+        };
+        Error::new(ErrorKind::InvalidResponse).with_message(message)
     } else {
         let mut reason = if failed.len() == speech.segments.len() {
             format!(

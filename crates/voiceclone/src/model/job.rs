@@ -166,6 +166,11 @@ macro_rules! job_struct {
             /// VMEG: the idempotency key the submit used (also echoed in webhooks).
             pub idempotency_key: Option<String>,
             $($(#[$fmeta])* pub $field: $fty,)*
+            /// The result the vendor gave that this crate refused, said and quoted (`a
+            /// modelId this crate cannot use: "m/1"`): for the error of a task that finished
+            /// without a usable result, which would otherwise say it had none (review 35-d
+            /// #5). The vendor's text is all a caller can ask its support about.
+            pub(crate) refused_result: Option<String>,
         }
 
         impl $name {
@@ -192,6 +197,7 @@ macro_rules! job_struct {
                     created_at: None,
                     idempotency_key: None,
                     $($field: None,)*
+                    refused_result: None,
                 }
             }
 

@@ -112,8 +112,9 @@ pub struct SpeechSegment {
     pub error: Option<String>,
     /// Why this crate could not read the line, when it has neither a `url` nor the vendor's
     /// `error`: its result is not an object, or its `uri` is missing, empty, relative or not
-    /// http(s). Not a failure the vendor stated: the task may hold the line's audio, so
-    /// read the task again rather than submitting it again (a new task is billed again).
+    /// http(s) (a VMEG `errorMessage` beside such a `uri` is quoted here as a remark, not
+    /// kept as `error`). Not a failure the vendor stated: the task may hold the line's audio,
+    /// so read the task again rather than submitting it again (a new task is billed again).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub unreadable: Option<String>,
 }

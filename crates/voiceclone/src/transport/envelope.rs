@@ -95,33 +95,88 @@ pub(crate) struct EnvelopeKeys {
 }
 
 /// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
-/// caller can look the task up. Read as [`tolerant_named_task_id`] reads it: an id given
-/// twice (the same) still names its task.
+/// caller can look the task up. Read as [`tolerant_named`] reads it: an id given twice (the
+/// same) still names its task.
 fn named_task_id(provider: Provider, data: Option<&RawValue>) -> Option<String> {
-    ids_in_data(provider, data?.get(), None).ok().flatten()
+    match Named::of(&ids_in_data(provider, data)) {
+        Named::Task(id) => Some(id),
+        Named::Unusable(_) | Named::Nothing => None,
+    }
 }
 
-/// The task id one `data` object names (each vendor's own field: VMEG's `id` may be a
-/// voice's or a material's), read each time it is given; `named` is what an earlier `data`
-/// named. `Err` when two disagree or one cannot be used beside another: which was meant is
-/// unknown, so nothing is named. Anything but an object (`null`, a list) names nothing.
-fn ids_in_data(
-    provider: Provider,
-    data: &str,
-    named: Option<String>,
-) -> Result<Option<String>, ()> {
+/// Every value one `data` object gives its task-id field (each vendor's own field: VMEG's `id`
+/// may be a voice's or a material's), as sent, each time it is given. Anything but an object
+/// (`null`, a list) gives none.
+fn ids_in_data(provider: Provider, data: Option<&RawValue>) -> Vec<Box<RawValue>> {
+    let Some(data) = data else {
+        return Vec::new();
+    };
     // `from_slice`, not `from_str`: the reader every other answer is decoded with, so no
     // second copy of serde_json's parser is linked for this rare path.
-    let mut de = serde_json::Deserializer::from_slice(data.as_bytes());
-    let Ok(ids) = serde::Deserializer::deserialize_map(&mut de, ValuesOf(task_id_field(provider)))
-    else {
-        return Ok(named);
-    };
-    agreeing_id(&ids, named)
+    let mut de = serde_json::Deserializer::from_slice(data.get().as_bytes());
+    serde::Deserializer::deserialize_map(&mut de, ValuesOf(task_id_field(provider)))
+        .unwrap_or_default()
+}
+
+/// What the task-id values of an answer's `data` name: the one rule for every path that reads
+/// a failure's `data` (review 35-d #1), the typed 2xx's included ([`named_in_typed`]).
+#[derive(Debug, PartialEq)]
+pub(crate) enum Named {
+    /// No value, or only `null`, `""` and blanks: no task (review 35-d #2), so a refusal
+    /// stays a refusal.
+    Nothing,
+    /// One usable id, given once or more.
+    Task(String),
+    /// A task this crate cannot look up: an id it refuses (`t/9`, a control character, over
+    /// 256 characters) or two that disagree. A create answered so is never resent or called
+    /// refused (review 34-d #3); the first id's text, cut, is what a person can quote.
+    Unusable(String),
+}
+
+impl Named {
+    fn of(ids: &[Box<RawValue>]) -> Self {
+        match agreeing_id(ids, None) {
+            Ok(Some(id)) => Named::Task(id),
+            Ok(None) => Named::Nothing,
+            Err(()) => ids
+                .iter()
+                .find_map(|raw| {
+                    let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
+                    named_id_text(lenient_string(&mut de).ok().flatten().as_deref())
+                })
+                .map_or(Named::Nothing, Named::Unusable),
+        }
+    }
+
+    /// `err`, carrying the task this names (see [`Error::with_task_id`]).
+    pub(crate) fn on(self, err: Error) -> Error {
+        match self {
+            Named::Nothing => err,
+            Named::Task(id) => err.with_task_id(id),
+            Named::Unusable(text) => err.with_unusable_task_id(text),
+        }
+    }
+}
+
+/// [`Named`] for the id a decoded (typed) answer's `data` gives, read as the generated clients
+/// read it (`null`, a bool, an object: none).
+pub(crate) fn named_in_typed(id: Option<&str>) -> Named {
+    match (usable_id(id), named_id_text(id)) {
+        (Some(id), _) => Named::Task(id.to_owned()),
+        (None, Some(text)) => Named::Unusable(text),
+        (None, None) => Named::Nothing,
+    }
+}
+
+/// The text of a task id as an error keeps it for people, cut to [`super::NAMED_TEXT_CHARS`]:
+/// `None` for none and for a blank one (`""`, spaces), which names no task, as `null` does.
+fn named_id_text(id: Option<&str>) -> Option<String> {
+    let id = id.filter(|id| !id.trim().is_empty())?;
+    Some(id.chars().take(super::NAMED_TEXT_CHARS).collect())
 }
 
 /// The one task id `ids` (each as sent) and `named` (an earlier one) agree on: `Err` when two
-/// disagree or one cannot be used (see [`ids_in_data`]).
+/// disagree or one cannot be used (which was meant is unknown, so no usable task is named).
 fn agreeing_id(ids: &[Box<RawValue>], mut named: Option<String>) -> Result<Option<String>, ()> {
     for raw in ids {
         let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
@@ -143,24 +198,26 @@ fn task_id_field(provider: Provider) -> &'static str {
     crate::provider::facts(provider).dialect.task_id_field
 }
 
-/// The task id a body whose envelope does not parse names in `data`, read tolerantly: bytes
-/// that are not UTF-8 read as U+FFFD, and a key given twice (top-level `data`, or the id in
-/// it) is read each time. Ids that disagree name nothing (either may be the task made);
-/// the same id twice counts once. For a create answered so, that id is the only handle to a
-/// task that may be billed (JimmyAI has no task list).
-fn tolerant_named_task_id(provider: Provider, body: &[u8]) -> Option<String> {
+/// What a body whose envelope does not parse names in `data`, read tolerantly: bytes that
+/// are not UTF-8 read as U+FFFD, and a key given twice (top-level `data`, or the id in it) is
+/// read each time, all of them as one list. Ids that disagree name no usable task (either may
+/// be the task made); the same id twice counts once. For a create answered so, that id is the
+/// only handle to a task that may be billed (JimmyAI has no task list).
+fn tolerant_named(provider: Provider, body: &[u8]) -> Named {
     let text = String::from_utf8_lossy(body);
     let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
-    let datas = serde::Deserializer::deserialize_map(&mut de, ValuesOf("data")).ok()?;
-    let mut named: Option<String> = None;
-    for data in &datas {
-        named = ids_in_data(provider, data.get(), named).ok()?;
-    }
-    named
+    let Ok(datas) = serde::Deserializer::deserialize_map(&mut de, ValuesOf("data")) else {
+        return Named::Nothing;
+    };
+    let ids: Vec<Box<RawValue>> = datas
+        .iter()
+        .flat_map(|data| ids_in_data(provider, Some(data)))
+        .collect();
+    Named::of(&ids)
 }
 
 /// The task id the first bytes of a body that broke off (`prefix`: all that arrived, within
-/// the body limit) name in `data`, read as [`tolerant_named_task_id`] reads a whole body:
+/// the body limit) name in `data`, read as [`tolerant_named`] reads a whole body:
 /// each vendor's field in each top-level `data` object, ids that disagree naming nothing.
 /// Only an id that arrived whole counts: a string whose closing quote came, any other value
 /// once the next key or the object's end came (`"id":12` may have been `"id":123`). For a JimmyAI create,
@@ -370,9 +427,9 @@ pub(crate) fn decode_envelope(
     // that does not parse at all (a key given twice, bytes that are not UTF-8) is read again,
     // tolerantly, for that id alone.
     let named = match &envelope {
-        Some(e) if e.code.is_none() => named_task_id(provider, e.data()),
-        Some(_) => None,
-        None => tolerant_named_task_id(provider, &resp.body),
+        Some(e) if e.code.is_none() => Named::of(&ids_in_data(provider, e.data())),
+        Some(_) => Named::Nothing,
+        None => tolerant_named(provider, &resp.body),
     };
     let Some((code, envelope)) = envelope.and_then(|e| e.code.map(|c| (c, e))) else {
         // No envelope: a proxy, a gateway or a framework answered instead of the API.
@@ -387,13 +444,10 @@ pub(crate) fn decode_envelope(
         if unreadable {
             err = err.unreadable_answer();
         }
-        return Err(match named {
-            Some(id) => err.with_task_id(id),
-            None => err,
-        });
+        return Err(named.on(err));
     };
     let own = envelope.is_the_vendors(d);
-    let named = named_task_id(provider, envelope.data());
+    let named = Named::of(&ids_in_data(provider, envelope.data()));
     let data = envelope.data.flatten();
     let message = envelope
         .message
@@ -403,7 +457,11 @@ pub(crate) fn decode_envelope(
     if code == d.success_code {
         // The body says "done" but the status does not: a write may have created a task.
         // Marked so that no write is ever resent or reported as plainly failed on it.
-        let claimed = |e: Error| e.with_vendor_code(code).claiming_success(named.clone());
+        let task = match &named {
+            Named::Task(id) => Some(id.clone()),
+            Named::Unusable(_) | Named::Nothing => None,
+        };
+        let claimed = |e: Error| e.with_vendor_code(code).claiming_success(task.clone());
         if let Some(kind) = ErrorKind::from_http_status(resp.status) {
             return Err(claimed(base(kind)).with_message(message));
         }
@@ -417,31 +475,7 @@ pub(crate) fn decode_envelope(
     let err = error_in_envelope(d, resp.status, resp.retry_after, code, &message, own);
     // A failure that still names a task (VMEG's 502 "poll tasks/detail with the taskId",
     // api-facts A3): kept, so that an unknown outcome carries it and the job is not lost.
-    Err(match named {
-        Some(id) => err.with_task_id(id),
-        None => match unusable_task_text(provider, data.as_deref()) {
-            Some(text) => err.with_unusable_task_id(text),
-            None => err,
-        },
-    })
-}
-
-/// The text of a task id a failure's `data` names that cannot be used (`audio/1`, a control
-/// character, two ids that disagree), cut: such an answer still names a task, so a create
-/// answered so is never resent or called refused (review 34-d #3), and the text is what a
-/// person can quote. `None` when `data` names no task, or a usable one.
-#[cold]
-#[inline(never)]
-fn unusable_task_text(provider: Provider, data: Option<&RawValue>) -> Option<String> {
-    let data = data?.get();
-    let mut de = serde_json::Deserializer::from_slice(data.as_bytes());
-    let ids =
-        serde::Deserializer::deserialize_map(&mut de, ValuesOf(task_id_field(provider))).ok()?;
-    let first = ids.first()?;
-    match agreeing_id(&ids, None) {
-        Err(()) => Some(crate::error::cut(first.get(), 200)),
-        Ok(_) => None,
-    }
+    Err(named.on(err))
 }
 
 /// The error the vendor's own envelope with a failure `code` stands for, whatever its HTTP

@@ -463,7 +463,7 @@ impl Transport {
         // After the bookkeeping above: the connection of a body that failed is lost, whatever
         // its status says.
         let outcome = match (outcome, status) {
-            (Err(e), Some(s)) => Err(refused_though_cut(e, s, kind)),
+            (Err(e), Some(s)) => Err(contradicted_read(refused_though_cut(e, s, kind), s, kind)),
             (outcome, _) => outcome,
         };
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -614,15 +614,13 @@ pub(crate) fn typed_outcome<E: Envelope>(
             .unreadable_answer(),
     };
     // A failure, or an answer without a readable code, that names a task: the task may be
-    // made (and billed), so its id rides on the error.
+    // made (and billed), so its id (or, unusable, its text) rides on the error, as on the
+    // bytes path (review 35-d #1).
     let data = envelope.into_data();
     let named = task_id
         .zip(data.as_ref())
-        .and_then(|(id_of, data)| usable_id(id_of(data)));
-    Err(match named {
-        Some(id) => err.with_task_id(id),
-        None => err,
-    })
+        .and_then(|(id_of, data)| id_of(data));
+    Err(envelope::named_in_typed(named).on(err))
 }
 
 /// The envelope rule for an answer read as bytes (any status), then `data` into `T`.
@@ -709,6 +707,25 @@ fn refused_though_cut(err: Error, status: u16, kind: OperationKind) -> Error {
         .with_phase(Phase::Answered)
         .with_message(format!(
             "HTTP {status}; the answer's body did not arrive whole, so it is read by its status"
+        ))
+}
+
+/// `err`, the failure of a read answered with the vendor's success code behind `status`, a
+/// refusal (a gateway rewriting statuses, a server bug): the answer contradicts itself, so it
+/// is neither that refusal nor a success, but an answer that could not be read, which a wait
+/// polls past a few times. Read as the refusal, an HTTP 404 ended a wait `NotFound` on a task
+/// the body said had finished, and the CLI took a JimmyAI task for one the vendor does not
+/// know (review 35-d #4). A write keeps the refusal its status says, marked as claiming
+/// success (it may have made a task: see `retry`). Any other error is returned as it is.
+fn contradicted_read(err: Error, status: u16, kind: OperationKind) -> Error {
+    if kind != OperationKind::Read || !err.claims_success() || !envelope::refusal_status(status) {
+        return err;
+    }
+    err.with_kind(ErrorKind::InvalidResponse)
+        .unreadable_answer()
+        .with_note(format!(
+            "HTTP {status} carries the success code in its body: the answer contradicts \
+             itself, so it is read as neither"
         ))
 }
 

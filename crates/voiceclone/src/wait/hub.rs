@@ -121,12 +121,10 @@ where
 fn job_from_event<J: Job>(event: WebhookEvent, job_id: &JobId) -> Option<Result<J, Error>> {
     let failed = || {
         let mut job = J::new(Provider::Vmeg, job_id.clone(), TaskStatus::Failed);
-        job.set_error(
-            event
-                .message
-                .clone()
-                .unwrap_or_else(|| format!("vendor code {}", event.code)),
-        );
+        job.set_error(crate::provider::vmeg::webhook::failure_reason(
+            event.message.as_deref(),
+            event.code,
+        ));
         job
     };
     let (kind, job): (&str, Box<dyn Any>) = match event.payload {

@@ -128,7 +128,9 @@ pub struct WebhookEvent {
     pub pipeline_key: String,
     /// `code`: 200 means the task succeeded.
     pub code: i64,
-    /// `message`, when the task did not succeed.
+    /// `message`, when the task did not succeed, as sent (a server's text: fold it before
+    /// logging it). The payload job's `error` and a wait's `TaskFailed` reason hold it folded
+    /// and cut to 500 characters.
     pub message: Option<String>,
     /// The echoed `extraData`.
     pub extra_data: Option<serde_json::Value>,

@@ -1237,7 +1237,7 @@ mod tests {
         let lines_failed = tts(
             "p1",
             "200",
-            r#"[{"errorMessage":"bad line"},{"uri":"ftp://x/a","errorMessage":"bad too"}]"#,
+            r#"[{"errorMessage":"bad line"},{"uri":"","errorMessage":"bad too"}]"#,
         );
         let no_results = tts("p2", "200", "[]");
         let with_audio = tts("p4", "200", r#"[{"uri":"https://cdn.example/a.mp3"}]"#);
@@ -1248,10 +1248,12 @@ mod tests {
                 hollow.body
             );
         }
-        // A line VMEG did not say failed: a relative or non-http(s) uri, none at all (a blank
-        // `errorMessage` says nothing), or a result that is not an object.
+        // A line VMEG did not say failed: a relative or non-http(s) uri (its `errorMessage` a
+        // remark: review 35-d #3), none at all (a blank `errorMessage` says nothing), or a
+        // result that is not an object.
         for unreadable in [
             r#"[{"errorMessage":"bad line"},{"uri":"ftp://x/a"}]"#,
+            r#"[{"errorMessage":"bad line"},{"uri":"ftp://x/a","errorMessage":"bad too"}]"#,
             r#"[{"uri":"/a.wav"}]"#,
             r#"[{"errorMessage":" \n "}]"#,
             r#"[{"errorMessage":"bad line"},null]"#,

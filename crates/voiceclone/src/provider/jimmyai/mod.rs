@@ -167,9 +167,15 @@ impl Backend for JimmyAi {
         _id: &'a JobId,
         job: CloneJob,
     ) -> BoxFuture<'a, Result<Voice, Error>> {
+        let refused = job.refused_result;
         Box::pin(std::future::ready(job.voice.ok_or_else(|| {
-            Error::new(ErrorKind::InvalidResponse)
-                .with_message("the task completed without a modelId")
+            // A modelId this crate refuses is quoted: the preview is paid, JimmyAI lists no
+            // voices, and its text is all its support can go by.
+            let message = match refused {
+                Some(refused) => format!("the task completed with {refused}"),
+                None => "the task completed without a modelId".to_owned(),
+            };
+            Error::new(ErrorKind::InvalidResponse).with_message(message)
         })))
     }
 

@@ -100,6 +100,7 @@ pub(crate) fn clone_job(task: &types::AudioTask, fallback_id: Option<&JobId>) ->
         }
         job = job.with_voice(voice);
     }
+    job.refused_result = crate::wire::refused_id("a modelId", text(task.model_id.as_ref()));
     Some(job)
 }
 
@@ -116,6 +117,7 @@ pub(crate) fn speech_job(
         }
         job = job.with_speech(speech);
     }
+    job.refused_result = crate::wire::refused_url("an audioUrl", text(task.audio_url.as_ref()));
     Some(job)
 }
 

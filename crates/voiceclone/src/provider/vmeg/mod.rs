@@ -191,11 +191,16 @@ impl Backend for Vmeg {
         job: CloneJob,
     ) -> BoxFuture<'a, Result<Voice, Error>> {
         Box::pin(async move {
-            match job.voice {
-                Some(v) => Ok(v),
+            match (job.voice, job.refused_result) {
+                (Some(v), _) => Ok(v),
+                // A voice id this crate refuses: the clone list drops it as well, so waiting
+                // again reads the same. Said and quoted, for VMEG's support.
+                (None, Some(refused)) => Err(Error::new(ErrorKind::InvalidResponse)
+                    .with_provider(Provider::Vmeg)
+                    .with_message(format!("the task finished with {refused}"))),
                 // The vendor's answer named no voice: the clone list entry carrying the
                 // task's id (narrowed by the name the vendor gave, if any).
-                None => voice_for_task(t, &self.client, id, job.name.as_deref()).await,
+                (None, None) => voice_for_task(t, &self.client, id, job.name.as_deref()).await,
             }
         })
     }

@@ -117,6 +117,7 @@ pub(crate) fn clone_job(
         }
         job = job.with_voice(voice);
     }
+    job.refused_result = crate::wire::refused_id("a voiceId", text(data.voice_id.as_ref()));
     if let Some(t) = created {
         job = job.with_created_at(t);
     }
@@ -195,13 +196,16 @@ pub(crate) fn speech_data_has_unfailed_line(data: &str) -> bool {
                 read = read.saturating_add(1);
                 unfailed = match element.map(|e| serde_json::from_str::<types::TtsResult>(e.get()))
                 {
+                    // As `speech` reads a line: failed only without audio, without a uri
+                    // this crate refuses, and with a non-blank `errorMessage`.
                     Some(Ok(line)) => {
                         matches!(
                             crate::wire::checked_url(text(line.uri.as_ref())),
                             Ok(Some(_))
-                        ) || !text(line.error_message.as_ref()).is_some_and(|m| {
-                            m.chars().any(|c| !c.is_whitespace() && !c.is_control())
-                        })
+                        ) || uri_refused(line.uri.as_ref())
+                            || !text(line.error_message.as_ref()).is_some_and(|m| {
+                                m.chars().any(|c| !c.is_whitespace() && !c.is_control())
+                            })
                     }
                     // Not an object: an unreadable line, which VMEG did not say failed.
                     Some(Err(_)) | None => true,
@@ -234,31 +238,54 @@ pub(super) fn sync_speech_job(data: &types::TtsCreateData) -> Option<SpeechJob> 
     speech_job(data, fallback, TaskStatus::Succeeded)
 }
 
+/// Whether a TTS line gives a `uri` this crate refuses: a non-blank text that is no absolute
+/// http(s) URL, or a value that is no text at all (an object). The vendor said where the
+/// line's audio is; this crate could not read it.
+fn uri_refused(uri: Option<&Text>) -> bool {
+    uri.is_some_and(|u| {
+        u.as_str()
+            .is_none_or(|r| crate::wire::checked_url(Some(r)).is_err())
+    })
+}
+
+/// The most characters of a line's `errorMessage` quoted as a remark in why the line could
+/// not be read (several lines' reasons go into one error).
+const REMARK_CHARS: usize = 200;
+
 /// A TTS result's lines as speech (failed lines kept as segments with their error). The
 /// results are one per line, by position: a result that could not be read (`null`, not an
 /// object) keeps its place as an [`unreadable`](SpeechSegment::unreadable) segment, so no
 /// line takes another's audio. A line without usable audio and without the vendor's
-/// `errorMessage` is unreadable too, never failed: VMEG did not say it failed.
+/// `errorMessage` is unreadable too, never failed: VMEG did not say it failed. So is a line
+/// whose `uri` this crate refuses, `errorMessage` or not (review 35-d #3): the vendor gave
+/// its audio, and its words there are a remark, as beside a usable uri.
 fn speech(data: &types::TtsCreateData) -> Speech {
     let segment = |l: &types::TtsResult| {
-        let raw = text(l.uri.as_ref());
+        // Quoted in a wait's `TaskFailed` reason: folded and cut like the task's own.
+        let message = text(l.error_message.as_ref())
+            .map(|m| crate::error::folded(m, crate::error::MAX_MESSAGE_CHARS))
+            .filter(|m| !m.is_empty());
+        let refused = uri_refused(l.uri.as_ref());
+        // The uri itself is not quoted: a signed URL's query is a credential.
+        let unreadable = match (refused, &message) {
+            (true, Some(m)) => format!(
+                "its uri is not an absolute http(s) URL (its errorMessage: {})",
+                crate::error::folded(m, REMARK_CHARS)
+            ),
+            (true, None) => {
+                "its uri is not an absolute http(s) URL, and it has no errorMessage".to_owned()
+            }
+            (false, _) => "it has no uri and no errorMessage".to_owned(),
+        };
         SpeechSegment::new(
-            parse_url("results[].uri", raw),
+            parse_url("results[].uri", text(l.uri.as_ref())),
             l.duration
                 .and_then(|d| d.value())
                 .filter(|d| *d >= 0.0 && *d < 1e9)
                 .map(Duration::from_secs_f64),
-            // Quoted in a wait's `TaskFailed` reason: folded and cut like the task's own.
-            text(l.error_message.as_ref())
-                .map(|m| crate::error::folded(m, crate::error::MAX_MESSAGE_CHARS))
-                .filter(|m| !m.is_empty()),
+            message.filter(|_| !refused),
         )
-        // The uri itself is not quoted: a signed URL's query is a credential.
-        .with_unreadable(if raw.is_some_and(|r| !r.trim().is_empty()) {
-            "its uri is not an absolute http(s) URL, and it has no errorMessage"
-        } else {
-            "it has no uri and no errorMessage"
-        })
+        .with_unreadable(unreadable)
     };
     let skipped = data.results.skipped_at();
     let mut kept = data.results.iter();
@@ -448,6 +475,38 @@ mod tests {
         assert_eq!(speech.audio_urls.len(), 1);
     }
 
+    /// Review 35-d #3: a line whose `uri` this crate refuses (relative, another scheme, not
+    /// a string) is one it could not read, even beside an `errorMessage`: the vendor said
+    /// where the audio is, and its words are a remark in the reason. Without a `uri` (or with
+    /// a blank one) the `errorMessage` is still the vendor's failure.
+    #[test]
+    fn a_line_with_a_refused_uri_and_an_error_message_is_unreadable_not_failed() {
+        let r: types::TtsCreateData = serde_json::from_value(serde_json::json!({
+            "taskId": "t1",
+            "results": [
+                {"uri": "/files/t1/2.wav", "errorMessage": "duration adjusted"},
+                {"uri": "s3://bucket/2.wav", "errorMessage": "duration\nadjusted"},
+                {"uri": {"k": 1}, "errorMessage": "duration adjusted"},
+                {"uri": null, "errorMessage": "bad voice"},
+                {"uri": " ", "errorMessage": "bad voice"},
+            ]
+        }))
+        .unwrap();
+        let speech = speech_job(&r, None, TaskStatus::Succeeded)
+            .unwrap()
+            .speech
+            .unwrap();
+        for (i, seg) in speech.segments.iter().enumerate().take(3) {
+            assert!(!seg.failed() && seg.error.is_none(), "{i}: {seg:?}");
+            let why = seg.unreadable.as_deref().unwrap();
+            assert!(why.contains("not an absolute http(s) URL"), "{i}: {why}");
+            assert!(why.contains("duration adjusted"), "{i}: {why}");
+        }
+        for seg in speech.segments.get(3..).unwrap() {
+            assert!(seg.failed() && seg.unreadable.is_none(), "{seg:?}");
+        }
+    }
+
     #[test]
     fn clone_result_voice() {
         let r: types::CloneVoiceCreateData =
@@ -470,6 +529,9 @@ mod tests {
             r#"{"uri":"https://cdn.example/a.mp3","errorMessage":"x"}"#,
             r#"{"uri":"/a.wav"}"#,
             r#"{"uri":"ftp://x/a","errorMessage":"bad"}"#,
+            r#"{"uri":"/a.wav","errorMessage":"bad"}"#,
+            r#"{"uri":{},"errorMessage":"bad"}"#,
+            r#"{"uri":null,"errorMessage":"bad"}"#,
             r#"{"errorMessage":"bad"}"#,
             r#"{"errorMessage":" \u0007 "}"#,
             r#"{"errorMessage":7}"#,

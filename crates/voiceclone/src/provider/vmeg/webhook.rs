@@ -23,6 +23,19 @@ pub(crate) enum Payload {
     Speech(SpeechJob),
 }
 
+/// The failure reason a webhook with `code` (not 200) and `message` gives its job and a
+/// wait's `TaskFailed`: the message, a server's text, folded and cut as every other server
+/// reason is where it is read (a newline would start a forged line in the wait's INFO line;
+/// review 35-d #6), or the code when it says nothing. The one rule for the event's job and
+/// the hub's failure (`wait::hub`); the event's own `message` stays as sent.
+#[cfg(feature = "webhook")]
+pub(crate) fn failure_reason(message: Option<&str>, code: i64) -> String {
+    message
+        .map(|m| crate::error::folded(m, crate::error::MAX_MESSAGE_CHARS))
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| format!("vendor code {code}"))
+}
+
 /// The event's `data` as a clone or speech job, for the products this crate knows (`None`
 /// otherwise, or when `data` does not fit). VMEG webhooks carry no status: `code == 200` is
 /// `Succeeded`, anything else `Failed` (with `message`, or the code, as the reason).
@@ -39,11 +52,7 @@ pub(crate) fn payload(
     } else {
         TaskStatus::Failed
     };
-    let failure_reason = || {
-        message
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("vendor code {code}"))
-    };
+    let failure_reason = || failure_reason(message, code);
     // The one normalization both kinds get: failure reason and idempotency key.
     fn finish<J: Job>(
         mut job: J,
