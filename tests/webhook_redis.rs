@@ -721,7 +721,9 @@ async fn redis_a_failure_of_another_task_or_after_a_success_without_result_is_ke
     let hollow = stored_edited("task-hollow", "key-hollow", json!(200), |b| {
         b["event"] = json!("openapi-tts");
         b["data"] = json!({"taskId": "task-hollow",
-            "results": [{"errorMessage": "bad line"}, {"uri": "/a.wav", "errorMessage": "bad"}]});
+            // Every line failed by VMEG's word: a blank uri says no audio (a relative one
+            // beside an errorMessage is unreadable, not failed: review 35-d #3).
+            "results": [{"errorMessage": "bad line"}, {"uri": "", "errorMessage": "bad"}]});
     });
     store.record(&hollow).await.unwrap();
     let failed = stored_coded("task-hollow", "key-hollow", json!(500));
