@@ -292,10 +292,31 @@ fn a_run_holding_the_lock_file_refuses_another_run_on_the_directory() {
     flock(&held, FlockOperation::NonBlockingLockExclusive).unwrap();
     let r = run(&sim, &speak_args(&c.file, &c.out));
     assert_eq!(r.code, 2, "{r:?}");
-    assert_eq!(r.json()["error"]["kind"], "manifest_locked", "{r:?}");
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "manifest_locked", "{r:?}");
+    // A lock a dead machine left on a shared file system: the way out is named, not only
+    // another --out, which pays again (review 35 pass 2 #3).
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("remove") && msg.contains(".voiceclone-manifest.lock"),
+        "{msg}"
+    );
     assert_eq!(paid(&sim), 0);
     drop(held);
+    // The run makes the lock file itself this time.
+    std::fs::remove_file(dir.join(".voiceclone-manifest.lock")).unwrap();
     run(&sim, &speak_args(&c.file, &c.out)).expect(0);
+    // Shared as the manifest is (0666 less the umask): another user's run sharing DIR can
+    // open and lock it (review 35 pass 2 #2; it was 0600).
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(".voiceclone-manifest.lock"), mode(MANIFEST));
 }
 
 /// A symlink planted at the lock file's name is not followed (nothing is created or locked

@@ -774,27 +774,37 @@ pub fn lock(dir: &Path) -> Result<(Option<impl Sized>, Option<String>), Failure>
             )),
         ));
     }
-    let locked_by_another = |what: &str| {
+    let locked_by_another = |what: &str, stale: &str| {
         Failure::other(
             Exit::Usage,
             "manifest_locked",
             format!(
-                "another run of this tool is using {} (it holds {what}); nothing was sent. Wait for it to end, or use another --out directory",
+                "another run of this tool is using {} (it holds {what}); nothing was sent. Wait for it to end{stale} (another --out directory starts over and pays again for every part already made)",
                 dir.display()
             ),
         )
         .with("manifest", dir.join(FILE_NAME).display().to_string())
     };
     let file = dir.join(LOCK_FILE_NAME);
+    // Readable and writable by all the umask lets through, as the manifest is: a run of
+    // another user sharing DIR must be able to lock it too (review 35 pass 2 #2).
     let file_lock = match open(
         &file,
         OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::RUSR | Mode::WUSR,
+        Mode::from_raw_mode(0o666),
     ) {
         Ok(fd) => match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => Ok(fd),
             Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
-                return Err(locked_by_another(&format!("the lock of {LOCK_FILE_NAME}")));
+                // On NFSv3 the lock of a machine that died holding it stays until that
+                // machine comes back (review 35 pass 2 #3).
+                return Err(locked_by_another(
+                    &format!("the lock of {LOCK_FILE_NAME}"),
+                    &format!(
+                        "; if no run is going (a machine that ran one died, and a shared file system kept its lock), remove {} and rerun",
+                        file.display()
+                    ),
+                ));
             }
             Err(e) => Err(format!("locking {}: {e}", file.display())),
         },
@@ -808,7 +818,7 @@ pub fn lock(dir: &Path) -> Result<(Option<impl Sized>, Option<String>), Failure>
         Ok(fd) => match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => Ok(fd),
             Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
-                return Err(locked_by_another("the directory's lock"));
+                return Err(locked_by_another("the directory's lock", ""));
             }
             Err(e) => Err(format!("locking {}: {e}", dir.display())),
         },
