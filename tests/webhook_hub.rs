@@ -1503,3 +1503,50 @@ async fn a_delivery_signed_by_a_clock_behind_this_one_still_finds_the_task() {
         ("task-vmeg-clock-behind", &voiceclone::Evidence::Webhook)
     );
 }
+
+/// The window is widened by VMEG's clock skew only, never by a verifier's tolerance of hours:
+/// a key reused after VMEG's 24 h has its earlier use's delivery in a long-keeping store,
+/// and that task is not this submit's (review 35 pass 2 #4).
+#[tokio::test]
+async fn a_delivery_of_an_earlier_use_of_the_key_is_not_found_for_a_new_submit() {
+    use voiceclone::webhook::{MemoryStore, Verifier};
+    let day = Duration::from_secs(24 * 3600);
+    let store = MemoryStore::new()
+        .dedupe(1_000, 3 * day)
+        .keep_events(3 * day, 100, 1 << 20);
+    let verifier = Verifier::new(WebhookSecret::new(SECRET)).tolerance(day + day / 4 + day / 24);
+    let hub = CompletionHub::with_store(verifier, Arc::new(store));
+    assert!(
+        hub.verifier().max_age() > day + day / 24,
+        "the tolerance was shortened"
+    );
+    let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
+    let client = client(&sim, Some(&hub));
+    let key = "reused-after-a-day-01";
+    let body = json!({
+        "code": 200, "event": "openapi-tts", "pipelineKey": "pk-yesterday",
+        "extraData": {"voiceclone": {"idempotencyKey": key}},
+        "data": {"taskId": "task-vmeg-yesterday", "results": [{"uri": "https://cdn.example/a.m4a"}]},
+    })
+    .to_string();
+    // Signed 25 h ago: the first use of the key.
+    let ts = (now_ms() - 25 * 3600 * 1000).to_string();
+    let delivery = hub
+        .receive(&ts, &sign(&ts, body.as_bytes()), body.as_bytes())
+        .await;
+    assert!(matches!(delivery, Delivery::Fresh(_)), "{delivery:?}");
+    let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(5));
+    q.kind = Some(voiceclone::JobKind::Speech);
+    q.idempotency_key = Some(key.to_owned());
+    let r = client.reconcile(&q).await;
+    assert!(
+        !matches!(
+            &r,
+            Ok(voiceclone::Reconciled::Found {
+                evidence: voiceclone::Evidence::Webhook,
+                ..
+            })
+        ),
+        "yesterday's delivery was taken for today's submit: {r:?}"
+    );
+}

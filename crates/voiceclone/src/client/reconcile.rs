@@ -551,7 +551,8 @@ impl Client {
     /// The completion hub's word on the submit of `q`: the delivery for its key (under the API
     /// key's text filter, as `Client::job_for_idempotency_key` reads it: a delivery may echo
     /// the key, review 30-a #8), of its kind and sent since `from` by VMEG's clock, which may
-    /// run as far behind this one as the hub's verifier accepts. Local and cheap, so
+    /// run as far behind this one as the hub's verifier accepts (at most [`FUTURE_SKEW`]).
+    /// Local and cheap, so
     /// [`Client::reconcile`] reads it before the task list, again after the filtered walk
     /// before any answer from it, and once more after the read without the type filter
     /// before `None` (each walk may take minutes, and a delivery may land during it).
@@ -566,9 +567,12 @@ impl Client {
         {
             // `sent_at` is on VMEG's clock, which the hub's verifier lets run its `max_age`
             // behind this one: a delivery dated that far before the window may still be the
-            // submit's, as a listed task is (review 35-b #1).
+            // submit's, as a listed task is (review 35-b #1). No further than the task
+            // list's own skew: a tolerance of hours would take the delivery of an earlier
+            // use of a key reused after VMEG's 24 h for this submit's (pass 2 #4).
             Ok(event) => {
-                let from = from.checked_sub(hub.verifier().max_age()).unwrap_or(from);
+                let skew = hub.verifier().max_age().min(FUTURE_SKEW);
+                let from = from.checked_sub(skew).unwrap_or(from);
                 event.filter(|e| answers_for(e, q.kind, from))
             }
             Err(e) => {
