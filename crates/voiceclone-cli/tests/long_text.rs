@@ -573,8 +573,10 @@ fn a_rerun_right_after_a_lost_submit_waits_out_the_pause_and_resends_it_under_it
     let dir = Path::new(&c.out);
     let job = manifest(dir)["parts"][1]["job_id"].clone();
     forget_submit(dir, 1);
-    // Submitted just now, so the rerun always meets the pause.
-    age_submit(dir, 1, Duration::ZERO);
+    // Begun a minute ago: its retries may have gone on until just now (a 30 s attempt cut,
+    // then another), and the manifest records only when it began, so the pause is counted
+    // from the rerun's start (review 35 pass 2 #1: resent at once).
+    age_submit(dir, 1, Duration::from_secs(60));
     let (paid, creates) = (
         sim.paid("vmeg"),
         sim.handle.stats().requests("vmeg.ttsCreateAsync"),

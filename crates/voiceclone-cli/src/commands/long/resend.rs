@@ -360,13 +360,16 @@ impl Run<'_> {
         // `--timeout 0.01`: the resend failed on every rerun) or let one request take 30 min.
         // Dropping the resend when the bound runs out loses nothing: the key and the submit
         // time are in the manifest, and the part stays `submitting` for the next rerun.
-        // The latest earlier resend of the key (an earlier run's, cut short by its bound or a
-        // Ctrl-C) may have made the task, not listed yet: an empty search after a 409 must
-        // not settle before its attempts have (review 30 pass 2 #2). It is recorded at its
-        // start; its retries may have gone on for ATTEMPT_REACH, never past this one's start.
+        // The latest earlier request under the key (an earlier run's resend cut short by its
+        // bound or a Ctrl-C, else the first submit) may have made the task, not listed yet:
+        // an empty search after a 409 must not settle before its attempts have (review 30
+        // pass 2 #2), and a repeat under the key waits the pause after its last attempt
+        // (review 35 pass 2 #1: a first submit cut and retried for a minute was resent at
+        // once). It is recorded at its start; its retries may have gone on for
+        // ATTEMPT_REACH, never past this one's start.
         let earlier = before
             .as_ref()
-            .and_then(PartRecord::last_resent_at)
+            .and_then(|r| r.last_resent_at().or_else(|| r.submitted_at()))
             .and_then(|t| t.checked_add(ATTEMPT_REACH))
             .map(|t| t.min(started));
         let send = || async {
