@@ -180,7 +180,9 @@ pub struct SimConfig {
     /// 10 ms to 1 hour.
     pub header_read_timeout: Duration,
     /// Time a request may take to send its body; then HTTP 408 and the
-    /// connection is closed. Default 30 s; bounds 10 ms to 1 hour.
+    /// connection is closed. Default 30 s; bounds 10 ms to 1 hour. A request
+    /// refused before any credential was checked (a wrong key, an unknown path)
+    /// has its body read only while it comes at 1 MiB/s after a first second.
     pub body_read_timeout: Duration,
     /// Time a write of an answer may make no progress (the client stopped
     /// reading); then the connection is closed. Default 30 s; bounds 10 ms

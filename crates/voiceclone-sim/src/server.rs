@@ -850,10 +850,12 @@ async fn dispatch(
         Api::Storage => vmeg::materials::storage_put(&sh, req).await,
         Api::Sim => {
             // Its 404 answers a careless base URL (an extra prefix) too, often with an
-            // upload still being sent: read it first, or the client sees a reset.
+            // upload still being sent: read it first, or the client sees a reset. No key
+            // is checked here, so only as long as the body keeps coming.
             let (parts, body) = req.into_parts();
-            crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
-            sim_file(&sh, &path)
+            let whole =
+                crate::wire::drain_stranger(&parts, body, sh.config.body_read_timeout).await;
+            crate::respond::closing(whole, sim_file(&sh, &path))
         }
     };
     if plan.exclusive == Some(FaultKind::DropAfter) {

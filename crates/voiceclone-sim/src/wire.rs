@@ -58,6 +58,69 @@ pub(crate) async fn drain(
     drain_polled(body, timeout).await;
 }
 
+/// How long [`drain_stranger`] reads a body before its first MiB must have come, and
+/// how much longer each further MiB buys: a stranger's body is drained while it comes at
+/// 1 MiB/s or more.
+const STRANGER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// See [`STRANGER_GRACE`].
+const STRANGER_PACE_BYTES: usize = 1024 * 1024;
+
+/// [`drain`] before an answer to a request no credential vouches for (a wrong or missing
+/// API key, a path outside both vendor roots, a refused upload URL): it stops, leaving the
+/// rest unread, once the body falls behind 1 MiB/s after a first second of grace (or at
+/// [`DRAIN_LIMIT`] or `timeout`). A body sent at full speed is drained whole, so its
+/// answer still reaches the client rather than a reset; one dripped a byte at a time no
+/// longer holds a connection slot for the whole body read timeout, during which it counted
+/// in flight, so that `max_connections` strangers refused every other client.
+///
+/// Whether the body was read to its end (or, expecting `100 Continue`, left unsent): when
+/// not, the answer should close the connection ([`crate::respond::closing`]).
+pub(crate) async fn drain_stranger(
+    parts: &axum::http::request::Parts,
+    mut body: Body,
+    timeout: std::time::Duration,
+) -> bool {
+    use http_body_util::BodyExt;
+    let arrived = parts.extensions.get::<Arrived>().map(|a| a.0);
+    if leave_unread(&parts.headers, arrived) {
+        tracing::trace!("early answer to a request expecting 100 Continue: body left unsent");
+        return true;
+    }
+    let started = tokio::time::Instant::now();
+    let last = started.checked_add(timeout);
+    let mut seen = 0usize;
+    loop {
+        let mibs = u32::try_from(seen / STRANGER_PACE_BYTES).unwrap_or(u32::MAX);
+        let paced = STRANGER_GRACE
+            .checked_mul(mibs.saturating_add(1))
+            .and_then(|d| started.checked_add(d));
+        let deadline = match (paced, last) {
+            (Some(p), Some(l)) => p.min(l),
+            (p, l) => p.or(l).unwrap_or(started),
+        };
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(None) => return true,
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    seen = seen.saturating_add(data.len());
+                    if seen > DRAIN_LIMIT {
+                        return false;
+                    }
+                }
+            }
+            Ok(Some(Err(_))) => return false,
+            Err(_) => {
+                tracing::debug!(
+                    read = seen,
+                    "a stranger's body came too slowly: left unread"
+                );
+                return false;
+            }
+        }
+    }
+}
+
 /// When a request reached the simulator's dispatch (a request extension).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Arrived(pub(crate) std::time::Instant);

@@ -502,3 +502,84 @@ fn a_public_base_url_must_be_a_plain_http_url() {
             .unwrap();
     }
 }
+
+/// Review 35-a #1: a request with a wrong or missing key, or to a path outside both vendor
+/// roots, or a PUT to an unknown upload URL, dripping its body a byte at a time, is
+/// answered and closed within about a second, and the slot it held serves a keyed client.
+/// Before, each was drained for the whole `body_read_timeout` before its answer, counted
+/// in flight all along, so that `max_connections` such strangers refused everyone else.
+#[tokio::test]
+async fn strangers_dripping_a_body_are_answered_and_closed_and_free_their_slots() {
+    // Long timeouts: only the bound on a stranger's drain can end these.
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_connection_limits(
+        4,
+        Duration::from_secs(600),
+        Duration::from_secs(600),
+    )))
+    .await
+    .unwrap();
+    let cases = [
+        ("/openapi/v1/task/clone-voice/create", "Bearer wrong", "401"),
+        // JimmyAI's refusal is a 200 with its own code.
+        ("/api/open-api/v1/soundCloning/clones", "", "200"),
+        ("/v1/openapi/v1/task/clone-voice/create", "", "404"),
+        ("/sim/storage/none?X-Sim-Signature=x", "", "403"),
+    ];
+    let mut drips = Vec::new();
+    for (path, auth, want) in cases {
+        let s = TcpStream::connect(sim.addr()).await.unwrap();
+        let (mut rd, mut wr) = s.into_split();
+        let method = if path.starts_with("/sim/storage") {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let auth = if auth.is_empty() {
+            String::new()
+        } else {
+            format!("Authorization: {auth}\r\n")
+        };
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}X-Idempotency-Key: drip\r\nContent-Type: application/json\r\nContent-Length: 60000000\r\n\r\n{{"
+        );
+        wr.write_all(head.as_bytes()).await.unwrap();
+        // One byte every 100 ms until the server closes.
+        let dripper = tokio::spawn(async move {
+            while wr.write_all(b" ").await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let reader = tokio::spawn(async move {
+            let mut out = Vec::new();
+            // A generous bound: the drain under test ends after about a second, where
+            // before it ran for the 600 s body read timeout.
+            let r = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut out)).await;
+            assert!(
+                r.is_ok(),
+                "{path}: the server kept the dripping stranger's connection"
+            );
+            (path, want, String::from_utf8_lossy(&out).into_owned())
+        });
+        drips.push((dripper, reader));
+    }
+    for (dripper, reader) in drips {
+        let (path, want, answer) = reader.await.unwrap();
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {want}")),
+            "{path}: {answer}"
+        );
+        assert!(!answer.contains("\"code\":20000"), "{path}: {answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{path}: {answer}"
+        );
+        dripper.abort();
+    }
+    let r = client()
+        .get(format!("{}/openapi/v1/tasks/list", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
