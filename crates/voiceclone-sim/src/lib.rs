@@ -191,11 +191,11 @@
 //!   a multipart upload's parts, run on tokio's blocking pool (never under a
 //!   lock), so a large upload does not hold a current-thread runtime; calls to
 //!   `complete` for one upload run one after the other (one copy of it at a time).
-//! - **JSON bodies parsed at once.** A JSON body (either vendor) is parsed only with
-//!   room in a budget of 8 MiB of bodies being parsed and checked
+//! - **JSON bodies parsed at once.** A JSON body (either vendor) is read and parsed only
+//!   with room in a budget of 8 MiB of bodies being read, parsed and checked
 //!   ([`bounds::MAX_JSON_PARSE_BYTES`]; a larger body takes it alone), as each parses to
-//!   some 17 to 32 times its size; the others wait for room within
-//!   [`SimConfig::body_read_timeout`] (counted from the request's body), past which VMEG
+//!   some 17 to 32 times its size; the others wait for room, unread, within
+//!   [`SimConfig::body_read_timeout`], past which VMEG
 //!   answers 503 with `Retry-After` and JimmyAI [`SimConfig::jimmy_server_error`]
 //!   ("busy"): nothing created, no VMEG key used.
 //! - **Stored data.** Finished tasks beyond [`SimConfig::max_tasks`] (the
