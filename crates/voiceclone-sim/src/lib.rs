@@ -96,7 +96,8 @@
 //! processing, a VMEG 409, a 503 for a full task table) is not counted.
 //!
 //! Result audio, TTS files and uploads are served from `GET /sim/files/{name}`
-//! on the same port (plain `http://`, so clients can download them).
+//! on the same port (plain `http://`, so clients can download them); any method
+//! but GET and HEAD there gets 405, as a CDN's or S3's download URL answers.
 //!
 //! # Audio that plays
 //!

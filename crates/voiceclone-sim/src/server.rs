@@ -737,7 +737,8 @@ fn endpoint(
 }
 
 /// The router: one route per [`ROUTES`] row (also with a trailing slash);
-/// a wrong method or an unknown path gets the vendor's "not found" answer.
+/// a wrong method or an unknown path gets the vendor's "not found" answer
+/// (a file URL's wrong method 405, see [`dispatch`]).
 fn router(shared: Arc<Shared>) -> Router {
     let mut r: Router<Arc<Shared>> = Router::new();
     for &(verb, path, op, api) in ROUTES {
@@ -855,7 +856,17 @@ async fn dispatch(
             let (parts, body) = req.into_parts();
             let whole =
                 crate::wire::drain_stranger(&parts, body, sh.config.body_read_timeout).await;
-            crate::respond::closing(whole, sim_file(&sh, &path))
+            let resp = if path.starts_with("/sim/files/")
+                && parts.method != axum::http::Method::GET
+                && parts.method != axum::http::Method::HEAD
+            {
+                // The files are a CDN's or S3's download URLs, which refuse a PUT or a
+                // DELETE: served as a GET, a client's upload to the wrong URL got 200.
+                method_not_allowed()
+            } else {
+                sim_file(&sh, &path)
+            };
+            crate::respond::closing(whole, resp)
         }
     };
     if plan.exclusive == Some(FaultKind::DropAfter) {
@@ -1006,6 +1017,17 @@ fn sim_file(sh: &Shared, path: &str) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
+    r
+}
+
+/// 405 for a method other than GET or HEAD on a file URL.
+fn method_not_allowed() -> Response<Body> {
+    let mut r = json_response(
+        405,
+        &json!({"error": "method not allowed: GET or HEAD only"}),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     r
 }
 

@@ -583,3 +583,45 @@ async fn strangers_dripping_a_body_are_answered_and_closed_and_free_their_slots(
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 }
+
+/// Review 35-a #3: the simulator's file URLs (an upload's `url`, a result's) answer only
+/// GET and HEAD; a PUT, POST or DELETE gets 405 with `Allow: GET, HEAD`, as a CDN or S3
+/// refuses it, and the file stays as it was. Before, each was served as a GET: a PUT of a
+/// recording to the download URL got 200 (the stored file echoed back), and a client that
+/// uploaded to the wrong URL passed on the simulator.
+#[tokio::test]
+async fn file_urls_answer_only_get_and_head() {
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
+    let file = vec![7u8; 1000];
+    let url = common::jimmy_upload(&sim.base_url(), sim.api_key(), "a.wav", &file).await;
+    let http = client();
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::POST,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let r = http
+            .request(method.clone(), &url)
+            .body(vec![1u8; 500])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method}");
+        let allow = r.headers().get("allow").and_then(|v| v.to_str().ok());
+        assert_eq!(allow, Some("GET, HEAD"), "{method}");
+    }
+    // An unknown file too: the method is wrong whatever the name.
+    let r = http
+        .put(format!("{}/sim/files/none.wav", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let r = http.head(&url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let got = http.get(&url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(got.as_ref(), file.as_slice(), "the file changed");
+}

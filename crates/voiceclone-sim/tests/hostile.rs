@@ -914,9 +914,10 @@ async fn early_answers_arrive_while_the_client_is_still_sending() {
 }
 
 /// The simulator's own 404 (a path outside both vendor roots: a base URL with an extra
-/// prefix) and the GET routes carrying a body answer only once the body is read, like the
-/// other early answers. Before, they answered and closed with the body unread, and a client
-/// sending 20 MiB saw a broken pipe or a reset instead of the 404 (or the list).
+/// prefix), its 405 (a PUT to a file URL) and the GET routes carrying a body answer only
+/// once the body is read, like the other early answers. Before, they answered and closed
+/// with the body unread, and a client sending 20 MiB saw a broken pipe or a reset instead
+/// of the 404 (or the list).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_outside_the_vendor_roots_and_on_get_routes_arrive() {
     let sim = Simulator::start_with(common::keyed(SimConfig::default()))
@@ -933,7 +934,7 @@ async fn early_answers_outside_the_vendor_roots_and_on_get_routes_arrive() {
         (
             reqwest::Method::PUT,
             format!("{base}/sim/files/none.wav"),
-            404,
+            405,
         ),
         (
             reqwest::Method::GET,
