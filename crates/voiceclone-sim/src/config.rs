@@ -230,7 +230,7 @@ pub struct SimConfig {
     /// within their TTL). Default 200,000; bounds 1 to 10,000,000.
     pub max_idempotency_keys: usize,
     /// VMEG cloned voices kept (oldest evicted first; an evicted voice id
-    /// answers as an unknown one; their text is bounded by
+    /// answers as an unknown one; a deleted voice is not counted; their text is bounded by
     /// [`SimConfig::max_task_bytes`] too), and as many JimmyAI model ids (likewise:
     /// an evicted `modelId` answers "not found"). Default 100,000; bounds 1
     /// to 10,000,000.

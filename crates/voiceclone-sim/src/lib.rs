@@ -233,9 +233,9 @@
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
 //!   Voices made by clones stay in the VMEG voice library when their task is
 //!   evicted, and JimmyAI model ids stay usable when their preview task is;
-//!   at most [`SimConfig::max_voices`] of each are kept (oldest first; for
-//!   model ids, the oldest not activated first, activated ones only when no
-//!   other is left, never the one just made), and
+//!   at most [`SimConfig::max_voices`] of each are kept (oldest first, a deleted
+//!   voice counting no more; for model ids, the oldest not activated first,
+//!   activated ones only when no other is left, never the one just made), and
 //!   the voices' text (name, sample text, audio URL) holds at most
 //!   [`SimConfig::max_task_bytes`] besides (oldest evicted first, the newest
 //!   and a voice being renamed always kept); each of those fields is bounded

@@ -625,3 +625,72 @@ async fn file_urls_answer_only_get_and_head() {
     let got = http.get(&url).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(got.as_ref(), file.as_slice(), "the file changed");
 }
+
+/// A clone's voice, made at once: its `voiceId`.
+async fn clone_voice(sim: &SimHandle, key: &str) -> String {
+    let (s, v, _) = common::vmeg_post(
+        sim,
+        "/openapi/v1/task/clone-voice/create-async",
+        key,
+        json!({"refAudio": "https://example.com/a.wav"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 200, "{v}");
+    let task = v["data"]["taskId"].as_str().unwrap().to_owned();
+    sim.complete_all_now();
+    let d = common::get(sim, &format!("/openapi/v1/tasks/detail?taskId={task}"))
+        .await
+        .1;
+    d["data"]["result"]["voiceId"].as_str().unwrap().to_owned()
+}
+
+/// Review 35-a #4: a deleted voice no longer holds a place under `max_voices` (nor the
+/// voices' byte bound), so a live voice is never evicted to make room while a deleted one
+/// stays. Before, a delete only marked the voice, eviction took the oldest whatever it
+/// was, and a client's live, paid-for voice "disappeared" (TTS 400, "found in neither the
+/// system nor the clone voice library") behind another client's clone-and-delete loop.
+#[tokio::test]
+async fn deleted_voices_make_room_before_any_live_one_is_evicted() {
+    let sim = Simulator::start_with(common::keyed(SimConfig {
+        max_voices: 2,
+        ..SimConfig::default()
+    }))
+    .await
+    .unwrap();
+    let kept = clone_voice(&sim, "kept").await;
+    for i in 0..3 {
+        let gone = clone_voice(&sim, &format!("gone-{i}")).await;
+        let (s, v, _) = common::vmeg_post(
+            &sim,
+            "/openapi/v1/assets/voice/clone/delete",
+            &format!("delete-{i}"),
+            json!({"voiceId": gone}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(s, 200, "{v}");
+    }
+    let newest = clone_voice(&sim, "newest").await;
+    for voice in [&kept, &newest] {
+        let (s, v, _) = common::vmeg_post(
+            &sim,
+            "/openapi/v1/task/tts/create-async",
+            &format!("tts-{voice}"),
+            json!({"data": [{"text": "hi", "voiceId": voice}]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(s, 200, "{voice}: {v}");
+    }
+    let (s, l, _) = common::vmeg_post(
+        &sim,
+        "/openapi/v1/assets/voice/clone/list",
+        "list",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l["data"]["total"], 2, "{l}");
+}
