@@ -248,7 +248,8 @@ impl SimHandle {
     /// [`SimConfig::max_records`], holding at most [`SimConfig::max_task_bytes`]
     /// (oldest dropped first; the latest always kept).
     pub fn webhook_deliveries(&self) -> Vec<Delivery> {
-        lock(&self.shared.deliveries).kept.iter().cloned().collect()
+        let kept: Vec<_> = lock(&self.shared.deliveries).kept.iter().cloned().collect();
+        kept.iter().map(|d| Delivery::clone(d)).collect()
     }
 
     /// Wait (real time) until at least `n` webhook attempts were recorded or
