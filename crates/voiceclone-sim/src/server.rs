@@ -262,7 +262,9 @@ impl SimHandle {
     /// paused (`#[tokio::test(start_paused = true)]`, the simulator on a runtime of its
     /// own as the crate docs advise), it still waits for deliveries to come. The wait
     /// runs on the simulator's runtime and wakes as each attempt is recorded; it returns
-    /// at once if that runtime has shut down.
+    /// at once if that runtime has shut down, and at the timeout if nothing drives that
+    /// runtime any more (a current-thread runtime kept beside the handle after `block_on`:
+    /// no delivery is made there either).
     pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
         // `Instant + Duration` panics on overflow; a caller's "forever" is no deadline.
         // Timed on the caller's tokio clock, a paused one moved the deadline on as soon
@@ -273,8 +275,36 @@ impl SimHandle {
             self.runtime
                 .spawn(async move { sh.wait_for_recorded(n, deadline).await }),
         );
-        // An error is the simulator's runtime gone: nothing more will be delivered.
-        let _ = (&mut wait.0).await;
+        // The deadline once more, on a thread of its own: the wait above runs only if the
+        // simulator's runtime is driven, and the caller's clock may be paused. Dropping
+        // `done` (the wait over) ends the thread at once.
+        let (done, done_rx) = std::sync::mpsc::channel::<()>();
+        let (fire, fired) = tokio::sync::oneshot::channel::<()>();
+        // No deadline: `fire` is held here, so `fired` never resolves.
+        let mut unfired = Some(fire);
+        if deadline.is_some()
+            && let Some(fire) = unfired.take()
+        {
+            let timer = std::thread::Builder::new()
+                .name("voiceclone-sim-wait".into())
+                .spawn(move || {
+                    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        done_rx.recv_timeout(timeout)
+                    {
+                        let _ = fire.send(());
+                    }
+                });
+            if let Err(e) = timer {
+                tracing::debug!(error = %e, "no timer thread: the wait relies on the runtime");
+            }
+        }
+        tokio::select! {
+            // An error is the simulator's runtime gone: nothing more will be delivered.
+            _ = &mut wait.0 => {}
+            // An error is the timer thread gone without firing (it could not start).
+            Ok(()) = fired => {}
+        }
+        drop((done, unfired));
         self.webhook_deliveries()
     }
     /// Number of tasks (both APIs) currently stored.

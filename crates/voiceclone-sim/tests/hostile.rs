@@ -756,6 +756,41 @@ async fn a_test_with_a_paused_clock_waits_real_time_for_a_delivery() {
     .unwrap();
 }
 
+/// Review 35-a #6: the simulator on a runtime that nothing drives any more (a
+/// current-thread runtime kept beside the handle after `block_on`): `wait_for_deliveries`
+/// still ends at its timeout. Before, the wait ran only as a task on that runtime, which
+/// never ran it, and the caller waited forever whatever its timeout.
+#[tokio::test]
+async fn a_delivery_wait_ends_at_its_timeout_when_the_simulator_s_runtime_is_idle() {
+    let (rt, sim) = std::thread::spawn(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sim = rt
+            .block_on(Simulator::start_with(common::keyed(SimConfig::default())))
+            .unwrap();
+        (rt, sim)
+    })
+    .join()
+    .unwrap();
+    // A guard far beyond the wait's own timeout, so that a hang fails the test.
+    let d = tokio::time::timeout(
+        Duration::from_secs(20),
+        sim.wait_for_deliveries(1, Duration::from_millis(200)),
+    )
+    .await
+    .expect("the wait ignored its 200 ms timeout");
+    assert!(d.is_empty(), "{d:?}");
+    // A runtime is not dropped from inside another one.
+    std::thread::spawn(move || {
+        drop(sim);
+        drop(rt);
+    })
+    .join()
+    .unwrap();
+}
+
 /// Shutting down while async creates are in flight, webhook configured. Before: shutdown
 /// aborted the deliveries first and stopped accepting after, and nothing stopped a
 /// delivery spawned in between (a create still being handled): it was delivered some
