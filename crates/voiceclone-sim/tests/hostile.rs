@@ -1068,7 +1068,18 @@ async fn moving_the_clock_past_retention_keeps_answers_and_webhooks() {
     let sync = tokio::spawn(async move {
         vmeg_post(&s2, "/openapi/v1/task/clone-voice/create", "sync-1", clone).await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The sync create accepted (its task made, its answer awaited) before the clock
+    // moves: a fixed sleep let a slow machine make the task after the move, and the test
+    // passed without the case it names (review 35-a #7).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sim.billable("vmeg.cloneVoiceCreate") < 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        sim.billable("vmeg.cloneVoiceCreate"),
+        1,
+        "sync create accepted"
+    );
     sim.advance_clock(Duration::from_secs(2 * 86_400));
     let (st, v) = sync.await.unwrap();
     assert_eq!(st, 200, "{v}");
