@@ -102,10 +102,10 @@ pub const MAX_IDEMPOTENCY_KEYS: usize = 10_000_000;
 /// up to the vendor's 100 MB).
 pub const MAX_CONCURRENT_UPLOADS: usize = 2;
 
-/// Bytes of JSON request bodies (both vendors) being parsed and checked at once, at
+/// Bytes of JSON request bodies (both vendors) being read, parsed and checked at once, at
 /// most; a body larger takes the whole budget alone. Each parses to some 17 to 32 times
 /// its size, so this holds the parsed bodies to some 256 MiB; bodies beyond wait their
-/// turn within the body read timeout, then get a 503, busy.
+/// turn, unread, within the body read timeout, then get a 503, busy.
 pub const MAX_JSON_PARSE_BYTES: usize = 8 * 1024 * 1024;
 
 /// VMEG webhook attempts in flight at once, at most (each a connection to the

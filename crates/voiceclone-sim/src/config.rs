@@ -180,7 +180,9 @@ pub struct SimConfig {
     /// 10 ms to 1 hour.
     pub header_read_timeout: Duration,
     /// Time a request may take to send its body; then HTTP 408 and the
-    /// connection is closed. Default 30 s; bounds 10 ms to 1 hour.
+    /// connection is closed. Default 30 s; bounds 10 ms to 1 hour. A request
+    /// refused before any credential was checked (a wrong key, an unknown path)
+    /// has its body read only while it comes at 1 MiB/s after a first second.
     pub body_read_timeout: Duration,
     /// Time a write of an answer may make no progress (the client stopped
     /// reading); then the connection is closed. Default 30 s; bounds 10 ms
@@ -228,7 +230,7 @@ pub struct SimConfig {
     /// within their TTL). Default 200,000; bounds 1 to 10,000,000.
     pub max_idempotency_keys: usize,
     /// VMEG cloned voices kept (oldest evicted first; an evicted voice id
-    /// answers as an unknown one; their text is bounded by
+    /// answers as an unknown one; a deleted voice is not counted; their text is bounded by
     /// [`SimConfig::max_task_bytes`] too), and as many JimmyAI model ids (likewise:
     /// an evicted `modelId` answers "not found"). Default 100,000; bounds 1
     /// to 10,000,000.

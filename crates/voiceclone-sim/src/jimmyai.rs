@@ -85,9 +85,13 @@ pub(crate) async fn handle(
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     if !bearer_ok(&parts.headers, &sh.config.api_key) {
-        // Read what the client is still sending, so the answer reaches it.
-        crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
-        return err(sh, sh.config.jimmy_auth_error, "Invalid or missing API key");
+        // Read what the client is still sending, so the answer reaches it; but only as long
+        // as it keeps coming: a stranger's slow body must not hold the connection slot.
+        let whole = crate::wire::drain_stranger(&parts, body, sh.config.body_read_timeout).await;
+        return crate::respond::closing(
+            whole,
+            err(sh, sh.config.jimmy_auth_error, "Invalid or missing API key"),
+        );
     }
     let bad = sh.config.jimmy_bad_request;
     match op {

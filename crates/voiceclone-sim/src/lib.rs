@@ -96,7 +96,8 @@
 //! processing, a VMEG 409, a 503 for a full task table) is not counted.
 //!
 //! Result audio, TTS files and uploads are served from `GET /sim/files/{name}`
-//! on the same port (plain `http://`, so clients can download them).
+//! on the same port (plain `http://`, so clients can download them); any method
+//! but GET and HEAD there gets 405, as a CDN's or S3's download URL answers.
 //!
 //! # Audio that plays
 //!
@@ -191,11 +192,11 @@
 //!   a multipart upload's parts, run on tokio's blocking pool (never under a
 //!   lock), so a large upload does not hold a current-thread runtime; calls to
 //!   `complete` for one upload run one after the other (one copy of it at a time).
-//! - **JSON bodies parsed at once.** A JSON body (either vendor) is parsed only with
-//!   room in a budget of 8 MiB of bodies being parsed and checked
+//! - **JSON bodies parsed at once.** A JSON body (either vendor) is read and parsed only
+//!   with room in a budget of 8 MiB of bodies being read, parsed and checked
 //!   ([`bounds::MAX_JSON_PARSE_BYTES`]; a larger body takes it alone), as each parses to
-//!   some 17 to 32 times its size; the others wait for room within
-//!   [`SimConfig::body_read_timeout`] (counted from the request's body), past which VMEG
+//!   some 17 to 32 times its size; the others wait for room, unread, within
+//!   [`SimConfig::body_read_timeout`], past which VMEG
 //!   answers 503 with `Retry-After` and JimmyAI [`SimConfig::jimmy_server_error`]
 //!   ("busy"): nothing created, no VMEG key used.
 //! - **Stored data.** Finished tasks beyond [`SimConfig::max_tasks`] (the
@@ -232,9 +233,9 @@
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
 //!   Voices made by clones stay in the VMEG voice library when their task is
 //!   evicted, and JimmyAI model ids stay usable when their preview task is;
-//!   at most [`SimConfig::max_voices`] of each are kept (oldest first; for
-//!   model ids, the oldest not activated first, activated ones only when no
-//!   other is left, never the one just made), and
+//!   at most [`SimConfig::max_voices`] of each are kept (oldest first, a deleted
+//!   voice counting no more; for model ids, the oldest not activated first,
+//!   activated ones only when no other is left, never the one just made), and
 //!   the voices' text (name, sample text, audio URL) holds at most
 //!   [`SimConfig::max_task_bytes`] besides (oldest evicted first, the newest
 //!   and a voice being renamed always kept); each of those fields is bounded

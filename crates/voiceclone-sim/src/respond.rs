@@ -14,6 +14,16 @@ pub(crate) fn body_timeout(body: Value) -> Response<Body> {
     r
 }
 
+/// `r`, closing the connection after it when `whole` is false (the request body was left
+/// partly unread, see [`crate::wire::drain_stranger`]).
+pub(crate) fn closing(whole: bool, mut r: Response<Body>) -> Response<Body> {
+    if !whole {
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
 /// A JSON response with the given status.
 pub(crate) fn json_response(status: u16, body: &Value) -> Response<Body> {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());

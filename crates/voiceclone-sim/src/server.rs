@@ -248,7 +248,8 @@ impl SimHandle {
     /// [`SimConfig::max_records`], holding at most [`SimConfig::max_task_bytes`]
     /// (oldest dropped first; the latest always kept).
     pub fn webhook_deliveries(&self) -> Vec<Delivery> {
-        lock(&self.shared.deliveries).kept.iter().cloned().collect()
+        let kept: Vec<_> = lock(&self.shared.deliveries).kept.iter().cloned().collect();
+        kept.iter().map(|d| Delivery::clone(d)).collect()
     }
 
     /// Wait (real time) until at least `n` webhook attempts were recorded or
@@ -261,7 +262,9 @@ impl SimHandle {
     /// paused (`#[tokio::test(start_paused = true)]`, the simulator on a runtime of its
     /// own as the crate docs advise), it still waits for deliveries to come. The wait
     /// runs on the simulator's runtime and wakes as each attempt is recorded; it returns
-    /// at once if that runtime has shut down.
+    /// at once if that runtime has shut down, and at the timeout if nothing drives that
+    /// runtime any more (a current-thread runtime kept beside the handle after `block_on`:
+    /// no delivery is made there either).
     pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
         // `Instant + Duration` panics on overflow; a caller's "forever" is no deadline.
         // Timed on the caller's tokio clock, a paused one moved the deadline on as soon
@@ -272,8 +275,36 @@ impl SimHandle {
             self.runtime
                 .spawn(async move { sh.wait_for_recorded(n, deadline).await }),
         );
-        // An error is the simulator's runtime gone: nothing more will be delivered.
-        let _ = (&mut wait.0).await;
+        // The deadline once more, on a thread of its own: the wait above runs only if the
+        // simulator's runtime is driven, and the caller's clock may be paused. Dropping
+        // `done` (the wait over) ends the thread at once.
+        let (done, done_rx) = std::sync::mpsc::channel::<()>();
+        let (fire, fired) = tokio::sync::oneshot::channel::<()>();
+        // No deadline: `fire` is held here, so `fired` never resolves.
+        let mut unfired = Some(fire);
+        if deadline.is_some()
+            && let Some(fire) = unfired.take()
+        {
+            let timer = std::thread::Builder::new()
+                .name("voiceclone-sim-wait".into())
+                .spawn(move || {
+                    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        done_rx.recv_timeout(timeout)
+                    {
+                        let _ = fire.send(());
+                    }
+                });
+            if let Err(e) = timer {
+                tracing::debug!(error = %e, "no timer thread: the wait relies on the runtime");
+            }
+        }
+        tokio::select! {
+            // An error is the simulator's runtime gone: nothing more will be delivered.
+            _ = &mut wait.0 => {}
+            // An error is the timer thread gone without firing (it could not start).
+            Ok(()) = fired => {}
+        }
+        drop((done, unfired));
         self.webhook_deliveries()
     }
     /// Number of tasks (both APIs) currently stored.
@@ -737,7 +768,8 @@ fn endpoint(
 }
 
 /// The router: one route per [`ROUTES`] row (also with a trailing slash);
-/// a wrong method or an unknown path gets the vendor's "not found" answer.
+/// a wrong method or an unknown path gets the vendor's "not found" answer
+/// (a file URL's wrong method 405, see [`dispatch`]).
 fn router(shared: Arc<Shared>) -> Router {
     let mut r: Router<Arc<Shared>> = Router::new();
     for &(verb, path, op, api) in ROUTES {
@@ -850,10 +882,22 @@ async fn dispatch(
         Api::Storage => vmeg::materials::storage_put(&sh, req).await,
         Api::Sim => {
             // Its 404 answers a careless base URL (an extra prefix) too, often with an
-            // upload still being sent: read it first, or the client sees a reset.
+            // upload still being sent: read it first, or the client sees a reset. No key
+            // is checked here, so only as long as the body keeps coming.
             let (parts, body) = req.into_parts();
-            crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
-            sim_file(&sh, &path)
+            let whole =
+                crate::wire::drain_stranger(&parts, body, sh.config.body_read_timeout).await;
+            let resp = if path.starts_with("/sim/files/")
+                && parts.method != axum::http::Method::GET
+                && parts.method != axum::http::Method::HEAD
+            {
+                // The files are a CDN's or S3's download URLs, which refuse a PUT or a
+                // DELETE: served as a GET, a client's upload to the wrong URL got 200.
+                method_not_allowed()
+            } else {
+                sim_file(&sh, &path)
+            };
+            crate::respond::closing(whole, resp)
         }
     };
     if plan.exclusive == Some(FaultKind::DropAfter) {
@@ -1004,6 +1048,17 @@ fn sim_file(sh: &Shared, path: &str) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
+    r
+}
+
+/// 405 for a method other than GET or HEAD on a file URL.
+fn method_not_allowed() -> Response<Body> {
+    let mut r = json_response(
+        405,
+        &json!({"error": "method not allowed: GET or HEAD only"}),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     r
 }
 

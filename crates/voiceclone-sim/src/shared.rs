@@ -63,7 +63,10 @@ pub(crate) struct Shared {
 /// most `max_task_bytes` (the latest always kept).
 #[derive(Debug, Default)]
 pub(crate) struct DeliveryLog {
-    pub kept: VecDeque<Delivery>,
+    /// Shared, so that a snapshot copies handles under the lock, and the bodies (up to
+    /// `max_task_bytes` of them) after it: copied under it, every webhook attempt
+    /// finishing meanwhile blocked a runtime worker on this lock.
+    pub kept: VecDeque<std::sync::Arc<Delivery>>,
     /// [`delivery_bytes`] of `kept`.
     bytes: usize,
     /// Attempts recorded so far, kept or not.
@@ -274,7 +277,7 @@ impl Shared {
         let mut log = lock(&self.deliveries);
         log.recorded = log.recorded.saturating_add(1);
         log.bytes = log.bytes.saturating_add(delivery_bytes(&d));
-        log.kept.push_back(d);
+        log.kept.push_back(std::sync::Arc::new(d));
         // By count, then by bytes; the latest is always kept.
         while log.kept.len() > self.config.max_records.max(1)
             || (log.bytes > self.config.max_task_bytes && log.kept.len() > 1)

@@ -261,7 +261,6 @@ pub(crate) struct Voice {
     pub task_id: String,
     pub created: Duration,
     pub updated: Duration,
-    pub deleted: bool,
 }
 
 impl Voice {
@@ -421,7 +420,11 @@ pub(crate) struct State {
     /// evicted it in the same call, before its sync create or webhook had
     /// read it (a billed create answered 502, a webhook never sent).
     finished: VecDeque<(Duration, String)>,
+    /// The voice library (deleted voices are removed at once: nothing reads them again,
+    /// and kept they held places under `max_voices` that live voices were evicted for).
     pub voices: BTreeMap<String, Voice>,
+    /// Voice ids, oldest first, for eviction; a deleted voice's entry stays until it is
+    /// reached or the queue is compacted ([`State::delete_voice`]).
     pub voice_order: VecDeque<String>,
     /// [`Voice::bytes`] of the stored voices: bounded by
     /// [`Limits::max_task_bytes`] as the tasks are (the voices copy a clone's
@@ -735,7 +738,6 @@ impl State {
                         task_id: t.id.clone(),
                         created: done,
                         updated: done,
-                        deleted: false,
                     };
                     self.voice_order.push_back(v.voice_id.clone());
                     self.voice_bytes = self.voice_bytes.saturating_add(v.bytes());
@@ -827,10 +829,10 @@ impl State {
         }
     }
 
-    /// Rename a stored, undeleted voice (`false`: no such voice), evicting the
+    /// Rename a stored voice (`false`: no such voice), evicting the
     /// oldest others if the new name takes the voices past their byte bound.
     pub fn rename_voice(&mut self, id: &str, name: String, now: Duration) -> bool {
-        let Some(v) = self.voices.get_mut(id).filter(|v| !v.deleted) else {
+        let Some(v) = self.voices.get_mut(id) else {
             return false;
         };
         let folded = name.to_lowercase();
@@ -844,6 +846,22 @@ impl State {
         v.name_folded = folded;
         v.updated = now;
         self.evict_voices(Some(id));
+        true
+    }
+
+    /// Delete a stored voice (`false`: no such voice). Its place in `voice_order` is
+    /// dropped once stale entries outnumber the voices, so a clone-and-delete loop does
+    /// not grow the queue.
+    pub fn delete_voice(&mut self, id: &str) -> bool {
+        let Some(v) = self.voices.remove(id) else {
+            return false;
+        };
+        self.voice_bytes = self.voice_bytes.saturating_sub(v.bytes());
+        let bound = self.voices.len().saturating_mul(2).saturating_add(1024);
+        if self.voice_order.len() > bound {
+            let voices = &self.voices;
+            self.voice_order.retain(|id| voices.contains_key(id));
+        }
         true
     }
 
@@ -1478,6 +1496,24 @@ mod tests {
             st.voices.values().map(Voice::bytes).sum::<usize>()
         );
         assert!(!st.rename_voice("cv_0", "x".into(), secs(22)));
+    }
+
+    /// Review 35-a #4: a deleted voice leaves the library, its bytes and, in a
+    /// clone-and-delete loop, its place in the eviction queue.
+    #[test]
+    fn deleted_voices_leave_no_trace() {
+        let mut st = State::new(limits());
+        for i in 0..3_000 {
+            let mut t = Task::new(format!("c{i}"), TaskKind::VmegClone, secs(i), secs(1));
+            t.voice_id = Some(format!("cv_{i}"));
+            st.insert_task(t).unwrap();
+            st.settle(secs(i + 1));
+            assert!(st.delete_voice(&format!("cv_{i}")));
+            assert!(!st.delete_voice(&format!("cv_{i}")), "deleted twice");
+        }
+        assert!(st.voices.is_empty());
+        assert_eq!(st.voice_bytes(), 0);
+        assert!(st.voice_order.len() <= 1024 + 1, "{}", st.voice_order.len());
     }
 
     #[test]

@@ -18,9 +18,9 @@ pub(crate) enum BodyError {
     Incomplete(String),
     /// Not fully received within the body read timeout.
     TimedOut,
-    /// Received, but no room to parse it within the body read timeout: the bodies being
-    /// parsed hold the whole budget ([`crate::bounds::MAX_JSON_PARSE_BYTES`]). Answered
-    /// 503, busy, as the upload slots are.
+    /// No room to read and parse it within the body read timeout: the bodies being read
+    /// and parsed hold the whole budget ([`crate::bounds::MAX_JSON_PARSE_BYTES`]).
+    /// Answered 503, busy, as the upload slots are.
     Busy,
 }
 
@@ -56,6 +56,69 @@ pub(crate) async fn drain(
         return;
     }
     drain_polled(body, timeout).await;
+}
+
+/// How long [`drain_stranger`] reads a body before its first MiB must have come, and
+/// how much longer each further MiB buys: a stranger's body is drained while it comes at
+/// 1 MiB/s or more.
+const STRANGER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// See [`STRANGER_GRACE`].
+const STRANGER_PACE_BYTES: usize = 1024 * 1024;
+
+/// [`drain`] before an answer to a request no credential vouches for (a wrong or missing
+/// API key, a path outside both vendor roots, a refused upload URL): it stops, leaving the
+/// rest unread, once the body falls behind 1 MiB/s after a first second of grace (or at
+/// [`DRAIN_LIMIT`] or `timeout`). A body sent at full speed is drained whole, so its
+/// answer still reaches the client rather than a reset; one dripped a byte at a time no
+/// longer holds a connection slot for the whole body read timeout, during which it counted
+/// in flight, so that `max_connections` strangers refused every other client.
+///
+/// Whether the body was read to its end (or, expecting `100 Continue`, left unsent): when
+/// not, the answer should close the connection ([`crate::respond::closing`]).
+pub(crate) async fn drain_stranger(
+    parts: &axum::http::request::Parts,
+    mut body: Body,
+    timeout: std::time::Duration,
+) -> bool {
+    use http_body_util::BodyExt;
+    let arrived = parts.extensions.get::<Arrived>().map(|a| a.0);
+    if leave_unread(&parts.headers, arrived) {
+        tracing::trace!("early answer to a request expecting 100 Continue: body left unsent");
+        return true;
+    }
+    let started = tokio::time::Instant::now();
+    let last = started.checked_add(timeout);
+    let mut seen = 0usize;
+    loop {
+        let mibs = u32::try_from(seen / STRANGER_PACE_BYTES).unwrap_or(u32::MAX);
+        let paced = STRANGER_GRACE
+            .checked_mul(mibs.saturating_add(1))
+            .and_then(|d| started.checked_add(d));
+        let deadline = match (paced, last) {
+            (Some(p), Some(l)) => p.min(l),
+            (p, l) => p.or(l).unwrap_or(started),
+        };
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(None) => return true,
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    seen = seen.saturating_add(data.len());
+                    if seen > DRAIN_LIMIT {
+                        return false;
+                    }
+                }
+            }
+            Ok(Some(Err(_))) => return false,
+            Err(_) => {
+                tracing::debug!(
+                    read = seen,
+                    "a stranger's body came too slowly: left unread"
+                );
+                return false;
+            }
+        }
+    }
 }
 
 /// When a request reached the simulator's dispatch (a request extension).
@@ -101,9 +164,14 @@ async fn discard(body: &mut Body, mut seen: usize) {
 /// Reads `body` whole if it holds at most `limit` bytes: `TooLarge` past it
 /// (the rest drained as [`drain`] does), `Incomplete` when it breaks off
 /// (a truncated body, bad chunked encoding).
-pub(crate) async fn read_limited(mut body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
+pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
+    read_sized(body, limit, 0).await
+}
+
+/// [`read_limited`] into a buffer made for `capacity` bytes at first.
+async fn read_sized(mut body: Body, limit: usize, capacity: usize) -> Result<Vec<u8>, BodyError> {
     use http_body_util::BodyExt;
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(capacity);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Incomplete(causes(&e)))?;
         let Ok(data) = frame.into_data() else {
@@ -149,12 +217,16 @@ fn causes(e: &dyn std::error::Error) -> String {
 /// when `allow_empty`. A body over `limit` is drained (see [`drain`]) before
 /// `TooLarge` is answered.
 ///
-/// A body is parsed only with room in `budget` (one permit a byte of body, at most the
-/// whole budget, so one body alone always fits), waited for within what is left of
-/// `timeout` (then `Busy`); the permit comes back with the object and must be held until
-/// the handler is done with it. A body parses to some 17 times its size (32 for an array
-/// of zeros), and parsed bodies were bounded only by the server's worker threads: 48 of
-/// them parsing 1 MiB bodies at once grew a test binary by a GiB.
+/// A body is read and parsed only with room in `budget` (one permit a byte of body, at most
+/// the whole budget, so one body alone always fits), waited for within `timeout` (then
+/// `Busy`, the body drained); the body then has `timeout` to arrive. The room is taken
+/// before the body is read, as much as its `Content-Length` declares (`limit` when it
+/// declares none), so that bodies waiting their turn stay in their clients' sockets: read
+/// first, a thousand 1 MiB creates waiting at once held a GiB beside the budget. The
+/// permit comes back with the object and must be held until the handler is done with it.
+/// A body parses to some 17 times its size (32 for an array of zeros), and parsed bodies
+/// were bounded only by the server's worker threads: 48 of them parsing 1 MiB bodies at
+/// once grew a test binary by a GiB.
 pub(crate) async fn read_json<'a>(
     body: Body,
     limit: usize,
@@ -162,8 +234,30 @@ pub(crate) async fn read_json<'a>(
     timeout: std::time::Duration,
     budget: &'a tokio::sync::Semaphore,
 ) -> Result<(Map<String, Value>, Option<SemaphorePermit<'a>>), BodyError> {
-    let started = tokio::time::Instant::now();
-    let bytes = tokio::time::timeout(timeout, read_limited(body, limit))
+    let hint = axum::body::HttpBody::size_hint(&body);
+    let declared = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    // Declared over the limit: refused by `read_limited`, which keeps none of it.
+    let room = if declared(hint.lower()) > limit {
+        0
+    } else {
+        hint.upper()
+            .map_or(limit, declared)
+            .min(limit)
+            .min(crate::bounds::MAX_JSON_PARSE_BYTES)
+    };
+    let permits = u32::try_from(room).unwrap_or(u32::MAX);
+    // Polled once before the deadline is checked: room available now is taken whatever
+    // the timeout.
+    let mut permit = match tokio::time::timeout(timeout, budget.acquire_many(permits)).await {
+        Ok(Ok(p)) => p,
+        // Closed: never, as nothing closes it.
+        Ok(Err(_)) | Err(_) => {
+            // Answered before the body was read: drained, or the client sees a reset.
+            drain_polled(body, timeout).await;
+            return Err(BodyError::Busy);
+        }
+    };
+    let bytes = tokio::time::timeout(timeout, read_sized(body, limit, room))
         .await
         .map_err(|_| BodyError::TimedOut)??;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -173,19 +267,9 @@ pub(crate) async fn read_json<'a>(
             Err(BodyError::Malformed("request body is required".into()))
         };
     }
-    let permits =
-        u32::try_from(bytes.len().min(crate::bounds::MAX_JSON_PARSE_BYTES)).unwrap_or(u32::MAX);
-    // Polled once before the deadline is checked: room available now is taken even when
-    // the read used up the timeout.
-    let deadline = started.checked_add(timeout);
-    let permit = match deadline {
-        Some(at) => tokio::time::timeout_at(at, budget.acquire_many(permits))
-            .await
-            .map_err(|_| BodyError::Busy)?,
-        None => budget.acquire_many(permits).await,
-    }
-    // Closed: never, as nothing closes it.
-    .map_err(|_| BodyError::Busy)?;
+    // Room taken beyond the body's length (a chunked body, sized by `limit`) goes back.
+    let needed = bytes.len().min(crate::bounds::MAX_JSON_PARSE_BYTES);
+    drop(permit.split(room.saturating_sub(needed)));
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok((m, Some(permit))),
         Ok(_) => Err(BodyError::Malformed(
@@ -337,6 +421,61 @@ mod tests {
         assert!(grown.capacity() > grown.len(), "the case being fixed");
         let kept = exact(grown);
         assert_eq!(kept.capacity(), kept.len());
+    }
+
+    /// Review 35-a #2: a JSON body is read only once it has room in the parse budget (as
+    /// much as its `Content-Length` declares), so that bodies waiting their turn stay in
+    /// their clients' sockets. Before, each was read whole first and held while it waited:
+    /// a thousand concurrent 1 MiB creates held a GiB outside the 8 MiB budget.
+    #[tokio::test(start_paused = true)]
+    async fn a_json_body_is_read_only_with_room_in_the_parse_budget() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        /// A body of known length that notes being read.
+        struct Watched(Arc<AtomicBool>, Option<axum::body::Bytes>, u64);
+        impl axum::body::HttpBody for Watched {
+            type Data = axum::body::Bytes;
+            type Error = std::convert::Infallible;
+            fn poll_frame(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>>
+            {
+                self.0.store(true, Ordering::SeqCst);
+                std::task::Poll::Ready(self.1.take().map(|b| Ok(hyper::body::Frame::data(b))))
+            }
+            fn size_hint(&self) -> hyper::body::SizeHint {
+                hyper::body::SizeHint::with_exact(self.2)
+            }
+        }
+        let all = crate::bounds::MAX_JSON_PARSE_BYTES;
+        let budget = tokio::sync::Semaphore::new(all);
+        let held = budget
+            .acquire_many(u32::try_from(all).unwrap())
+            .await
+            .unwrap();
+        let json = format!(r#"{{"a":"{}"}}"#, "x".repeat(1000));
+        let len = json.len();
+        let polled = Arc::new(AtomicBool::new(false));
+        let body = Body::new(Watched(
+            polled.clone(),
+            Some(json.into()),
+            u64::try_from(len).unwrap(),
+        ));
+        let timeout = std::time::Duration::from_secs(60);
+        let read = read_json(body, 1 << 20, false, timeout, &budget);
+        tokio::pin!(read);
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), &mut read).await;
+        assert!(waiting.is_err(), "no room in the budget: still waiting");
+        assert!(
+            !polled.load(Ordering::SeqCst),
+            "the body was read before it had room in the budget"
+        );
+        drop(held);
+        let (m, permit) = read.await.unwrap();
+        assert_eq!(m.get("a").and_then(Value::as_str).map(str::len), Some(1000));
+        assert!(permit.is_some());
+        assert_eq!(budget.available_permits(), all - len);
     }
 
     #[test]

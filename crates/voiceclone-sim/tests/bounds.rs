@@ -502,3 +502,195 @@ fn a_public_base_url_must_be_a_plain_http_url() {
             .unwrap();
     }
 }
+
+/// Review 35-a #1: a request with a wrong or missing key, or to a path outside both vendor
+/// roots, or a PUT to an unknown upload URL, dripping its body a byte at a time, is
+/// answered and closed within about a second, and the slot it held serves a keyed client.
+/// Before, each was drained for the whole `body_read_timeout` before its answer, counted
+/// in flight all along, so that `max_connections` such strangers refused everyone else.
+#[tokio::test]
+async fn strangers_dripping_a_body_are_answered_and_closed_and_free_their_slots() {
+    // Long timeouts: only the bound on a stranger's drain can end these.
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_connection_limits(
+        4,
+        Duration::from_secs(600),
+        Duration::from_secs(600),
+    )))
+    .await
+    .unwrap();
+    let cases = [
+        ("/openapi/v1/task/clone-voice/create", "Bearer wrong", "401"),
+        // JimmyAI's refusal is a 200 with its own code.
+        ("/api/open-api/v1/soundCloning/clones", "", "200"),
+        ("/v1/openapi/v1/task/clone-voice/create", "", "404"),
+        ("/sim/storage/none?X-Sim-Signature=x", "", "403"),
+    ];
+    let mut drips = Vec::new();
+    for (path, auth, want) in cases {
+        let s = TcpStream::connect(sim.addr()).await.unwrap();
+        let (mut rd, mut wr) = s.into_split();
+        let method = if path.starts_with("/sim/storage") {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let auth = if auth.is_empty() {
+            String::new()
+        } else {
+            format!("Authorization: {auth}\r\n")
+        };
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}X-Idempotency-Key: drip\r\nContent-Type: application/json\r\nContent-Length: 60000000\r\n\r\n{{"
+        );
+        wr.write_all(head.as_bytes()).await.unwrap();
+        // One byte every 100 ms until the server closes.
+        let dripper = tokio::spawn(async move {
+            while wr.write_all(b" ").await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let reader = tokio::spawn(async move {
+            let mut out = Vec::new();
+            // A generous bound: the drain under test ends after about a second, where
+            // before it ran for the 600 s body read timeout.
+            let r = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut out)).await;
+            assert!(
+                r.is_ok(),
+                "{path}: the server kept the dripping stranger's connection"
+            );
+            (path, want, String::from_utf8_lossy(&out).into_owned())
+        });
+        drips.push((dripper, reader));
+    }
+    for (dripper, reader) in drips {
+        let (path, want, answer) = reader.await.unwrap();
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {want}")),
+            "{path}: {answer}"
+        );
+        assert!(!answer.contains("\"code\":20000"), "{path}: {answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{path}: {answer}"
+        );
+        dripper.abort();
+    }
+    let r = client()
+        .get(format!("{}/openapi/v1/tasks/list", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+/// Review 35-a #3: the simulator's file URLs (an upload's `url`, a result's) answer only
+/// GET and HEAD; a PUT, POST or DELETE gets 405 with `Allow: GET, HEAD`, as a CDN or S3
+/// refuses it, and the file stays as it was. Before, each was served as a GET: a PUT of a
+/// recording to the download URL got 200 (the stored file echoed back), and a client that
+/// uploaded to the wrong URL passed on the simulator.
+#[tokio::test]
+async fn file_urls_answer_only_get_and_head() {
+    let sim = Simulator::start_with(common::keyed(SimConfig::default()))
+        .await
+        .unwrap();
+    let file = vec![7u8; 1000];
+    let url = common::jimmy_upload(&sim.base_url(), sim.api_key(), "a.wav", &file).await;
+    let http = client();
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::POST,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let r = http
+            .request(method.clone(), &url)
+            .body(vec![1u8; 500])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method}");
+        let allow = r.headers().get("allow").and_then(|v| v.to_str().ok());
+        assert_eq!(allow, Some("GET, HEAD"), "{method}");
+    }
+    // An unknown file too: the method is wrong whatever the name.
+    let r = http
+        .put(format!("{}/sim/files/none.wav", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let r = http.head(&url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let got = http.get(&url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(got.as_ref(), file.as_slice(), "the file changed");
+}
+
+/// A clone's voice, made at once: its `voiceId`.
+async fn clone_voice(sim: &SimHandle, key: &str) -> String {
+    let (s, v, _) = common::vmeg_post(
+        sim,
+        "/openapi/v1/task/clone-voice/create-async",
+        key,
+        json!({"refAudio": "https://example.com/a.wav"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 200, "{v}");
+    let task = v["data"]["taskId"].as_str().unwrap().to_owned();
+    sim.complete_all_now();
+    let d = common::get(sim, &format!("/openapi/v1/tasks/detail?taskId={task}"))
+        .await
+        .1;
+    d["data"]["result"]["voiceId"].as_str().unwrap().to_owned()
+}
+
+/// Review 35-a #4: a deleted voice no longer holds a place under `max_voices` (nor the
+/// voices' byte bound), so a live voice is never evicted to make room while a deleted one
+/// stays. Before, a delete only marked the voice, eviction took the oldest whatever it
+/// was, and a client's live, paid-for voice "disappeared" (TTS 400, "found in neither the
+/// system nor the clone voice library") behind another client's clone-and-delete loop.
+#[tokio::test]
+async fn deleted_voices_make_room_before_any_live_one_is_evicted() {
+    let sim = Simulator::start_with(common::keyed(SimConfig {
+        max_voices: 2,
+        ..SimConfig::default()
+    }))
+    .await
+    .unwrap();
+    let kept = clone_voice(&sim, "kept").await;
+    for i in 0..3 {
+        let gone = clone_voice(&sim, &format!("gone-{i}")).await;
+        let (s, v, _) = common::vmeg_post(
+            &sim,
+            "/openapi/v1/assets/voice/clone/delete",
+            &format!("delete-{i}"),
+            json!({"voiceId": gone}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(s, 200, "{v}");
+    }
+    let newest = clone_voice(&sim, "newest").await;
+    for voice in [&kept, &newest] {
+        let (s, v, _) = common::vmeg_post(
+            &sim,
+            "/openapi/v1/task/tts/create-async",
+            &format!("tts-{voice}"),
+            json!({"data": [{"text": "hi", "voiceId": voice}]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(s, 200, "{voice}: {v}");
+    }
+    let (s, l, _) = common::vmeg_post(
+        &sim,
+        "/openapi/v1/assets/voice/clone/list",
+        "list",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l["data"]["total"], 2, "{l}");
+}

@@ -756,6 +756,41 @@ async fn a_test_with_a_paused_clock_waits_real_time_for_a_delivery() {
     .unwrap();
 }
 
+/// Review 35-a #6: the simulator on a runtime that nothing drives any more (a
+/// current-thread runtime kept beside the handle after `block_on`): `wait_for_deliveries`
+/// still ends at its timeout. Before, the wait ran only as a task on that runtime, which
+/// never ran it, and the caller waited forever whatever its timeout.
+#[tokio::test]
+async fn a_delivery_wait_ends_at_its_timeout_when_the_simulator_s_runtime_is_idle() {
+    let (rt, sim) = std::thread::spawn(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sim = rt
+            .block_on(Simulator::start_with(common::keyed(SimConfig::default())))
+            .unwrap();
+        (rt, sim)
+    })
+    .join()
+    .unwrap();
+    // A guard far beyond the wait's own timeout, so that a hang fails the test.
+    let d = tokio::time::timeout(
+        Duration::from_secs(20),
+        sim.wait_for_deliveries(1, Duration::from_millis(200)),
+    )
+    .await
+    .expect("the wait ignored its 200 ms timeout");
+    assert!(d.is_empty(), "{d:?}");
+    // A runtime is not dropped from inside another one.
+    std::thread::spawn(move || {
+        drop(sim);
+        drop(rt);
+    })
+    .join()
+    .unwrap();
+}
+
 /// Shutting down while async creates are in flight, webhook configured. Before: shutdown
 /// aborted the deliveries first and stopped accepting after, and nothing stopped a
 /// delivery spawned in between (a create still being handled): it was delivered some
@@ -914,9 +949,10 @@ async fn early_answers_arrive_while_the_client_is_still_sending() {
 }
 
 /// The simulator's own 404 (a path outside both vendor roots: a base URL with an extra
-/// prefix) and the GET routes carrying a body answer only once the body is read, like the
-/// other early answers. Before, they answered and closed with the body unread, and a client
-/// sending 20 MiB saw a broken pipe or a reset instead of the 404 (or the list).
+/// prefix), its 405 (a PUT to a file URL) and the GET routes carrying a body answer only
+/// once the body is read, like the other early answers. Before, they answered and closed
+/// with the body unread, and a client sending 20 MiB saw a broken pipe or a reset instead
+/// of the 404 (or the list).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_outside_the_vendor_roots_and_on_get_routes_arrive() {
     let sim = Simulator::start_with(common::keyed(SimConfig::default()))
@@ -933,7 +969,7 @@ async fn early_answers_outside_the_vendor_roots_and_on_get_routes_arrive() {
         (
             reqwest::Method::PUT,
             format!("{base}/sim/files/none.wav"),
-            404,
+            405,
         ),
         (
             reqwest::Method::GET,
@@ -1032,7 +1068,18 @@ async fn moving_the_clock_past_retention_keeps_answers_and_webhooks() {
     let sync = tokio::spawn(async move {
         vmeg_post(&s2, "/openapi/v1/task/clone-voice/create", "sync-1", clone).await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The sync create accepted (its task made, its answer awaited) before the clock
+    // moves: a fixed sleep let a slow machine make the task after the move, and the test
+    // passed without the case it names (review 35-a #7).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sim.billable("vmeg.cloneVoiceCreate") < 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        sim.billable("vmeg.cloneVoiceCreate"),
+        1,
+        "sync create accepted"
+    );
     sim.advance_clock(Duration::from_secs(2 * 86_400));
     let (st, v) = sync.await.unwrap();
     assert_eq!(st, 200, "{v}");

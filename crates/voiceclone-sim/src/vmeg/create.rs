@@ -278,7 +278,7 @@ pub(super) fn tts_create(
                             )));
                         }
                         classes.push((v.clone(), VoiceClass::System, Some(sv.provider.into())));
-                    } else if let Some(cv) = st.voices.get(v).filter(|x| !x.deleted) {
+                    } else if let Some(cv) = st.voices.get(v) {
                         classes.push((v.clone(), VoiceClass::Clone, Some(cv.provider.clone())));
                     } else {
                         return Err(e(format!(

@@ -848,21 +848,34 @@ fn storage_err(status: u16, code: &str, message: &str) -> Response<Body> {
 /// `PUT /sim/storage/{token}?...&X-Sim-Signature=...`: a presigned upload. An
 /// answer given before the body was read (a refused URL, a declared size over
 /// the limit) drains it first, so that the client sees the answer rather than
-/// a connection reset mid-upload (see [`crate::wire::drain`]).
+/// a connection reset mid-upload (see [`crate::wire::drain`]). Before the URL's signature
+/// was checked, only as long as the body keeps coming ([`crate::wire::drain_stranger`]).
 pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let mut body = Some(body);
-    let resp = storage_put_checked(sh, &parts, &mut body).await;
-    if let Some(unread) = body {
-        crate::wire::drain(&parts, unread, sh.config.body_read_timeout).await;
+    let mut signed = false;
+    let resp = storage_put_checked(sh, &parts, &mut body, &mut signed).await;
+    match body {
+        Some(unread) if signed => {
+            crate::wire::drain(&parts, unread, sh.config.body_read_timeout).await;
+            resp
+        }
+        Some(unread) => {
+            let timeout = sh.config.body_read_timeout;
+            let whole = crate::wire::drain_stranger(&parts, unread, timeout).await;
+            crate::respond::closing(whole, resp)
+        }
+        None => resp,
     }
-    resp
 }
 
+/// The answer to a storage request; `signed` is set once its URL's signature is found
+/// good (a refusal before that answers a stranger).
 async fn storage_put_checked(
     sh: &Shared,
     parts: &axum::http::request::Parts,
     body: &mut Option<Body>,
+    signed: &mut bool,
 ) -> Response<Body> {
     // The router sends every method on a storage path here. The method is part of
     // a presigned URL's signature, so S3 refuses any other with 403, and the
@@ -899,6 +912,7 @@ async fn storage_put_checked(
             "unknown or tampered upload URL",
         );
     };
+    *signed = true;
     if sh.clock.now() > grant.expires {
         return storage_err(403, "AccessDenied", "Request has expired");
     }

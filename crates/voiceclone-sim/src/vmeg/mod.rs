@@ -131,9 +131,10 @@ pub(crate) async fn handle(
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     if !bearer_ok(&parts.headers, &sh.config.api_key) {
-        // Read what the client is still sending, so the answer reaches it.
-        crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
-        return env_err(sh, 401, "Invalid or missing API Key");
+        // Read what the client is still sending, so the answer reaches it; but only as long
+        // as it keeps coming: a stranger's slow body must not hold the connection slot.
+        let whole = crate::wire::drain_stranger(&parts, body, sh.config.body_read_timeout).await;
+        return crate::respond::closing(whole, env_err(sh, 401, "Invalid or missing API Key"));
     }
     let limit = sh.config.vmeg_max_body_bytes;
     if matches!(

@@ -79,7 +79,6 @@ pub(super) fn clone_list(sh: &Shared, m: &Map<String, Value>) -> Result<Value, R
         .iter()
         .rev()
         .filter_map(|id| st.voices.get(id))
-        .filter(|v| !v.deleted)
         .filter(|v| {
             voice_id
                 .as_ref()
@@ -145,13 +144,9 @@ pub(super) fn clone_delete(
     m: &Map<String, Value>,
 ) -> Result<Response<Body>, Rejection> {
     let id = req_str(m, "voiceId").map_err(bad)?;
-    let (mut st, now) = sh.lock_state_now();
-    match st.voices.get_mut(&id).filter(|v| !v.deleted) {
-        Some(v) => {
-            v.deleted = true;
-            v.updated = now;
-            Ok(ok(Value::Null))
-        }
-        None => Err((404, "Voice not found".into())),
+    if sh.lock_state().delete_voice(&id) {
+        Ok(ok(Value::Null))
+    } else {
+        Err((404, "Voice not found".into()))
     }
 }
