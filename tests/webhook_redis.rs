@@ -3000,3 +3000,33 @@ async fn redis_junk_on_the_channel_or_in_the_store_does_not_flood_the_warnings()
         "{stored_values} warnings:\n{logs}"
     );
 }
+
+/// Whoever may write to the Redis may plant an event that does not verify as often as the
+/// hub reads it: 300 reads warn a handful of times (the 1st, 2nd, 4th, ...), not once each
+/// (review 35 pass 2 #7: the hub's throttle had no test).
+#[tokio::test]
+async fn redis_a_forged_event_read_back_many_times_does_not_flood_the_warnings() {
+    let ctx = ctx_or_skip!();
+    let (logs, _guard) = crate::adapter_support::capture_logs();
+    let hub = ctx.hub(ctx.store());
+    let mut forged = stored("task-forged-often", "cv_forged", None);
+    forged.signature = "00".repeat(32);
+    let json = serde_json::to_string(&forged).unwrap();
+    let _: () = ctx
+        .query(
+            redis::cmd("SET")
+                .arg(ctx.key("task", "task-forged-often"))
+                .arg(&json),
+        )
+        .await;
+    let id = voiceclone::JobId::new("task-forged-often");
+    for _ in 0..300 {
+        assert!(hub.completion(&id).await.unwrap().is_none());
+    }
+    let logs = logs.take();
+    let warned = logs
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("does not verify; ignored"))
+        .count();
+    assert!((1..=12).contains(&warned), "{warned} warnings:\n{logs}");
+}
