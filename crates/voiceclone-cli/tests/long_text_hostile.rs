@@ -3554,6 +3554,47 @@ fn set_version(dir: &Path, version: u64) {
     std::fs::write(dir.join(MANIFEST), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
 }
 
+/// Review 35-c #6: a manifest a newer version of this tool wrote, with a part state and a
+/// field this version does not know (format 5, a part `abandoned`), is refused by its number
+/// before it is parsed: exit 2, nothing sent, "written by a newer version of this tool:
+/// resume with that version", and no advice to remove it or use another directory (each
+/// pays again for every part already made). Before, it was refused as unreadable ("unknown
+/// variant") with exactly that advice.
+#[test]
+fn a_newer_versions_manifest_with_a_new_state_is_refused_by_its_number() {
+    let fake = FakeVmeg::start(0, 100, false);
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(0);
+    let mut m = manifest(dir);
+    m["version"] = 5.into();
+    m["parts"][0]["state"] = "abandoned".into();
+    m["parts"][1]["files"] = serde_json::json!({"by_line": {}});
+    m["a_field_of_version_5"] = serde_json::json!([1, 2]);
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let requests = fake.requests();
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(fake.requests(), requests, "something was sent");
+    let e = r.json()["error"].clone();
+    assert_eq!(e["kind"], "manifest_mismatch", "{e}");
+    let msg = e["message"].as_str().unwrap();
+    for needed in [
+        "written by a newer version of this tool",
+        "format version 5",
+        "resume with that version",
+        "nothing was sent",
+    ] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    for advice in ["remove the file", "Use another --out"] {
+        assert!(!msg.contains(advice), "{advice:?}: {msg}");
+    }
+    // The file is left as it was, for that version to resume.
+    assert_eq!(manifest(dir), m);
+}
+
 /// Review 29 #1: a `done` part whose file is gone, noted for an answer that could not be
 /// read, whose task then reads failed (a contradiction no run had reported) is not
 /// submitted by `--resubmit-unknown` on that rerun: reported first, sent on the next. Before:
