@@ -899,6 +899,62 @@ fn a_manifest_write_failing_on_a_finished_read_is_not_exit_2() {
     assert!(s(&e["message"]).contains("its task is paid"), "{e}");
 }
 
+/// Review 35-c #7: as above, for every other read of a paid task whose note cannot be
+/// written: its task read failed, not known to VMEG, finished with a line VMEG failed, or
+/// finished with a line the client cannot read. Each is exit 1 naming the part and saying its
+/// task is paid; before, each was exit 2 (`io`, "nothing was sent"), without the part.
+#[test]
+fn a_manifest_write_failing_after_any_task_read_is_not_exit_2() {
+    let unreadable = serde_json::json!({"uri": "", "duration": 0, "errorMessage": ""});
+    let failed_line = serde_json::json!({"uri": "", "duration": 0, "errorMessage": "refused"});
+    let cases: [(&str, u16, Option<Value>); 4] = [
+        ("task failed", 200, None),
+        ("task not found", 404, None),
+        ("a line failed", 200, Some(failed_line)),
+        ("a line unreadable", 200, Some(unreadable)),
+    ];
+    let mut wrong = Vec::new();
+    for (what, status, line2) in cases {
+        let fake = FakeVmeg::start(0, 1000, false);
+        let c = case(&three_lines());
+        let dir = Path::new(&c.out).to_path_buf();
+        let args = speak_args(&c.file, &c.out);
+        fake_run(&fake, &args).expect(0);
+        let mut m = manifest(&dir);
+        for f in m["parts"][0]["files"].as_array().unwrap() {
+            std::fs::remove_file(dir.join(s(&f["name"]))).unwrap();
+        }
+        m["parts"][0]["state"] = "submitted".into();
+        m["parts"][0]["files"] = serde_json::json!([]);
+        m["parts"][0]["finished_seen_at_ms"] = Value::Null;
+        std::fs::write(dir.join(MANIFEST), m.to_string()).unwrap();
+        let body = match (status, line2) {
+            (404, _) => TASK_NOT_FOUND.to_owned(),
+            (_, Some(line2)) => detail_with_line2(&fake.url, "t1", line2),
+            (_, None) => failed_detail("t1"),
+        };
+        fake.answer_detail_of("t1", status, &body, Duration::ZERO);
+        let saved = c.tmp.path().join("saved.json");
+        let blocked = dir.clone();
+        let mut done = false;
+        fake.on_request(move |_| {
+            if !done {
+                done = true;
+                std::fs::rename(blocked.join(MANIFEST), &saved).unwrap();
+                std::fs::create_dir_all(blocked.join(MANIFEST).join("blocker")).unwrap();
+            }
+        });
+        let creates = fake.creates();
+        let r = fake_run(&fake, &args);
+        assert_eq!(fake.creates(), creates, "{what}: {r:?}");
+        let e = r.json()["error"].clone();
+        if r.code != 1 || e["part"] != 1 || !s(&e["message"]).contains("its task is paid") {
+            wrong.push(format!("{what}: exit {}: {e}", r.code));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 /// Review 33 pass 2 #7: a part whose past tasks are at the 1,000 the manifest records (a
 /// part failing every time, rerun in a loop) is not submitted again: exit 1 saying so, the
 /// manifest left loadable. Before, the 1,001st submit was written, and every later run was

@@ -131,6 +131,22 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// A failed write of the manifest (`f`) after part `i`'s task, paid in this run or an
+    /// earlier one, was read (or its files checked): never exit 2, which promises that
+    /// nothing was sent, on a rerun that only reads (review 35-c #7); exit 1 (or 3, once
+    /// this run sent something, see [`Run::unrecorded`]) naming the part, as a failed
+    /// download is told ([`Run::download_failed`]).
+    pub(super) fn recorded_or(&self, i: usize, mut f: Failure) -> Failure {
+        if f.exit == Exit::Usage {
+            f.exit = Exit::Failure;
+        }
+        f.message.push_str(&format!(
+            "; {}: what this run found of it was not recorded in the manifest (its task is paid: rerun the same command to read it again)",
+            self.name(i)
+        ));
+        f.with("part", i + 1)
+    }
+
     pub(super) fn download_failed(&self, i: usize, mut f: Failure, written: bool) -> Failure {
         if f.exit == Exit::Usage {
             f.exit = Exit::Failure;
@@ -234,7 +250,7 @@ impl Run<'_> {
             p.state = PartState::Failed;
             p.note(why.clone(), None);
         }) {
-            return f;
+            return self.recorded_or(i, f);
         }
         let mut f = Failure::other(
             Exit::Failure,
