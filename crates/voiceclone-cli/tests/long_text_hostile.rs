@@ -3603,6 +3603,52 @@ fn the_flag_resubmits_only_for_the_reason_a_run_reported() {
     }
 }
 
+/// Review 35-c #8: a `done` part an earlier run reported (its file missing, its task then
+/// read failed) whose file was restored since, in a run that stops before reaching it (here
+/// the stop-after seam, as a signal would): told by its files, which are intact, so it is
+/// counted done and told neither missing nor `downloaded_before`. Before, it was told "its
+/// file is missing or damaged ... --resubmit-unknown submits it again", beside `files` listing
+/// it intact.
+#[test]
+fn a_restored_done_part_is_told_done_when_the_run_stops_before_it() {
+    let fake = FakeVmeg::start(0, 100, false);
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    fake_run(&fake, &args).expect(0);
+    let mut m = manifest(dir);
+    m["parts"][1]["error"] = "its task now reads failed".into();
+    m["parts"][1]["error_kind"] = "downloaded_before_failed".into();
+    let edited = serde_json::to_vec_pretty(&m).unwrap();
+    let stop = [("VOICECLONE_TEST_STOP_AFTER_PARTS", "1")];
+    for json in [false, true] {
+        // Part 1's files gone: downloaded again, and the run stops after it.
+        std::fs::write(dir.join(MANIFEST), &edited).unwrap();
+        for f in m["parts"][0]["files"].as_array().unwrap() {
+            std::fs::remove_file(dir.join(s(&f["name"]))).unwrap();
+        }
+        let mut a = args.clone();
+        if !json {
+            a.retain(|x| *x != "--json");
+        }
+        let r = run_binary(Some(&fake.url), KEY, &[], &stop, &a);
+        assert_eq!(r.code, 3, "{r:?}");
+        // Not reached: its note is still there.
+        assert!(manifest(dir)["parts"][1]["error"].is_string());
+        if json {
+            let j = r.json();
+            assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+            let p = &j["parts"][1];
+            assert!(p.get("downloaded_before").is_none(), "{p}");
+            assert!(p.get("missing_files").is_none(), "{p}");
+        } else {
+            assert!(r.stdout.contains("2 of 2 parts done"), "{r:?}");
+            assert!(!r.stdout.contains("missing or damaged"), "{r:?}");
+        }
+    }
+}
+
 /// Rewrites DIR's manifest's format version.
 fn set_version(dir: &Path, version: u64) {
     let mut m = manifest(dir);
