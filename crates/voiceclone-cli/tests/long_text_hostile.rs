@@ -3406,6 +3406,65 @@ fn the_advice_for_a_part_sent_under_another_api_key_names_its_last_resend() {
 /// VMEG's answer to a task it does not know (deleted in its console, expired).
 const TASK_NOT_FOUND: &str = r#"{"code":404,"message":"Task not found","data":null}"#;
 
+/// Review 35-c #9: on a rerun with `--resubmit-unknown`, part 2's task is read not found
+/// again (reported so by an earlier run), while part 1's create (the run's first, which the
+/// others wait for) is on its way and then ends with an unknown outcome (a 502 naming no
+/// task): no create is sent after that, so part 2 is not resubmitted. It is told with its
+/// failure (`parts[1].error`, exit 3), and "resubmitting" is never printed for it. Before,
+/// the progress line said it was being resubmitted ("billed again"), its failure was dropped
+/// and it was told "submitted as job ..., not downloaded (a rerun downloads it)".
+#[test]
+fn a_flag_resubmit_held_back_keeps_its_failure_and_is_not_said_to_resubmit() {
+    for json in [false, true] {
+        let fake = FakeVmeg::start(0, 100, false);
+        let c = case(&text(2));
+        let dir = Path::new(&c.out);
+        let mut args = speak_args(&c.file, &c.out);
+        fake_run(&fake, &args).expect(0);
+        let mut m = manifest(dir);
+        for k in 0..2 {
+            for f in m["parts"][k]["files"].as_array().unwrap() {
+                std::fs::remove_file(dir.join(s(&f["name"]))).unwrap();
+            }
+            m["parts"][k]["files"] = serde_json::json!([]);
+        }
+        m["parts"][0]["state"] = "failed".into();
+        m["parts"][0]["error"] = "its task failed".into();
+        m["parts"][1]["state"] = "submitted".into();
+        m["parts"][1]["error"] = "task not found".into();
+        m["parts"][1]["error_kind"] = "task_not_found".into();
+        std::fs::write(dir.join(MANIFEST), m.to_string()).unwrap();
+        fake.answer_detail_of("t2", 404, TASK_NOT_FOUND, Duration::ZERO);
+        fake.answer_creates_with(
+            502,
+            serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
+        );
+        args.push("--resubmit-unknown");
+        if !json {
+            args.retain(|a| *a != "--json");
+        }
+        let sent_before = fake.create_keys().len();
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 3, "{r:?}");
+        let keys = fake.create_keys().split_off(sent_before);
+        assert!(
+            keys.iter().all(|k| *k == keys[0]),
+            "part 2 was sent: {keys:?}"
+        );
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+        assert_eq!(m["parts"][1]["state"], "submitted", "{m}");
+        assert_eq!(m["parts"][1]["job_id"], "vmeg:speech:t2", "{m}");
+        if json {
+            let j = r.json();
+            assert!(j["parts"][1]["error"].is_object(), "{j}");
+        } else {
+            assert!(!r.stderr.contains("resubmitting"), "{r:?}");
+            assert!(!r.stdout.contains("a rerun downloads it"), "{r:?}");
+        }
+    }
+}
+
 /// Part 1's record in DIR's manifest.
 fn part1(dir: &Path) -> Value {
     manifest(dir)["parts"][0].clone()

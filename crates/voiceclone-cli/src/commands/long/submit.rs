@@ -46,17 +46,10 @@ impl Run<'_> {
     pub(super) async fn submit(&self, i: usize, rec: &PartRecord) -> Ready {
         // One create at a time until one is answered: what loses the first answer may lose
         // every one, and each create sent before it ended is a task that may be paid for.
-        self.first_answer().await;
         // Checked here, right before the create, as well as when the part is started: a part
         // started beside the one whose create ended unknown may reach this point after it.
-        if self.creates_held() {
-            if self.unknown_create.get().is_some() {
-                self.held_back.set(self.held_back.get().saturating_add(1));
-            }
-            if rec.state == PartState::Submitting {
-                return self.not_resolved(i, rec);
-            }
-            return Ready::Deferred;
+        if !self.may_create().await {
+            return self.held_create(i, rec);
         }
         if let Some(r) = self.past_full(i, rec) {
             return r;
@@ -130,6 +123,25 @@ impl Run<'_> {
             Ok(job) => self.accepted(i, &job.id).await,
             Err(e) => self.submit_failed(i, &e, Some(rec)).await,
         }
+    }
+
+    /// Waits for the slow start ([`Run::first_answer`]), then says whether a create may be
+    /// sent ([`Run::creates_held`]). No `.await` follows it before a create that it allows.
+    pub(super) async fn may_create(&self) -> bool {
+        self.first_answer().await;
+        !self.creates_held()
+    }
+
+    /// Part `i` (`rec`), whose create [`Run::may_create`] held back: of unknown outcome when
+    /// left `submitting` ([`Run::not_resolved`]), else not started.
+    fn held_create(&self, i: usize, rec: &PartRecord) -> Ready {
+        if self.unknown_create.get().is_some() {
+            self.held_back.set(self.held_back.get().saturating_add(1));
+        }
+        if rec.state == PartState::Submitting {
+            return self.not_resolved(i, rec);
+        }
+        Ready::Deferred
     }
 
     /// Part `i` not submitted again because the manifest could not record it: its past
@@ -557,6 +569,10 @@ impl Run<'_> {
                     Err(Hold::Broken(why)) => return held_back_unknown(&self.name(i), rec, &why),
                     Err(Hold::Stopped) => return self.not_resolved(i, rec),
                 };
+                // Held back after the slow start, nothing is resubmitted: not said to be.
+                if !self.may_create().await {
+                    return self.held_create(i, rec);
+                }
                 self.printer.progress(&format!(
                     "{}: resubmitting although its earlier submit{} may have created a task (--resubmit-unknown; the manifest keeps that submit in past_submits)",
                     self.name(i),
