@@ -3708,6 +3708,39 @@ fn a_restored_done_part_is_told_done_when_the_run_stops_before_it() {
     }
 }
 
+/// Review 35-c #11: a part downloaded again whose earlier files came under another extension
+/// (here `.mp3`, the new answer's audio `.wav`) leaves none of them beside the new ones: a
+/// join by glob or `ls` would splice the old audio in. Only regular files named as one of
+/// the part's stems plus an audio extension go; another part's files, and names that are no
+/// stem of it, stay. Before, `001-01.mp3` ... stayed beside `001-01.wav` ...
+#[test]
+fn a_part_downloaded_again_under_another_extension_leaves_no_earlier_file() {
+    let fake = FakeVmeg::start(0, 100, false);
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(0);
+    let first = results_in(dir);
+    let mut m = manifest(dir);
+    // Part 1's download cut short by an earlier run, its files then `.mp3`: not recorded.
+    for f in m["parts"][0]["files"].as_array().unwrap() {
+        let name = s(&f["name"]);
+        let mp3 = name.replace(".wav", ".mp3");
+        std::fs::rename(dir.join(name), dir.join(mp3)).unwrap();
+    }
+    m["parts"][0]["state"] = "submitted".into();
+    m["parts"][0]["files"] = serde_json::json!([]);
+    std::fs::write(dir.join(MANIFEST), m.to_string()).unwrap();
+    for other in ["001-01.mp3.bak", "notes.mp3", "001-1.mp3"] {
+        std::fs::write(dir.join(other), b"mine").unwrap();
+    }
+    fake_run(&fake, &args).expect(0);
+    let mut expected = first.clone();
+    expected.extend(["001-01.mp3.bak", "notes.mp3", "001-1.mp3"].map(String::from));
+    expected.sort();
+    assert_eq!(results_in(dir), expected);
+}
+
 /// Rewrites DIR's manifest's format version.
 fn set_version(dir: &Path, version: u64) {
     let mut m = manifest(dir);

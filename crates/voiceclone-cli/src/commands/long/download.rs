@@ -1,6 +1,8 @@
 //! Downloading a finished part's audio in line order within the run's byte budget, and what
 //! a part whose lines lack audio is.
 
+use std::path::Path;
+
 use voiceclone::ErrorKind;
 use voiceclone::Speech;
 use voiceclone::download::DownloadFailure;
@@ -61,6 +63,10 @@ impl Run<'_> {
                 }
             };
             self.spent.set(self.spent.get().saturating_add(got.bytes));
+            self.clear_earlier(&stem, &got.path).map_err(|f| {
+                self.unwritable.set(true);
+                self.download_failed(i, f, true)
+            })?;
             let (bytes, sha256) = file_sha256(&got.path).map_err(|e| {
                 let f =
                     self.unrecorded(Failure::io(&format!("reading {}", got.path.display()), &e));
@@ -85,6 +91,40 @@ impl Run<'_> {
         })
         .map_err(|f| self.download_failed(i, f, true))?;
         Ok(names)
+    }
+
+    /// Removes the regular files in `DIR` named as `stem` (one of a part's files, just
+    /// downloaded again as `got`) plus another extension a download may take: an earlier
+    /// download of it, cut short or damaged, may have come under another extension (another
+    /// `Content-Type`, another URL), and left beside the new file it would be joined in by a
+    /// glob or `ls` (review 35-c #11). These are names only this tool writes, which a fresh
+    /// run refuses to start over. Done once the new file is in place, not before the
+    /// download: one that fails (the budget, a dead link) leaves what was there, and the
+    /// part's intact files are not lost to it. A symlink or anything else not a regular file
+    /// is [`Run::clear_stand_ins`]'s.
+    fn clear_earlier(&self, stem: &str, got: &Path) -> Result<(), Failure> {
+        for ext in voiceclone::download::EXTENSIONS {
+            let path = self.dir.join(format!("{stem}.{ext}"));
+            let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
+            if !regular || path.file_name() == got.file_name() {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Failure::io(
+                        &format!(
+                            "removing {}, an earlier download of the part beside its new file {}",
+                            path.display(),
+                            got.display()
+                        ),
+                        &e,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A failure of part `i`'s download (`written`: its files were written, and reading
