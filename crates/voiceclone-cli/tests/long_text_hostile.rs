@@ -729,9 +729,11 @@ fn plain_output_names_the_job_of_every_part_sent_and_not_done() {
 /// A server whose failure answers name one task for every submit (a 502 whose `data.taskId`
 /// is always `t-same`): the first part takes it as its task (the answer named it), but the
 /// second part's lost submit must not take a task another part holds: its own task is
-/// unknown (exit 3, naming the part), never the first part's audio under its name.
+/// unknown (exit 3, naming the part), never the first part's audio under its name. And the
+/// task, named for two parts, is no part's own (review 35-c #4): the first part is put back
+/// to `submitting`, the task kept in its `past_job_ids`, its files no longer listed.
 #[test]
-fn a_task_named_for_two_parts_is_taken_by_one_and_the_other_is_unknown() {
+fn a_task_named_for_two_parts_is_no_parts_own_and_both_are_unknown() {
     let fake = FakeVmeg::start(0, 100, false);
     fake.answer_creates_with(
         502,
@@ -744,18 +746,20 @@ fn a_task_named_for_two_parts_is_taken_by_one_and_the_other_is_unknown() {
     let r = fake_run(&fake, &args);
     assert_eq!(r.code, 3, "{r:?}");
     let m = manifest(dir);
-    let job = |k: usize| m["parts"][k]["job_id"].as_str().unwrap_or("").to_owned();
-    assert!(job(0).ends_with("t-same"), "{m}");
-    assert!(!job(1).ends_with("t-same"), "{m}");
-    assert_eq!(m["parts"][1]["state"], "submitting", "{m}");
-    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
-    assert!(msg.contains("another part"), "{msg}");
-    let files = results_in(dir);
-    assert_eq!(files.len(), part_lines(dir, 0), "{files:?}");
-    assert!(
-        files.iter().all(|n| n.starts_with("001-")),
-        "only the first part's audio: {files:?}"
+    for k in 0..2 {
+        assert!(m["parts"][k].get("job_id").is_none(), "{m}");
+        assert_eq!(m["parts"][k]["state"], "submitting", "{m}");
+    }
+    assert_eq!(
+        m["parts"][0]["past_job_ids"],
+        serde_json::json!(["vmeg:speech:t-same"]),
+        "{m}"
     );
+    let e = r.json()["error"].clone();
+    assert_eq!(e["unknown_parts"].as_array().map(Vec::len), Some(2), "{e}");
+    let msg = e["message"].as_str().unwrap();
+    assert!(msg.contains("another part"), "{msg}");
+    assert_eq!(r.json()["files"], serde_json::json!([]));
 }
 
 /// `--max-total-bytes` of 0 or not a number is refused by name (exit 2) before anything
@@ -914,6 +918,62 @@ fn a_manifest_write_failing_on_a_finished_read_is_not_exit_2() {
     let e = r.json()["error"].clone();
     assert_eq!(e["part"], 1, "{e}");
     assert!(s(&e["message"]).contains("its task is paid"), "{e}");
+}
+
+/// Review 35-c #7: as above, for every other read of a paid task whose note cannot be
+/// written: its task read failed, not known to VMEG, finished with a line VMEG failed, or
+/// finished with a line the client cannot read. Each is exit 1 naming the part and saying its
+/// task is paid; before, each was exit 2 (`io`, "nothing was sent"), without the part.
+#[test]
+fn a_manifest_write_failing_after_any_task_read_is_not_exit_2() {
+    let unreadable = serde_json::json!({"uri": "", "duration": 0, "errorMessage": ""});
+    let failed_line = serde_json::json!({"uri": "", "duration": 0, "errorMessage": "refused"});
+    let cases: [(&str, u16, Option<Value>); 4] = [
+        ("task failed", 200, None),
+        ("task not found", 404, None),
+        ("a line failed", 200, Some(failed_line)),
+        ("a line unreadable", 200, Some(unreadable)),
+    ];
+    let mut wrong = Vec::new();
+    for (what, status, line2) in cases {
+        let fake = FakeVmeg::start(0, 1000, false);
+        let c = case(&three_lines());
+        let dir = Path::new(&c.out).to_path_buf();
+        let args = speak_args(&c.file, &c.out);
+        fake_run(&fake, &args).expect(0);
+        let mut m = manifest(&dir);
+        for f in m["parts"][0]["files"].as_array().unwrap() {
+            std::fs::remove_file(dir.join(s(&f["name"]))).unwrap();
+        }
+        m["parts"][0]["state"] = "submitted".into();
+        m["parts"][0]["files"] = serde_json::json!([]);
+        m["parts"][0]["finished_seen_at_ms"] = Value::Null;
+        std::fs::write(dir.join(MANIFEST), m.to_string()).unwrap();
+        let body = match (status, line2) {
+            (404, _) => TASK_NOT_FOUND.to_owned(),
+            (_, Some(line2)) => detail_with_line2(&fake.url, "t1", line2),
+            (_, None) => failed_detail("t1"),
+        };
+        fake.answer_detail_of("t1", status, &body, Duration::ZERO);
+        let saved = c.tmp.path().join("saved.json");
+        let blocked = dir.clone();
+        let mut done = false;
+        fake.on_request(move |_| {
+            if !done {
+                done = true;
+                std::fs::rename(blocked.join(MANIFEST), &saved).unwrap();
+                std::fs::create_dir_all(blocked.join(MANIFEST).join("blocker")).unwrap();
+            }
+        });
+        let creates = fake.creates();
+        let r = fake_run(&fake, &args);
+        assert_eq!(fake.creates(), creates, "{what}: {r:?}");
+        let e = r.json()["error"].clone();
+        if r.code != 1 || e["part"] != 1 || !s(&e["message"]).contains("its task is paid") {
+            wrong.push(format!("{what}: exit {}: {e}", r.code));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 /// Review 33 pass 2 #7: a part whose past tasks are at the 1,000 the manifest records (a
@@ -1131,10 +1191,13 @@ fn a_409_on_the_clis_own_fresh_key_leaves_the_part_unknown_not_planned() {
 }
 
 /// A server answering every create with one task id (a caching proxy, each answer a 200
-/// naming `t-same`): one part takes it; the other's submit was answered with a task another
-/// part holds, so its own task is unknown (exit 3, naming it and the task), never the first
-/// part's audio written again under its name. Before, both parts held `t-same` and the run
-/// ended with exit 0.
+/// naming `t-same`): which part's text that task holds is not known, so it is no part's own
+/// (review 35-c #4, as the library's `synthesize_long` since review 34-f): the part that took
+/// it first in this run is put back to `submitting` with its key, the task kept in its
+/// `past_job_ids` and its files no longer listed; the other part stays `submitting` too. Exit
+/// 3 naming both parts and the task. Before review 35-c, the first part answered kept the
+/// task and was recorded `done` with audio that may be the other part's; before that, both
+/// parts held `t-same` and the run ended with exit 0.
 #[test]
 fn an_accepted_task_another_part_holds_is_not_taken_twice() {
     for concurrency in ["1", "2"] {
@@ -1151,31 +1214,67 @@ fn an_accepted_task_another_part_holds_is_not_taken_twice() {
         let r = fake_run(&fake, &args);
         assert_eq!(r.code, 3, "concurrency {concurrency}: {r:?}");
         let m = manifest(dir);
-        let holders: Vec<usize> = (0..2)
-            .filter(|&k| m["parts"][k]["job_id"] == "vmeg:speech:t-same")
+        for k in 0..2 {
+            let p = &m["parts"][k];
+            assert_eq!(p["state"], "submitting", "concurrency {concurrency}: {m}");
+            assert!(p.get("job_id").is_none(), "concurrency {concurrency}: {m}");
+            assert!(p["files"].as_array().is_none_or(Vec::is_empty), "{m}");
+            assert!(p["idempotency_key"].is_string(), "{m}");
+        }
+        // Kept where the rerun's search finds it claimed: neither part adopts it.
+        let past: Vec<&Value> = (0..2)
+            .filter_map(|k| m["parts"][k]["past_job_ids"].as_array())
+            .flatten()
             .collect();
-        let [taker] = holders[..] else {
-            panic!("concurrency {concurrency}: {holders:?} hold t-same: {m}");
-        };
-        let other = 1 - taker;
-        assert_eq!(m["parts"][taker]["state"], "done", "{m}");
-        assert_eq!(m["parts"][other]["state"], "submitting", "{m}");
-        assert!(m["parts"][other].get("job_id").is_none(), "{m}");
-        let e = r.json()["error"].clone();
+        assert_eq!(past, ["vmeg:speech:t-same"], "{m}");
+        let j = r.json();
+        let e = j["error"].clone();
         assert_eq!(e["kind"], "outcome_unknown", "{e}");
+        assert_eq!(e["unknown_parts"].as_array().map(Vec::len), Some(2), "{e}");
         let msg = e["message"].as_str().unwrap();
-        let name = format!("part {} of 2", other + 1);
-        for needed in [name.as_str(), "t-same", "another part"] {
+        for needed in ["part 1 of 2", "part 2 of 2", "t-same", "another part"] {
             assert!(msg.contains(needed), "{needed:?} missing: {msg}");
         }
-        let audio = format!("{:03}-", taker + 1);
-        let files = results_in(dir);
-        assert_eq!(files.len(), part_lines(dir, taker), "{files:?}");
-        assert!(
-            files.iter().all(|n| n.starts_with(&audio)),
-            "only the taker's audio: {files:?}"
-        );
+        assert_eq!(j["files"], serde_json::json!([]), "{j}");
+        for k in 0..2 {
+            assert_eq!(j["parts"][k]["state"], "submitting", "{j}");
+        }
     }
+}
+
+/// Review 35-c #4: a relay crosses two answers. Part 1's create made task `t1` and part
+/// 2's made `t2`, but both are answered `t2`. The run leaves both parts `submitting` (exit
+/// 3). The rerun's resends meet "key already used" and the list shows `t1` and `t2`: `t2`,
+/// named for two parts, is neither's; `t1` is the only unclaimed task and goes to part 1,
+/// whose resend comes first (`--concurrency 1`). Part 2 is left unknown, never given `t1`.
+/// Before, part 1 was recorded `done` with `t2`'s audio, and the rerun gave `t1` to part 2:
+/// each part held the other's speech, exit 0.
+#[test]
+fn a_crossed_answer_does_not_swap_two_parts_audio_on_the_rerun() {
+    let fake = FakeVmeg::start(0, 100, false);
+    fake.answer_creates_with(
+        200,
+        serde_json::json!({"code": 200, "message": "", "data": {"taskId": "t2", "createdAt": "2026-01-01T00:00:00Z"}}),
+    );
+    let c = case(&paragraphs(100));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(fake.creates(), 2);
+
+    fake.answer_creates_with(409, key_used());
+    let now = jiff::Timestamp::now().to_string();
+    fake.list_tasks_with(vec![listed("t1", Some(&now)), listed("t2", Some(&now))]);
+    let r = fake_run(&fake, &args);
+    let m = manifest(dir);
+    assert_ne!(m["parts"][1]["job_id"], "vmeg:speech:t1", "swapped: {m}");
+    assert_ne!(m["parts"][0]["job_id"], "vmeg:speech:t2", "swapped: {m}");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{m}");
+    assert_eq!(m["parts"][0]["state"], "done", "{m}");
+    assert_eq!(m["parts"][1]["state"], "submitting", "{m}");
+    assert_eq!(fake.creates(), 4, "a resend each, under its own key");
 }
 
 /// A first run whose every submit is answered 502 naming no task: the parts stay
@@ -3337,6 +3436,65 @@ fn the_advice_for_a_part_sent_under_another_api_key_names_its_last_resend() {
 /// VMEG's answer to a task it does not know (deleted in its console, expired).
 const TASK_NOT_FOUND: &str = r#"{"code":404,"message":"Task not found","data":null}"#;
 
+/// Review 35-c #9: on a rerun with `--resubmit-unknown`, part 2's task is read not found
+/// again (reported so by an earlier run), while part 1's create (the run's first, which the
+/// others wait for) is on its way and then ends with an unknown outcome (a 502 naming no
+/// task): no create is sent after that, so part 2 is not resubmitted. It is told with its
+/// failure (`parts[1].error`, exit 3), and "resubmitting" is never printed for it. Before,
+/// the progress line said it was being resubmitted ("billed again"), its failure was dropped
+/// and it was told "submitted as job ..., not downloaded (a rerun downloads it)".
+#[test]
+fn a_flag_resubmit_held_back_keeps_its_failure_and_is_not_said_to_resubmit() {
+    for json in [false, true] {
+        let fake = FakeVmeg::start(0, 100, false);
+        let c = case(&text(2));
+        let dir = Path::new(&c.out);
+        let mut args = speak_args(&c.file, &c.out);
+        fake_run(&fake, &args).expect(0);
+        let mut m = manifest(dir);
+        for k in 0..2 {
+            for f in m["parts"][k]["files"].as_array().unwrap() {
+                std::fs::remove_file(dir.join(s(&f["name"]))).unwrap();
+            }
+            m["parts"][k]["files"] = serde_json::json!([]);
+        }
+        m["parts"][0]["state"] = "failed".into();
+        m["parts"][0]["error"] = "its task failed".into();
+        m["parts"][1]["state"] = "submitted".into();
+        m["parts"][1]["error"] = "task not found".into();
+        m["parts"][1]["error_kind"] = "task_not_found".into();
+        std::fs::write(dir.join(MANIFEST), m.to_string()).unwrap();
+        fake.answer_detail_of("t2", 404, TASK_NOT_FOUND, Duration::ZERO);
+        fake.answer_creates_with(
+            502,
+            serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
+        );
+        args.push("--resubmit-unknown");
+        if !json {
+            args.retain(|a| *a != "--json");
+        }
+        let sent_before = fake.create_keys().len();
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 3, "{r:?}");
+        let keys = fake.create_keys().split_off(sent_before);
+        assert!(
+            keys.iter().all(|k| *k == keys[0]),
+            "part 2 was sent: {keys:?}"
+        );
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+        assert_eq!(m["parts"][1]["state"], "submitted", "{m}");
+        assert_eq!(m["parts"][1]["job_id"], "vmeg:speech:t2", "{m}");
+        if json {
+            let j = r.json();
+            assert!(j["parts"][1]["error"].is_object(), "{j}");
+        } else {
+            assert!(!r.stderr.contains("resubmitting"), "{r:?}");
+            assert!(!r.stdout.contains("a rerun downloads it"), "{r:?}");
+        }
+    }
+}
+
 /// Part 1's record in DIR's manifest.
 fn part1(dir: &Path) -> Value {
     manifest(dir)["parts"][0].clone()
@@ -3534,11 +3692,131 @@ fn the_flag_resubmits_only_for_the_reason_a_run_reported() {
     }
 }
 
+/// Review 35-c #8: a `done` part an earlier run reported (its file missing, its task then
+/// read failed) whose file was restored since, in a run that stops before reaching it (here
+/// the stop-after seam, as a signal would): told by its files, which are intact, so it is
+/// counted done and told neither missing nor `downloaded_before`. Before, it was told "its
+/// file is missing or damaged ... --resubmit-unknown submits it again", beside `files` listing
+/// it intact.
+#[test]
+fn a_restored_done_part_is_told_done_when_the_run_stops_before_it() {
+    let fake = FakeVmeg::start(0, 100, false);
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    fake_run(&fake, &args).expect(0);
+    let mut m = manifest(dir);
+    m["parts"][1]["error"] = "its task now reads failed".into();
+    m["parts"][1]["error_kind"] = "downloaded_before_failed".into();
+    let edited = serde_json::to_vec_pretty(&m).unwrap();
+    let stop = [("VOICECLONE_TEST_STOP_AFTER_PARTS", "1")];
+    for json in [false, true] {
+        // Part 1's files gone: downloaded again, and the run stops after it.
+        std::fs::write(dir.join(MANIFEST), &edited).unwrap();
+        for f in m["parts"][0]["files"].as_array().unwrap() {
+            std::fs::remove_file(dir.join(s(&f["name"]))).unwrap();
+        }
+        let mut a = args.clone();
+        if !json {
+            a.retain(|x| *x != "--json");
+        }
+        let r = run_binary(Some(&fake.url), KEY, &[], &stop, &a);
+        assert_eq!(r.code, 3, "{r:?}");
+        // Not reached: its note is still there.
+        assert!(manifest(dir)["parts"][1]["error"].is_string());
+        if json {
+            let j = r.json();
+            assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+            let p = &j["parts"][1];
+            assert!(p.get("downloaded_before").is_none(), "{p}");
+            assert!(p.get("missing_files").is_none(), "{p}");
+        } else {
+            assert!(r.stdout.contains("2 of 2 parts done"), "{r:?}");
+            assert!(!r.stdout.contains("missing or damaged"), "{r:?}");
+        }
+    }
+}
+
+/// Review 35-c #11: a part downloaded again whose earlier files came under another extension
+/// (here `.mp3`, the new answer's audio `.wav`) leaves none of them beside the new ones: a
+/// join by glob or `ls` would splice the old audio in. Only regular files named as one of
+/// the part's stems plus an audio extension go; another part's files, and names that are no
+/// stem of it, stay. Before, `001-01.mp3` ... stayed beside `001-01.wav` ...
+#[test]
+fn a_part_downloaded_again_under_another_extension_leaves_no_earlier_file() {
+    let fake = FakeVmeg::start(0, 100, false);
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(0);
+    let first = results_in(dir);
+    let mut m = manifest(dir);
+    // Part 1's download cut short by an earlier run, its files then `.mp3`: not recorded.
+    for f in m["parts"][0]["files"].as_array().unwrap() {
+        let name = s(&f["name"]);
+        let mp3 = name.replace(".wav", ".mp3");
+        std::fs::rename(dir.join(name), dir.join(mp3)).unwrap();
+    }
+    m["parts"][0]["state"] = "submitted".into();
+    m["parts"][0]["files"] = serde_json::json!([]);
+    std::fs::write(dir.join(MANIFEST), m.to_string()).unwrap();
+    for other in ["001-01.mp3.bak", "notes.mp3", "001-1.mp3"] {
+        std::fs::write(dir.join(other), b"mine").unwrap();
+    }
+    fake_run(&fake, &args).expect(0);
+    let mut expected = first.clone();
+    expected.extend(["001-01.mp3.bak", "notes.mp3", "001-1.mp3"].map(String::from));
+    expected.sort();
+    assert_eq!(results_in(dir), expected);
+}
+
 /// Rewrites DIR's manifest's format version.
 fn set_version(dir: &Path, version: u64) {
     let mut m = manifest(dir);
     m["version"] = version.into();
     std::fs::write(dir.join(MANIFEST), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
+/// Review 35-c #6: a manifest a newer version of this tool wrote, with a part state and a
+/// field this version does not know (format 5, a part `abandoned`), is refused by its number
+/// before it is parsed: exit 2, nothing sent, "written by a newer version of this tool:
+/// resume with that version", and no advice to remove it or use another directory (each
+/// pays again for every part already made). Before, it was refused as unreadable ("unknown
+/// variant") with exactly that advice.
+#[test]
+fn a_newer_versions_manifest_with_a_new_state_is_refused_by_its_number() {
+    let fake = FakeVmeg::start(0, 100, false);
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(0);
+    let mut m = manifest(dir);
+    m["version"] = 5.into();
+    m["parts"][0]["state"] = "abandoned".into();
+    m["parts"][1]["files"] = serde_json::json!({"by_line": {}});
+    m["a_field_of_version_5"] = serde_json::json!([1, 2]);
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let requests = fake.requests();
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(fake.requests(), requests, "something was sent");
+    let e = r.json()["error"].clone();
+    assert_eq!(e["kind"], "manifest_mismatch", "{e}");
+    let msg = e["message"].as_str().unwrap();
+    for needed in [
+        "written by a newer version of this tool",
+        "format version 5",
+        "resume with that version",
+        "nothing was sent",
+    ] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    for advice in ["remove the file", "Use another --out"] {
+        assert!(!msg.contains(advice), "{advice:?}: {msg}");
+    }
+    // The file is left as it was, for that version to resume.
+    assert_eq!(manifest(dir), m);
 }
 
 /// Review 29 #1: a `done` part whose file is gone, noted for an answer that could not be

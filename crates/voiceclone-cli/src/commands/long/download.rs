@@ -1,6 +1,8 @@
 //! Downloading a finished part's audio in line order within the run's byte budget, and what
 //! a part whose lines lack audio is.
 
+use std::path::Path;
+
 use voiceclone::ErrorKind;
 use voiceclone::Speech;
 use voiceclone::download::DownloadFailure;
@@ -61,6 +63,10 @@ impl Run<'_> {
                 }
             };
             self.spent.set(self.spent.get().saturating_add(got.bytes));
+            self.clear_earlier(&stem, &got.path).map_err(|f| {
+                self.unwritable.set(true);
+                self.download_failed(i, f, true)
+            })?;
             let (bytes, sha256) = file_sha256(&got.path).map_err(|e| {
                 let f =
                     self.unrecorded(Failure::io(&format!("reading {}", got.path.display()), &e));
@@ -85,6 +91,40 @@ impl Run<'_> {
         })
         .map_err(|f| self.download_failed(i, f, true))?;
         Ok(names)
+    }
+
+    /// Removes the regular files in `DIR` named as `stem` (one of a part's files, just
+    /// downloaded again as `got`) plus another extension a download may take: an earlier
+    /// download of it, cut short or damaged, may have come under another extension (another
+    /// `Content-Type`, another URL), and left beside the new file it would be joined in by a
+    /// glob or `ls` (review 35-c #11). These are names only this tool writes, which a fresh
+    /// run refuses to start over. Done once the new file is in place, not before the
+    /// download: one that fails (the budget, a dead link) leaves what was there, and the
+    /// part's intact files are not lost to it. A symlink or anything else not a regular file
+    /// is [`Run::clear_stand_ins`]'s.
+    fn clear_earlier(&self, stem: &str, got: &Path) -> Result<(), Failure> {
+        for ext in voiceclone::download::EXTENSIONS {
+            let path = self.dir.join(format!("{stem}.{ext}"));
+            let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
+            if !regular || path.file_name() == got.file_name() {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Failure::io(
+                        &format!(
+                            "removing {}, an earlier download of the part beside its new file {}",
+                            path.display(),
+                            got.display()
+                        ),
+                        &e,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A failure of part `i`'s download (`written`: its files were written, and reading
@@ -129,6 +169,22 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A failed write of the manifest (`f`) after part `i`'s task, paid in this run or an
+    /// earlier one, was read (or its files checked): never exit 2, which promises that
+    /// nothing was sent, on a rerun that only reads (review 35-c #7); exit 1 (or 3, once
+    /// this run sent something, see [`Run::unrecorded`]) naming the part, as a failed
+    /// download is told ([`Run::download_failed`]).
+    pub(super) fn recorded_or(&self, i: usize, mut f: Failure) -> Failure {
+        if f.exit == Exit::Usage {
+            f.exit = Exit::Failure;
+        }
+        f.message.push_str(&format!(
+            "; {}: what this run found of it was not recorded in the manifest (its task is paid: rerun the same command to read it again)",
+            self.name(i)
+        ));
+        f.with("part", i + 1)
     }
 
     pub(super) fn download_failed(&self, i: usize, mut f: Failure, written: bool) -> Failure {
@@ -234,7 +290,7 @@ impl Run<'_> {
             p.state = PartState::Failed;
             p.note(why.clone(), None);
         }) {
-            return f;
+            return self.recorded_or(i, f);
         }
         let mut f = Failure::other(
             Exit::Failure,

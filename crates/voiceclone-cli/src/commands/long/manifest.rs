@@ -40,6 +40,12 @@ const OLDEST_VERSION: u32 = 1;
 /// search or every write.
 pub const MAX_PAST_RECORDED: usize = 1_000;
 
+/// A manifest's format version alone, read before the rest (see [`Manifest::load`]).
+#[derive(Deserialize)]
+struct VersionOnly {
+    version: u64,
+}
+
 /// Where a part got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -664,6 +670,23 @@ impl Manifest {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(Failure::io(&format!("reading {}", path.display()), &e)),
             };
+        // The version first: a newer version's manifest may hold a state or a field this one
+        // cannot parse, and "cannot read" would advise removing it or starting over, each
+        // paying again for every part already made (review 35-c #6). A number that is not
+        // there or is no number is left to the full parse to tell.
+        if let Ok(VersionOnly { version }) = serde_json::from_slice::<VersionOnly>(&bytes)
+            && version > u64::from(VERSION)
+        {
+            return Err(Failure::other(
+                Exit::Usage,
+                "manifest_mismatch",
+                format!(
+                    "refusing to resume {}: it was written by a newer version of this tool (format version {version}; this tool reads {OLDEST_VERSION} to {VERSION}): resume with that version; nothing was sent (another --out directory would start over and pay again for every part already made)",
+                    path.display()
+                ),
+            )
+            .with("manifest", path.display().to_string()));
+        }
         serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             Failure::other(
                 Exit::Usage,

@@ -153,6 +153,15 @@ impl Run<'_> {
             .filter(|f| !missing.contains(f.name.as_str()))
             .map(|f| self.dir.join(&f.name).display().to_string())
             .collect();
+        // A `done` part is told by its files as they are now, not by the note an earlier run
+        // left: a file restored since, in a run that stopped before reaching the part (which
+        // would clear the note), is done (review 35-c #8).
+        let intact = |p: &PartRecord| {
+            !p.files.is_empty() && p.files.iter().all(|f| !missing.contains(f.name.as_str()))
+        };
+        // A `done` part whose file is gone and whose task now reads failed.
+        let contradicted =
+            |p: &PartRecord| p.state == PartState::Done && p.error.is_some() && !intact(p);
         // Each part's failure in this run, by the part it names, for `parts`.
         let failed_parts: std::collections::HashMap<u64, Value> = failures
             .iter()
@@ -192,8 +201,7 @@ impl Run<'_> {
                     if !gone.is_empty() {
                         m.insert("missing_files".into(), gone.into());
                     }
-                    // A `done` part whose file is gone and whose task now reads failed.
-                    if p.state == PartState::Done && p.error.is_some() {
+                    if contradicted(p) {
                         m.insert(DOWNLOADED_BEFORE.into(), true.into());
                     }
                     // A part read finished before its download completed, now read failed.
@@ -245,11 +253,11 @@ impl Run<'_> {
             .collect();
         o.set("parts", parts);
         o.set("files", files.clone());
-        // A `done` part whose file is gone and whose task now reads failed is not counted.
+        // A `done` part whose file is gone or damaged is not counted.
         let done = m
             .parts
             .iter()
-            .filter(|p| p.state == PartState::Done && p.error.is_none())
+            .filter(|p| p.state == PartState::Done && intact(p))
             .count();
         // The parts of unknown outcome are told with the other failures, not instead of
         // them: first among equals (exit 3), after a manifest out of date, which is told
@@ -332,7 +340,7 @@ impl Run<'_> {
                     )),
                     crate::output::suggested_key_note()
                 )),
-                (PartState::Done, Some(id)) if p.error.is_some() => o.line(format!(
+                (PartState::Done, Some(id)) if contradicted(p) => o.line(format!(
                     "{name}: its audio was downloaded before, but its file is missing or damaged and its task {id} now reads failed or cannot be read: not submitted again (--resubmit-unknown submits it again, billed again)"
                 )),
                 (PartState::Failed, Some(id)) => o.line(format!(

@@ -264,6 +264,13 @@ impl Run<'_> {
                 _ => "although its audio was downloaded before".to_owned(),
             },
         };
+        // The slow start's wait may end with the run holding every create (another part's
+        // create ended unknown): then nothing is resubmitted, and the part is told with the
+        // failure read, never said to be resubmitted nor left to read as not yet downloaded
+        // (review 35-c #9).
+        if !self.may_create().await {
+            return Ready::Failed(f);
+        }
         self.printer.progress(&format!(
             "{}: resubmitting {why} (--resubmit-unknown; billed again)",
             self.name(i)
@@ -319,7 +326,7 @@ impl Run<'_> {
         if kept_kind.is_none()
             && let Err(f) = self.update(i, PartRecord::forget_not_found)
         {
-            return Some(Ready::Failed(f));
+            return Some(Ready::Failed(self.recorded_or(i, f)));
         }
         let message = format!(
             "{}: its task {id} was not known to the vendor, but read again {:.1} s later {what}: not resubmitted; rerun the same command to wait for it again",
