@@ -104,7 +104,9 @@ pub struct SimConfig {
     pub tts_duration: Duration,
     /// Seed for every random choice (faults, task failures). Default `0`.
     pub seed: u64,
-    /// Injected faults. Default: none.
+    /// Injected faults. Default: none. Drawn only for a request a credential vouches
+    /// for (the API key, a presigned URL's signature): one without is refused as it is
+    /// without faults.
     pub faults: FaultConfig,
     /// Fraction in `[0,1]` of tasks that end `failed` (seeded). Default `0`.
     pub task_failure_rate: f64,
@@ -183,6 +185,8 @@ pub struct SimConfig {
     /// connection is closed. Default 30 s; bounds 10 ms to 1 hour. A request
     /// refused before any credential was checked (a wrong key, an unknown path)
     /// has its body read only while it comes at 1 MiB/s after a first second.
+    /// So has a JSON body (either vendor), which holds room in the simulator's
+    /// parse budget while it is read: falling behind, it gets the 408 at once.
     pub body_read_timeout: Duration,
     /// Time a write of an answer may make no progress (the client stopped
     /// reading); then the connection is closed. Default 30 s; bounds 10 ms

@@ -23,7 +23,9 @@
 //! mutually exclusive per request (one uniform draw picks at most one);
 //! `latency`, `unknown-status` and `extra-fields` are drawn independently.
 //! Every request draws exactly four numbers, so the same seed and the same
-//! request order give the same faults.
+//! request order give the same faults. A request no credential vouches for (a
+//! wrong or missing API key, an unknown or tampered upload URL) draws none and
+//! gets no fault: it is refused as without faults.
 
 use std::fmt;
 use std::str::FromStr;

@@ -198,7 +198,10 @@
 //!   some 17 to 32 times its size; the others wait for room, unread, within
 //!   [`SimConfig::body_read_timeout`], past which VMEG
 //!   answers 503 with `Retry-After` and JimmyAI [`SimConfig::jimmy_server_error`]
-//!   ("busy"): nothing created, no VMEG key used.
+//!   ("busy"): nothing created, no VMEG key used. A body holding room must keep coming
+//!   at 1 MiB/s after a first second (else 408 at once, its room back), so stalled
+//!   bodies cannot hold the budget; one whose `Content-Length` is over the limit takes
+//!   no room and is dropped as it comes, none of it kept, before its 413.
 //! - **Stored data.** Finished tasks beyond [`SimConfig::max_tasks`] (the
 //!   oldest first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved
@@ -281,7 +284,9 @@
 //! - [`SimHandle::fail_next`]`(operation, fault, n)`: the next `n` calls of
 //!   `operation` get `fault`, in place of the random draw for those calls
 //!   (the draw still happens, so later requests see the same random faults
-//!   as without the script). Scripts for one operation queue in order.
+//!   as without the script). Scripts for one operation queue in order. A
+//!   call with a wrong or missing key (or an unknown or tampered upload URL)
+//!   takes no scripted fault, nor a random one.
 //! - [`SimHandle::scripted_pending`]`(operation)`: calls still scripted.
 //! - [`SimHandle::clear_scripted_faults`]: forget what is left.
 //!

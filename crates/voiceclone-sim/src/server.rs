@@ -223,7 +223,8 @@ impl SimHandle {
     /// are refused. Every scripted fault is counted in
     /// [`Stats::faults_by_kind`] like a random one.
     ///
-    /// The next calls are whoever makes them: on a simulator shared by several tests,
+    /// The next calls are whoever makes them with the API key (for `vmeg.materialPut`, a
+    /// presigned URL; a call without takes none): on a simulator shared by several tests,
     /// another test's calls may take the faults (crate docs, # Sharing one simulator).
     pub fn fail_next(
         &self,
@@ -837,14 +838,30 @@ async fn dispatch(
     {
         sh.stats.request_id(op, req_id);
     }
-    let mut plan = if api != Api::Sim && sh.config.faults.is_active() {
+    // A request no credential vouches for (a wrong or missing key, an unknown or tampered
+    // upload URL, a path outside both vendor roots) draws no fault and takes no scripted
+    // one: its refusal reads its body only while it keeps coming (`drain_stranger`). Faults
+    // came first, and a 503 drained a stranger's dripped body for the whole body read
+    // timeout, a latency slept first, both holding its connection slot: with faults on,
+    // strangers pinned every slot again; and they used up the faults a test scripted.
+    let vouched = match api {
+        Api::Vmeg | Api::Jimmy => crate::respond::bearer_ok(req.headers(), &sh.config.api_key),
+        Api::Storage => vmeg::materials::is_signed(&sh, req.uri()),
+        Api::Sim => false,
+    };
+    let mut plan = if vouched && sh.config.faults.is_active() {
         sh.config.faults.draw(&mut lock(&sh.fault_rng))
     } else {
         FaultPlan::default()
     };
     // A scripted fault replaces the random draw (which still happened, so the
     // seeded sequence of later requests does not shift).
-    if let Some(f) = lock(&sh.scripts).take(op) {
+    let scripted = if vouched {
+        lock(&sh.scripts).take(op)
+    } else {
+        None
+    };
+    if let Some(f) = scripted {
         tracing::debug!(op, fault = %f, "scripted fault");
         plan = f.plan(&sh.config.faults);
     }

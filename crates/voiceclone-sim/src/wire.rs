@@ -58,13 +58,13 @@ pub(crate) async fn drain(
     drain_polled(body, timeout).await;
 }
 
-/// How long [`drain_stranger`] reads a body before its first MiB must have come, and
-/// how much longer each further MiB buys: a stranger's body is drained while it comes at
-/// 1 MiB/s or more.
-const STRANGER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a body read at a pace ([`paced`]: a stranger's drained by [`drain_stranger`], a
+/// JSON body holding room in the parse budget) is read before its first MiB must have come,
+/// and how much longer each further MiB buys: it is read while it comes at 1 MiB/s or more.
+const PACE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// See [`STRANGER_GRACE`].
-const STRANGER_PACE_BYTES: usize = 1024 * 1024;
+/// See [`PACE_GRACE`].
+const PACE_BYTES: usize = 1024 * 1024;
 
 /// [`drain`] before an answer to a request no credential vouches for (a wrong or missing
 /// API key, a path outside both vendor roots, a refused upload URL): it stops, leaving the
@@ -91,15 +91,7 @@ pub(crate) async fn drain_stranger(
     let last = started.checked_add(timeout);
     let mut seen = 0usize;
     loop {
-        let mibs = u32::try_from(seen / STRANGER_PACE_BYTES).unwrap_or(u32::MAX);
-        let paced = STRANGER_GRACE
-            .checked_mul(mibs.saturating_add(1))
-            .and_then(|d| started.checked_add(d));
-        let deadline = match (paced, last) {
-            (Some(p), Some(l)) => p.min(l),
-            (p, l) => p.or(l).unwrap_or(started),
-        };
-        match tokio::time::timeout_at(deadline, body.frame()).await {
+        match tokio::time::timeout_at(paced(started, seen, last), body.frame()).await {
             Ok(None) => return true,
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
@@ -118,6 +110,23 @@ pub(crate) async fn drain_stranger(
                 return false;
             }
         }
+    }
+}
+
+/// When a body read since `started`, `seen` bytes of it so far, falls behind 1 MiB/s after
+/// a first second ([`PACE_GRACE`]), or `last` when that is sooner.
+fn paced(
+    started: tokio::time::Instant,
+    seen: usize,
+    last: Option<tokio::time::Instant>,
+) -> tokio::time::Instant {
+    let mibs = u32::try_from(seen / PACE_BYTES).unwrap_or(u32::MAX);
+    let paced = PACE_GRACE
+        .checked_mul(mibs.saturating_add(1))
+        .and_then(|d| started.checked_add(d));
+    match (paced, last) {
+        (Some(p), Some(l)) => p.min(l),
+        (p, l) => p.or(l).unwrap_or(started),
     }
 }
 
@@ -164,14 +173,9 @@ async fn discard(body: &mut Body, mut seen: usize) {
 /// Reads `body` whole if it holds at most `limit` bytes: `TooLarge` past it
 /// (the rest drained as [`drain`] does), `Incomplete` when it breaks off
 /// (a truncated body, bad chunked encoding).
-pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
-    read_sized(body, limit, 0).await
-}
-
-/// [`read_limited`] into a buffer made for `capacity` bytes at first.
-async fn read_sized(mut body: Body, limit: usize, capacity: usize) -> Result<Vec<u8>, BodyError> {
+pub(crate) async fn read_limited(mut body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
     use http_body_util::BodyExt;
-    let mut bytes = Vec::with_capacity(capacity);
+    let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Incomplete(causes(&e)))?;
         let Ok(data) = frame.into_data() else {
@@ -185,6 +189,59 @@ async fn read_sized(mut body: Body, limit: usize, capacity: usize) -> Result<Vec
         bytes.extend_from_slice(&data);
     }
     Ok(exact(bytes))
+}
+
+/// What [`read_paced`] read: the whole body, or the bytes read when it passed the limit
+/// (the rest left unread, for the caller to drain once it holds no room).
+enum Paced {
+    Whole(Vec<u8>),
+    Over(usize),
+}
+
+/// Reads `body` into a buffer made for `capacity` bytes at first, while it keeps coming at
+/// 1 MiB/s after a first second ([`paced`]) and until `last`: `TimedOut` when it falls
+/// behind, `Incomplete` when it breaks off.
+async fn read_paced(
+    body: &mut Body,
+    limit: usize,
+    capacity: usize,
+    last: Option<tokio::time::Instant>,
+) -> Result<Paced, BodyError> {
+    use http_body_util::BodyExt;
+    let started = tokio::time::Instant::now();
+    let mut bytes = Vec::with_capacity(capacity);
+    loop {
+        let deadline = paced(started, bytes.len(), last);
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return Err(BodyError::TimedOut),
+            Ok(None) => return Ok(Paced::Whole(exact(bytes))),
+            Ok(Some(frame)) => frame.map_err(|e| BodyError::Incomplete(causes(&e)))?,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let total = bytes.len().saturating_add(data.len());
+        if total > limit {
+            return Ok(Paced::Over(total));
+        }
+        bytes.extend_from_slice(&data);
+        note_kept(&bytes);
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The largest buffer a body read into on this thread: what a test sees of the memory
+    /// a body kept while it was read.
+    static KEPT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Notes `bytes`'s size for a test (`KEPT`); nothing outside tests.
+fn note_kept(bytes: &[u8]) {
+    #[cfg(test)]
+    KEPT.with(|k| k.set(k.get().max(bytes.len())));
+    #[cfg(not(test))]
+    let _ = bytes;
 }
 
 /// `bytes` holding no more memory than their length. A `Vec` grown frame by
@@ -215,20 +272,23 @@ fn causes(e: &dyn std::error::Error) -> String {
 
 /// Read a JSON object body within `timeout`. An empty body counts as `{}`
 /// when `allow_empty`. A body over `limit` is drained (see [`drain`]) before
-/// `TooLarge` is answered.
+/// `TooLarge` is answered; one whose `Content-Length` says so is not kept at all.
 ///
 /// A body is read and parsed only with room in `budget` (one permit a byte of body, at most
 /// the whole budget, so one body alone always fits), waited for within `timeout` (then
-/// `Busy`, the body drained); the body then has `timeout` to arrive. The room is taken
-/// before the body is read, as much as its `Content-Length` declares (`limit` when it
-/// declares none), so that bodies waiting their turn stay in their clients' sockets: read
-/// first, a thousand 1 MiB creates waiting at once held a GiB beside the budget. The
+/// `Busy`, the body drained); the body then has `timeout` to arrive, and must keep coming
+/// at 1 MiB/s after a first second (then `TimedOut`, and the room goes back): it holds its
+/// room all along, and a stalled body held it for the whole `timeout`, so that 8 stalled
+/// 1 MiB creates made every other JSON request wait that long, then answered it 503. The
+/// room is taken before the body is read, as much as its `Content-Length` declares (`limit`
+/// when it declares none), so that bodies waiting their turn stay in their clients' sockets:
+/// read first, a thousand 1 MiB creates waiting at once held a GiB beside the budget. The
 /// permit comes back with the object and must be held until the handler is done with it.
 /// A body parses to some 17 times its size (32 for an array of zeros), and parsed bodies
 /// were bounded only by the server's worker threads: 48 of them parsing 1 MiB bodies at
 /// once grew a test binary by a GiB.
 pub(crate) async fn read_json<'a>(
-    body: Body,
+    mut body: Body,
     limit: usize,
     allow_empty: bool,
     timeout: std::time::Duration,
@@ -236,15 +296,18 @@ pub(crate) async fn read_json<'a>(
 ) -> Result<(Map<String, Value>, Option<SemaphorePermit<'a>>), BodyError> {
     let hint = axum::body::HttpBody::size_hint(&body);
     let declared = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-    // Declared over the limit: refused by `read_limited`, which keeps none of it.
-    let room = if declared(hint.lower()) > limit {
-        0
-    } else {
-        hint.upper()
-            .map_or(limit, declared)
-            .min(limit)
-            .min(crate::bounds::MAX_JSON_PARSE_BYTES)
-    };
+    if declared(hint.lower()) > limit {
+        // Refused by its `Content-Length`: dropped as it comes, so the answer reaches the
+        // client, and none of it kept, so it needs no room. Read up to the limit first, a
+        // thousand such bodies stalled a byte short of it held a GiB beside the budget.
+        let _ = tokio::time::timeout(timeout, discard(&mut body, 0)).await;
+        return Err(BodyError::TooLarge);
+    }
+    let room = hint
+        .upper()
+        .map_or(limit, declared)
+        .min(limit)
+        .min(crate::bounds::MAX_JSON_PARSE_BYTES);
     let permits = u32::try_from(room).unwrap_or(u32::MAX);
     // Polled once before the deadline is checked: room available now is taken whatever
     // the timeout.
@@ -257,9 +320,19 @@ pub(crate) async fn read_json<'a>(
             return Err(BodyError::Busy);
         }
     };
-    let bytes = tokio::time::timeout(timeout, read_sized(body, limit, room))
-        .await
-        .map_err(|_| BodyError::TimedOut)??;
+    let last = tokio::time::Instant::now().checked_add(timeout);
+    let bytes = match read_paced(&mut body, limit, room, last).await? {
+        Paced::Whole(bytes) => bytes,
+        Paced::Over(seen) => {
+            // Drained holding no room: its bytes are dropped as they come.
+            drop(permit);
+            let left = last.map_or(timeout, |l| {
+                l.saturating_duration_since(tokio::time::Instant::now())
+            });
+            let _ = tokio::time::timeout(left, discard(&mut body, seen)).await;
+            return Err(BodyError::TooLarge);
+        }
+    };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return if allow_empty {
             Ok((Map::new(), None))
@@ -476,6 +549,103 @@ mod tests {
         assert_eq!(m.get("a").and_then(Value::as_str).map(str::len), Some(1000));
         assert!(permit.is_some());
         assert_eq!(budget.available_permits(), all - len);
+    }
+
+    /// A body of `len` bytes in frames of 64 KiB, declaring `len` (`size_hint`), that notes
+    /// how much of it was read.
+    struct Declared {
+        left: usize,
+        len: u64,
+        read: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl axum::body::HttpBody for Declared {
+        type Data = axum::body::Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+            let n = self.left.min(64 * 1024);
+            if n == 0 {
+                return std::task::Poll::Ready(None);
+            }
+            self.left -= n;
+            self.read.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            let frame = hyper::body::Frame::data(vec![b' '; n].into());
+            std::task::Poll::Ready(Some(Ok(frame)))
+        }
+        fn size_hint(&self) -> hyper::body::SizeHint {
+            hyper::body::SizeHint::with_exact(self.len)
+        }
+    }
+
+    /// Review 35 pass 2c #1: a JSON body that declares more than the limit is refused
+    /// (`TooLarge`) with none of it kept and no room taken in the parse budget: read as it
+    /// comes and dropped, so the answer still reaches the client. Before, it took no room
+    /// (it would be refused) but was read into memory up to the limit before it was, so a
+    /// thousand such creates stalled one byte short of the limit held a GiB outside the budget.
+    #[tokio::test(start_paused = true)]
+    async fn a_json_body_declared_over_the_limit_is_refused_with_nothing_kept() {
+        let all = crate::bounds::MAX_JSON_PARSE_BYTES;
+        let budget = tokio::sync::Semaphore::new(all);
+        let _held = budget
+            .acquire_many(u32::try_from(all).unwrap())
+            .await
+            .unwrap();
+        let limit = 1 << 20;
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let body = Body::new(Declared {
+            left: limit + 1,
+            len: u64::try_from(limit + 1).unwrap(),
+            read: read.clone(),
+        });
+        KEPT.with(|k| k.set(0));
+        let timeout = std::time::Duration::from_secs(60);
+        let r = read_json(body, limit, false, timeout, &budget).await;
+        assert!(matches!(r, Err(BodyError::TooLarge)), "{r:?}");
+        assert_eq!(KEPT.with(std::cell::Cell::get), 0, "bytes of it were kept");
+        assert_eq!(
+            read.load(std::sync::atomic::Ordering::SeqCst),
+            limit + 1,
+            "drained, so the answer reaches the client"
+        );
+    }
+
+    /// Review 35 pass 2c #2: a JSON body that stalls while it holds room in the parse budget
+    /// is dropped (`TimedOut`, answered 408) once it falls behind 1 MiB/s after a first
+    /// second, and its room goes back, long before `timeout`. Before, it held the room for
+    /// all of `timeout` (30 s by default), and 8 such 1 MiB bodies held the whole budget.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_json_body_gives_its_room_back_when_it_falls_behind() {
+        /// A few bytes of a body declaring 1 MiB, then nothing.
+        struct Stalled(Option<axum::body::Bytes>);
+        impl axum::body::HttpBody for Stalled {
+            type Data = axum::body::Bytes;
+            type Error = std::convert::Infallible;
+            fn poll_frame(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>>
+            {
+                match self.0.take() {
+                    Some(b) => std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(b)))),
+                    None => std::task::Poll::Pending,
+                }
+            }
+            fn size_hint(&self) -> hyper::body::SizeHint {
+                hyper::body::SizeHint::with_exact(1 << 20)
+            }
+        }
+        let all = crate::bounds::MAX_JSON_PARSE_BYTES;
+        let budget = tokio::sync::Semaphore::new(all);
+        let timeout = std::time::Duration::from_secs(600);
+        let started = tokio::time::Instant::now();
+        let body = Body::new(Stalled(Some(r#"{"refAudio""#.into())));
+        let r = read_json(body, 1 << 20, false, timeout, &budget).await;
+        assert!(matches!(r, Err(BodyError::TimedOut)), "{r:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(budget.available_permits(), all, "its room came back");
     }
 
     #[test]

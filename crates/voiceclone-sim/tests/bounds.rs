@@ -518,6 +518,73 @@ async fn strangers_dripping_a_body_are_answered_and_closed_and_free_their_slots(
     )))
     .await
     .unwrap();
+    strangers_drip_and_are_answered_and_closed(&sim).await;
+    let r = client()
+        .get(format!("{}/openapi/v1/tasks/list", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+/// Review 35 pass 2c #3: with faults on, the strangers of the test above are still
+/// answered as strangers and closed within about a second: a request no credential vouches
+/// for draws no fault and takes no scripted one. Before, the fault came first: a 503 drained
+/// the stranger's body for the whole `body_read_timeout`, a latency slept first, both
+/// holding its slot, so that with `--fault 503=0.2` strangers pinned every slot again; and
+/// strangers used up the faults a test scripted for its own calls.
+#[tokio::test]
+async fn strangers_dripping_a_body_take_no_fault_and_free_their_slots() {
+    for faults in ["503=1", "latency=1:60s"] {
+        let sim = Simulator::start_with(common::keyed(
+            SimConfig::default()
+                .with_faults(faults.parse().unwrap())
+                .with_connection_limits(4, Duration::from_secs(600), Duration::from_secs(600)),
+        ))
+        .await
+        .unwrap();
+        sim.fail_next(
+            "vmeg.cloneVoiceCreate",
+            voiceclone_sim::FaultKind::Http503,
+            1,
+        )
+        .unwrap();
+        strangers_drip_and_are_answered_and_closed(&sim).await;
+        assert_eq!(sim.scripted_pending("vmeg.cloneVoiceCreate"), 1, "{faults}");
+        let st = sim.stats();
+        assert!(
+            st.faults_by_kind.is_empty(),
+            "{faults}: {:?}",
+            st.faults_by_kind
+        );
+        for _ in 0..500 {
+            if sim.open_connections() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(sim.open_connections(), 0, "{faults}");
+    }
+    // A keyed request still gets the fault.
+    let sim = Simulator::start_with(common::keyed(
+        SimConfig::default().with_faults("503=1".parse().unwrap()),
+    ))
+    .await
+    .unwrap();
+    let r = client()
+        .get(format!("{}/openapi/v1/tasks/list", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+}
+
+/// A request with a wrong or missing key, one to a path outside both vendor roots, and a
+/// PUT to an unknown upload URL, each dripping its body a byte at a time: each is answered
+/// as a stranger (not 2xx, `Connection: close`) and closed within 20 s.
+async fn strangers_drip_and_are_answered_and_closed(sim: &SimHandle) {
     let cases = [
         ("/openapi/v1/task/clone-voice/create", "Bearer wrong", "401"),
         // JimmyAI's refusal is a 200 with its own code.
@@ -575,13 +642,61 @@ async fn strangers_dripping_a_body_are_answered_and_closed_and_free_their_slots(
         );
         dripper.abort();
     }
-    let r = client()
-        .get(format!("{}/openapi/v1/tasks/list", sim.base_url()))
+}
+
+/// Review 35 pass 2c #2: keyed JSON bodies that stall once their room in the parse budget is
+/// taken hold it only while they keep coming (1 MiB/s after a first second), then get 408
+/// and the room goes back: a small create sent meanwhile is answered. Before, each held its
+/// room for the whole `body_read_timeout`, so 8 stalled 1 MiB creates (the whole 8 MiB
+/// budget) made every other JSON request wait that long, then answered it 503.
+#[tokio::test]
+async fn stalled_keyed_bodies_do_not_hold_the_parse_budget_from_others() {
+    // Long timeouts: only the pace of a body holding room can end these.
+    let sim = Simulator::start_with(common::keyed(SimConfig::default().with_connection_limits(
+        64,
+        Duration::from_secs(600),
+        Duration::from_secs(600),
+    )))
+    .await
+    .unwrap();
+    let mut stalled = Vec::new();
+    for i in 0..8 {
+        let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+        let head = format!(
+            "POST /openapi/v1/task/clone-voice/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nX-Idempotency-Key: stall-{i}\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{{\"refAudio\"",
+            sim.api_key()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        stalled.push(s);
+    }
+    // Time for them to take their room: 8 x 1 MiB, the whole budget.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // A generous bound: the room comes back after about a second, where before it was held
+    // for the 600 s body read timeout.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!(
+            "{}/openapi/v1/task/tts/create-async",
+            sim.base_url()
+        ))
         .bearer_auth(sim.api_key())
+        .header("X-Idempotency-Key", "small")
+        .json(&json!({"data": [{"text": "hi", "voiceId": "sv_en_us_male_01"}]}))
         .send()
         .await
-        .unwrap();
+        .expect("the small create was not answered while stalled bodies held the budget");
     assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], 200, "{v}");
+    for mut s in stalled {
+        let answer = read_until_closed(&mut s).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+    assert_eq!(sim.stats().billable("vmeg.cloneVoiceCreate"), 0);
 }
 
 /// Review 35-a #3: the simulator's file URLs (an upload's `url`, a result's) answer only

@@ -869,6 +869,30 @@ pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Bod
     }
 }
 
+/// The token of a presigned URL: its last path segment.
+fn upload_token(uri: &axum::http::Uri) -> &str {
+    uri.path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+}
+
+/// The grant of a presigned URL whose signature is good: the only credential a storage
+/// request carries.
+fn signed_grant(sh: &Shared, uri: &axum::http::Uri) -> Option<Grant> {
+    let q = query_map(uri.query());
+    let grant = open(sh).grants.get(upload_token(uri)).cloned();
+    grant.filter(|g| q.get("X-Sim-Signature") == Some(&g.signature))
+}
+
+/// Whether a storage request's URL is a presigned one with a good signature (expired or
+/// not): a request without one is a stranger's, and draws no fault (see
+/// `crate::server::dispatch`).
+pub(crate) fn is_signed(sh: &Shared, uri: &axum::http::Uri) -> bool {
+    signed_grant(sh, uri).is_some()
+}
+
 /// The answer to a storage request; `signed` is set once its URL's signature is found
 /// good (a refusal before that answers a stranger).
 async fn storage_put_checked(
@@ -895,17 +919,8 @@ async fn storage_put_checked(
             "Only one auth mechanism allowed: the URL is presigned, send no Authorization header",
         );
     }
-    let token = parts
-        .uri
-        .path()
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .to_owned();
-    let q = query_map(parts.uri.query());
-    let grant = open(sh).grants.get(&token).cloned();
-    let Some(grant) = grant.filter(|g| q.get("X-Sim-Signature") == Some(&g.signature)) else {
+    let token = upload_token(&parts.uri).to_owned();
+    let Some(grant) = signed_grant(sh, &parts.uri) else {
         return storage_err(
             403,
             "SignatureDoesNotMatch",
