@@ -3696,12 +3696,13 @@ fn a_restored_done_part_is_told_done_when_the_run_stops_before_it() {
 }
 
 /// Review 35-c #11: a part downloaded again whose earlier files came under another extension
-/// (here `.mp3`, the new answer's audio `.wav`) leaves none of them beside the new ones: a
-/// join by glob or `ls` would splice the old audio in. Only regular files named as one of
-/// the part's stems plus an audio extension go; another part's files, and names that are no
-/// stem of it, stay. Before, `001-01.mp3` ... stayed beside `001-01.wav` ...
+/// (here `.mp3`, the new answer's audio `.wav`) names each of them on stderr: a join by glob
+/// or `ls` would splice the old audio in. Only regular files named as one of the part's
+/// stems plus an audio extension are named; another part's files, and names that are no
+/// stem of it, are not. None is removed (pass 2d #4: it may be the user's own conversion).
+/// Before, `001-01.mp3` ... stayed beside `001-01.wav` ... without a word.
 #[test]
-fn a_part_downloaded_again_under_another_extension_leaves_no_earlier_file() {
+fn a_part_downloaded_again_under_another_extension_names_the_earlier_file() {
     let fake = FakeVmeg::start(0, 100, false);
     let c = case(&text(2));
     let dir = Path::new(&c.out);
@@ -3721,8 +3722,26 @@ fn a_part_downloaded_again_under_another_extension_leaves_no_earlier_file() {
     for other in ["001-01.mp3.bak", "notes.mp3", "001-1.mp3"] {
         std::fs::write(dir.join(other), b"mine").unwrap();
     }
-    fake_run(&fake, &args).expect(0);
+    let r = fake_run(&fake, &args).expect(0);
+    // The earlier files are named on stderr, and kept: whether this tool wrote them cannot be
+    // told, and a user's own file is never deleted (review 35 pass 2d #4).
+    let earlier: Vec<String> = first.iter().map(|n| n.replace(".wav", ".mp3")).collect();
+    for name in earlier.iter().filter(|n| n.starts_with("001-")) {
+        assert!(
+            r.stderr.contains(&format!("{name} is beside")),
+            "{name}: {}",
+            r.stderr
+        );
+    }
+    for mine in ["001-01.mp3.bak", "notes.mp3", "001-1.mp3"] {
+        assert!(
+            !r.stderr.contains(&format!("{mine} is beside")),
+            "{}",
+            r.stderr
+        );
+    }
     let mut expected = first.clone();
+    expected.extend(earlier.into_iter().filter(|n| n.starts_with("001-")));
     expected.extend(["001-01.mp3.bak", "notes.mp3", "001-1.mp3"].map(String::from));
     expected.sort();
     assert_eq!(results_in(dir), expected);

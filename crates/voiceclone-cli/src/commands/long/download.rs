@@ -63,10 +63,7 @@ impl Run<'_> {
                 }
             };
             self.spent.set(self.spent.get().saturating_add(got.bytes));
-            self.clear_earlier(&stem, &got.path).map_err(|f| {
-                self.unwritable.set(true);
-                self.download_failed(i, f, true)
-            })?;
+            self.warn_of_earlier(&stem, &got.path);
             let (bytes, sha256) = file_sha256(&got.path).map_err(|e| {
                 let f =
                     self.unrecorded(Failure::io(&format!("reading {}", got.path.display()), &e));
@@ -93,38 +90,27 @@ impl Run<'_> {
         Ok(names)
     }
 
-    /// Removes the regular files in `DIR` named as `stem` (one of a part's files, just
+    /// Warns of the regular files in `DIR` named as `stem` (one of a part's files, just
     /// downloaded again as `got`) plus another extension a download may take: an earlier
     /// download of it, cut short or damaged, may have come under another extension (another
     /// `Content-Type`, another URL), and left beside the new file it would be joined in by a
-    /// glob or `ls` (review 35-c #11). These are names only this tool writes, which a fresh
-    /// run refuses to start over. Done once the new file is in place, not before the
-    /// download: one that fails (the budget, a dead link) leaves what was there, and the
-    /// part's intact files are not lost to it. A symlink or anything else not a regular file
-    /// is [`Run::clear_stand_ins`]'s.
-    fn clear_earlier(&self, stem: &str, got: &Path) -> Result<(), Failure> {
+    /// glob or `ls` (review 35-c #11). Left in place, not removed: whether this tool wrote
+    /// it cannot be told (an unrecorded download, or the user's own conversion of the part's
+    /// file, review 35 pass 2d #4), and a user's file is never deleted. On stderr with
+    /// `--json` and `--quiet` too, as a warning.
+    fn warn_of_earlier(&self, stem: &str, got: &Path) {
         for ext in voiceclone::download::EXTENSIONS {
             let path = self.dir.join(format!("{stem}.{ext}"));
             let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
             if !regular || path.file_name() == got.file_name() {
                 continue;
             }
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(Failure::io(
-                        &format!(
-                            "removing {}, an earlier download of the part beside its new file {}",
-                            path.display(),
-                            got.display()
-                        ),
-                        &e,
-                    ));
-                }
-            }
+            crate::output::stderr_line(&self.printer.safe(&format!(
+                "warning: {} is beside {}, the file just downloaded under the same name with another extension (an earlier download, or a file of your own): it was left in place; remove it before joining the directory's files by name",
+                path.display(),
+                got.display()
+            )));
         }
-        Ok(())
     }
 
     /// A failure of part `i`'s download (`written`: its files were written, and reading
