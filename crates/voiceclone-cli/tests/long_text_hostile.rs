@@ -918,20 +918,22 @@ fn a_manifest_write_failing_on_a_finished_read_is_not_exit_2() {
 
 /// Review 35-c #7: as above, for every other read of a paid task whose note cannot be
 /// written: its task read failed, not known to VMEG, finished with a line VMEG failed, or
-/// finished with a line the client cannot read. Each is exit 1 naming the part and saying its
-/// task is paid; before, each was exit 2 (`io`, "nothing was sent"), without the part.
+/// finished with a line the client cannot read. Each names the part, its task (`job_id`) and
+/// says it is paid, with the exit its read gives when recorded: 1 for a task or line that
+/// failed, 3 for an outcome not known (never 1, "failed, submit again": pass 2d #5); before,
+/// each was exit 2 (`io`, "nothing was sent"), without the part.
 #[test]
 fn a_manifest_write_failing_after_any_task_read_is_not_exit_2() {
     let unreadable = serde_json::json!({"uri": "", "duration": 0, "errorMessage": ""});
     let failed_line = serde_json::json!({"uri": "", "duration": 0, "errorMessage": "refused"});
-    let cases: [(&str, u16, Option<Value>); 4] = [
-        ("task failed", 200, None),
-        ("task not found", 404, None),
-        ("a line failed", 200, Some(failed_line)),
-        ("a line unreadable", 200, Some(unreadable)),
+    let cases: [(&str, u16, Option<Value>, i32); 4] = [
+        ("task failed", 200, None, 1),
+        ("task not found", 404, None, 3),
+        ("a line failed", 200, Some(failed_line), 1),
+        ("a line unreadable", 200, Some(unreadable), 3),
     ];
     let mut wrong = Vec::new();
-    for (what, status, line2) in cases {
+    for (what, status, line2, code) in cases {
         let fake = FakeVmeg::start(0, 1000, false);
         let c = case(&three_lines());
         let dir = Path::new(&c.out).to_path_buf();
@@ -965,7 +967,11 @@ fn a_manifest_write_failing_after_any_task_read_is_not_exit_2() {
         let r = fake_run(&fake, &args);
         assert_eq!(fake.creates(), creates, "{what}: {r:?}");
         let e = r.json()["error"].clone();
-        if r.code != 1 || e["part"] != 1 || !s(&e["message"]).contains("its task is paid") {
+        if r.code != code
+            || e["part"] != 1
+            || e["job_id"].as_str().is_none()
+            || !s(&e["message"]).contains("its task is paid")
+        {
             wrong.push(format!("{what}: exit {}: {e}", r.code));
         }
     }

@@ -159,18 +159,24 @@ impl Run<'_> {
 
     /// A failed write of the manifest (`f`) after part `i`'s task, paid in this run or an
     /// earlier one, was read (or its files checked): never exit 2, which promises that
-    /// nothing was sent, on a rerun that only reads (review 35-c #7); exit 1 (or 3, once
-    /// this run sent something, see [`Run::unrecorded`]) naming the part, as a failed
-    /// download is told ([`Run::download_failed`]).
-    pub(super) fn recorded_or(&self, i: usize, mut f: Failure) -> Failure {
-        if f.exit == Exit::Usage {
-            f.exit = Exit::Failure;
+    /// nothing was sent, on a rerun that only reads (review 35-c #7); the exit the read's own
+    /// outcome gives when it is recorded (`found`: 1 for a task that failed, 3 for one whose
+    /// outcome is not known, never 1 there, pass 2d #5), or more serious, naming the part and
+    /// its task, as a failed download is told ([`Run::download_failed`]).
+    pub(super) fn recorded_or(&self, i: usize, mut f: Failure, found: Exit) -> Failure {
+        if f.exit == Exit::Usage || f.exit.code() < found.code() {
+            f.exit = found;
         }
         f.message.push_str(&format!(
             "; {}: what this run found of it was not recorded in the manifest (its task is paid: rerun the same command to read it again)",
             self.name(i)
         ));
-        f.with("part", i + 1)
+        let job = self.record(i).and_then(|r| r.job_id);
+        let f = f.with("part", i + 1);
+        match job {
+            Some(id) => f.with("job_id", id),
+            None => f,
+        }
     }
 
     pub(super) fn download_failed(&self, i: usize, mut f: Failure, written: bool) -> Failure {
@@ -276,7 +282,7 @@ impl Run<'_> {
             p.state = PartState::Failed;
             p.note(why.clone(), None);
         }) {
-            return self.recorded_or(i, f);
+            return self.recorded_or(i, f, Exit::Failure);
         }
         let mut f = Failure::other(
             Exit::Failure,

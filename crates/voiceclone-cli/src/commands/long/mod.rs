@@ -656,7 +656,7 @@ impl Run<'_> {
                 if (rec.error.is_some() || rec.error_kind.is_some())
                     && let Err(f) = self.update(i, PartRecord::clear_error)
                 {
-                    return Ready::Failed(self.recorded_or(i, f));
+                    return Ready::Failed(self.recorded_or(i, f, Exit::Failure));
                 }
                 Ready::AlreadyDone
             }

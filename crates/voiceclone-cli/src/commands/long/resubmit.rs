@@ -326,7 +326,7 @@ impl Run<'_> {
         if kept_kind.is_none()
             && let Err(f) = self.update(i, PartRecord::forget_not_found)
         {
-            return Some(Ready::Failed(self.recorded_or(i, f)));
+            return Some(Ready::Failed(self.recorded_or(i, f, Exit::Unreachable)));
         }
         let message = format!(
             "{}: its task {id} was not known to the vendor, but read again {:.1} s later {what}: not resubmitted; rerun the same command to wait for it again",

@@ -101,7 +101,7 @@ impl Run<'_> {
                         p.state = PartState::Failed;
                         p.note(reason, None);
                     }) {
-                        return Ready::Failed(self.recorded_or(i, f));
+                        return Ready::Failed(self.recorded_or(i, f, Exit::Failure));
                     }
                     return Ready::Failed(Failure::from_adapter(&e).with("part", i + 1));
                 }
@@ -142,7 +142,7 @@ impl Run<'_> {
                         .is_some_and(|r| r.error_kind == Some(ReportedKind::TaskNotFound))
                     && let Err(f) = self.update(i, PartRecord::forget_not_found)
                 {
-                    return Ready::Failed(self.recorded_or(i, f));
+                    return Ready::Failed(self.recorded_or(i, f, Exit::Unreachable));
                 }
                 // The task was accepted (it may be billed) and the wait says nothing of how
                 // it ended (a poll answered 404 or an HTML page, `--timeout`): exit 3, as
@@ -187,7 +187,7 @@ impl Run<'_> {
         if let Err(f) = self.update(i, |p| {
             p.note(why.clone(), Some(ReportedKind::DownloadedBeforeFailed));
         }) {
-            return self.recorded_or(i, f);
+            return self.recorded_or(i, f, Exit::Unreachable);
         }
         let message = if downloaded {
             format!(
@@ -229,7 +229,7 @@ impl Run<'_> {
         if let Err(f) = self.update(i, |p| {
             p.note(why.clone(), Some(ReportedKind::AnswerUnreadable));
         }) {
-            return self.recorded_or(i, f);
+            return self.recorded_or(i, f, Exit::Unreachable);
         }
         let (state, before) = if done_before {
             (
@@ -274,7 +274,7 @@ impl Run<'_> {
         if let Err(w) = self.update(i, |p| {
             p.note(f.message.clone(), Some(ReportedKind::TaskNotFound));
         }) {
-            return self.recorded_or(i, w);
+            return self.recorded_or(i, w, Exit::Unreachable);
         }
         // A version-1 manifest did not record the scope: it may have been another one's.
         let unscoped = if rec.key_scope.is_none() {
