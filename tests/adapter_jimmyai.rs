@@ -1010,6 +1010,15 @@ async fn a_finished_task_whose_result_is_refused_quotes_what_the_vendor_sent() {
     assert!(text.contains("\"/files/a.mp3\""), "{e}");
     assert!(!shown.contains("s3cr3t"), "{e}");
     assert!(!e.may_resubmit(), "{e}");
+    // Review 35 pass 2b #2: the audio the task finished with could not be read, as its doc
+    // says, so a caller (the CLI's long text) keeps the task and may read it again. Before:
+    // `None`, and the long text's part had no way on.
+    let unreadable = e
+        .audio_unreadable()
+        .unwrap_or_else(|| panic!("not marked: {e}"));
+    assert!(unreadable.contains("1 of its 1 lines"), "{unreadable}");
+    assert!(unreadable.contains("\"/files/a.mp3\""), "{unreadable}");
+    assert!(!unreadable.contains("s3cr3t"), "{unreadable}");
 }
 
 #[tokio::test]
