@@ -579,6 +579,64 @@ async fn a_refusal_naming_a_null_or_blank_task_id_on_a_create_is_a_plain_refusal
     }
 }
 
+/// Review 35 pass 2b #5: a refusal behind a refusal status (read as bytes) whose `data` gives
+/// the task id as an object, a list or a bool (Mongo's `{"$oid": ...}`) names something: a
+/// task this crate cannot use, never none. The create ends `OutcomeUnknown`, sent once (a 429
+/// is not resent under its key), never resubmittable, and the WARN line quotes what was
+/// given. Only `null` and blank strings name nothing. Before: such an id was dropped, so a
+/// 402 was a refusal to resubmit (a second bill) and a 429 was resent.
+#[tokio::test]
+async fn a_refusal_naming_a_task_id_of_another_json_type_is_an_unknown_outcome() {
+    let (logs, _guard) = capture_logs();
+    let refusals = [
+        (Provider::Vmeg, 402, json!(402), "taskId"),
+        (Provider::Vmeg, 429, json!(429), "taskId"),
+        (Provider::Vmeg, 400, json!(400), "taskId"),
+        (Provider::JimmyAi, 400, json!(20002), "id"),
+    ];
+    for (provider, status, code, field) in refusals {
+        for (id, quoted) in [
+            (json!({"$oid": "65f0aa"}), "$oid"),
+            (json!(["t9"]), "t9"),
+            (json!(true), "true"),
+        ] {
+            let what = format!("{provider} HTTP {status} code {code} {field}={id}");
+            let body = if provider == Provider::Vmeg {
+                json!({"code": code, "message": "refused", "data": { field: id }})
+            } else {
+                json!({"code": code, "msg": "refused", "data": { field: id }})
+            };
+            let server = Scripted::start(vec![Step::status(status, body), accepted("B")]).await;
+            let (c, _) = client(provider, &server.base_url);
+            let _ = logs.take();
+            let model = if provider == Provider::Vmeg {
+                "cv_1"
+            } else {
+                "m-1"
+            };
+            let e = c
+                .synthesize(&SpeechRequest::new(model, "Hello"))
+                .await
+                .map(drop)
+                .unwrap_err();
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+                "{what}: {e}"
+            );
+            assert!(!e.may_resubmit(), "{what}: {e}");
+            let text = logs.take();
+            assert!(
+                text.lines().any(|l| l.contains(" WARN ")
+                    && l.contains("write outcome unknown")
+                    && l.contains("named_task_id=")
+                    && l.contains(quoted)),
+                "{what}: {text}"
+            );
+        }
+    }
+}
+
 /// "A write counts as not processed only when both [the HTTP status and the status the body
 /// `code` stands for] say so": a refusal code (400, 401, 402, 404, 413, 422) behind an HTTP
 /// 500, 502 or 504 does not say the fault came before the task was made. An async create is

@@ -123,7 +123,7 @@ fn ids_in_data(provider: Provider, data: Option<&RawValue>) -> Vec<Box<RawValue>
 #[derive(Debug, PartialEq)]
 pub(crate) enum Named {
     /// No value, or only `null`, `""` and blanks: no task (review 35-d #2), so a refusal
-    /// stays a refusal.
+    /// stays a refusal. Any other value (an object, a list, a bool) names one: `Unusable`.
     Nothing,
     /// One usable id, given once or more.
     Task(String),
@@ -140,10 +140,7 @@ impl Named {
             Ok(None) => Named::Nothing,
             Err(()) => ids
                 .iter()
-                .find_map(|raw| {
-                    let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
-                    named_id_text(lenient_string(&mut de).ok().flatten().as_deref())
-                })
+                .find_map(|raw| named_id_text(raw_id_text(raw).as_deref()))
                 .map_or(Named::Nothing, Named::Unusable),
         }
     }
@@ -173,6 +170,19 @@ pub(crate) fn named_in_typed(id: Option<&str>) -> Named {
 fn named_id_text(id: Option<&str>) -> Option<String> {
     let id = id.filter(|id| !id.trim().is_empty())?;
     Some(id.chars().take(super::NAMED_TEXT_CHARS).collect())
+}
+
+/// The text of one task-id value as sent: a string or a number as its text, `null` as none,
+/// and any other value (an object such as Mongo's `{"$oid": ...}`, a list, a bool) as its
+/// JSON, scrubbed as a server's string is: it names something, which a refusal answered so
+/// must not drop (review 35 pass 2b #5).
+fn raw_id_text(raw: &RawValue) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
+    if let Some(text) = lenient_string(&mut de).ok().flatten() {
+        return Some(text);
+    }
+    let json = raw.get().trim();
+    (json != "null").then(|| crate::scrub::server_string(json.to_owned()))
 }
 
 /// The one task id `ids` (each as sent) and `named` (an earlier one) agree on: `Err` when two
