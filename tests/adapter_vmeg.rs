@@ -1339,10 +1339,14 @@ async fn a_success_code_behind_a_404_on_a_status_read_is_polled_past_not_not_fou
 }
 
 /// Review 35-d #5: a clone that finished with a `voiceId` this crate refuses (a control
-/// character, a `/`) says so and quotes it (escaped, cut), without looking it up in the clone
-/// list, which drops the same id: waiting again reads the same. Never resubmittable. Before:
-/// the list lookup ended `NotFound` ("wait for it again to finish the lookup"), the id
-/// dropped, and so did every later wait.
+/// character, a `/`) says so and quotes it (escaped, cut) when the clone list, looked up by the
+/// task's id, holds no usable voice for it either: waiting again reads the same. Never
+/// resubmittable. Before: the list lookup ended `NotFound` ("wait for it again to finish the
+/// lookup"), the id dropped, and so did every later wait.
+///
+/// Review 35 pass 2b #4: the list is still read, by `taskId`: a usable voice it lists for the
+/// task is the clone's (the shape of `tasks/detail`'s `result` is UNKNOWN, api-facts A17 #4,
+/// and the two answers may differ). Before: the refused id ended every wait, unread.
 #[tokio::test]
 async fn a_clone_finished_with_a_refused_voice_id_quotes_it() {
     for (voice, quoted) in [("cv\u{7}1", "\"cv\\u{7}1\""), ("cv/1", "\"cv/1\"")] {
@@ -1367,10 +1371,46 @@ async fn a_clone_finished_with_a_refused_voice_id_quotes_it() {
             "{voice:?}: {e}"
         );
         assert!(text.contains(quoted), "{voice:?}: {quoted} missing: {e}");
+        assert!(shown.contains("list_voices()"), "{voice:?}: {e}");
         assert!(!shown.contains("wait for it again"), "{voice:?}: {e}");
         assert!(!shown.contains('\u{7}'), "{voice:?}: {e}");
         assert!(!e.may_resubmit(), "{voice:?}: {e}");
-        assert_eq!(server.seen().len(), 1, "{voice:?}: looked up");
+        assert_eq!(server.seen().len(), 2, "{voice:?}: not looked up once");
+
+        // The list carries a usable voice for the task: that is the clone's voice.
+        let server = Scripted::start(vec![
+            detail("t-1", "finished", json!({"voiceId": voice})),
+            ok(
+                json!({"records": [{"voiceId": "cv_1", "name": "narrator", "taskId": "t-1"}],
+                "total": 1}),
+            ),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let found = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_or_else(|e| panic!("{voice:?}: {e}"));
+        assert_eq!(found.id, "cv_1", "{voice:?}");
+
+        // A lookup that fails (a 401 while a key is rotated) is that failure: the task is
+        // done, so never "submit it again", and waiting again may finish the lookup.
+        let server = Scripted::start(vec![
+            detail("t-1", "finished", json!({"voiceId": voice})),
+            err(401, 401, "bad key"),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{voice:?}: {e}");
+        assert!(
+            e.to_string().contains("wait for it again"),
+            "{voice:?}: {e}"
+        );
+        assert!(!e.may_resubmit(), "{voice:?}: {e}");
     }
 }
 

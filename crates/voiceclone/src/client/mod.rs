@@ -554,12 +554,14 @@ impl Client {
                 // Polls call the backend directly: one INFO line for the wait, polls at DEBUG.
                 || self.admitted(|| self.b().clone_status(self.t(), id).instrument(poll_span())),
                 |job| {
-                    // Only a VMEG clone whose answer named no voice looks it up in the voice
-                    // list. Whatever fails there (a 429 or 401, a refused connection, the
+                    // Only a VMEG clone whose answer named no usable voice looks it up in the
+                    // voice list. Whatever fails there (a 429 or 401, a refused connection, the
                     // wait's deadline), the task is done and billed: never "submit it again",
                     // and the error says so, keeping the lookup's own (its request id, status
                     // and cause are what support asks for). A result read from the job alone
-                    // keeps its own words: waiting again would read the same.
+                    // keeps its own words: waiting again would read the same. One whose answer
+                    // named a voice id this crate refuses is looked up too, its errors told
+                    // by the backend (which alone knows whether the list held the task).
                     let looks_up = self.provider() == Provider::Vmeg
                         && job.voice.is_none()
                         && job.refused_result.is_none();
