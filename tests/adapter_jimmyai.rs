@@ -1096,6 +1096,25 @@ async fn a_finished_task_whose_result_is_refused_quotes_what_the_vendor_sent() {
     assert!(unreadable.contains("1 of its 1 lines"), "{unreadable}");
     assert!(unreadable.contains("\"/files/a.mp3\""), "{unreadable}");
     assert!(!unreadable.contains("s3cr3t"), "{unreadable}");
+
+    // Review 35 pass 2b #7: nor its userinfo, a storage credential as much as a signed query.
+    let done = task(
+        "audio_3",
+        "soundCloningAudio",
+        "completed",
+        json!({"audioUrl": "ftp://user:s3cr3t@files.example/a.mp3"}),
+    );
+    let server = Scripted::start(vec![ok(done)]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c
+        .wait_for_speech(&JobId::new("audio_3"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap_err();
+    let text = e.message().unwrap_or_default();
+    assert!(text.contains("\"ftp://files.example/a.mp3\""), "{e}");
+    assert!(!e.to_string().contains("s3cr3t"), "{e}");
+    let unreadable = e.audio_unreadable().unwrap_or_default();
+    assert!(!unreadable.contains("s3cr3t"), "{unreadable}");
 }
 
 #[tokio::test]

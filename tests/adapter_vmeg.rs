@@ -1517,12 +1517,23 @@ async fn a_long_text_failing_after_a_paid_part_is_never_resubmittable() {
 /// marked `audio_unreadable` (the task kept, read again), quoting the vendor's words as a
 /// remark, never `TaskFailed` "every line failed" (which a long text records as a failed part
 /// and pays for again).
+///
+/// Review 35 pass 2b #6: the refused `uri` is quoted (without its query or userinfo, cut), as
+/// JimmyAI's refused `audioUrl` is: the only handle support has to audio already billed.
 #[tokio::test]
 async fn a_line_with_a_refused_uri_and_an_error_message_is_unreadable_not_failed() {
-    for uri in [
-        json!("/files/t1/2.wav"),
-        json!("s3://bucket/2.wav"),
-        json!({"k": 1}),
+    for (uri, quoted) in [
+        (json!("/files/t1/2.wav"), Some("\"/files/t1/2.wav\"")),
+        (json!("s3://bucket/2.wav"), Some("\"s3://bucket/2.wav\"")),
+        (
+            json!("/files/t1/2.wav?sig=s3cr3t"),
+            Some("\"/files/t1/2.wav\""),
+        ),
+        (
+            json!("s3://AKIA:s3cr3t@bucket/2.wav"),
+            Some("\"s3://bucket/2.wav\""),
+        ),
+        (json!({"k": 1}), None),
     ] {
         let lines = json!({"taskId": "t-1", "results": [
             {"uri": uri, "errorMessage": "duration adjusted"}
@@ -1539,6 +1550,10 @@ async fn a_line_with_a_refused_uri_and_an_error_message_is_unreadable_not_failed
         let why = e.audio_unreadable().unwrap_or_default();
         assert!(why.contains("not an absolute http(s) URL"), "{uri}: {why}");
         assert!(why.contains("duration adjusted"), "{uri}: {why}");
+        if let Some(quoted) = quoted {
+            assert!(why.contains(quoted), "{uri}: {quoted} missing: {why}");
+        }
+        assert!(!e.to_string().contains("s3cr3t"), "{uri}: {e}");
         assert!(!e.may_resubmit(), "{uri}: {e}");
     }
 }
