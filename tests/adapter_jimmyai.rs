@@ -577,7 +577,8 @@ async fn a_create_answer_naming_an_unusable_id_quotes_it_in_the_unknown_outcome(
     for (id, quoted) in [
         ("audio/1", "\"audio/1\"".to_owned()),
         ("audio\u{7}1", "\"audio\\u{7}1\"".to_owned()),
-        (long.as_str(), format!("\"{}\"", "a".repeat(80))),
+        // Cut, and marked so (review 35 pass 2b #3): not taken for the whole id.
+        (long.as_str(), format!("\"{}…\"", "a".repeat(80))),
     ] {
         let server =
             Scripted::start(vec![ok(task(id, "soundCloningClone", "queued", json!({})))]).await;
@@ -591,6 +592,82 @@ async fn a_create_answer_naming_an_unusable_id_quotes_it_in_the_unknown_outcome(
         assert!(text.contains(&format!("it named {quoted})")), "{id:?}: {e}");
         assert!(!e.to_string().contains('\u{7}'), "{e}");
         assert_eq!(server.seen().len(), 1, "{id:?}: resent");
+    }
+}
+
+/// Review 35 pass 2b #3: the text of an unusable task id is kept on every path a create's
+/// answer names it: a success code behind HTTP 500 or 404 (the body claims the task was made),
+/// and a body cut off after the id arrived whole. The create ends `OutcomeUnknown`, sent once,
+/// and the WARN line quotes the id, cut to 80 characters and marked so (`…`) when longer.
+/// Before: those two paths dropped the id, JimmyAI's only handle to a task no list finds, and
+/// a 300-character id was quoted as if its first 80 were all of it.
+#[tokio::test]
+async fn an_unusable_task_id_is_quoted_behind_a_claimed_success_and_in_a_cut_body() {
+    let (logs, _guard) = capture_logs();
+    let long = "a".repeat(300);
+    let long_quoted = format!("named_task_id=\"{}…\"", "a".repeat(80));
+    let claimed = |status: u16, id: &str| {
+        Step::status(
+            status,
+            json!({"code": 20000, "msg": "ok", "data": {"id": id, "status": "queued"}}),
+        )
+    };
+    let cases = [
+        (
+            claimed(500, "audio/1"),
+            r#"named_task_id="audio/1""#.to_owned(),
+        ),
+        (
+            claimed(404, "audio/1"),
+            r#"named_task_id="audio/1""#.to_owned(),
+        ),
+        (
+            Step::cut(
+                200,
+                r#"{"code":20000,"msg":"ok","data":{"id":"audio/1","status":"#,
+            ),
+            r#"named_task_id="audio/1""#.to_owned(),
+        ),
+        (
+            Step::cut_chunked(
+                502,
+                r#"{"code":-1,"msg":"busy","data":{"id":"audio/1","status":"queued""#,
+            ),
+            r#"named_task_id="audio/1""#.to_owned(),
+        ),
+        (claimed(500, &long), long_quoted.clone()),
+        (
+            Step::status(
+                429,
+                json!({"code": -1, "msg": "busy", "data": {"id": long.as_str()}}),
+            ),
+            long_quoted.clone(),
+        ),
+    ];
+    for (answer, quoted) in cases {
+        for speech in [false, true] {
+            let what = format!("{answer:?} speech={speech}");
+            let server = Scripted::start(vec![
+                answer.clone(),
+                ok(task("audio_2", "soundCloningClone", "queued", json!({}))),
+            ])
+            .await;
+            let (c, _) = client(Provider::JimmyAi, &server.base_url);
+            let _ = logs.take();
+            let e = create(&c, speech).await.unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+                "{what}: {e}"
+            );
+            assert!(!e.may_resubmit(), "{what}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+            let text = logs.take();
+            assert!(
+                text.lines()
+                    .any(|l| l.contains(" WARN ") && l.contains(quoted.as_str())),
+                "{what}: {quoted} missing: {text}"
+            );
+        }
     }
 }
 
@@ -1010,6 +1087,34 @@ async fn a_finished_task_whose_result_is_refused_quotes_what_the_vendor_sent() {
     assert!(text.contains("\"/files/a.mp3\""), "{e}");
     assert!(!shown.contains("s3cr3t"), "{e}");
     assert!(!e.may_resubmit(), "{e}");
+    // Review 35 pass 2b #2: the audio the task finished with could not be read, as its doc
+    // says, so a caller (the CLI's long text) keeps the task and may read it again. Before:
+    // `None`, and the long text's part had no way on.
+    let unreadable = e
+        .audio_unreadable()
+        .unwrap_or_else(|| panic!("not marked: {e}"));
+    assert!(unreadable.contains("1 of its 1 lines"), "{unreadable}");
+    assert!(unreadable.contains("\"/files/a.mp3\""), "{unreadable}");
+    assert!(!unreadable.contains("s3cr3t"), "{unreadable}");
+
+    // Review 35 pass 2b #7: nor its userinfo, a storage credential as much as a signed query.
+    let done = task(
+        "audio_3",
+        "soundCloningAudio",
+        "completed",
+        json!({"audioUrl": "ftp://user:s3cr3t@files.example/a.mp3"}),
+    );
+    let server = Scripted::start(vec![ok(done)]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c
+        .wait_for_speech(&JobId::new("audio_3"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap_err();
+    let text = e.message().unwrap_or_default();
+    assert!(text.contains("\"ftp://files.example/a.mp3\""), "{e}");
+    assert!(!e.to_string().contains("s3cr3t"), "{e}");
+    let unreadable = e.audio_unreadable().unwrap_or_default();
+    assert!(!unreadable.contains("s3cr3t"), "{unreadable}");
 }
 
 #[tokio::test]

@@ -1058,6 +1058,58 @@ async fn a_named_task_not_found_does_not_end_the_search() {
     assert!(!e.to_string().contains("no listed task"), "{e}");
 }
 
+/// Review 35 pass 2b #1: a named task whose read is answered HTTP 404 with the success code
+/// and a finished task contradicts itself (a gateway rewriting statuses): the vendor said the
+/// task exists, so it is no "not found". The lookup failed: the task may exist, and the
+/// answer is never `None` nor "most likely never stored ... a new submit". Before: the read
+/// was taken as the vendor's 404, and once the window had passed the note invited a second
+/// bill for a task the body said had finished.
+#[tokio::test]
+async fn a_named_task_read_claiming_success_behind_a_404_is_no_not_found() {
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    let jimmyai = || {
+        Step::status(
+            404,
+            json!({"code": 20000, "msg": "ok", "data": {"id": "audio_1", "object": "audio",
+                "created": 1781777280, "model": "soundCloningAudio", "status": "completed",
+                "error": null, "audioUrl": "https://cdn.example.com/out.mp3"}}),
+        )
+    };
+    let vmeg = || {
+        Step::status(
+            404,
+            json!({"code": 200, "message": "", "data": {"taskId": "audio_1", "taskType": "tts",
+                "status": "finished", "result": {"taskId": "audio_1"}}}),
+        )
+    };
+    for (provider, answer) in [
+        (Provider::JimmyAi, &jimmyai as &dyn Fn() -> Step),
+        (Provider::Vmeg, &vmeg),
+    ] {
+        // The read is not retried (`InvalidResponse`); VMEG's search then reads an empty list.
+        let mut steps = vec![answer()];
+        steps.extend((0..4).map(|_| list(json!([]))));
+        let server = Scripted::start(steps).await;
+        let (c, _) = client(provider, &server.base_url);
+        let q = ReconcileQuery::new(old)
+            .kind(JobKind::Speech)
+            .task_id("audio_1");
+        let r = c.reconcile(&q).await;
+        let e = match r {
+            Err(e) => e,
+            Ok(r) => panic!("{provider:?}: {r}"),
+        };
+        let text = e.to_string();
+        assert_ne!(e.kind(), &ErrorKind::NotFound, "{provider:?}: {text}");
+        assert!(
+            !text.contains("most likely never stored"),
+            "{provider:?}: {text}"
+        );
+        assert!(!text.contains("your call"), "{provider:?}: {text}");
+        assert!(!e.may_resubmit(), "{provider:?}: {text}");
+    }
+}
+
 /// Records the task list sent but that could not be read (`null`, no usable id) may be the
 /// submit's task: an otherwise empty search is an error, never `None`.
 #[tokio::test]

@@ -579,6 +579,64 @@ async fn a_refusal_naming_a_null_or_blank_task_id_on_a_create_is_a_plain_refusal
     }
 }
 
+/// Review 35 pass 2b #5: a refusal behind a refusal status (read as bytes) whose `data` gives
+/// the task id as an object, a list or a bool (Mongo's `{"$oid": ...}`) names something: a
+/// task this crate cannot use, never none. The create ends `OutcomeUnknown`, sent once (a 429
+/// is not resent under its key), never resubmittable, and the WARN line quotes what was
+/// given. Only `null` and blank strings name nothing. Before: such an id was dropped, so a
+/// 402 was a refusal to resubmit (a second bill) and a 429 was resent.
+#[tokio::test]
+async fn a_refusal_naming_a_task_id_of_another_json_type_is_an_unknown_outcome() {
+    let (logs, _guard) = capture_logs();
+    let refusals = [
+        (Provider::Vmeg, 402, json!(402), "taskId"),
+        (Provider::Vmeg, 429, json!(429), "taskId"),
+        (Provider::Vmeg, 400, json!(400), "taskId"),
+        (Provider::JimmyAi, 400, json!(20002), "id"),
+    ];
+    for (provider, status, code, field) in refusals {
+        for (id, quoted) in [
+            (json!({"$oid": "65f0aa"}), "$oid"),
+            (json!(["t9"]), "t9"),
+            (json!(true), "true"),
+        ] {
+            let what = format!("{provider} HTTP {status} code {code} {field}={id}");
+            let body = if provider == Provider::Vmeg {
+                json!({"code": code, "message": "refused", "data": { field: id }})
+            } else {
+                json!({"code": code, "msg": "refused", "data": { field: id }})
+            };
+            let server = Scripted::start(vec![Step::status(status, body), accepted("B")]).await;
+            let (c, _) = client(provider, &server.base_url);
+            let _ = logs.take();
+            let model = if provider == Provider::Vmeg {
+                "cv_1"
+            } else {
+                "m-1"
+            };
+            let e = c
+                .synthesize(&SpeechRequest::new(model, "Hello"))
+                .await
+                .map(drop)
+                .unwrap_err();
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+            assert!(
+                matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+                "{what}: {e}"
+            );
+            assert!(!e.may_resubmit(), "{what}: {e}");
+            let text = logs.take();
+            assert!(
+                text.lines().any(|l| l.contains(" WARN ")
+                    && l.contains("write outcome unknown")
+                    && l.contains("named_task_id=")
+                    && l.contains(quoted)),
+                "{what}: {text}"
+            );
+        }
+    }
+}
+
 /// "A write counts as not processed only when both [the HTTP status and the status the body
 /// `code` stands for] say so": a refusal code (400, 401, 402, 404, 413, 422) behind an HTTP
 /// 500, 502 or 504 does not say the fault came before the task was made. An async create is
@@ -1281,10 +1339,14 @@ async fn a_success_code_behind_a_404_on_a_status_read_is_polled_past_not_not_fou
 }
 
 /// Review 35-d #5: a clone that finished with a `voiceId` this crate refuses (a control
-/// character, a `/`) says so and quotes it (escaped, cut), without looking it up in the clone
-/// list, which drops the same id: waiting again reads the same. Never resubmittable. Before:
-/// the list lookup ended `NotFound` ("wait for it again to finish the lookup"), the id
-/// dropped, and so did every later wait.
+/// character, a `/`) says so and quotes it (escaped, cut) when the clone list, looked up by the
+/// task's id, holds no usable voice for it either: waiting again reads the same. Never
+/// resubmittable. Before: the list lookup ended `NotFound` ("wait for it again to finish the
+/// lookup"), the id dropped, and so did every later wait.
+///
+/// Review 35 pass 2b #4: the list is still read, by `taskId`: a usable voice it lists for the
+/// task is the clone's (the shape of `tasks/detail`'s `result` is UNKNOWN, api-facts A17 #4,
+/// and the two answers may differ). Before: the refused id ended every wait, unread.
 #[tokio::test]
 async fn a_clone_finished_with_a_refused_voice_id_quotes_it() {
     for (voice, quoted) in [("cv\u{7}1", "\"cv\\u{7}1\""), ("cv/1", "\"cv/1\"")] {
@@ -1309,10 +1371,46 @@ async fn a_clone_finished_with_a_refused_voice_id_quotes_it() {
             "{voice:?}: {e}"
         );
         assert!(text.contains(quoted), "{voice:?}: {quoted} missing: {e}");
+        assert!(shown.contains("list_voices()"), "{voice:?}: {e}");
         assert!(!shown.contains("wait for it again"), "{voice:?}: {e}");
         assert!(!shown.contains('\u{7}'), "{voice:?}: {e}");
         assert!(!e.may_resubmit(), "{voice:?}: {e}");
-        assert_eq!(server.seen().len(), 1, "{voice:?}: looked up");
+        assert_eq!(server.seen().len(), 2, "{voice:?}: not looked up once");
+
+        // The list carries a usable voice for the task: that is the clone's voice.
+        let server = Scripted::start(vec![
+            detail("t-1", "finished", json!({"voiceId": voice})),
+            ok(
+                json!({"records": [{"voiceId": "cv_1", "name": "narrator", "taskId": "t-1"}],
+                "total": 1}),
+            ),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let found = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_or_else(|e| panic!("{voice:?}: {e}"));
+        assert_eq!(found.id, "cv_1", "{voice:?}");
+
+        // A lookup that fails (a 401 while a key is rotated) is that failure: the task is
+        // done, so never "submit it again", and waiting again may finish the lookup.
+        let server = Scripted::start(vec![
+            detail("t-1", "finished", json!({"voiceId": voice})),
+            err(401, 401, "bad key"),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{voice:?}: {e}");
+        assert!(
+            e.to_string().contains("wait for it again"),
+            "{voice:?}: {e}"
+        );
+        assert!(!e.may_resubmit(), "{voice:?}: {e}");
     }
 }
 
@@ -1419,12 +1517,23 @@ async fn a_long_text_failing_after_a_paid_part_is_never_resubmittable() {
 /// marked `audio_unreadable` (the task kept, read again), quoting the vendor's words as a
 /// remark, never `TaskFailed` "every line failed" (which a long text records as a failed part
 /// and pays for again).
+///
+/// Review 35 pass 2b #6: the refused `uri` is quoted (without its query or userinfo, cut), as
+/// JimmyAI's refused `audioUrl` is: the only handle support has to audio already billed.
 #[tokio::test]
 async fn a_line_with_a_refused_uri_and_an_error_message_is_unreadable_not_failed() {
-    for uri in [
-        json!("/files/t1/2.wav"),
-        json!("s3://bucket/2.wav"),
-        json!({"k": 1}),
+    for (uri, quoted) in [
+        (json!("/files/t1/2.wav"), Some("\"/files/t1/2.wav\"")),
+        (json!("s3://bucket/2.wav"), Some("\"s3://bucket/2.wav\"")),
+        (
+            json!("/files/t1/2.wav?sig=s3cr3t"),
+            Some("\"/files/t1/2.wav\""),
+        ),
+        (
+            json!("s3://AKIA:s3cr3t@bucket/2.wav"),
+            Some("\"s3://bucket/2.wav\""),
+        ),
+        (json!({"k": 1}), None),
     ] {
         let lines = json!({"taskId": "t-1", "results": [
             {"uri": uri, "errorMessage": "duration adjusted"}
@@ -1441,6 +1550,10 @@ async fn a_line_with_a_refused_uri_and_an_error_message_is_unreadable_not_failed
         let why = e.audio_unreadable().unwrap_or_default();
         assert!(why.contains("not an absolute http(s) URL"), "{uri}: {why}");
         assert!(why.contains("duration adjusted"), "{uri}: {why}");
+        if let Some(quoted) = quoted {
+            assert!(why.contains(quoted), "{uri}: {quoted} missing: {why}");
+        }
+        assert!(!e.to_string().contains("s3cr3t"), "{uri}: {e}");
         assert!(!e.may_resubmit(), "{uri}: {e}");
     }
 }

@@ -2489,6 +2489,132 @@ fn a_part_with_no_readable_line_is_handled_as_a_partly_unreadable_one() {
     }
 }
 
+/// A JimmyAI stand-in: every production create makes `audio_{n}`, finished at once; task
+/// `audio_1` with `first_url` as its `audioUrl`, any other with a file of this server.
+/// Returns the runtime serving it, its base URL and the count of creates.
+fn fake_jimmyai(
+    first_url: &'static str,
+) -> (
+    tokio::runtime::Runtime,
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use axum::routing::{get, post};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let creates = Arc::new(AtomicU64::new(0));
+    let task = |id: &str, status: &str, url: Option<String>| {
+        let mut t = serde_json::json!({"id": id, "object": "audio", "created": 1781777280,
+            "model": "soundCloningAudio", "status": status, "error": null});
+        if let Some(url) = url {
+            t["audioUrl"] = url.into();
+        }
+        axum::Json(serde_json::json!({"code": 20000, "msg": "ok", "data": t}))
+    };
+    let counted = creates.clone();
+    let files = base.clone();
+    let app = axum::Router::new()
+        .route(
+            "/api/open-api/v1/soundCloning/audios",
+            post(move || {
+                let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                async move { task(&format!("audio_{n}"), "queued", None) }
+            }),
+        )
+        .route(
+            "/api/open-api/v1/audios/{id}",
+            get(
+                move |axum::extract::Path(id): axum::extract::Path<String>| {
+                    let url = if id == "audio_1" {
+                        first_url.to_owned()
+                    } else {
+                        format!("{files}/files/{id}.mp3")
+                    };
+                    async move { task(&id, "completed", Some(url)) }
+                },
+            ),
+        )
+        .route(
+            "/files/{name}",
+            get(|| async {
+                axum::response::Response::builder()
+                    .header(axum::http::header::CONTENT_TYPE, "audio/mpeg")
+                    .body(axum::body::Body::from(vec![b'a'; 1000]))
+                    .unwrap()
+            }),
+        );
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (rt, base, creates)
+}
+
+/// Review 35 pass 2b #2: a JimmyAI part whose task finished with an `audioUrl` the client
+/// refuses (relative, another scheme) is an answer that could not be read, as a VMEG line's
+/// is: exit 3, the part `submitted` with the error noted (the URL quoted without its query),
+/// a rerun reading it again without paying, and `--resubmit-unknown` after that reported run
+/// sending it again. Before: the generic "waiting for it failed" with nothing recorded, so
+/// `--resubmit-unknown` never applied and the text could never be finished.
+#[test]
+fn a_jimmyai_part_finished_with_a_refused_audio_url_can_be_resubmitted_once_reported() {
+    use std::sync::atomic::Ordering;
+    for first_url in ["/files/a.mp3?sig=s3cr3t", "s3://bucket/a.mp3"] {
+        let (_rt, base, creates) = fake_jimmyai(first_url);
+        let c = case("One short line of speech.\n");
+        let dir = Path::new(&c.out);
+        let mut args = speak_args(&c.file, &c.out);
+        args[1] = "jimmyai";
+        args[6] = "model-1";
+        let mut asked = args.clone();
+        asked.push("--resubmit-unknown");
+        for run in 0..2 {
+            let r = run_binary(Some(&base), KEY, &[], &[], &args);
+            assert_eq!(r.code, 3, "{first_url} {run}: {r:?}");
+            let j = r.json();
+            let msg = s(&j["error"]["message"]);
+            for needed in [
+                "part 1",
+                "audio_1",
+                "could not be read",
+                "--resubmit-unknown",
+            ] {
+                assert!(
+                    msg.contains(needed),
+                    "{first_url} {run}: {needed:?} missing: {msg}"
+                );
+            }
+            assert!(!msg.contains("s3cr3t"), "{msg}");
+            let m = manifest(dir);
+            assert_eq!(
+                m["parts"][0]["state"], "submitted",
+                "{first_url} {run}: {m}"
+            );
+            assert_eq!(
+                m["parts"][0]["job_id"], "jimmyai:speech:audio_1",
+                "{first_url} {run}: {m}"
+            );
+            assert!(m["parts"][0]["error"].is_string(), "{first_url} {run}: {m}");
+            assert_eq!(creates.load(Ordering::SeqCst), 1, "{first_url} {run}");
+        }
+        let r = run_binary(Some(&base), KEY, &[], &[], &asked);
+        assert_eq!(r.code, 0, "{first_url}: {r:?}");
+        assert_eq!(creates.load(Ordering::SeqCst), 2, "{first_url}");
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "done", "{first_url}: {m}");
+        assert_eq!(
+            m["parts"][0]["past_job_ids"][0], "jimmyai:speech:audio_1",
+            "{first_url}: {m}"
+        );
+    }
+}
+
 /// Review 28-e #1, the smaller case: a line with audio and a non-empty `errorMessage` (a
 /// warning beside it) keeps its audio: the part is done, nothing is paid again.
 #[test]

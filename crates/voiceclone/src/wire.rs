@@ -171,15 +171,42 @@ pub(crate) fn refused_id(what: &str, raw: Option<&str>) -> Option<String> {
 }
 
 /// Why a non-blank URL a server gave as a task's result is refused, quoting it escaped and
-/// cut, without its query and fragment, a signed URL's credential (`an audioUrl that is not
-/// an absolute http(s) URL: "/files/a.mp3"`); `None` when it is usable, blank or absent.
+/// cut, without its query and fragment (a signed URL's credential) nor its userinfo
+/// (`user:pass@`, a storage credential: review 35 pass 2b #7) (`an audioUrl that is not an
+/// absolute http(s) URL: "/files/a.mp3"`); `None` when it is usable, blank or absent.
 pub(crate) fn refused_url(what: &str, raw: Option<&str>) -> Option<String> {
     let raw = raw.map(str::trim).filter(|r| !r.is_empty())?;
     checked_url(Some(raw)).is_err().then(|| {
         let head = raw.split(['?', '#']).next().unwrap_or_default();
-        let shown = crate::model::Excerpt::at_most(head, QUOTED_CHARS);
+        let head = without_userinfo(head);
+        let shown = crate::model::Excerpt::at_most(&head, QUOTED_CHARS);
         format!("{what} that is not an absolute http(s) URL: {shown:?}")
     })
+}
+
+/// `url` without the userinfo of its authority: what comes before the last `@` ahead of the
+/// first `/` or `\` after `scheme://` or a leading `//` (or, with neither, from the start:
+/// `user:pass@host/a` is read as an authority too, the cautious reading). A refused URL is
+/// no parsed one, so this goes by the text; `\` counts as `/`, as URL parsers read it.
+fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    let slash = |c: char| c == '/' || c == '\\';
+    // The authority starts after the first `//` (or `\\`) when no path came before it.
+    let start = url
+        .char_indices()
+        .zip(url.chars().skip(1))
+        .find(|((_, a), b)| slash(*a) && slash(*b))
+        .map(|((i, _), _)| i)
+        .filter(|&i| url.get(..i).is_some_and(|lead| !lead.contains(slash)))
+        .map_or(0, |i| i.saturating_add(2));
+    let (lead, rest) = url.split_at_checked(start).unwrap_or(("", url));
+    let authority = rest.split(slash).next().unwrap_or_default();
+    match authority.rfind('@') {
+        Some(at) => {
+            let kept = rest.get(at.saturating_add(1)..).unwrap_or_default();
+            std::borrow::Cow::Owned(format!("{lead}{kept}"))
+        }
+        None => std::borrow::Cow::Borrowed(url),
+    }
 }
 
 /// `InvalidResponse` when an answer about task `asked` names another task id: a misrouted
@@ -296,6 +323,35 @@ pub(crate) fn checked_url(raw: Option<&str>) -> Result<Option<url::Url>, UrlRefu
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Review 35 pass 2b #7: a refused URL is quoted without its userinfo (`user:pass@`), a
+    /// storage credential as much as a signed query is, nor its query and fragment; the
+    /// rest (scheme, host, path) is what support can go by. Before: the userinfo was quoted.
+    #[test]
+    fn a_refused_url_is_quoted_without_its_userinfo_or_query() {
+        for (raw, shown) in [
+            (
+                "ftp://user:p4ss@files.example/a.mp3",
+                "\"ftp://files.example/a.mp3\"",
+            ),
+            ("s3://AKIA:p4ss@bucket/a.mp3?x=1", "\"s3://bucket/a.mp3\""),
+            ("//user:p4ss@host/a.mp3", "\"//host/a.mp3\""),
+            (r"\\user:p4ss@host\a.mp3", r#""\\\\host\\a.mp3""#),
+            ("ftp://a@b:p4ss@files.example", "\"ftp://files.example\""),
+            ("user:p4ss@host/a.mp3", "\"host/a.mp3\""),
+            ("/files/a.mp3?sig=p4ss#t", "\"/files/a.mp3\""),
+            ("/files/a@2x.mp3", "\"/files/a@2x.mp3\""),
+            ("s3://bucket/a@2x.mp3", "\"s3://bucket/a@2x.mp3\""),
+        ] {
+            let why = refused_url("an audioUrl", Some(raw)).unwrap();
+            assert!(why.ends_with(shown), "{raw}: {why}");
+            assert!(!why.contains("p4ss"), "{raw}: {why}");
+        }
+        assert_eq!(
+            refused_url("an audioUrl", Some("https://u:p@cdn.example/a")),
+            None
+        );
+    }
 
     /// Review 28-a #5: a URL whose scheme is megabytes long (any run of letters, digits, `+`,
     /// `-`, `.` before a `:` parses) is refused with its scheme cut, so neither the per-call

@@ -554,12 +554,14 @@ impl Client {
                 // Polls call the backend directly: one INFO line for the wait, polls at DEBUG.
                 || self.admitted(|| self.b().clone_status(self.t(), id).instrument(poll_span())),
                 |job| {
-                    // Only a VMEG clone whose answer named no voice looks it up in the voice
-                    // list. Whatever fails there (a 429 or 401, a refused connection, the
+                    // Only a VMEG clone whose answer named no usable voice looks it up in the
+                    // voice list. Whatever fails there (a 429 or 401, a refused connection, the
                     // wait's deadline), the task is done and billed: never "submit it again",
                     // and the error says so, keeping the lookup's own (its request id, status
                     // and cause are what support asks for). A result read from the job alone
-                    // keeps its own words: waiting again would read the same.
+                    // keeps its own words: waiting again would read the same. One whose answer
+                    // named a voice id this crate refuses is looked up too, its errors told
+                    // by the backend (which alone knows whether the list held the task).
                     let looks_up = self.provider() == Provider::Vmeg
                         && job.voice.is_none()
                         && job.refused_result.is_none();
@@ -1008,9 +1010,9 @@ fn warn_lines_not_listed(id: &dyn fmt::Display, speech: &Speech) {
 /// failed (VMEG says `finished` with the line's `errorMessage`) is `TaskFailed` with the
 /// lines' reasons (waiting again gives the same); with none, the answer is one this crate
 /// cannot read (`InvalidResponse`: no line, or only [`SpeechSegment::unreadable`] ones,
-/// which the vendor did not say failed; the latter marked [`Error::audio_unreadable`], so a
-/// caller can keep the task and read it again). Either way the task exists: never "submit
-/// again".
+/// which the vendor did not say failed, or a JimmyAI `audioUrl` this crate refuses; the
+/// latter two marked [`Error::audio_unreadable`], so a caller can keep the task and read it
+/// again). Either way the task exists: never "submit again".
 ///
 /// [`SpeechSegment::unreadable`]: crate::SpeechSegment::unreadable
 pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error> {
@@ -1061,12 +1063,19 @@ pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error>
             ))
             .with_audio_unreadable(lines)
     } else if failed.is_empty() {
-        let message = match refused {
-            // What the vendor gave, quoted (its query dropped): all support can go by.
-            Some(refused) => format!("the task succeeded with {refused}"),
-            None => "the task succeeded without audio URLs".to_owned(),
-        };
-        Error::new(ErrorKind::InvalidResponse).with_message(message)
+        match refused {
+            // What the vendor gave, quoted (its query dropped): all support can go by. The
+            // task's one audio could not be read, as a VMEG line's refused `uri` (review 35
+            // pass 2b #2): marked so, a caller (the CLI's long text) keeps the task and may
+            // read it again, or submit it again once that was reported.
+            Some(refused) => Error::new(ErrorKind::InvalidResponse)
+                .with_message(format!("the task succeeded with {refused}"))
+                .with_audio_unreadable(format!(
+                    "1 of its 1 lines could not be read (line 1: {refused})"
+                )),
+            None => Error::new(ErrorKind::InvalidResponse)
+                .with_message("the task succeeded without audio URLs"),
+        }
     } else {
         let mut reason = if failed.len() == speech.segments.len() {
             format!(

@@ -237,11 +237,15 @@ impl Client {
                 }
                 // A 404 by its HTTP status or by its code says "not found" whatever kind the
                 // pair made (a code VMEG does not document is `Vendor`; a code 404 behind a
-                // gateway's 500 is `Server`, retried): the search goes on.
+                // gateway's 500 is `Server`, retried): the search goes on. Not a 404 whose body
+                // carries the success code (a gateway rewriting statuses): the vendor said the
+                // task exists, so it is a lookup that failed, never "most likely never
+                // stored" (review 35 pass 2b #1).
                 Err(e)
-                    if *e.kind() == ErrorKind::NotFound
-                        || e.http_status() == Some(404)
-                        || e.code_status() == Some(404) =>
+                    if !e.claims_success()
+                        && (*e.kind() == ErrorKind::NotFound
+                            || e.http_status() == Some(404)
+                            || e.code_status() == Some(404)) =>
                 {
                     tracing::warn!(task = %crate::scrub::Scrubbed(id, &self.t().scrubber), "the task the answer named is not found; searching instead");
                     named_missing = Some(e);

@@ -502,10 +502,11 @@ impl Error {
 
     /// For the [`ErrorKind::InvalidResponse`] of a wait whose speech task finished but none
     /// of whose lines' audio could be read (an empty, relative or non-http(s) URL, a result
-    /// that is not an object), none failed by the vendor's word: how many lines, and why
-    /// each (e.g. `1 of its 1 lines could not be read (line 1: ...)`). The task may hold
-    /// the audio: read it again rather than submitting again (a new task is billed again).
-    /// `None` for any other error.
+    /// that is not an object; a JimmyAI task's relative or non-http(s) `audioUrl` counts as
+    /// its one line), none failed by the vendor's word: how many lines, and why each (e.g.
+    /// `1 of its 1 lines could not be read (line 1: ...)`). The task may hold the audio: read
+    /// it again rather than submitting again (a new task is billed again). `None` for any
+    /// other error.
     pub fn audio_unreadable(&self) -> Option<&str> {
         self.0.audio_unreadable.as_deref()
     }

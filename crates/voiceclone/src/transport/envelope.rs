@@ -123,7 +123,7 @@ fn ids_in_data(provider: Provider, data: Option<&RawValue>) -> Vec<Box<RawValue>
 #[derive(Debug, PartialEq)]
 pub(crate) enum Named {
     /// No value, or only `null`, `""` and blanks: no task (review 35-d #2), so a refusal
-    /// stays a refusal.
+    /// stays a refusal. Any other value (an object, a list, a bool) names one: `Unusable`.
     Nothing,
     /// One usable id, given once or more.
     Task(String),
@@ -140,10 +140,7 @@ impl Named {
             Ok(None) => Named::Nothing,
             Err(()) => ids
                 .iter()
-                .find_map(|raw| {
-                    let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
-                    named_id_text(lenient_string(&mut de).ok().flatten().as_deref())
-                })
+                .find_map(|raw| named_id_text(raw_id_text(raw).as_deref()))
                 .map_or(Named::Nothing, Named::Unusable),
         }
     }
@@ -168,11 +165,25 @@ pub(crate) fn named_in_typed(id: Option<&str>) -> Named {
     }
 }
 
-/// The text of a task id as an error keeps it for people, cut to [`super::NAMED_TEXT_CHARS`]:
-/// `None` for none and for a blank one (`""`, spaces), which names no task, as `null` does.
+/// The text of a task id as an error keeps it for people, cut to [`super::NAMED_TEXT_CHARS`]
+/// and marked so (`…`: a 300-character id is not taken for its first 80): `None` for none and
+/// for a blank one (`""`, spaces), which names no task, as `null` does.
 fn named_id_text(id: Option<&str>) -> Option<String> {
     let id = id.filter(|id| !id.trim().is_empty())?;
-    Some(id.chars().take(super::NAMED_TEXT_CHARS).collect())
+    Some(crate::error::cut(id, super::NAMED_TEXT_CHARS))
+}
+
+/// The text of one task-id value as sent: a string or a number as its text, `null` as none,
+/// and any other value (an object such as Mongo's `{"$oid": ...}`, a list, a bool) as its
+/// JSON, scrubbed as a server's string is: it names something, which a refusal answered so
+/// must not drop (review 35 pass 2b #5).
+fn raw_id_text(raw: &RawValue) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
+    if let Some(text) = lenient_string(&mut de).ok().flatten() {
+        return Some(text);
+    }
+    let json = raw.get().trim();
+    (json != "null").then(|| crate::scrub::server_string(json.to_owned()))
 }
 
 /// The one task id `ids` (each as sent) and `named` (an earlier one) agree on: `Err` when two
@@ -221,8 +232,9 @@ fn tolerant_named(provider: Provider, body: &[u8]) -> Named {
 /// each vendor's field in each top-level `data` object, ids that disagree naming nothing.
 /// Only an id that arrived whole counts: a string whose closing quote came, any other value
 /// once the next key or the object's end came (`"id":12` may have been `"id":123`). For a JimmyAI create,
-/// which no list finds again, that id is the only handle to a task that may be billed.
-pub(crate) fn task_id_in_prefix(provider: Provider, prefix: &[u8]) -> Option<String> {
+/// which no list finds again, that id is the only handle to a task that may be billed; an
+/// unusable one's text too, as [`Named::of`] keeps it (review 35 pass 2b #3).
+pub(crate) fn task_id_in_prefix(provider: Provider, prefix: &[u8]) -> Named {
     let text = String::from_utf8_lossy(prefix);
     let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
     let mut found = Vec::new();
@@ -232,7 +244,7 @@ pub(crate) fn task_id_in_prefix(provider: Provider, prefix: &[u8]) -> Option<Str
     };
     // It fails where the body broke off; what it met before that is in `found`.
     let _ = serde::Deserializer::deserialize_map(&mut de, ids);
-    agreeing_id(&found, None).ok().flatten()
+    Named::of(&found)
 }
 
 /// Reads a top-level JSON object (maybe cut off), keeping in `found` every value of `field`
@@ -457,11 +469,20 @@ pub(crate) fn decode_envelope(
     if code == d.success_code {
         // The body says "done" but the status does not: a write may have created a task.
         // Marked so that no write is ever resent or reported as plainly failed on it.
-        let task = match &named {
-            Named::Task(id) => Some(id.clone()),
-            Named::Unusable(_) | Named::Nothing => None,
+        // An unusable id's text too (review 35 pass 2b #3): the body says the task was made,
+        // and for JimmyAI, which lists no tasks, that text is the only handle to it.
+        let (task, unusable) = match &named {
+            Named::Task(id) => (Some(id.clone()), None),
+            Named::Unusable(text) => (None, Some(text.clone())),
+            Named::Nothing => (None, None),
         };
-        let claimed = |e: Error| e.with_vendor_code(code).claiming_success(task.clone());
+        let claimed = |e: Error| {
+            let e = e.with_vendor_code(code).claiming_success(task.clone());
+            match unusable.clone() {
+                Some(text) => e.with_unusable_task_id(text),
+                None => e,
+            }
+        };
         if let Some(kind) = ErrorKind::from_http_status(resp.status) {
             return Err(claimed(base(kind)).with_message(message));
         }
@@ -937,7 +958,10 @@ mod tests {
         let named = |provider: Provider, prefix: &[u8]| {
             let s = std::sync::Arc::new(Scrubber::new("sk-test-key-0123456789"));
             let f = crate::scrub::text_filter(&s);
-            crate::scrub::decoding_with(&f, || task_id_in_prefix(provider, prefix))
+            match crate::scrub::decoding_with(&f, || task_id_in_prefix(provider, prefix)) {
+                Named::Task(id) => Some(id),
+                Named::Unusable(_) | Named::Nothing => None,
+            }
         };
         for (provider, prefix, id) in [
             (
@@ -1001,6 +1025,19 @@ mod tests {
                 String::from_utf8_lossy(prefix)
             );
         }
+        // An unusable id that arrived whole names a task that cannot be looked up, its text
+        // kept (review 35 pass 2b #3); one cut off before its end still names nothing.
+        let s = std::sync::Arc::new(Scrubber::new("sk-test-key-0123456789"));
+        let f = crate::scrub::text_filter(&s);
+        let prefix = |p: &[u8]| crate::scrub::decoding_with(&f, || task_id_in_prefix(j, p));
+        assert_eq!(
+            prefix(br#"{"code":20000,"data":{"id":"audio/1","#),
+            Named::Unusable("audio/1".to_owned())
+        );
+        assert_eq!(
+            prefix(br#"{"code":20000,"data":{"id":"audio/1"#),
+            Named::Nothing
+        );
     }
 
     #[test]

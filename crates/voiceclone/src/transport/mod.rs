@@ -584,7 +584,8 @@ where
 
     fn named_text(&self) -> Option<String> {
         let id = self.data.as_ref()?.as_ref().and_then(self.task_id?)?;
-        Some(id.chars().take(NAMED_TEXT_CHARS).collect())
+        // Marked when cut (review 35 pass 2b #3): not taken for the whole id.
+        Some(crate::error::cut(id, NAMED_TEXT_CHARS))
     }
 }
 
@@ -679,11 +680,7 @@ impl Transport {
         let named = decoding_with(&self.text_filter, || {
             task_id_in_prefix(self.provider, &prefix)
         });
-        let err = err.with_retry_after(retry_after);
-        match named {
-            Some(id) => err.with_task_id(id),
-            None => err,
-        }
+        named.on(err.with_retry_after(retry_after))
     }
 }
 

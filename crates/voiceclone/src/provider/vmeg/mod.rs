@@ -191,16 +191,35 @@ impl Backend for Vmeg {
         job: CloneJob,
     ) -> BoxFuture<'a, Result<Voice, Error>> {
         Box::pin(async move {
-            match (job.voice, job.refused_result) {
-                (Some(v), _) => Ok(v),
-                // A voice id this crate refuses: the clone list drops it as well, so waiting
-                // again reads the same. Said and quoted, for VMEG's support.
-                (None, Some(refused)) => Err(Error::new(ErrorKind::InvalidResponse)
+            if let Some(v) = job.voice {
+                return Ok(v);
+            }
+            // The vendor's answer named no usable voice: the clone list entry carrying the
+            // task's id (narrowed by the name the vendor gave, if any). Also when it named one
+            // this crate refuses (review 35 pass 2b #4): the list is matched by `taskId` and
+            // gives its own `voiceId`, which may differ from the detail's (the shape of its
+            // `result` is UNKNOWN, api-facts A17 #4).
+            let listed = voice_for_task(t, &self.client, id, job.name.as_deref()).await;
+            match (listed, job.refused_result) {
+                (Ok(Some(v)), _) => Ok(v),
+                // Listed nowhere either: waiting again reads the same. The refused id said
+                // and quoted, for VMEG's support.
+                (Ok(None), Some(refused)) => Err(Error::new(ErrorKind::InvalidResponse)
                     .with_provider(Provider::Vmeg)
-                    .with_message(format!("the task finished with {refused}"))),
-                // The vendor's answer named no voice: the clone list entry carrying the
-                // task's id (narrowed by the name the vendor gave, if any).
-                (None, None) => voice_for_task(t, &self.client, id, job.name.as_deref()).await,
+                    .with_message(format!(
+                        "the task finished with {refused}, and no voice in the clone list                          carries its taskId; check list_voices()"
+                    ))),
+                (Ok(None), None) => Err(Error::new(ErrorKind::NotFound)
+                    .with_provider(Provider::Vmeg)
+                    .with_operation("wait_for_clone")
+                    .with_message(format!(
+                        "task {id} finished but no voice in the clone list carries its                          taskId; check list_voices()"
+                    ))),
+                // The lookup failed: the task is done, and the lookup may be finished by
+                // waiting again (`Client::wait_for_clone` says so for a task that named no
+                // voice; here the wait does not know a lookup was made).
+                (Err(e), Some(_)) => Err(crate::client::lookup_failed(id, e)),
+                (Err(e), None) => Err(e),
             }
         })
     }

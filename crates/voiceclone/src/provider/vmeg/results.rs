@@ -266,15 +266,22 @@ fn speech(data: &types::TtsCreateData) -> Speech {
             .map(|m| crate::error::folded(m, crate::error::MAX_MESSAGE_CHARS))
             .filter(|m| !m.is_empty());
         let refused = uri_refused(l.uri.as_ref());
-        // The uri itself is not quoted: a signed URL's query is a credential.
+        // The uri quoted as JimmyAI's `audioUrl` is (review 35 pass 2b #6): without its query
+        // or userinfo (credentials), cut. It is the only handle support has to audio billed.
+        let uri = l
+            .uri
+            .as_ref()
+            .and_then(|u| crate::wire::refused_url("a uri", u.as_str()))
+            .map_or_else(
+                || "its uri is not an absolute http(s) URL".to_owned(),
+                |why| format!("it has {why}"),
+            );
         let unreadable = match (refused, &message) {
             (true, Some(m)) => format!(
-                "its uri is not an absolute http(s) URL (its errorMessage: {})",
+                "{uri} (its errorMessage: {})",
                 crate::error::folded(m, REMARK_CHARS)
             ),
-            (true, None) => {
-                "its uri is not an absolute http(s) URL, and it has no errorMessage".to_owned()
-            }
+            (true, None) => format!("{uri}, and it has no errorMessage"),
             (false, _) => "it has no uri and no errorMessage".to_owned(),
         };
         SpeechSegment::new(

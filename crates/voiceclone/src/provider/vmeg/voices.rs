@@ -6,8 +6,8 @@ use futures_util::TryStreamExt as _;
 
 use super::calls::{key_header, new_key, route};
 use super::tasks::voices_page;
-use crate::error::{Error, ErrorKind};
-use crate::model::{JobId, Provider, Voice};
+use crate::error::Error;
+use crate::model::{JobId, Voice};
 use crate::provider::paging::{walk, walk_unbounded_text};
 use crate::retry::OperationKind;
 use crate::transport::{Call, RequestId, Transport};
@@ -44,12 +44,13 @@ pub(crate) async fn list_voices(
 /// looked for among the voices named `name` first when the name is known, then in the
 /// whole list (a voice may have been renamed; a client that did not submit the clone
 /// knows no name). Every page is read: past any number of voices the entry is found.
+/// `Ok(None)` when no listed voice carries the task's id.
 pub(crate) async fn voice_for_task(
     t: &Transport,
     c: &vmeg_client::Client,
     id: &JobId,
     name: Option<&str>,
-) -> Result<Voice, Error> {
+) -> Result<Option<Voice>, Error> {
     let searches: &[Option<&str>] = match name {
         Some(_) => &[name, None],
         None => &[None],
@@ -58,14 +59,11 @@ pub(crate) async fn voice_for_task(
         let mut voices = cloned_voices(t, c, *search, true);
         while let Some((voice, task)) = voices.try_next().await? {
             if task.as_ref().map(JobId::as_str) == Some(id.as_str()) {
-                return Ok(voice);
+                return Ok(Some(voice));
             }
         }
     }
-    Err(Error::new(ErrorKind::NotFound)
-        .with_provider(Provider::Vmeg)
-        .with_operation("wait_for_clone")
-        .with_message(format!("task {id} finished but no voice in the clone list carries its taskId; check list_voices()")))
+    Ok(None)
 }
 
 pub(crate) async fn rename_voice(
