@@ -583,12 +583,26 @@ fn a_rerun_right_after_a_lost_submit_waits_out_the_pause_and_resends_it_under_it
     );
     let mut human = args.clone();
     human.retain(|a| *a != "--json");
+    let rerun_began = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     let r = run(&sim, &[], &human).expect(0);
     assert!(
         r.stderr.contains(
             ": its last request under its key may still be in flight at VMEG; resending it in"
         ),
         "{r:?}"
+    );
+    // The pause is waited out before the resend is recorded: a stop during it leaves the
+    // part as it was (review 35 pass 2 #6: the resend, and a rescope, were recorded first).
+    let resent = manifest(dir)["parts"][1]["resent_at_ms"][0]
+        .as_u64()
+        .unwrap();
+    assert!(
+        resent >= rerun_began + 1_900,
+        "recorded {} ms after the rerun began",
+        resent.saturating_sub(rerun_began)
     );
     let j = run(&sim, &[], &args).expect(0).json();
     assert_eq!(j["parts"][1]["job_id"], job, "{j}");

@@ -326,10 +326,45 @@ impl Run<'_> {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
         let req = req.idempotency_key(key);
+        let before = self.record(i);
+        // The latest earlier request under the key (an earlier run's resend cut short by its
+        // bound or a Ctrl-C, else the first submit) may have made the task, not listed yet:
+        // an empty search after a 409 must not settle before its attempts have (review 30
+        // pass 2 #2), and a repeat under the key waits the pause after its last attempt
+        // (review 35 pass 2 #1: a first submit cut and retried for a minute was resent at
+        // once). It is recorded at its start; its retries may have gone on for
+        // ATTEMPT_REACH, never past now.
+        let bound = SystemTime::now();
+        let earlier = before
+            .as_ref()
+            .and_then(|r| r.last_resent_at().or_else(|| r.submitted_at()))
+            .and_then(|t| t.checked_add(ATTEMPT_REACH))
+            .map(|t| t.min(bound));
+        // That pause is waited out before anything of this resend is recorded: a stop
+        // meanwhile (a signal, another part's stop) leaves the part as it was, its scope
+        // and resends unchanged, since nothing was sent (review 35 pass 2 #6).
+        if let Some(last) = earlier {
+            let since = SystemTime::now().duration_since(last).unwrap_or_default();
+            let left = voiceclone::KEYED_CREATE_REPEAT_PAUSE.saturating_sub(since);
+            if !left.is_zero() {
+                if !self.creates_held() {
+                    self.printer.progress(&format!(
+                        "{}: its last request under its key may still be in flight at VMEG; resending it in {:.1} s",
+                        self.name(i),
+                        left.as_secs_f64()
+                    ));
+                    crate::retry_hold::HoldableSleeper.sleep(left).await;
+                }
+                if self.creates_held()
+                    && let Some(b) = &before
+                {
+                    return self.not_resolved(i, b);
+                }
+            }
+        }
         // Recorded before it is sent, as a first submit is: a task this resend makes, its
         // answer lost, is dated around this time, which the next rerun's search then covers.
         let started = SystemTime::now();
-        let before = self.record(i);
         let rescoped = rescope.is_some();
         if let Err(f) = self.update(i, |p| {
             if let Some(past) = rescope {
@@ -360,18 +395,6 @@ impl Run<'_> {
         // `--timeout 0.01`: the resend failed on every rerun) or let one request take 30 min.
         // Dropping the resend when the bound runs out loses nothing: the key and the submit
         // time are in the manifest, and the part stays `submitting` for the next rerun.
-        // The latest earlier request under the key (an earlier run's resend cut short by its
-        // bound or a Ctrl-C, else the first submit) may have made the task, not listed yet:
-        // an empty search after a 409 must not settle before its attempts have (review 30
-        // pass 2 #2), and a repeat under the key waits the pause after its last attempt
-        // (review 35 pass 2 #1: a first submit cut and retried for a minute was resent at
-        // once). It is recorded at its start; its retries may have gone on for
-        // ATTEMPT_REACH, never past this one's start.
-        let earlier = before
-            .as_ref()
-            .and_then(|r| r.last_resent_at().or_else(|| r.submitted_at()))
-            .and_then(|t| t.checked_add(ATTEMPT_REACH))
-            .map(|t| t.min(started));
         let send = || async {
             let _on_its_way = self.in_flight();
             match earlier {
