@@ -207,13 +207,13 @@ impl Backend for Vmeg {
                 (Ok(None), Some(refused)) => Err(Error::new(ErrorKind::InvalidResponse)
                     .with_provider(Provider::Vmeg)
                     .with_message(format!(
-                        "the task finished with {refused}, and no voice in the clone list                          carries its taskId; check list_voices()"
+                        "the task finished with {refused}, and no voice in the clone list carries its taskId; check list_voices()"
                     ))),
                 (Ok(None), None) => Err(Error::new(ErrorKind::NotFound)
                     .with_provider(Provider::Vmeg)
                     .with_operation("wait_for_clone")
                     .with_message(format!(
-                        "task {id} finished but no voice in the clone list carries its                          taskId; check list_voices()"
+                        "task {id} finished but no voice in the clone list carries its taskId; check list_voices()"
                     ))),
                 // The lookup failed: the task is done, and the lookup may be finished by
                 // waiting again (`Client::wait_for_clone` says so for a task that named no
