@@ -614,6 +614,38 @@ fn a_rerun_right_after_a_lost_submit_waits_out_the_pause_and_resends_it_under_it
     );
 }
 
+/// The pause before resending under a key is counted from the rerun's start for every part,
+/// never again for each: an earlier run's requests had all ended by then. Two parts left
+/// `submitting` a minute ago, resent one after the other: one wait, not one per part (review
+/// 35 pass 3 #5: a rerun of S such parts at concurrency c waited about S/c x 2 s).
+#[test]
+fn a_rerun_waits_the_resend_pause_once_not_once_per_part() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "vmeg");
+    let c = case(&long_text());
+    let mut args = speak_args("vmeg", &v, &c.file, &c.out);
+    args.retain(|a| *a != "--json");
+    args.extend(["--concurrency", "1"]);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    for part in [0, 1] {
+        forget_submit(dir, part);
+        age_submit(dir, part, Duration::from_secs(60));
+    }
+    // Both are resent; with both tasks in both parts' windows, neither is guessed (exit 3).
+    let r = run(&sim, &[], &args).expect(3);
+    assert_eq!(
+        r.stdout.matches("last resent with it at").count(),
+        2,
+        "{r:?}"
+    );
+    let waits = r
+        .stderr
+        .matches("may still be in flight at VMEG; resending it in")
+        .count();
+    assert_eq!(waits, 1, "{}", r.stderr);
+}
+
 #[test]
 fn a_jimmyai_part_of_unknown_outcome_is_reported_and_resubmitted_only_when_asked() {
     let sim = Sim::start(1000.0);

@@ -75,7 +75,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
@@ -256,6 +256,10 @@ struct Run<'a> {
     /// else 30 min, and never less than [`MIN_RESEND_TIME`].
     search_timeout: Duration,
     /// A submit (or a resend) was sent in this run: a task may be paid for.
+    /// When this run began, holding the directory's lock: every request of an earlier run
+    /// had ended by then (its process had), which bounds when a part's last attempt under
+    /// its key may have ended.
+    began: SystemTime,
     sent: Cell<bool>,
     /// The tasks accepted in this run: part index, stored job id.
     accepted_ids: RefCell<Vec<(usize, String)>>,
@@ -380,6 +384,7 @@ async fn resume(
             .unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT)
             .max(MIN_RESEND_TIME),
         sent: Cell::new(false),
+        began: SystemTime::now(),
         accepted_ids: RefCell::new(Vec::new()),
         reads_broken: RefCell::new(None),
         reads_proven: Cell::new(false),

@@ -333,8 +333,10 @@ impl Run<'_> {
         // pass 2 #2), and a repeat under the key waits the pause after its last attempt
         // (review 35 pass 2 #1: a first submit cut and retried for a minute was resent at
         // once). It is recorded at its start; its retries may have gone on for
-        // ATTEMPT_REACH, never past now.
-        let bound = SystemTime::now();
+        // ATTEMPT_REACH, never past this run's start (an earlier run's requests ended with
+        // its process): so the pause ends 2 s into the run for every part, and is not waited
+        // again for each (pass 3 #5).
+        let bound = self.began;
         let earlier = before
             .as_ref()
             .and_then(|r| r.last_resent_at().or_else(|| r.submitted_at()))
