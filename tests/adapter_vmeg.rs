@@ -582,9 +582,11 @@ async fn a_refusal_naming_a_null_or_blank_task_id_on_a_create_is_a_plain_refusal
 /// Review 35 pass 2b #5: a refusal behind a refusal status (read as bytes) whose `data` gives
 /// the task id as an object, a list or a bool (Mongo's `{"$oid": ...}`) names something: a
 /// task this crate cannot use, never none. The create ends `OutcomeUnknown`, sent once (a 429
-/// is not resent under its key), never resubmittable, and the WARN line quotes what was
-/// given. Only `null` and blank strings name nothing. Before: such an id was dropped, so a
-/// 402 was a refusal to resubmit (a second bill) and a 429 was resent.
+/// is not resent under its key), never resubmittable, and the WARN line says what was given
+/// (an object, a list, a bool), never its JSON: an API key echoed there with `\u` escapes
+/// would pass the text scrubber (pass 3 #2). Only `null` and blank strings name nothing.
+/// Before: such an id was dropped, so a 402 was a refusal to resubmit (a second bill) and a
+/// 429 was resent.
 #[tokio::test]
 async fn a_refusal_naming_a_task_id_of_another_json_type_is_an_unknown_outcome() {
     let (logs, _guard) = capture_logs();
@@ -596,9 +598,9 @@ async fn a_refusal_naming_a_task_id_of_another_json_type_is_an_unknown_outcome()
     ];
     for (provider, status, code, field) in refusals {
         for (id, quoted) in [
-            (json!({"$oid": "65f0aa"}), "$oid"),
-            (json!(["t9"]), "t9"),
-            (json!(true), "true"),
+            (json!({"$oid": "65f0aa"}), "(a JSON object)"),
+            (json!(["t9"]), "(a JSON list)"),
+            (json!(true), "(a JSON bool)"),
         ] {
             let what = format!("{provider} HTTP {status} code {code} {field}={id}");
             let body = if provider == Provider::Vmeg {
@@ -632,6 +634,10 @@ async fn a_refusal_naming_a_task_id_of_another_json_type_is_an_unknown_outcome()
                     && l.contains("named_task_id=")
                     && l.contains(quoted)),
                 "{what}: {text}"
+            );
+            assert!(
+                !text.contains("65f0aa") && !text.contains("[\\\"t9"),
+                "{what}: the value's JSON was quoted: {text}"
             );
         }
     }

@@ -174,16 +174,24 @@ fn named_id_text(id: Option<&str>) -> Option<String> {
 }
 
 /// The text of one task-id value as sent: a string or a number as its text, `null` as none,
-/// and any other value (an object such as Mongo's `{"$oid": ...}`, a list, a bool) as its
-/// JSON, scrubbed as a server's string is: it names something, which a refusal answered so
-/// must not drop (review 35 pass 2b #5).
+/// and any other value (an object such as Mongo's `{"$oid": ...}`, a list, a bool) as what
+/// it is: it names something, which a refusal answered so must not drop (review 35 pass 2b
+/// #5). Not its JSON: an echoed API key written there with `\u` escapes, or split across
+/// strings, would pass the text scrubber into an error and a WARN line (pass 3 #2).
 fn raw_id_text(raw: &RawValue) -> Option<String> {
     let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
     if let Some(text) = lenient_string(&mut de).ok().flatten() {
         return Some(text);
     }
     let json = raw.get().trim();
-    (json != "null").then(|| crate::scrub::server_string(json.to_owned()))
+    let what = match json.as_bytes().first() {
+        Some(b'{') => "(a JSON object)",
+        Some(b'[') => "(a JSON list)",
+        Some(b't' | b'f') => "(a JSON bool)",
+        _ if json == "null" => return None,
+        _ => "(a JSON value that is no string)",
+    };
+    Some(what.to_owned())
 }
 
 /// The one task id `ids` (each as sent) and `named` (an earlier one) agree on: `Err` when two
