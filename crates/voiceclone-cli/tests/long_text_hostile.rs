@@ -2565,7 +2565,8 @@ fn fake_jimmyai(
 #[test]
 fn a_jimmyai_part_finished_with_a_refused_audio_url_can_be_resubmitted_once_reported() {
     use std::sync::atomic::Ordering;
-    for first_url in ["/files/a.mp3?sig=s3cr3t", "s3://bucket/a.mp3"] {
+    // An empty one too: a task completed with no audio URL (pass 3 #3).
+    for first_url in ["/files/a.mp3?sig=s3cr3t", "s3://bucket/a.mp3", ""] {
         let (_rt, base, creates) = fake_jimmyai(first_url);
         let c = case("One short line of speech.\n");
         let dir = Path::new(&c.out);

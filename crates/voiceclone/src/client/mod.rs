@@ -1010,15 +1010,17 @@ fn warn_lines_not_listed(id: &dyn fmt::Display, speech: &Speech) {
 /// failed (VMEG says `finished` with the line's `errorMessage`) is `TaskFailed` with the
 /// lines' reasons (waiting again gives the same); with none, the answer is one this crate
 /// cannot read (`InvalidResponse`: no line, or only [`SpeechSegment::unreadable`] ones,
-/// which the vendor did not say failed, or a JimmyAI `audioUrl` this crate refuses; the
-/// latter two marked [`Error::audio_unreadable`], so a caller can keep the task and read it
-/// again). Either way the task exists: never "submit again".
+/// which the vendor did not say failed, or a JimmyAI `audioUrl` this crate refuses or that
+/// is missing; each but a VMEG task listing no line marked [`Error::audio_unreadable`], so
+/// a caller can keep the task and read it again). Either way the task exists: never
+/// "submit again".
 ///
 /// [`SpeechSegment::unreadable`]: crate::SpeechSegment::unreadable
 pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error> {
     /// The most lines' reasons the error quotes.
     const QUOTED: usize = 5;
     let refused = job.refused_result;
+    let provider = job.provider;
     let speech = job.speech.unwrap_or_default();
     if !speech.audio_urls.is_empty() {
         warn_lines_without_audio(id, &speech);
@@ -1073,6 +1075,16 @@ pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error>
                 .with_audio_unreadable(format!(
                     "1 of its 1 lines could not be read (line 1: {refused})"
                 )),
+            // A JimmyAI task completed with no `audioUrl` at all (absent, null, empty): as
+            // unreadable as a refused one, or the long text could never get past the paid
+            // part (review 35 pass 3 #3). Not a VMEG task listing no line, whose results
+            // may not be filled in yet (review 28 pass 2-c #1).
+            None if provider == Provider::JimmyAi => Error::new(ErrorKind::InvalidResponse)
+                .with_message("the task succeeded without audio URLs")
+                .with_audio_unreadable(
+                    "1 of its 1 lines could not be read (line 1: the task gave no audio URL)"
+                        .to_owned(),
+                ),
             None => Error::new(ErrorKind::InvalidResponse)
                 .with_message("the task succeeded without audio URLs"),
         }
@@ -1192,7 +1204,7 @@ mod tests {
 
     /// Review 28 pass 2-c #1: a finished task none of whose lines' audio could be read, none
     /// failed by the vendor, is marked so (naming its lines) for a caller to keep the task;
-    /// an answer with no line at all, or with a line the vendor said failed, is not.
+    /// a VMEG answer with no line at all, or with a line the vendor said failed, is not.
     #[test]
     fn a_speech_with_no_readable_line_is_marked_audio_unreadable() {
         let id = JobId::new("vmeg:speech:t1");
@@ -1213,6 +1225,15 @@ mod tests {
         let e = speech_result(&id, job(Vec::new())).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
         assert_eq!(e.audio_unreadable(), None);
+        // A JimmyAI task completed with no audioUrl is (review 35 pass 3 #3).
+        let jimmy = SpeechJob::new(Provider::JimmyAi, "audio_1", crate::TaskStatus::Succeeded);
+        let e = speech_result(&JobId::new("jimmyai:speech:audio_1"), jimmy).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
+        assert!(
+            e.audio_unreadable()
+                .is_some_and(|l| l.contains("gave no audio URL")),
+            "{e}"
+        );
         let failed = crate::SpeechSegment::new(None, None, Some("bad text".to_owned()));
         let e = speech_result(&id, job(vec![failed, unread])).unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::TaskFailed { .. }), "{e}");
