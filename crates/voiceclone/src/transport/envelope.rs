@@ -119,7 +119,9 @@ fn ids_in_data(provider: Provider, data: Option<&RawValue>) -> Vec<Box<RawValue>
 }
 
 /// What the task-id values of an answer's `data` name: the one rule for every path that reads
-/// a failure's `data` (review 35-d #1), the typed 2xx's included ([`named_in_typed`]).
+/// a failure's `data` (review 35-d #1), the typed 2xx's included ([`named_in_typed`]) as far
+/// as the generated client kept the value: it decodes an object, a list or a bool to none, so
+/// there such an id names nothing (review 35 pass 3 #1, left).
 #[derive(Debug, PartialEq)]
 pub(crate) enum Named {
     /// No value, or only `null`, `""` and blanks: no task (review 35-d #2), so a refusal
