@@ -1024,6 +1024,15 @@ fn a_submit_time_ahead_of_the_clock_is_resent_with_its_key_only_within_the_skew(
     }
     assert_eq!(states(dir)[1], "submitting");
     assert_eq!(sim.requests(), requests, "resent while ahead: {msg}");
+    // Nothing was sent, so no resend is recorded (review 35 pass 3 #4: it was, and a
+    // `--resubmit-unknown` rescope with it).
+    assert!(
+        manifest(dir)["parts"][1]["resent_at_ms"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{}",
+        manifest(dir)["parts"][1]
+    );
     // The clock past it: resent with its key and resolved.
     age_submit(dir, 1, Duration::from_secs(10));
     let j = run(&sim, &[], &args).expect(0).json();

@@ -463,8 +463,12 @@ impl Run<'_> {
             Err(e) => {
                 // Refused under this run's scope (401, 402, 400): it made nothing there, so the
                 // part goes back to the scope it was sent under.
-                if rescoped
-                    && made_nothing(&e)
+                // With the submit time still ahead of the clock the library refused before
+                // sending (it holds a resend until the clock has passed that time): nothing
+                // of this resend happened, so its record, and a rescope, go too (review 35
+                // pass 3 #4: a later plain rerun under the new key resent it unasked).
+                let ahead_of_clock = at > SystemTime::now();
+                if (ahead_of_clock || (rescoped && made_nothing(&e)))
                     && let Some(b) = before.clone()
                     && let Err(f) = self.update(i, |p| *p = b)
                 {
