@@ -310,11 +310,28 @@ impl Run<'_> {
         String::new()
     }
 
+    /// Waits out `left` of the pause before a repeat under part `i`'s key (review 34 pass 5
+    /// #1), saying so, through the hold a signal sets: `false` when the run sends no more
+    /// creates (it stopped before or during the wait), and nothing may be sent.
+    async fn waited_out_pause(&self, i: usize, left: Duration) -> bool {
+        if self.creates_held() {
+            return false;
+        }
+        self.printer.progress(&format!(
+            "{}: its last request under its key may still be in flight at VMEG; resending it in {:.1} s",
+            self.name(i),
+            left.as_secs_f64()
+        ));
+        crate::retry_hold::HoldableSleeper.sleep(left).await;
+        !self.creates_held()
+    }
+
     /// VMEG: resends part `i` with the key it was sent with; under this run's scope, keeping
     /// the submit under the recorded one in `past_submits`, when `rescope` is given (asked by
-    /// `--resubmit-unknown`). The rescope is recorded with the resend, in one write, and undone
-    /// when the resend was refused (it made nothing): a later rerun must not resend the key
-    /// unasked under a scope it was never accepted in.
+    /// `--resubmit-unknown`). The rescope is recorded with the resend, in one write, after the
+    /// pause before a repeat under the key, and undone when the resend was refused (it made
+    /// nothing, or the submit time is ahead of the clock): a later rerun must not resend the
+    /// key unasked under a scope it was never accepted in.
     pub(super) async fn resend(
         &self,
         i: usize,
@@ -348,20 +365,11 @@ impl Run<'_> {
         if let Some(last) = earlier {
             let since = SystemTime::now().duration_since(last).unwrap_or_default();
             let left = voiceclone::KEYED_CREATE_REPEAT_PAUSE.saturating_sub(since);
-            if !left.is_zero() {
-                if !self.creates_held() {
-                    self.printer.progress(&format!(
-                        "{}: its last request under its key may still be in flight at VMEG; resending it in {:.1} s",
-                        self.name(i),
-                        left.as_secs_f64()
-                    ));
-                    crate::retry_hold::HoldableSleeper.sleep(left).await;
-                }
-                if self.creates_held()
-                    && let Some(b) = &before
-                {
-                    return self.not_resolved(i, b);
-                }
+            if !left.is_zero()
+                && !self.waited_out_pause(i, left).await
+                && let Some(b) = &before
+            {
+                return self.not_resolved(i, b);
             }
         }
         // Recorded before it is sent, as a first submit is: a task this resend makes, its
@@ -418,16 +426,7 @@ impl Run<'_> {
                 let Some(left) = pause_left(&resent) else {
                     break;
                 };
-                if self.creates_held() {
-                    break;
-                }
-                self.printer.progress(&format!(
-                    "{}: its last request under its key may still be in flight at VMEG; resending it in {:.1} s",
-                    self.name(i),
-                    left.as_secs_f64()
-                ));
-                crate::retry_hold::HoldableSleeper.sleep(left).await;
-                if self.creates_held() {
+                if !self.waited_out_pause(i, left).await {
                     break;
                 }
                 resent = send().await;
